@@ -1,0 +1,97 @@
+"""The string enums of the public contract."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class OperationType(StrEnum):
+    """What kind of network work an operation is."""
+
+    API_CALL = "api_call"
+    FILE_UPLOAD = "file_upload"
+    METRIC_LOG = "metric_log"
+    MODEL_PUSH = "model_push"
+    EXPERIMENT_SYNC = "experiment_sync"
+
+
+class OperationStatus(StrEnum):
+    """Where an operation is in its life."""
+
+    PENDING = "pending"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CONFLICT = "conflict"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+    @property
+    def is_final(self) -> bool:
+        """True when nothing will happen to the operation any more without the user."""
+        return self in _FINAL_STATUSES
+
+
+_FINAL_STATUSES = frozenset(
+    {
+        OperationStatus.COMPLETED,
+        OperationStatus.FAILED,
+        OperationStatus.CANCELLED,
+        OperationStatus.EXPIRED,
+    }
+)
+
+
+class ConflictResolution(StrEnum):
+    """How a conflict between the local operation and the remote state is settled."""
+
+    LOCAL_WINS = "local_wins"
+    REMOTE_WINS = "remote_wins"
+    MERGE = "merge"
+    MANUAL = "manual"
+
+
+class NetworkStatus(StrEnum):
+    """What the network monitor last concluded."""
+
+    ONLINE = "online"
+    OFFLINE = "offline"
+    LIMITED = "limited"  # answered, but not by our service: a captive portal or proxy
+    UNKNOWN = "unknown"
+
+
+class OverflowPolicy(StrEnum):
+    """What a full queue does with a new operation."""
+
+    REJECT = "reject"
+    DROP_OLDEST = "drop_oldest"
+
+
+def parse_operation_type(value: object) -> OperationType:
+    """Accept the enum or its string value; anything else is a ``ValueError``."""
+    from peft_studio_offline.core.errors import InvalidOperationError
+
+    if isinstance(value, OperationType):
+        return value
+    if isinstance(value, str):
+        try:
+            return OperationType(value)
+        except ValueError:
+            pass
+    known = ", ".join(t.value for t in OperationType)
+    raise InvalidOperationError(f"Unknown operation type {value!r}; expected one of: {known}.")
+
+
+def parse_conflict_resolution(value: object) -> ConflictResolution:
+    """Accept the enum or its string value; anything else is a ``ValueError``."""
+    from peft_studio_offline.core.errors import InvalidOperationError
+
+    if isinstance(value, ConflictResolution):
+        return value
+    if isinstance(value, str):
+        try:
+            return ConflictResolution(value)
+        except ValueError:
+            pass
+    known = ", ".join(s.value for s in ConflictResolution)
+    raise InvalidOperationError(f"Unknown conflict strategy {value!r}; expected one of: {known}.")

@@ -1,0 +1,126 @@
+"""Immutable records of queued operations, their attempts and their conflicts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from peft_studio_offline.core.enums import ConflictResolution, OperationStatus, OperationType
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One queued operation as it is stored.
+
+    ``operation_type`` is a plain ``str`` only for a row this version cannot read (written by
+    another version); ``problem`` then says what is wrong, and the sync engine skips it.
+    """
+
+    id: int
+    operation_type: OperationType | str
+    payload: dict[str, Any]
+    status: OperationStatus
+    priority: int
+    retry_count: int
+    error_message: str | None
+    created_at: datetime
+    updated_at: datetime
+    idempotency_key: str
+    max_attempts: int
+    next_attempt_at: datetime | None = None
+    expires_at: datetime | None = None
+    depends_on: tuple[int, ...] = ()
+    dedup_key: str | None = None
+    conflict_strategy: ConflictResolution | None = None
+    resource_key: str | None = None
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+    problem: str | None = None
+
+    @property
+    def readable(self) -> bool:
+        return self.problem is None
+
+    @property
+    def attempts_left(self) -> int:
+        return max(0, self.max_attempts - self.retry_count)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view (the HTTP API's and the CLI's operation object)."""
+        return {
+            "id": self.id,
+            "operation_type": str(self.operation_type),
+            "payload": self.payload,
+            "status": self.status.value,
+            "priority": self.priority,
+            "retry_count": self.retry_count,
+            "max_attempts": self.max_attempts,
+            "error_message": self.error_message,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+            "next_attempt_at": iso(self.next_attempt_at),
+            "expires_at": iso(self.expires_at),
+            "idempotency_key": self.idempotency_key,
+            "depends_on": list(self.depends_on),
+            "dedup_key": self.dedup_key,
+            "conflict_strategy": None
+            if self.conflict_strategy is None
+            else self.conflict_strategy.value,
+            "resource_key": self.resource_key,
+            "problem": self.problem,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One entry of an operation's history: an attempt, or an event such as a resolution."""
+
+    operation_id: int
+    attempt: int
+    at: datetime
+    outcome: str
+    error: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "operation_id": self.operation_id,
+            "attempt": self.attempt,
+            "at": iso(self.at),
+            "outcome": self.outcome,
+            "error": self.error,
+            "details": self.details,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ConflictRecord:
+    """Both sides of a conflict, kept with the operation until the user decides."""
+
+    operation_id: int
+    local: Any
+    remote: Any
+    base: Any
+    detected_at: datetime
+    remote_version: str | None = None
+    message: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "operation_id": self.operation_id,
+            "local": self.local,
+            "remote": self.remote,
+            "base": self.base,
+            "detected_at": iso(self.detected_at),
+            "remote_version": self.remote_version,
+            "message": self.message,
+        }

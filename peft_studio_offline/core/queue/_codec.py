@@ -1,0 +1,75 @@
+"""Payloads in and out of the database: validation, JSON text, compression of large ones."""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Mapping
+from typing import Any
+
+from peft_studio_offline.core.errors import InvalidOperationError
+
+# A compressed payload keeps a small JSON object in the ``payload`` column, so the column
+# always holds JSON text; the real payload is in ``payload_blob``.
+COMPRESSED_MARKER = "$compressed"
+
+
+def encode_payload(payload: object, compress_threshold: int) -> tuple[str, bytes | None]:
+    """Return (JSON text, compressed blob or None); raise ``InvalidOperationError``."""
+    if not isinstance(payload, Mapping):
+        raise InvalidOperationError(
+            f"The payload must be a JSON object (a dict), not {type(payload).__name__}."
+        )
+    _check_keys(payload)
+    try:
+        text = json.dumps(payload, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except RecursionError:
+        raise InvalidOperationError("The payload is nested too deeply to store.") from None
+    except (TypeError, ValueError) as exc:
+        raise InvalidOperationError(f"The payload cannot be stored as JSON: {exc}.") from None
+    _check_text(text)
+    if compress_threshold and len(text) > compress_threshold:
+        raw = text.encode("utf-8")
+        blob = zlib.compress(raw, 6)
+        stub = json.dumps({COMPRESSED_MARKER: "zlib", "bytes": len(raw)})
+        return stub, blob
+    return text, None
+
+
+def decode_payload(text: str | None, blob: bytes | None) -> dict[str, Any]:
+    """Return the payload; raise ``ValueError`` when the stored data cannot be read."""
+    if blob is not None:
+        text = zlib.decompress(blob).decode("utf-8")
+    if text is None:
+        raise ValueError("the payload is missing")
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        raise ValueError("the payload is not a JSON object")
+    return value
+
+
+def _check_keys(payload: Mapping[Any, Any]) -> None:
+    """JSON would silently turn non-string keys into strings; refuse them instead."""
+    stack: list[Any] = [payload]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    raise InvalidOperationError(
+                        f"Payload keys must be strings; {key!r} is a {type(key).__name__}."
+                    )
+                if isinstance(item, Mapping | list | tuple):
+                    stack.append(item)
+        elif isinstance(value, list | tuple):
+            stack.extend(item for item in value if isinstance(item, Mapping | list | tuple))
+
+
+def _check_text(text: str) -> None:
+    # Lone surrogates are valid in Python strings but not in UTF-8: SQLite could not keep them.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidOperationError(
+            "The payload holds text that is not valid Unicode (a lone surrogate)."
+        ) from None

@@ -1,0 +1,92 @@
+"""Opening the queue file safely, and translating SQLite's errors into the package's.
+
+Durability: WAL with ``synchronous=FULL``. WAL lets the window, the command line and the API
+read while one of them writes; FULL makes SQLite fsync the WAL on every commit, so an
+acknowledged operation survives power loss, not just a crashed process (WAL with NORMAL
+can lose the last commits on power loss). The cost is one fsync per commit, which group
+commit spreads over every operation that was waiting.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import struct
+from pathlib import Path
+
+import aiosqlite
+
+from peft_studio_offline.core.errors import (
+    CorruptDatabaseError,
+    QueueError,
+    QueueLockedError,
+    StorageFullError,
+)
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def check_file(path: Path) -> None:
+    """Refuse a file that is plainly not a queue database, without touching it."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise CorruptDatabaseError(path, f"it cannot be read: {exc.strerror}") from exc
+    if path.is_dir():
+        raise CorruptDatabaseError(path, "it is a folder")
+    if size == 0:
+        return  # SQLite treats an empty file as an empty database
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(100)
+    except OSError as exc:
+        raise CorruptDatabaseError(path, f"it cannot be read: {exc.strerror}") from exc
+    if len(header) < 100 or not header.startswith(SQLITE_HEADER):
+        raise CorruptDatabaseError(path, "it is not an SQLite database")
+    page_size = struct.unpack(">H", header[16:18])[0]
+    page_size = 65536 if page_size == 1 else page_size
+    (page_count,) = struct.unpack(">I", header[28:32])
+    (change_counter,) = struct.unpack(">I", header[24:28])
+    (valid_for,) = struct.unpack(">I", header[92:96])
+    # The header's page count is trustworthy only when it was written with the last change.
+    if page_count and change_counter == valid_for and size < page_count * page_size:
+        raise CorruptDatabaseError(
+            path, f"it is truncated: {size} of {page_count * page_size} bytes are there"
+        )
+
+
+def translate(exc: sqlite3.Error, path: Path) -> QueueError:
+    """Turn an SQLite error into a known error with a sentence for the user."""
+    message = str(exc)
+    lowered = message.lower()
+    if "locked" in lowered or "busy" in lowered:
+        return QueueLockedError(
+            f"The queue database {path} is locked by another process; try again in a moment."
+        )
+    if "full" in lowered:
+        return StorageFullError(
+            f"The queue database {path} cannot grow (the disk is full or its size limit is"
+            " reached); nothing was written."
+        )
+    if isinstance(exc, sqlite3.DatabaseError) and (
+        "malformed" in lowered or "not a database" in lowered or "corrupt" in lowered
+    ):
+        return CorruptDatabaseError(path, message)
+    if "readonly" in lowered or "read-only" in lowered:
+        return QueueError(f"The queue database {path} is read-only; nothing was written.")
+    return QueueError(f"The queue database {path} failed: {message}.")
+
+
+async def connect(path: Path, busy_timeout: float, *, reader: bool) -> aiosqlite.Connection:
+    conn = await aiosqlite.connect(path, isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+    if reader:
+        await conn.execute("PRAGMA query_only = 1")
+    return conn
+
+
+async def configure_writer(conn: aiosqlite.Connection) -> None:
+    await conn.execute("PRAGMA journal_mode = WAL")
+    await conn.execute("PRAGMA synchronous = FULL")

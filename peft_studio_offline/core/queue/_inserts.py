@@ -1,0 +1,379 @@
+"""Validating new operations and inserting them, one or many, in a single write."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiosqlite
+
+from peft_studio_offline.core.enums import (
+    OperationStatus,
+    OverflowPolicy,
+    parse_conflict_resolution,
+    parse_operation_type,
+)
+from peft_studio_offline.core.errors import InvalidOperationError, QueueFullError
+from peft_studio_offline.core.events import QueueChange
+from peft_studio_offline.core.queue._codec import encode_payload
+from peft_studio_offline.core.queue._rows import timestamp_now
+
+INT64_MAX = 2**63 - 1
+UNFINISHED = ("pending", "in_progress", "conflict")
+
+ENQUEUE_OPTIONS = frozenset(
+    {
+        "max_attempts",
+        "ttl",
+        "expires_at",
+        "depends_on",
+        "dedup_key",
+        "conflict_strategy",
+        "resource_key",
+        "idempotency_key",
+        "not_before",
+    }
+)
+
+_INSERT_COLUMNS = (
+    "operation_type, payload, status, created_at, updated_at, retry_count, priority,"
+    " idempotency_key, max_attempts, next_attempt_at, expires_at, dedup_key, conflict_strategy,"
+    " resource_key, payload_blob, has_dependencies"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NewOperation:
+    """A validated operation, ready to insert."""
+
+    operation_type: str
+    payload_text: str
+    payload_blob: bytes | None
+    priority: int
+    idempotency_key: str
+    max_attempts: int
+    not_before: float | None
+    expires_at: float | None
+    dedup_key: str | None
+    conflict_strategy: str | None
+    resource_key: str | None
+    depends_on: tuple[int, ...]
+
+    @property
+    def simple(self) -> bool:
+        return self.dedup_key is None and not self.depends_on
+
+    def row(self, now: float, stamp: str) -> tuple[Any, ...]:
+        return (
+            self.operation_type,
+            self.payload_text,
+            OperationStatus.PENDING.value,
+            stamp,
+            stamp,
+            0,
+            self.priority,
+            self.idempotency_key,
+            self.max_attempts,
+            now if self.not_before is None else max(now, self.not_before),
+            self.expires_at,
+            self.dedup_key,
+            self.conflict_strategy,
+            self.resource_key,
+            self.payload_blob,
+            1 if self.depends_on else 0,
+        )
+
+
+def new_idempotency_key() -> str:
+    return os.urandom(16).hex()
+
+
+def validate(
+    operation_type: object,
+    payload: object,
+    priority: object,
+    options: Mapping[str, Any],
+    *,
+    default_max_attempts: int,
+    compress_threshold: int,
+    now: float,
+) -> NewOperation:
+    """Check everything about a new operation before anything is written."""
+    unknown = sorted(set(options) - ENQUEUE_OPTIONS)
+    if unknown:
+        raise InvalidOperationError(
+            f"Unknown enqueue option {unknown[0]!r}; known options: "
+            + ", ".join(sorted(ENQUEUE_OPTIONS))
+            + "."
+        )
+    kind = parse_operation_type(operation_type)
+    text, blob = encode_payload(payload, compress_threshold)
+    if isinstance(priority, bool) or not isinstance(priority, int):
+        raise InvalidOperationError(f"The priority must be an integer, not {priority!r}.")
+    if abs(priority) > 2**31:
+        raise InvalidOperationError("The priority must be between -2147483648 and 2147483648.")
+    max_attempts = options.get("max_attempts", default_max_attempts)
+    if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
+        raise InvalidOperationError(
+            f"max_attempts must be a positive integer, not {max_attempts!r}."
+        )
+    expires_at = _expiry(options, now)
+    not_before = _moment(options.get("not_before"), "not_before")
+    strategy = options.get("conflict_strategy")
+    strategy_value = None if strategy is None else parse_conflict_resolution(strategy).value
+    idempotency_key = options.get("idempotency_key") or new_idempotency_key()
+    return NewOperation(
+        operation_type=kind.value,
+        payload_text=text,
+        payload_blob=blob,
+        priority=priority,
+        idempotency_key=_text_option(idempotency_key, "idempotency_key"),
+        max_attempts=max_attempts,
+        not_before=not_before,
+        expires_at=expires_at,
+        dedup_key=_optional_text(options.get("dedup_key"), "dedup_key"),
+        conflict_strategy=strategy_value,
+        resource_key=_optional_text(options.get("resource_key"), "resource_key"),
+        depends_on=_dependencies(options.get("depends_on")),
+    )
+
+
+def _text_option(value: object, name: str) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > 512:
+        raise InvalidOperationError(f"{name} must be a non-empty string of at most 512 characters.")
+    return value
+
+
+def _optional_text(value: object, name: str) -> str | None:
+    return None if value is None else _text_option(value, name)
+
+
+def _moment(value: object, name: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return moment.timestamp()
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    raise InvalidOperationError(f"{name} must be a datetime or Unix time, not {value!r}.")
+
+
+def _expiry(options: Mapping[str, Any], now: float) -> float | None:
+    ttl = options.get("ttl")
+    expires_at = _moment(options.get("expires_at"), "expires_at")
+    if ttl is None:
+        return expires_at
+    if expires_at is not None:
+        raise InvalidOperationError("Give either ttl or expires_at, not both.")
+    seconds = ttl.total_seconds() if isinstance(ttl, timedelta) else ttl
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, int | float)
+        or not math.isfinite(seconds)
+        or seconds <= 0
+    ):
+        raise InvalidOperationError(f"ttl must be a positive number of seconds, not {ttl!r}.")
+    return now + float(seconds)
+
+
+def _dependencies(value: object) -> tuple[int, ...]:
+    if value is None:
+        return ()
+    items: Iterable[object] = [value] if isinstance(value, int) else value  # type: ignore[assignment]
+    if isinstance(value, str | bytes | Mapping) or not isinstance(items, Iterable):
+        raise InvalidOperationError("depends_on must be a list of operation ids.")
+    ids: list[int] = []
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, int) or item < 1:
+            raise InvalidOperationError(f"depends_on holds {item!r}, which is not an operation id.")
+        ids.append(item)
+    return tuple(dict.fromkeys(ids))
+
+
+async def insert_one(
+    conn: aiosqlite.Connection, now: float, new: NewOperation, max_size: int
+) -> int:
+    """One simple operation in one autocommitted statement (the fast path)."""
+    stamp = timestamp_now(now)
+    placeholders = ", ".join("?" * 16)
+    if max_size:
+        sql = (
+            f"INSERT INTO offline_operations ({_INSERT_COLUMNS}) SELECT {placeholders}"
+            " WHERE (SELECT coalesce(sum(count), 0) FROM queue_counters"
+            " WHERE status IN ('pending', 'in_progress', 'conflict')) < ? RETURNING id"
+        )
+        params: tuple[Any, ...] = (*new.row(now, stamp), max_size)
+    else:
+        sql = (
+            f"INSERT INTO offline_operations ({_INSERT_COLUMNS})"
+            f" VALUES ({placeholders}) RETURNING id"
+        )
+        params = new.row(now, stamp)
+    rows = list(await conn.execute_fetchall(sql, params))
+    if not rows:
+        raise QueueFullError(queue_full_message(max_size))
+    return int(rows[0][0])
+
+
+def queue_full_message(max_size: int) -> str:
+    return (
+        f"The queue is full: it already holds {max_size} unfinished operations"
+        " (queue.max_size in the settings)."
+    )
+
+
+@dataclass
+class InsertBatch:
+    """Several enqueue requests (each a list of operations) merged into one transaction."""
+
+    requests: list[list[NewOperation]]
+    atomic: list[bool]
+    max_size: int
+    overflow: OverflowPolicy
+
+    async def run(self, conn: aiosqlite.Connection, now: float) -> tuple[Any, QueueChange | None]:
+        results: list[list[int] | Exception] = []
+        existing = await self._existing_dedup(conn)
+        known_ids = await self._existing_ids(conn)
+        unfinished = await _unfinished(conn) if self.max_size else 0
+        next_id = await _next_id(conn)
+        stamp = timestamp_now(now)
+        rows: list[tuple[Any, ...]] = []
+        dependencies: list[tuple[int, int]] = []
+        planned_dedup: dict[str, int] = {}
+        for request in self.requests:
+            ids: list[int] = []
+            new_rows: list[tuple[Any, ...]] = []
+            new_deps: list[tuple[int, int]] = []
+            new_dedup: dict[str, int] = {}
+            try:
+                for new in request:
+                    key = new.dedup_key
+                    if key is not None:
+                        found = existing.get(key) or planned_dedup.get(key) or new_dedup.get(key)
+                        if found is not None:
+                            ids.append(found)
+                            continue
+                    missing = [d for d in new.depends_on if d not in known_ids]
+                    if missing:
+                        raise InvalidOperationError(
+                            f"depends_on names operation {missing[0]}, which does not exist."
+                        )
+                    op_id = next_id + len(rows) + len(new_rows)
+                    new_rows.append((op_id, *new.row(now, stamp)))
+                    new_deps.extend((op_id, dep) for dep in new.depends_on)
+                    if key is not None:
+                        new_dedup[key] = op_id
+                    ids.append(op_id)
+                if self.max_size and unfinished + len(new_rows) > self.max_size:
+                    room = await self._make_room(conn, now, unfinished + len(new_rows))
+                    if not room:
+                        raise QueueFullError(queue_full_message(self.max_size))
+                    unfinished -= room
+            except InvalidOperationError as exc:
+                results.append(exc)
+                continue
+            unfinished += len(new_rows)
+            rows.extend(new_rows)
+            dependencies.extend(new_deps)
+            planned_dedup.update(new_dedup)
+            known_ids.update(row[0] for row in new_rows)
+            results.append(ids)
+        if rows:
+            await conn.executemany(
+                f"INSERT INTO offline_operations (id, {_INSERT_COLUMNS})"
+                f" VALUES ({', '.join('?' * 17)})",
+                rows,
+            )
+        if dependencies:
+            await conn.executemany(
+                "INSERT OR IGNORE INTO operation_dependencies (operation_id, depends_on_id)"
+                " VALUES (?, ?)",
+                dependencies,
+            )
+        added = tuple(row[0] for row in rows)
+        return results, QueueChange("added", added) if added else None
+
+    async def _existing_dedup(self, conn: aiosqlite.Connection) -> dict[str, int]:
+        keys = sorted({n.dedup_key for r in self.requests for n in r if n.dedup_key is not None})
+        found: dict[str, int] = {}
+        for chunk in _chunks(keys, 500):
+            rows = await conn.execute_fetchall(
+                "SELECT dedup_key, id FROM offline_operations WHERE dedup_key IN"
+                f" ({', '.join('?' * len(chunk))}) AND status IN ('pending', 'in_progress')",
+                chunk,
+            )
+            found.update({row[0]: row[1] for row in rows})
+        return found
+
+    async def _existing_ids(self, conn: aiosqlite.Connection) -> set[int]:
+        wanted = sorted({d for r in self.requests for n in r for d in n.depends_on})
+        found: set[int] = set()
+        for chunk in _chunks(wanted, 500):
+            rows = await conn.execute_fetchall(
+                f"SELECT id FROM offline_operations WHERE id IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            )
+            found.update(row[0] for row in rows)
+        return found
+
+    async def _make_room(self, conn: aiosqlite.Connection, now: float, wanted: int) -> int:
+        """Under ``drop_oldest``, cancel the least important pending operations; else 0."""
+        if self.overflow is not OverflowPolicy.DROP_OLDEST:
+            return 0
+        excess = wanted - self.max_size
+        rows = list(
+            await conn.execute_fetchall(
+                "SELECT id FROM offline_operations WHERE status = 'pending'"
+                " ORDER BY priority ASC, id ASC LIMIT ?",
+                (excess,),
+            )
+        )
+        if len(rows) < excess:
+            return 0
+        ids = [row[0] for row in rows]
+        message = f"Dropped to make room: the queue was full ({self.max_size} operations)."
+        stamp = timestamp_now(now)
+        await conn.executemany(
+            "UPDATE offline_operations SET status = 'cancelled', error_message = ?,"
+            " updated_at = ? WHERE id = ?",
+            [(message, stamp, op_id) for op_id in ids],
+        )
+        await conn.executemany(
+            "INSERT INTO operation_attempts (operation_id, attempt, at, outcome, error)"
+            " SELECT id, retry_count, ?, 'dropped', ? FROM offline_operations WHERE id = ?",
+            [(stamp, message, op_id) for op_id in ids],
+        )
+        return excess
+
+
+async def _unfinished(conn: aiosqlite.Connection) -> int:
+    rows = list(
+        await conn.execute_fetchall(
+            "SELECT coalesce(sum(count), 0) FROM queue_counters"
+            " WHERE status IN ('pending', 'in_progress', 'conflict')"
+        )
+    )
+    return int(rows[0][0])
+
+
+async def _next_id(conn: aiosqlite.Connection) -> int:
+    # AUTOINCREMENT's sequence never goes back, so a deleted id is never handed out again.
+    rows = list(
+        await conn.execute_fetchall(
+            "SELECT max(coalesce((SELECT seq FROM sqlite_sequence"
+            " WHERE name = 'offline_operations'), 0),"
+            " coalesce((SELECT max(id) FROM offline_operations), 0))"
+        )
+    )
+    return int(rows[0][0]) + 1
+
+
+def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,134 @@
+"""Turning stored rows into records, tolerating rows this version cannot read."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import zlib
+from datetime import UTC, datetime
+from typing import Any
+
+from peft_studio_offline.core.enums import ConflictResolution, OperationStatus, OperationType
+from peft_studio_offline.core.operation import Attempt, ConflictRecord, Operation
+from peft_studio_offline.core.queue._codec import decode_payload
+
+_COLUMN_NAMES = (
+    "id", "operation_type", "payload", "status", "created_at", "updated_at", "retry_count",
+    "error_message", "priority", "idempotency_key", "max_attempts", "next_attempt_at",
+    "expires_at", "dedup_key", "conflict_strategy", "resource_key", "lease_owner",
+    "lease_expires_at", "payload_blob", "has_dependencies",
+)  # fmt: skip
+
+
+def operation_columns(alias: str = "") -> str:
+    """The column list that ``row_to_operation`` reads, optionally qualified by a table alias."""
+    prefix = f"{alias}." if alias else ""
+    return ", ".join(prefix + name for name in _COLUMN_NAMES)
+
+
+OPERATION_COLUMNS = operation_columns()
+
+_KNOWN_TYPES = {t.value: t for t in OperationType}
+_KNOWN_STATUSES = {s.value: s for s in OperationStatus}
+
+
+def format_timestamp(moment: datetime) -> str:
+    """UTC text in SQLite's own format, with microseconds, so that text order is time order."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def timestamp_now(now: float) -> str:
+    return format_timestamp(datetime.fromtimestamp(now, UTC))
+
+
+def parse_timestamp(text: str | None) -> datetime:
+    if not text:
+        return datetime.fromtimestamp(0, UTC)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return datetime.fromtimestamp(0, UTC)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def from_epoch(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+def row_to_operation(row: sqlite3.Row, depends_on: tuple[int, ...] = ()) -> Operation:
+    problem: str | None = None
+    type_text = row["operation_type"]
+    operation_type: OperationType | str = _KNOWN_TYPES.get(type_text, str(type_text))
+    if not isinstance(operation_type, OperationType):
+        problem = f"unknown operation type {type_text!r}"
+    try:
+        payload = decode_payload(row["payload"], row["payload_blob"])
+    except (ValueError, zlib.error) as exc:  # written by another version, or damaged
+        payload = {}
+        problem = problem or f"the payload cannot be read ({exc})"
+    status = _KNOWN_STATUSES.get(row["status"])
+    if status is None:
+        status = OperationStatus.PENDING
+        problem = problem or f"unknown status {row['status']!r}"
+    strategy_text = row["conflict_strategy"]
+    strategy = None
+    if strategy_text:
+        try:
+            strategy = ConflictResolution(strategy_text)
+        except ValueError:
+            problem = problem or f"unknown conflict strategy {strategy_text!r}"
+    return Operation(
+        id=row["id"],
+        operation_type=operation_type,
+        payload=payload,
+        status=status,
+        priority=row["priority"] or 0,
+        retry_count=row["retry_count"] or 0,
+        error_message=row["error_message"],
+        created_at=parse_timestamp(row["created_at"]),
+        updated_at=parse_timestamp(row["updated_at"]),
+        idempotency_key=row["idempotency_key"],
+        max_attempts=row["max_attempts"],
+        next_attempt_at=from_epoch(row["next_attempt_at"]),
+        expires_at=from_epoch(row["expires_at"]),
+        depends_on=depends_on,
+        dedup_key=row["dedup_key"],
+        conflict_strategy=strategy,
+        resource_key=row["resource_key"],
+        lease_owner=row["lease_owner"],
+        lease_expires_at=from_epoch(row["lease_expires_at"]),
+        problem=problem,
+    )
+
+
+def _loads(text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def row_to_attempt(row: sqlite3.Row) -> Attempt:
+    details = _loads(row["details"])
+    return Attempt(
+        operation_id=row["operation_id"],
+        attempt=row["attempt"],
+        at=parse_timestamp(row["at"]),
+        outcome=row["outcome"],
+        error=row["error"],
+        details=details if isinstance(details, dict) else {},
+    )
+
+
+def row_to_conflict(row: sqlite3.Row) -> ConflictRecord:
+    return ConflictRecord(
+        operation_id=row["operation_id"],
+        local=_loads(row["local"]),
+        remote=_loads(row["remote"]),
+        base=_loads(row["base"]),
+        detected_at=parse_timestamp(row["detected_at"]),
+        remote_version=row["remote_version"],
+        message=row["message"],
+    )

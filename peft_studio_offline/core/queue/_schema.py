@@ -1,0 +1,139 @@
+"""The queue's tables, indexes and triggers, and the migrations between their versions.
+
+``PRAGMA user_version`` holds the schema version. Version 0 with an ``offline_operations``
+table is the original design's schema (the spec's nine columns); it is rebuilt into the
+current one with every row kept.
+"""
+
+from __future__ import annotations
+
+import aiosqlite
+
+SCHEMA_VERSION = 1
+
+# The spec's nine columns first, under their names and meanings; then what a durable,
+# retrying, leasing queue needs. Times the engine compares (next attempt, lease, expiry)
+# are Unix seconds (REAL) so that claiming compares numbers; created/updated stay text
+# timestamps in UTC, as in the spec.
+CREATE_OPERATIONS = """
+CREATE TABLE offline_operations (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    operation_type TEXT NOT NULL,
+    payload TEXT NOT NULL,  -- JSON serialized
+    status TEXT DEFAULT 'pending',
+    created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+    updated_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+    retry_count INTEGER DEFAULT 0,
+    error_message TEXT,
+    priority INTEGER DEFAULT 0,
+    idempotency_key TEXT NOT NULL,
+    max_attempts INTEGER NOT NULL DEFAULT 5,
+    next_attempt_at REAL NOT NULL DEFAULT 0,
+    expires_at REAL,
+    dedup_key TEXT,
+    conflict_strategy TEXT,
+    resource_key TEXT,
+    lease_owner TEXT,
+    lease_expires_at REAL,
+    payload_blob BLOB,  -- zlib-compressed JSON when the payload is large
+    has_dependencies INTEGER NOT NULL DEFAULT 0
+)
+"""
+
+CREATE_REST = [
+    # Claiming reads this partial index in priority order: it holds only pending rows, so
+    # a queue with a million finished operations claims as fast as an empty one.
+    "CREATE INDEX idx_operations_pending ON offline_operations (priority DESC, id)"
+    " WHERE status = 'pending'",
+    "CREATE INDEX idx_operations_status ON offline_operations (status, id)",
+    "CREATE UNIQUE INDEX idx_operations_idempotency ON offline_operations (idempotency_key)",
+    "CREATE UNIQUE INDEX idx_operations_dedup ON offline_operations (dedup_key)"
+    " WHERE dedup_key IS NOT NULL AND status IN ('pending', 'in_progress')",
+    "CREATE INDEX idx_operations_lease ON offline_operations (lease_expires_at)"
+    " WHERE status = 'in_progress'",
+    "CREATE INDEX idx_operations_resource ON offline_operations (resource_key, id)"
+    " WHERE resource_key IS NOT NULL AND status IN ('pending', 'in_progress', 'conflict')",
+    "CREATE INDEX idx_operations_expiry ON offline_operations (expires_at)"
+    " WHERE expires_at IS NOT NULL AND status = 'pending'",
+    """CREATE TABLE operation_dependencies (
+        operation_id INTEGER NOT NULL,
+        depends_on_id INTEGER NOT NULL,
+        PRIMARY KEY (operation_id, depends_on_id)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX idx_dependencies_target ON operation_dependencies (depends_on_id)",
+    """CREATE TABLE operation_attempts (
+        id INTEGER PRIMARY KEY,
+        operation_id INTEGER NOT NULL,
+        attempt INTEGER NOT NULL,
+        at TIMESTAMP NOT NULL,
+        outcome TEXT NOT NULL,
+        error TEXT,
+        details TEXT
+    )""",
+    "CREATE INDEX idx_attempts_operation ON operation_attempts (operation_id, id)",
+    """CREATE TABLE operation_conflicts (
+        operation_id INTEGER PRIMARY KEY,
+        local TEXT,
+        remote TEXT,
+        base TEXT,
+        remote_version TEXT,
+        message TEXT,
+        detected_at TIMESTAMP NOT NULL
+    )""",
+    # Statistics come from counters that triggers keep: reading them takes microseconds,
+    # where a GROUP BY over a million rows takes a large fraction of a second.
+    """CREATE TABLE queue_counters (
+        status TEXT PRIMARY KEY,
+        count INTEGER NOT NULL
+    ) WITHOUT ROWID""",
+    """CREATE TRIGGER trg_operations_insert AFTER INSERT ON offline_operations BEGIN
+        INSERT INTO queue_counters (status, count) VALUES (NEW.status, 1)
+        ON CONFLICT (status) DO UPDATE SET count = count + 1;
+    END""",
+    """CREATE TRIGGER trg_operations_delete AFTER DELETE ON offline_operations BEGIN
+        UPDATE queue_counters SET count = count - 1 WHERE status = OLD.status;
+        DELETE FROM operation_dependencies WHERE operation_id = OLD.id;
+        DELETE FROM operation_attempts WHERE operation_id = OLD.id;
+        DELETE FROM operation_conflicts WHERE operation_id = OLD.id;
+    END""",
+    """CREATE TRIGGER trg_operations_status AFTER UPDATE OF status ON offline_operations
+    WHEN OLD.status IS NOT NEW.status BEGIN
+        UPDATE queue_counters SET count = count - 1 WHERE status = OLD.status;
+        INSERT INTO queue_counters (status, count) VALUES (NEW.status, 1)
+        ON CONFLICT (status) DO UPDATE SET count = count + 1;
+    END""",
+]
+
+# Columns of the original design's table, copied as they are when migrating from it.
+_SPEC_COLUMNS = (
+    "id, operation_type, payload, status, created_at, updated_at, retry_count,"
+    " error_message, priority"
+)
+
+
+async def table_exists(conn: aiosqlite.Connection, name: str) -> bool:
+    rows = await conn.execute_fetchall(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+    )
+    return bool(list(rows))
+
+
+async def create_schema(conn: aiosqlite.Connection) -> None:
+    await conn.execute(CREATE_OPERATIONS)
+    for statement in CREATE_REST:
+        await conn.execute(statement)
+
+
+async def migrate_from_spec_table(conn: aiosqlite.Connection, default_max_attempts: int) -> None:
+    """Rebuild a version-0 table (the spec's columns only) into the current schema."""
+    await conn.execute("ALTER TABLE offline_operations RENAME TO offline_operations_v0")
+    await create_schema(conn)
+    await conn.execute(
+        f"INSERT INTO offline_operations ({_SPEC_COLUMNS}, idempotency_key, max_attempts)"
+        " SELECT id, operation_type, payload, coalesce(status, 'pending'),"
+        " coalesce(created_at, CURRENT_TIMESTAMP), coalesce(updated_at, CURRENT_TIMESTAMP),"
+        " coalesce(retry_count, 0), error_message, coalesce(priority, 0),"
+        " lower(hex(randomblob(16))), ? FROM offline_operations_v0",
+        (default_max_attempts,),
+    )
+    await conn.execute("DROP TABLE offline_operations_v0")

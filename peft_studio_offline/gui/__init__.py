@@ -1,0 +1,1 @@
+"""The desktop window: PySide6 widgets over the asyncio core, on a qasync event loop."""
