@@ -73,6 +73,11 @@ _QUEUE_OPTIONS = frozenset(
         "clock",
     }
 )
+# Columns ``list_operations`` may sort on (the window's table headers).
+_SORTABLE = frozenset(
+    {"id", "operation_type", "status", "priority", "retry_count", "created_at", "updated_at",
+     "next_attempt_at", "error_message"}
+)  # fmt: skip
 _KNOWN_TYPES_SQL = ", ".join(f"'{t.value}'" for t in OperationType)
 
 # What makes a pending operation ready to be taken: due, not expired, readable, its
@@ -392,18 +397,30 @@ class OfflineQueueManager:
         limit: int | None = 500,
         offset: int = 0,
         descending: bool = False,
+        ids: Iterable[int] | None = None,
+        order_by: str = "id",
     ) -> list[Operation]:
-        """A page of operations in id order, with optional filters (the window, API, CLI)."""
+        """A page of operations in id order, with optional filters (the window, API, CLI).
+
+        ``order_by`` names another column to sort on first (ties in id order); ``ids``
+        restricts the page to those operations.
+        """
+        if order_by not in _SORTABLE:
+            raise InvalidOperationError(f"Cannot sort operations by {order_by!r}.")
         where, params = _filters(status, operation_type, search)
+        if ids is not None:
+            where.append(f"id IN ({', '.join(str(int(i)) for i in ids) or 'NULL'})")
         if after_id is not None:
             where.append("id < :after_id" if descending else "id > :after_id")
             params["after_id"] = after_id
         params["limit"] = -1 if _limit(limit) is None else limit
         params["offset"] = _non_negative_int(offset, "offset")
+        direction = "DESC" if descending else "ASC"
+        order = f"id {direction}" if order_by == "id" else f"{order_by} {direction}, id {direction}"
         sql = (
             f"SELECT {OPERATION_COLUMNS} FROM offline_operations"
             + (" WHERE " + " AND ".join(where) if where else "")
-            + f" ORDER BY id {'DESC' if descending else 'ASC'} LIMIT :limit OFFSET :offset"
+            + f" ORDER BY {order} LIMIT :limit OFFSET :offset"
         )
         return await self._to_operations(await self._read(sql, params))
 
