@@ -86,7 +86,7 @@ _READY = f"""
     o.status = 'pending'
     AND o.next_attempt_at <= :now
     AND (o.expires_at IS NULL OR o.expires_at > :now)
-    AND o.operation_type IN ({_KNOWN_TYPES_SQL})
+    AND o.operation_type IN ({_KNOWN_TYPES_SQL}) AND json_valid(o.payload)
     AND (o.has_dependencies = 0 OR NOT EXISTS (
         SELECT 1 FROM operation_dependencies d
         LEFT JOIN offline_operations p ON p.id = d.depends_on_id

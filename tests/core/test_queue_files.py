@@ -1,0 +1,189 @@
+"""The queue file under faults: corrupt, foreign, locked, full, old, or holding odd rows."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from peft_studio_offline import OfflineQueueManager, OperationStatus, OperationType
+from peft_studio_offline.core.errors import (
+    CorruptDatabaseError,
+    QueueError,
+    QueueLockedError,
+    StorageFullError,
+)
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+async def make_queue_file(path: Path, count: int = 200) -> None:
+    async with OfflineQueueManager(path) as queue:
+        await queue.enqueue_many(
+            [
+                {"operation_type": "api_call", "payload": {"n": n, "pad": "x" * 500}}
+                for n in range(count)
+            ]
+        )
+    # Fold the WAL into the main file so that damaging the file damages the data.
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"this is a text file, not a queue\n", os.urandom(8192), b"\x00" * 4096],
+    ids=["text", "random-bytes", "zeros"],
+)
+async def test_foreign_file_is_named_and_left_untouched(db_path: Path, content: bytes) -> None:
+    db_path.write_bytes(content)
+    before = digest(db_path)
+    queue = OfflineQueueManager(db_path)
+    with pytest.raises(CorruptDatabaseError) as caught:
+        await queue.enqueue("api_call", {})
+    assert str(db_path) in str(caught.value)
+    assert digest(db_path) == before
+    assert sorted(p.name for p in db_path.parent.iterdir()) == [db_path.name]
+
+
+async def test_truncated_database_is_named_and_left_untouched(db_path: Path) -> None:
+    await make_queue_file(db_path)
+    data = db_path.read_bytes()
+    db_path.write_bytes(data[: len(data) // 2])
+    before = digest(db_path)
+    with pytest.raises(CorruptDatabaseError, match="truncated"):
+        await OfflineQueueManager(db_path).get_queue_stats()
+    assert digest(db_path) == before
+
+
+async def test_damaged_pages_are_reported_as_corrupt(db_path: Path) -> None:
+    await make_queue_file(db_path, count=2000)
+    data = bytearray(db_path.read_bytes())
+    page_size = int.from_bytes(data[16:18], "big")
+    # Overwrite every page after the first (the schema) with noise.
+    for offset in range(page_size, len(data), page_size):
+        data[offset : offset + 64] = os.urandom(64)
+    db_path.write_bytes(bytes(data))
+    with pytest.raises(QueueError) as caught:
+        async with OfflineQueueManager(db_path) as queue:
+            await queue.list_operations(limit=None)
+    assert str(db_path) in str(caught.value)
+
+
+async def test_database_from_a_newer_version_is_refused(db_path: Path) -> None:
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("PRAGMA user_version = 99")
+    with pytest.raises(QueueError, match="newer version"):
+        await OfflineQueueManager(db_path).get_queue_stats()
+
+
+async def test_spec_schema_database_is_migrated_with_every_row(db_path: Path) -> None:
+    # The original design's table, as its version wrote it.
+    with sqlite3.connect(db_path) as conn:
+        conn.execute(
+            """CREATE TABLE offline_operations (
+                id INTEGER PRIMARY KEY,
+                operation_type TEXT NOT NULL,
+                payload TEXT NOT NULL,
+                status TEXT DEFAULT 'pending',
+                created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+                updated_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+                retry_count INTEGER DEFAULT 0,
+                error_message TEXT,
+                priority INTEGER DEFAULT 0)"""
+        )
+        conn.execute(
+            "INSERT INTO offline_operations (operation_type, payload, priority) VALUES (?, ?, ?)",
+            ("api_call", '{"endpoint": "/api/models", "method": "GET"}', 5),
+        )
+        conn.execute(
+            "INSERT INTO offline_operations (operation_type, payload, status, retry_count,"
+            " error_message) VALUES ('metric_log', '{\"run_id\": \"r\"}', 'failed', 3, 'timeout')"
+        )
+    async with OfflineQueueManager(db_path) as queue:
+        first = await queue.get_operation(1)
+        second = await queue.get_operation(2)
+        stats = await queue.get_queue_stats()
+        new_id = await queue.enqueue("api_call", {})
+    assert first is not None and second is not None
+    assert first.payload == {"endpoint": "/api/models", "method": "GET"}
+    assert first.priority == 5 and first.status is OperationStatus.PENDING
+    assert second.status is OperationStatus.FAILED and second.error_message == "timeout"
+    assert first.idempotency_key != second.idempotency_key
+    assert stats["pending"] == 1 and stats["failed"] == 1
+    assert new_id == 3
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] >= 1
+
+
+async def test_locked_database_waits_then_says_so(db_path: Path) -> None:
+    async with OfflineQueueManager(db_path, busy_timeout=0.3) as queue:
+        await queue.enqueue("api_call", {})
+        blocker = sqlite3.connect(db_path, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")
+        try:
+            with pytest.raises(QueueLockedError, match="locked by another process"):
+                await queue.enqueue("api_call", {})
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        # Once the lock is gone, the queue works as before.
+        await queue.enqueue("api_call", {})
+        assert (await queue.get_queue_stats())["total"] == 2
+
+
+async def test_disk_full_refuses_cleanly_and_recovers(db_path: Path) -> None:
+    async with OfflineQueueManager(db_path, compress_threshold=0) as queue:
+        await queue.enqueue("api_call", {"n": 0})
+        assert queue._writer_conn is not None
+        pages = list(await queue._writer_conn.execute_fetchall("PRAGMA page_count"))[0][0]
+        await queue._writer_conn.execute(f"PRAGMA max_page_count = {pages + 2}")
+        big = {"blob": "x" * 200_000}
+        with pytest.raises(StorageFullError, match="cannot grow"):
+            await queue.enqueue("api_call", big)
+        with pytest.raises(StorageFullError):
+            await queue.enqueue_many([{"operation_type": "api_call", "payload": big}] * 3)
+        assert (await queue.get_queue_stats())["total"] == 1
+        await queue._writer_conn.execute("PRAGMA max_page_count = 1073741823")
+        op_id = await queue.enqueue("api_call", big)
+        operation = await queue.get_operation(op_id)
+        assert operation is not None and operation.payload == big
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+async def test_rows_written_by_another_version_are_shown_and_skipped(db_path: Path) -> None:
+    async with OfflineQueueManager(db_path) as queue:
+        good = await queue.enqueue("api_call", {"n": 1})
+    with sqlite3.connect(db_path) as conn:
+        conn.execute(
+            "INSERT INTO offline_operations (operation_type, payload, status, idempotency_key)"
+            " VALUES ('quantum_sync', '{}', 'pending', 'k1')"
+        )
+        conn.execute(
+            "INSERT INTO offline_operations (operation_type, payload, status, idempotency_key)"
+            " VALUES ('api_call', '{not json', 'pending', 'k2')"
+        )
+    async with OfflineQueueManager(db_path) as queue:
+        listed = await queue.list_operations()
+        claimed = await queue.claim(10)
+        unknown_type = listed[1]
+        bad_json = listed[2]
+        reason = await queue.wait_reason(unknown_type.id)
+    assert [op.id for op in claimed] == [good]
+    assert unknown_type.operation_type == "quantum_sync"
+    assert not unknown_type.readable and "unknown operation type" in (unknown_type.problem or "")
+    assert bad_json.operation_type is OperationType.API_CALL
+    assert not bad_json.readable and "payload" in (bad_json.problem or "")
+    assert reason is not None and reason.startswith("Unreadable")
+
+
+async def test_new_database_file_is_private(db_path: Path) -> None:
+    async with OfflineQueueManager(db_path) as queue:
+        await queue.enqueue("api_call", {})
+    assert db_path.stat().st_mode & 0o077 == 0
