@@ -1,30 +1,55 @@
 """The application's settings: one immutable object, built once per process.
 
-Read from ``settings.toml`` in the config directory, validated field by field, then
-overridden by environment variables for headless use. An invalid file is reported with the
-key and the problem, and the defaults are used instead; the file is never rewritten here.
+Read from ``settings.toml`` in the config directory, validated key by key, then overridden by
+environment variables for headless use. An invalid file is reported with the key and the
+problem (``Settings.problems``), and the defaults are used instead; loading never rewrites the
+file. ``save_settings`` writes the file back (the Settings dialog) atomically, user-only.
+
+Secrets never live here: the ``credentials`` section holds only the *names* under which they
+are kept (see ``peft_studio_offline.core.credentials``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import logging
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+import tomli_w
 
 from peft_studio_offline.core.enums import ConflictResolution, OverflowPolicy
 from peft_studio_offline.core.errors import SettingsError
-from peft_studio_offline.core.paths import AppPaths
+from peft_studio_offline.core.paths import AppPaths, write_private_file
 
 log = logging.getLogger(__name__)
 
 CHECK_URLS_VARIABLE = "PEFT_STUDIO_OFFLINE_CHECK_URLS"
 API_BASE_URL_VARIABLE = "PEFT_STUDIO_OFFLINE_API_BASE_URL"
 MLFLOW_URI_VARIABLE = "MLFLOW_TRACKING_URI"
+API_PORT_VARIABLE = "PEFT_STUDIO_OFFLINE_API_PORT"
+AUTO_SYNC_VARIABLE = "PEFT_STUDIO_OFFLINE_AUTO_SYNC"
+CONFLICT_STRATEGY_VARIABLE = "PEFT_STUDIO_OFFLINE_CONFLICT_STRATEGY"
+CHECK_INTERVAL_VARIABLE = "PEFT_STUDIO_OFFLINE_CHECK_INTERVAL"
+LOG_LEVEL_VARIABLE = "PEFT_STUDIO_OFFLINE_LOG_LEVEL"
+CREDENTIAL_STORE_VARIABLE = "PEFT_STUDIO_OFFLINE_CREDENTIAL_STORE"
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+CREDENTIAL_STORES = ("auto", "keyring", "file")
+ENDPOINT_KEYS = frozenset({"url", "expected_status", "expected_body"})
+
+_FILE_HEADER = (
+    "# PEFT Studio Offline settings, written by the Settings dialog.\n"
+    "# Keys left out take their default values. Secrets are never stored here:\n"
+    "# [credentials] holds only the names they are kept under in the system keyring.\n\n"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,16 +85,34 @@ class SyncSettings:
 
 @dataclass(frozen=True, slots=True)
 class ApiSettings:
-    host: str = "127.0.0.1"
-    port: int = 8765
+    host: str = "127.0.0.1"  # loopback only: the API is for programs on this machine
+    port: int = 8765  # 0 picks a free port
 
 
 @dataclass(frozen=True, slots=True)
 class CredentialSettings:
     """Names of secrets in the system keyring; never the secrets themselves."""
 
-    api_token: str = ""
-    mlflow_token: str = ""
+    api_token: str = ""  # bearer token sent to sync.api_base_url
+    mlflow_token: str = ""  # bearer token sent to sync.mlflow_tracking_uri
+    store: str = "auto"  # auto (keyring, else a user-only file), keyring, or file
+
+
+@dataclass(frozen=True, slots=True)
+class LoggingSettings:
+    level: str = "INFO"
+    max_bytes: int = 5 * 1024 * 1024  # size at which the log file is rotated
+    backup_count: int = 5  # rotated files kept
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    """One settings key replaced by an environment variable in this process."""
+
+    key: str  # "section.name"
+    variable: str
+    value: Any  # what the variable set
+    file_value: Any  # what the file (or the default) said; what save_settings keeps
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,106 +123,173 @@ class Settings:
     sync: SyncSettings = field(default_factory=SyncSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
     credentials: CredentialSettings = field(default_factory=CredentialSettings)
-    problems: tuple[str, ...] = ()  # what was wrong with the file, for the user to see
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
+    problems: tuple[str, ...] = ()  # what was wrong with the file or environment, for the user
+    overrides: tuple[Override, ...] = ()  # keys the environment replaced
 
     @classmethod
     def load(
         cls, paths: AppPaths | None = None, environ: Mapping[str, str] | None = None
     ) -> Settings:
-        """Read the settings file and the environment; never raises for a bad file."""
+        """Read the settings file and the environment; never raises for a bad file.
+
+        Cheap: one small file read, no keyring, no network.
+        """
         env = os.environ if environ is None else environ
-        paths = paths or AppPaths.from_environment(dict(env))
+        paths = paths or AppPaths.from_environment(env)
         problems: list[str] = []
         try:
-            settings = cls.from_mapping(paths, read_settings_file(paths.settings_file))
+            data = read_settings_file(paths.settings_file)
         except SettingsError as exc:
-            log.warning("%s Using the default settings.", exc)
             problems.append(str(exc))
-            settings = cls(paths)
-        return dataclasses.replace(apply_environment(settings, env), problems=tuple(problems))
+            data = {}
+        sections, file_problems = _parse(data)
+        if file_problems:
+            where = paths.settings_file
+            problems.extend(f"{where}: {p}" for p in file_problems)
+            sections = {}
+        if problems:
+            for problem in problems:
+                log.warning("%s", problem)
+            log.warning("Using the default settings; %s was left unchanged.", paths.settings_file)
+        settings = cls(paths=paths, **sections)
+        settings = apply_environment(settings, env)
+        return dataclasses.replace(settings, problems=tuple(problems) + settings.problems)
 
     @classmethod
     def from_mapping(cls, paths: AppPaths, data: Mapping[str, Any]) -> Settings:
-        sections: dict[str, Any] = {}
-        for name, section_type in _SECTIONS.items():
-            raw = data.get(name, {})
-            if not isinstance(raw, Mapping):
-                raise SettingsError(f"Settings key '{name}' must be a table.")
-            sections[name] = _build_section(name, section_type, raw)
-        unknown = sorted(set(data) - set(_SECTIONS))
-        if unknown:
-            raise SettingsError(f"Unknown settings key '{unknown[0]}'.")
+        """Validate ``data`` (the TOML document's shape); ``SettingsError`` names every problem."""
+        sections, problems = _parse(data)
+        if problems:
+            raise SettingsError(" ".join(problems))
         return cls(paths=paths, **sections)
 
     def to_mapping(self) -> dict[str, Any]:
-        """The TOML-ready form (what the Settings dialog writes back)."""
-        out: dict[str, Any] = {}
-        for name in _SECTIONS:
-            section = getattr(self, name)
-            values: dict[str, Any] = {}
-            for f in dataclasses.fields(section):
-                value = getattr(section, f.name)
-                if isinstance(value, tuple):
-                    value = [dict(v) if isinstance(v, Mapping) else v for v in value]
-                elif hasattr(value, "value"):
-                    value = value.value
-                values[f.name] = value
-            out[name] = values
-        return out
+        """Every key with its current value, in TOML-ready form."""
+        return {name: _section_to_mapping(getattr(self, name)) for name in SECTIONS}
+
+    def overridden_by(self, key: str) -> str | None:
+        """The environment variable that set ``key`` ("section.name") in this process, if any."""
+        for override in self.overrides:
+            if override.key == key:
+                return override.variable
+        return None
+
+    def save(self) -> Path:
+        """Write these settings to the settings file (see ``save_settings``)."""
+        return save_settings(self)
 
 
-_SECTIONS: dict[str, type[Any]] = {
+SECTIONS: dict[str, type[Any]] = {
     "queue": QueueSettings,
     "network": NetworkSettings,
     "sync": SyncSettings,
     "api": ApiSettings,
     "credentials": CredentialSettings,
+    "logging": LoggingSettings,
 }
 
 _POSITIVE = {
-    "max_attempts", "lease_seconds", "busy_timeout", "check_interval", "timeout",
-    "failure_threshold", "batch_size", "concurrency", "request_timeout",
+    "queue.max_attempts", "queue.lease_seconds", "queue.busy_timeout",
+    "network.check_interval", "network.timeout", "network.failure_threshold",
+    "sync.batch_size", "sync.concurrency", "sync.request_timeout", "logging.max_bytes",
 }  # fmt: skip
-_NON_NEGATIVE = {"max_size", "compress_threshold", "port"}
+_NON_NEGATIVE = {"queue.max_size", "queue.compress_threshold", "api.port", "logging.backup_count"}
+_URLS = {"sync.api_base_url", "sync.mlflow_tracking_uri"}
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "logging.level": LOG_LEVELS,
+    "credentials.store": CREDENTIAL_STORES,
+}
+
+
+# ------------------------------------------------------------------------- reading
 
 
 def read_settings_file(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        return {}
+    """The parsed TOML document, ``{}`` when there is no file; ``SettingsError`` otherwise."""
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)
+    except FileNotFoundError:
+        return {}
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"The settings file {path} is not valid TOML ({exc}).") from exc
-    except OSError as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise SettingsError(f"The settings file {path} cannot be read ({exc}).") from exc
 
 
-def _build_section(section: str, section_type: type[Any], raw: Mapping[str, Any]) -> Any:
-    fields = {f.name: f for f in dataclasses.fields(section_type)}
-    values: dict[str, Any] = {}
-    for key, value in raw.items():
-        if key not in fields:
-            raise SettingsError(f"Unknown settings key '{section}.{key}'.")
-        default = getattr(section_type(), key)
-        values[key] = _coerce(f"{section}.{key}", key, default, value)
-    return section_type(**values)
+def _parse(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Build each section; collect one sentence per problem instead of stopping at the first."""
+    problems: list[str] = []
+    sections: dict[str, Any] = {}
+    for name in data:
+        if name not in SECTIONS:
+            known = ", ".join(SECTIONS)
+            problems.append(f"Unknown settings section '{name}' (known: {known}).")
+    for name, section_type in SECTIONS.items():
+        raw = data.get(name, {})
+        if not isinstance(raw, Mapping):
+            problems.append(f"Settings key '{name}' must be a table, not {raw!r}.")
+            continue
+        values: dict[str, Any] = {}
+        fields = {f.name for f in dataclasses.fields(section_type)}
+        for key, value in raw.items():
+            qualified = f"{name}.{key}"
+            if key not in fields:
+                problems.append(
+                    f"Unknown settings key '{qualified}' (known: {', '.join(sorted(fields))})."
+                )
+                continue
+            try:
+                values[key] = validate_value(qualified, value)
+            except SettingsError as exc:
+                problems.append(str(exc))
+        if not problems:
+            sections[name] = section_type(**values)
+    return sections, problems
 
 
-def _coerce(qualified: str, key: str, default: Any, value: Any) -> Any:
-    def fail(expected: str) -> SettingsError:
-        return SettingsError(f"Settings key '{qualified}' must be {expected}, not {value!r}.")
+def default_value(key: str) -> Any:
+    """The default of ``key`` ("section.name")."""
+    section, name = _split_key(key)
+    return getattr(SECTIONS[section](), name)
+
+
+class _InvalidValueError(Exception):
+    """A value does not fit; ``expected`` completes "must be ...", ``value`` is what was seen."""
+
+    def __init__(self, expected: str, value: Any) -> None:
+        super().__init__(expected)
+        self.expected = expected
+        self.value = value
+
+
+def validate_value(key: str, value: Any) -> Any:
+    """``value`` converted to the type of ``key`` ("section.name"), or ``SettingsError``."""
+    try:
+        return _convert(key, value)
+    except _InvalidValueError as exc:
+        raise SettingsError(
+            f"Settings key '{key}' must be {exc.expected}, not {exc.value!r}."
+        ) from None
+
+
+def _convert(key: str, value: Any) -> Any:
+    default = default_value(key)
+
+    def fail(expected: str) -> _InvalidValueError:
+        return _InvalidValueError(expected, value)
 
     if isinstance(default, bool):
         if not isinstance(value, bool):
             raise fail("true or false")
         return value
-    if isinstance(default, OverflowPolicy | ConflictResolution):
+    if isinstance(default, Enum):
         enum_type = type(default)
         try:
             return enum_type(value)
         except ValueError:
-            raise fail("one of " + ", ".join(m.value for m in enum_type)) from None
+            raise fail("one of " + ", ".join(str(m.value) for m in enum_type)) from None
     if isinstance(default, int | float):
         numeric = (int,) if isinstance(default, int) else (int, float)
         if isinstance(value, bool) or not isinstance(value, numeric):
@@ -188,35 +298,188 @@ def _coerce(qualified: str, key: str, default: Any, value: Any) -> Any:
             raise fail("greater than zero")
         if key in _NON_NEGATIVE and value < 0:
             raise fail("zero or more")
-        if key == "port" and value > 65535:
-            raise fail("a port number up to 65535")
+        if key == "api.port" and value > 65535:
+            raise fail("a port number from 0 to 65535")
         return type(default)(value)
     if isinstance(default, str):
         if not isinstance(value, str):
             raise fail("a string")
+        value = value.strip()
+        if key in _CHOICES:
+            choices = _CHOICES[key]
+            normalised = value.upper() if key == "logging.level" else value.lower()
+            if normalised not in choices:
+                raise fail("one of " + ", ".join(choices))
+            return normalised
+        if key in _URLS and value and not _is_http_url(value):
+            raise fail("an http:// or https:// URL, or empty")
+        if key == "api.host" and not _is_loopback(value):
+            raise fail("a loopback address such as 127.0.0.1 (the API serves this machine only)")
         return value
     if isinstance(default, tuple):
-        if not isinstance(value, list):
+        if not isinstance(value, list | tuple):
             raise fail("a list")
-        for item in value:
-            if not isinstance(item, str) and not (key == "endpoints" and isinstance(item, dict)):
-                raise fail("a list of strings")
+        if key == "network.endpoints":
+            return tuple(_convert_endpoint(item) for item in value)
+        if not all(isinstance(item, str) for item in value):
+            raise fail("a list of strings")
         return tuple(value)
     raise fail("a known value")  # pragma: no cover - every field has a default
 
 
+def _split_key(key: str) -> tuple[str, str]:
+    section, _, name = key.partition(".")
+    if section not in SECTIONS or name not in {
+        f.name for f in dataclasses.fields(SECTIONS[section])
+    }:
+        raise KeyError(f"No settings key {key!r}.")
+    return section, name
+
+
+_ENDPOINT_EXPECTED = "a list of http(s) URLs or tables with url, expected_status, expected_body"
+
+
+def _convert_endpoint(item: Any) -> str | Mapping[str, Any]:
+    if isinstance(item, str):
+        if not _is_http_url(item):
+            raise _InvalidValueError(_ENDPOINT_EXPECTED, item)
+        return item
+    if not isinstance(item, Mapping):
+        raise _InvalidValueError(_ENDPOINT_EXPECTED, item)
+    unknown = sorted(set(item) - ENDPOINT_KEYS)
+    if unknown:
+        raise _InvalidValueError(f"{_ENDPOINT_EXPECTED} (unknown key '{unknown[0]}')", item)
+    url = item.get("url")
+    status = item.get("expected_status", 200)
+    body = item.get("expected_body", "")
+    if (
+        not isinstance(url, str)
+        or not _is_http_url(url)
+        or isinstance(status, bool)
+        or not isinstance(status, int)
+        or not 100 <= status <= 599
+        or not isinstance(body, str)
+    ):
+        raise _InvalidValueError(
+            "a table with an http(s) 'url', an HTTP status 'expected_status' and a text "
+            "'expected_body'",
+            item,
+        )
+    return dict(item)
+
+
+def _is_http_url(value: str) -> bool:
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+# --------------------------------------------------------------------- environment
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise _InvalidValueError("1/0, true/false, yes/no or on/off", text)
+
+
+def _parse_int(text: str) -> int:
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise _InvalidValueError("an integer", text) from None
+
+
+def _parse_float(text: str) -> float:
+    try:
+        return float(text.strip())
+    except ValueError:
+        raise _InvalidValueError("a number", text) from None
+
+
+def _parse_urls(text: str) -> tuple[str, ...]:
+    return tuple(u.strip() for u in text.split(",") if u.strip())
+
+
+@dataclass(frozen=True, slots=True)
+class EnvironmentVariable:
+    name: str
+    key: str  # the settings key it replaces
+    parse: Callable[[str], Any]  # text to a value that validate_value accepts
+    meaning: str
+
+
+ENVIRONMENT_VARIABLES: tuple[EnvironmentVariable, ...] = (
+    EnvironmentVariable(
+        API_BASE_URL_VARIABLE, "sync.api_base_url", str.strip, "base URL for relative api_call"
+    ),
+    EnvironmentVariable(
+        MLFLOW_URI_VARIABLE, "sync.mlflow_tracking_uri", str.strip, "MLflow tracking server"
+    ),
+    EnvironmentVariable(
+        CHECK_URLS_VARIABLE,
+        "network.endpoints",
+        _parse_urls,
+        "comma-separated URLs to probe; empty probes nothing",
+    ),
+    EnvironmentVariable(
+        CHECK_INTERVAL_VARIABLE, "network.check_interval", _parse_float, "seconds between probes"
+    ),
+    EnvironmentVariable(API_PORT_VARIABLE, "api.port", _parse_int, "port of the local HTTP API"),
+    EnvironmentVariable(AUTO_SYNC_VARIABLE, "sync.auto_sync", _parse_bool, "sync when online"),
+    EnvironmentVariable(
+        CONFLICT_STRATEGY_VARIABLE, "sync.conflict_strategy", str.strip, "conflict strategy"
+    ),
+    EnvironmentVariable(LOG_LEVEL_VARIABLE, "logging.level", str.strip, "log level"),
+    EnvironmentVariable(
+        CREDENTIAL_STORE_VARIABLE, "credentials.store", str.strip, "where secrets are kept"
+    ),
+)
+
+
 def apply_environment(settings: Settings, env: Mapping[str, str]) -> Settings:
-    """Environment variables win over the file, for headless use and scripts."""
-    sync = settings.sync
-    network = settings.network
-    if API_BASE_URL_VARIABLE in env:
-        sync = dataclasses.replace(sync, api_base_url=env[API_BASE_URL_VARIABLE].strip())
-    if MLFLOW_URI_VARIABLE in env:
-        sync = dataclasses.replace(sync, mlflow_tracking_uri=env[MLFLOW_URI_VARIABLE].strip())
-    if CHECK_URLS_VARIABLE in env:
-        urls = tuple(u.strip() for u in env[CHECK_URLS_VARIABLE].split(",") if u.strip())
-        network = dataclasses.replace(network, endpoints=urls)
-    return dataclasses.replace(settings, sync=sync, network=network)
+    """Environment variables win over the file, for headless use and scripts.
+
+    A variable with an invalid value is ignored and reported in ``problems``; the others
+    still apply. Each applied variable is recorded in ``overrides``.
+    """
+    problems: list[str] = []
+    overrides: list[Override] = [o for o in settings.overrides]
+    for variable in ENVIRONMENT_VARIABLES:
+        if variable.name not in env:
+            continue
+        text = env[variable.name]
+        try:
+            value = _convert(variable.key, variable.parse(text))
+        except _InvalidValueError as exc:
+            problems.append(
+                f"Environment variable {variable.name}={text!r} was ignored: it must be "
+                f"{exc.expected}."
+            )
+            continue
+        section, name = _split_key(variable.key)
+        current = getattr(settings, section)
+        overrides = [o for o in overrides if o.key != variable.key]
+        overrides.append(Override(variable.key, variable.name, value, getattr(current, name)))
+        settings = dataclasses.replace(
+            settings, **{section: dataclasses.replace(current, **{name: value})}
+        )
+    for problem in problems:
+        log.warning("%s", problem)
+    return dataclasses.replace(
+        settings, problems=settings.problems + tuple(problems), overrides=tuple(overrides)
+    )
 
 
 def endpoints_from_settings(
@@ -228,9 +491,11 @@ def endpoints_from_settings(
     endpoints, or else the health URLs of the configured sync targets. No public host is
     contacted unless the user listed it.
     """
+    if settings.overridden_by("network.endpoints"):
+        return list(settings.network.endpoints)
     env = os.environ if environ is None else environ
     if CHECK_URLS_VARIABLE in env:
-        return [u.strip() for u in env[CHECK_URLS_VARIABLE].split(",") if u.strip()]
+        return list(_parse_urls(env[CHECK_URLS_VARIABLE]))
     if settings.network.endpoints:
         return list(settings.network.endpoints)
     targets: list[str | Mapping[str, Any]] = []
@@ -239,3 +504,73 @@ def endpoints_from_settings(
     if settings.sync.api_base_url.startswith(("http://", "https://")):
         targets.append(settings.sync.api_base_url)
     return targets
+
+
+# ------------------------------------------------------------------------- writing
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _section_to_mapping(section: Any) -> dict[str, Any]:
+    return {f.name: _plain(getattr(section, f.name)) for f in dataclasses.fields(section)}
+
+
+def file_mapping(settings: Settings) -> dict[str, Any]:
+    """What ``save_settings`` writes: keys that differ from their defaults.
+
+    A key set by an environment variable keeps what the file said, unless it was changed
+    since (the user edited it): a headless override is never baked into the file.
+    """
+    out: dict[str, Any] = {}
+    defaults = Settings(settings.paths).to_mapping()
+    current = settings.to_mapping()
+    by_key = {o.key: o for o in settings.overrides}
+    for section, values in current.items():
+        kept: dict[str, Any] = {}
+        for name, value in values.items():
+            override = by_key.get(f"{section}.{name}")
+            if override is not None and value == _plain(override.value):
+                value = _plain(override.file_value)
+            if value != defaults[section][name]:
+                kept[name] = value
+        if kept:
+            out[section] = kept
+    return out
+
+
+def save_settings(settings: Settings, path: Path | None = None) -> Path:
+    """Write ``settings`` to ``path`` (the settings file by default): atomic, user-only (0600).
+
+    A file there that cannot be read as valid settings is kept next to it as
+    ``settings.toml.invalid`` first, so that a save never destroys what the user wrote.
+    """
+    target = path or settings.paths.settings_file
+    Settings.from_mapping(settings.paths, file_mapping(settings))  # never write what load rejects
+    if target.exists():
+        try:
+            Settings.from_mapping(settings.paths, read_settings_file(target))
+        except SettingsError:
+            backup = target.with_name(target.name + ".invalid")
+            try:
+                write_private_file(backup, target.read_bytes())
+            except OSError as exc:
+                raise SettingsError(
+                    f"The invalid settings file {target} could not be kept as {backup} ({exc}); "
+                    "nothing was written."
+                ) from exc
+            log.warning("The invalid settings file was kept as %s.", backup)
+    text = _FILE_HEADER + tomli_w.dumps(file_mapping(settings))
+    try:
+        write_private_file(target, text.encode())
+    except OSError as exc:
+        raise SettingsError(f"The settings file {target} cannot be written ({exc}).") from exc
+    log.info("Settings saved to %s.", target)
+    return target
