@@ -1,0 +1,105 @@
+"""The built-in operation handlers and the helpers enqueuers share with them.
+
+``builtin_handlers()`` gives a fresh handler for each type this package can send; every
+new ``SyncEngine`` starts from it. The MLflow types come from the ``mlflow`` subpackage,
+which exposes ``builtin_handlers() -> Mapping[OperationType | str, OperationHandler]``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from peft_studio_offline.core.enums import OperationType, parse_operation_type
+from peft_studio_offline.core.handlers.http import ApiCallHandler
+from peft_studio_offline.core.handlers.httputil import (
+    IDEMPOTENCY_HEADER,
+    classify_response,
+    parse_retry_after,
+    server_message,
+    transport_failure,
+)
+from peft_studio_offline.core.handlers.upload import (
+    FileUploadHandler,
+    check_upload_path,
+    file_facts,
+    prepare_upload_payload,
+)
+from peft_studio_offline.core.settings import Settings
+from peft_studio_offline.core.sync.handler import OperationHandler, as_handler
+
+__all__ = [
+    "IDEMPOTENCY_HEADER",
+    "ApiCallHandler",
+    "FileUploadHandler",
+    "builtin_handlers",
+    "check_upload_path",
+    "classify_response",
+    "file_facts",
+    "parse_retry_after",
+    "prepare_payload",
+    "resource_key_for",
+    "server_message",
+    "transport_failure",
+]
+
+# Subpackages that add built-in handlers, if they are present.
+_EXTENSIONS = ("peft_studio_offline.core.handlers.mlflow",)
+
+
+def builtin_handlers() -> dict[OperationType, OperationHandler]:
+    """A new handler for every operation type the package knows how to send."""
+    handlers: dict[OperationType, OperationHandler] = {
+        OperationType.API_CALL: ApiCallHandler(),
+        OperationType.FILE_UPLOAD: FileUploadHandler(),
+    }
+    for name in _EXTENSIONS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        factory = getattr(module, "builtin_handlers", None)
+        if callable(factory):
+            extra: Mapping[Any, Any] = factory()
+            for kind, handler in extra.items():
+                handlers[parse_operation_type(kind)] = as_handler(handler)
+    return handlers
+
+
+def prepare_payload(
+    operation_type: OperationType | str,
+    payload: Mapping[str, Any],
+    *,
+    settings: Settings | None = None,
+    upload_roots: Iterable[str] | None = None,
+) -> dict[str, Any]:
+    """Complete a payload before it is queued (the API, the CLI and the window call this).
+
+    For a file upload: the path made absolute and checked against the allowed upload
+    folders, and its ``sha256``/``size`` recorded, so that a file changed later is refused
+    rather than sent. It reads the whole file: call it off the event loop for large files.
+    Other types are returned as they are. Raises ``InvalidOperationError`` (a ``ValueError``).
+    """
+    kind = parse_operation_type(operation_type)
+    if kind is OperationType.FILE_UPLOAD:
+        if upload_roots is None:
+            upload_roots = (settings or Settings.load()).sync.upload_roots
+        return prepare_upload_payload(payload, upload_roots)
+    return dict(payload)
+
+
+def resource_key_for(operation_type: OperationType | str, payload: Mapping[str, Any]) -> str | None:
+    """The ``resource_key`` enqueue option a built-in handler suggests for a payload.
+
+    Operations with the same key are sent in queue order; pass it to ``enqueue`` to have
+    the queue enforce that order across syncs and retries.
+    """
+    handler = builtin_handlers().get(parse_operation_type(operation_type))
+    suggest = getattr(handler, "resource_key", None)
+    if suggest is None:
+        return None
+    key = suggest(payload)
+    return key if isinstance(key, str) else None

@@ -1,0 +1,182 @@
+"""Shared HTTP rules for handlers: targets, headers, Retry-After and response classes.
+
+Retryable: transport errors, 408, 429 and 5xx (``Retry-After`` honoured, in seconds or as
+an HTTP date). Every other 4xx is a permanent failure that keeps the server's message.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from peft_studio_offline.core.sync.handler import HandlerContext, Outcome
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+MAX_RETRY_AFTER = 24 * 3600.0  # a longer wish is capped: the queue will still try tomorrow
+_MESSAGE_LIMIT = 500
+_RETRYABLE = frozenset({408, 425, 429})
+
+
+class PayloadError(ValueError):
+    """The payload cannot be sent as it is; retrying will not help."""
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            moment = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if moment is None:
+            return None
+        seconds = moment.timestamp() - (time.time() if now is None else now)
+    if not math.isfinite(seconds):
+        return None
+    return min(MAX_RETRY_AFTER, max(0.0, seconds))
+
+
+def resolve_url(payload: Mapping[str, Any], base_url: str, *, key: str = "endpoint") -> str:
+    """The absolute URL of a payload's ``url``, or its ``endpoint`` against ``base_url``."""
+    url = payload.get("url")
+    if isinstance(url, str) and url.strip():
+        target = url.strip()
+    else:
+        endpoint = payload.get(key)
+        if not isinstance(endpoint, str) or not endpoint.strip():
+            raise PayloadError(f"The payload needs a 'url' or an '{key}'.")
+        endpoint = endpoint.strip()
+        if endpoint.startswith(("http://", "https://")):
+            target = endpoint
+        elif not base_url:
+            raise PayloadError(
+                f"The {key} {endpoint!r} is relative but no API base URL is configured"
+                " (settings sync.api_base_url or PEFT_STUDIO_OFFLINE_API_BASE_URL)."
+            )
+        else:
+            target = urljoin(base_url.rstrip("/") + "/", endpoint.lstrip("/"))
+    if urlsplit(target).scheme not in ("http", "https") or not urlsplit(target).netloc:
+        raise PayloadError(f"{target!r} is not an http(s) URL.")
+    return target
+
+
+def host_of(url: str) -> str:
+    """The scheme-less host:port a URL goes to (the circuit breaker's key)."""
+    parts = urlsplit(url)
+    return parts.netloc.rsplit("@", 1)[-1].lower()
+
+
+def is_under(url: str, base_url: str) -> bool:
+    """True when ``url`` is on the configured API (credentials are only sent there)."""
+    if not base_url:
+        return False
+    a, b = urlsplit(url), urlsplit(base_url)
+    return (a.scheme, a.netloc.lower()) == (b.scheme, b.netloc.lower()) and a.path.startswith(
+        b.path.rstrip("/")
+    )
+
+
+def request_headers(
+    payload: Mapping[str, Any], context: HandlerContext, url: str
+) -> dict[str, str]:
+    """The payload's headers plus the idempotency key and, for the API, its token."""
+    raw = payload.get("headers") or {}
+    if not isinstance(raw, Mapping):
+        raise PayloadError("The payload's 'headers' must be an object of strings.")
+    headers = {str(k): str(v) for k, v in raw.items()}
+    headers[IDEMPOTENCY_HEADER] = context.idempotency_key
+    lowered = {k.lower() for k in headers}
+    token_name = context.settings.credentials.api_token
+    if token_name and "authorization" not in lowered and is_under(url, context.api_base_url):
+        token = context.credential(token_name)
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+    return headers
+
+
+def server_message(response: httpx.Response) -> str:
+    """The server's own explanation, short: a JSON ``detail``/``message``/``error``, or text."""
+    text = ""
+    try:
+        body = response.json()
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    if isinstance(body, dict):
+        for key in ("detail", "message", "error", "error_message", "title"):
+            if body.get(key):
+                value = body[key]
+                text = value if isinstance(value, str) else json.dumps(value)
+                break
+    if not text:
+        try:
+            text = response.text.strip()
+        except UnicodeDecodeError:
+            text = ""
+    if len(text) > _MESSAGE_LIMIT:
+        text = text[:_MESSAGE_LIMIT] + "…"
+    return text
+
+
+def describe(response: httpx.Response) -> str:
+    reason = response.reason_phrase or ""
+    message = server_message(response)
+    head = f"The server answered {response.status_code} {reason}".rstrip()
+    return f"{head}: {message}" if message else f"{head}."
+
+
+def is_retryable_status(status: int) -> bool:
+    return status in _RETRYABLE or status >= 500
+
+
+def classify_response(response: httpx.Response) -> Outcome:
+    """Done for 2xx, retry for 408/425/429/5xx (with Retry-After), else a permanent failure."""
+    status = response.status_code
+    details: dict[str, Any] = {"status": status}
+    if 200 <= status < 300:
+        body = small_json(response)
+        if body is not None:
+            details["response"] = body
+        return Outcome.done(details)
+    message = describe(response)
+    details["message"] = server_message(response)
+    if is_retryable_status(status):
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        if retry_after is not None:
+            details["retry_after"] = retry_after
+        return Outcome.retry(message, retry_after=retry_after, details=details)
+    if 300 <= status < 400:
+        where = response.headers.get("Location", "")
+        message = f"The server redirected ({status}) to {where or 'another address'}; not followed."
+    return Outcome.failed(message, details=details)
+
+
+def transport_failure(exc: httpx.HTTPError, url: str) -> Outcome:
+    """A network error: the request may or may not have arrived; retry (idempotently)."""
+    kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
+    text = str(exc) or type(exc).__name__
+    return Outcome.retry(
+        f"The request to {host_of(url)} {kind}: {text}.",
+        details={"error": type(exc).__name__},
+    )
+
+
+def small_json(response: httpx.Response, limit: int = 4096) -> Any:
+    """The response's JSON body when it is small, for the attempt history."""
+    if len(response.content) > limit:
+        return None
+    try:
+        return response.json()
+    except (ValueError, UnicodeDecodeError):
+        return None

@@ -1,0 +1,418 @@
+"""One sync run: claim batches, send them with bounded concurrency, record the outcomes."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from peft_studio_offline.core.enums import ConflictResolution, OperationStatus
+from peft_studio_offline.core.operation import Operation
+from peft_studio_offline.core.sync.conflicts import resend_payload
+from peft_studio_offline.core.sync.handler import (
+    HandlerContext,
+    OperationHandler,
+    Outcome,
+    OutcomeKind,
+)
+from peft_studio_offline.core.sync.merge import three_way_merge
+from peft_studio_offline.core.sync.progress import RunTally, SyncEvent
+
+if TYPE_CHECKING:
+    from peft_studio_offline.core.sync.engine import SyncEngine
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class _Group:
+    """Operations sent in one handler call (one, or a coalesced batch)."""
+
+    handler: OperationHandler
+    operations: list[Operation]
+    batch_key: Hashable | None = None
+
+
+@dataclass(slots=True)
+class _Chain:
+    """Groups that must run one after the other (same resource), in queue order."""
+
+    lane: str | None
+    groups: list[_Group] = field(default_factory=list)
+
+    def add(self, handler: OperationHandler, operation: Operation, batch_key: Hashable) -> None:
+        last = self.groups[-1] if self.groups else None
+        if (
+            batch_key is not None
+            and last is not None
+            and last.batch_key == batch_key
+            and last.handler is handler
+        ):
+            last.operations.append(operation)
+        else:
+            self.groups.append(_Group(handler, [operation], batch_key))
+
+
+class Runner:
+    """Carries out one run for its engine; ``stop()`` ends it promptly from any callback."""
+
+    def __init__(self, engine: SyncEngine, tally: RunTally) -> None:
+        self.engine = engine
+        self.queue = engine.queue
+        self.tally = tally
+        self.held: set[int] = set()  # claimed and not yet settled
+        self.skip: set[int] = set()  # not to be claimed again in this run
+        self.done = 0
+        self.current: Operation | None = None
+        self.stop_reason: str | None = None
+        self._units: asyncio.Queue[_Chain | None] = asyncio.Queue()
+        self._settled = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._failure: BaseException | None = None
+
+    # ------------------------------------------------------------------ control
+
+    def stop(self, reason: str) -> None:
+        if self.stop_reason is not None:
+            return  # cancelling twice could interrupt the clean-up
+        self.stop_reason = reason
+        if self._task is not None:
+            self._task.cancel()
+
+    async def run(self) -> None:
+        """Run to the end (nothing more is ready) or until stopped; never leaves work taken."""
+        self._task = asyncio.current_task()
+        if self.stop_reason is not None:
+            self.tally.stopped = True
+            return
+        workers = [
+            asyncio.create_task(self._worker(client), name=f"sync-worker-{i}")
+            for i, client in enumerate(self.engine.worker_clients())
+        ]
+        try:
+            await self._feed()
+        except asyncio.CancelledError:
+            if self.stop_reason is None:
+                raise
+            self.tally.stopped = True
+        finally:
+            for _ in workers:
+                self._units.put_nowait(None)
+            if self.tally.stopped or self._failure is not None:
+                for worker in workers:
+                    worker.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            await self._give_back(self.held, self.stop_reason or "the sync stopped")
+        if self._failure is not None:
+            raise self._failure
+
+    async def _feed(self) -> None:
+        engine = self.engine
+        low_water = max(1, engine.batch_size // 2)
+        while self._failure is None:
+            while len(self.held) > low_water and self._failure is None:
+                await self._wait_settled()
+            if self._failure is not None:
+                return
+            types = engine.handled_types()
+            batch = (
+                await self.queue.claim(
+                    engine.batch_size,
+                    operation_types=types,
+                    exclude_ids=self.skip | engine.deferred_ids(),
+                )
+                if types
+                else []
+            )
+            if not batch:
+                if not self.held or self._failure is not None:
+                    return
+                await self._wait_settled()
+                continue
+            self.held.update(op.id for op in batch)
+            self.tally.claimed += len(batch)
+            self._emit(None)
+            for chain in self._chains(batch):
+                self._units.put_nowait(chain)
+
+    async def _wait_settled(self) -> None:
+        self._settled.clear()
+        await self._settled.wait()
+
+    def _chains(self, batch: Iterable[Operation]) -> list[_Chain]:
+        """Same-resource operations form one chain; coalescible ones form groups."""
+        chains: dict[Hashable, _Chain] = {}
+        for op in batch:
+            handler = self.engine.handler_for(op.operation_type)
+            assert handler is not None  # claim only returns handled types
+            lane = op.resource_key or _call_optional(handler, "resource_key", op.payload)
+            batch_key = _call_optional(handler, "batch_key", op)
+            if lane is not None:
+                key: Hashable = ("lane", lane)
+            elif batch_key is not None:
+                key = ("batch", str(op.operation_type), batch_key)
+            else:
+                key = ("op", op.id)
+            chain = chains.setdefault(key, _Chain(lane if isinstance(lane, str) else None))
+            chain.add(handler, op, batch_key)
+        return list(chains.values())
+
+    # ------------------------------------------------------------------ workers
+
+    async def _worker(self, client: httpx.AsyncClient) -> None:
+        while True:
+            chain = await self._units.get()
+            if chain is None:
+                return
+            try:
+                async with self.engine.lane(chain.lane):
+                    await self._run_chain(chain, client)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the queue itself failed: end the run, report it
+                log.exception("The sync run failed while recording an outcome")
+                if self._failure is None:
+                    self._failure = exc
+                self._settled.set()
+                return
+
+    async def _run_chain(self, chain: _Chain, client: httpx.AsyncClient) -> None:
+        for index, group in enumerate(chain.groups):
+            if not await self._run_group(group, client) and chain.lane is not None:
+                # Later changes to the same resource must wait for this one.
+                rest = [op.id for later in chain.groups[index + 1 :] for op in later.operations]
+                self.skip.update(rest)
+                await self._give_back(rest, "an earlier operation on the same target is waiting")
+                return
+
+    async def _run_group(self, group: _Group, client: httpx.AsyncClient) -> bool:
+        """Send one group; True when every operation in it completed."""
+        first = group.operations[0]
+        context = self.engine.context_for(first, client)
+        host = _call_optional(group.handler, "target", first, context)
+        host = host if isinstance(host, str) else None
+        paused_until = self.engine.breaker.paused_until(host)
+        if paused_until is not None:
+            ids = [op.id for op in group.operations]
+            self.engine.defer(ids, paused_until)
+            await self._give_back(ids, f"the host {host} is paused after repeated failures")
+            return False
+        self.current = first
+        self._emit(first)
+        if len(group.operations) == 1:
+            outcomes = [await self._attempt(group.handler, first, context)]
+        else:
+            outcomes = await self._attempt_batch(group, context)
+        all_done = True
+        for op, outcome in zip(group.operations, outcomes, strict=True):
+            if outcome.kind is OutcomeKind.RETRY:
+                self.engine.breaker.record_failure(host)
+            else:
+                self.engine.breaker.record_success(host)
+            op_context = context if op is first else self.engine.context_for(op, client)
+            status = await self._settle(group.handler, op, outcome, op_context)
+            all_done = all_done and status is OperationStatus.COMPLETED
+        return all_done
+
+    async def _attempt(
+        self, handler: OperationHandler, op: Operation, context: HandlerContext
+    ) -> Outcome:
+        if op.problem:
+            return Outcome.failed(f"This operation cannot be read: {op.problem}.")
+        try:
+            outcome = await handler.handle(op, context)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("The %s handler raised on operation %d", op.operation_type, op.id,
+                        exc_info=True)  # fmt: skip
+            return Outcome.retry(f"The handler raised {type(exc).__name__}: {exc}")
+        return _as_outcome(outcome)
+
+    async def _attempt_batch(self, group: _Group, context: HandlerContext) -> list[Outcome]:
+        send = getattr(group.handler, "handle_batch", None)
+        assert send is not None
+        try:
+            outcomes = list(await send(list(group.operations), context))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("The %s batch handler raised", group.operations[0].operation_type,
+                        exc_info=True)  # fmt: skip
+            outcomes = [Outcome.retry(f"The handler raised {type(exc).__name__}: {exc}")]
+        if len(outcomes) != len(group.operations):
+            if len(outcomes) == 1:  # one answer for the whole request
+                return [_as_outcome(outcomes[0])] * len(group.operations)
+            message = "The batch handler answered the wrong number of outcomes."
+            return [Outcome.retry(message)] * len(group.operations)
+        return [_as_outcome(o) for o in outcomes]
+
+    # ----------------------------------------------------------------- outcomes
+
+    async def _settle(
+        self,
+        handler: OperationHandler,
+        op: Operation,
+        outcome: Outcome,
+        context: HandlerContext,
+        resolved: bool = False,
+    ) -> OperationStatus:
+        """Record one outcome in the queue; returns the operation's status after it."""
+        if outcome.kind is OutcomeKind.CONFLICT:
+            return await self._on_conflict(handler, op, outcome, context, resolved)
+        if outcome.kind is OutcomeKind.DONE:
+            await self.queue.mark_completed(op.id, details=outcome.details)
+            self.tally.completed += 1
+            status = OperationStatus.COMPLETED
+        else:
+            message = outcome.message or "The operation did not go through."
+            updated = await self.queue.mark_failed(
+                op.id,
+                message,
+                retry_after=outcome.retry_after,
+                permanent=outcome.kind is OutcomeKind.FAILED,
+                details=outcome.details,
+            )
+            self.tally.failed += 1
+            self.tally.errors.append({"id": op.id, "error": message})
+            status = updated.status
+            if status is OperationStatus.PENDING:
+                self.skip.add(op.id)  # once per run; a later run retries it
+        self._finish(op)
+        return status
+
+    async def _on_conflict(
+        self,
+        handler: OperationHandler,
+        op: Operation,
+        outcome: Outcome,
+        context: HandlerContext,
+        resolved: bool,
+    ) -> OperationStatus:
+        strategy = context.conflict_strategy
+        local = outcome.local if outcome.local is not None else op.payload
+        message = outcome.message or "The remote changed since this operation was queued."
+        info: dict[str, Any] = {
+            "strategy": strategy.value,
+            "remote_version": outcome.remote_version,
+        }
+        if resolved:
+            # The re-send after a resolution met yet another change: let the user decide.
+            strategy = ConflictResolution.MANUAL
+            message += " It changed again while the conflict was being resolved."
+        if strategy is ConflictResolution.LOCAL_WINS:
+            await self.queue.record_event(
+                op.id, "conflict", message, {**info, "remote": outcome.remote,
+                                              "resolution": "local change re-sent"},
+            )  # fmt: skip
+            payload = resend_payload(
+                handler, op, strategy, remote=outcome.remote, remote_version=outcome.remote_version
+            )
+            return await self._resend(handler, op, payload, context)
+        if strategy is ConflictResolution.REMOTE_WINS:
+            await self.queue.record_event(
+                op.id,
+                "local_dropped",
+                f"{message} The remote version was kept and this local change was dropped.",
+                {**info, "local": local, "remote": outcome.remote, "base": outcome.base},
+            )
+            await self.queue.mark_completed(
+                op.id, details={"resolution": "remote_wins", "local_dropped": True}
+            )
+            self.tally.completed += 1
+            self.tally.conflicts_resolved += 1
+            self._finish(op)
+            return OperationStatus.COMPLETED
+        if strategy is ConflictResolution.MERGE:
+            if outcome.base is None:
+                message += " It cannot be merged: no base version was kept with it."
+            else:
+                merge = three_way_merge(outcome.base, local, outcome.remote)
+                if merge.clean:
+                    await self.queue.record_event(
+                        op.id, "merged", message,
+                        {**info, "merged": merge.merged, "remote": outcome.remote},
+                    )  # fmt: skip
+                    payload = resend_payload(
+                        handler,
+                        op,
+                        strategy,
+                        merged=merge.merged,
+                        remote=outcome.remote,
+                        remote_version=outcome.remote_version,
+                    )
+                    return await self._resend(handler, op, payload, context)
+                fields = ", ".join(merge.conflicts)
+                message += f" Both sides changed {fields}; it needs your decision."
+        await self.queue.mark_conflict(
+            op.id,
+            local=local,
+            remote=outcome.remote,
+            base=outcome.base,
+            remote_version=outcome.remote_version,
+            message=message,
+        )
+        self.tally.conflicts += 1
+        self._finish(op)
+        return OperationStatus.CONFLICT
+
+    async def _resend(
+        self,
+        handler: OperationHandler,
+        op: Operation,
+        payload: dict[str, Any],
+        context: HandlerContext,
+    ) -> OperationStatus:
+        """Carry out a resolution now, with the same idempotency key."""
+        self.tally.conflicts_resolved += 1
+        again = dataclasses.replace(op, payload=payload)
+        outcome = await self._attempt(handler, again, context)
+        return await self._settle(handler, op, outcome, context, resolved=True)
+
+    # ------------------------------------------------------------------ helpers
+
+    async def _give_back(self, ids: Iterable[int], reason: str) -> None:
+        ids = [i for i in ids if i in self.held]
+        if not ids:
+            return
+        await asyncio.shield(self.queue.release(ids, reason))
+        self.held.difference_update(ids)
+        self.tally.released += len(ids)
+        self._settled.set()
+
+    def _finish(self, op: Operation) -> None:
+        self.held.discard(op.id)
+        self.done += 1
+        self._settled.set()
+        self._emit(op)
+
+    def _emit(self, op: Operation | None) -> None:
+        self.engine.events.emit(
+            SyncEvent(
+                "progress",
+                self.tally.run_id,
+                self.tally.trigger,
+                done=self.done,
+                total=max(self.tally.claimed - self.tally.released, self.done),
+                current_id=None if op is None else op.id,
+                current_type=None if op is None else str(op.operation_type),
+            )
+        )
+
+
+def _call_optional(handler: object, name: str, *args: Any) -> Any:
+    method: Callable[..., Any] | None = getattr(handler, name, None)
+    return None if method is None else method(*args)
+
+
+def _as_outcome(value: object) -> Outcome:
+    if isinstance(value, Outcome):
+        return value
+    if value is True:
+        return Outcome.done()
+    return Outcome.retry("The handler reported that the operation did not go through.")

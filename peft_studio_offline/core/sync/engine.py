@@ -1,0 +1,520 @@
+"""``SyncEngine``: drains the queue through handlers, whatever the network does meanwhile."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import os
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from types import TracebackType
+from typing import Any, Protocol
+
+import httpx
+
+from peft_studio_offline.core.enums import (
+    ConflictResolution,
+    NetworkStatus,
+    OperationStatus,
+    OperationType,
+    parse_conflict_resolution,
+    parse_operation_type,
+)
+from peft_studio_offline.core.errors import (
+    InvalidOperationError,
+    InvalidStateError,
+    OperationNotFoundError,
+    QueueClosedError,
+)
+from peft_studio_offline.core.events import EventSource, QueueChange
+from peft_studio_offline.core.operation import Operation, iso, utc_now
+from peft_studio_offline.core.queue import OfflineQueueManager
+from peft_studio_offline.core.settings import Settings, apply_environment
+from peft_studio_offline.core.sync._runner import Runner
+from peft_studio_offline.core.sync.breaker import CircuitBreaker
+from peft_studio_offline.core.sync.conflicts import parse_user_resolution, resend_payload
+from peft_studio_offline.core.sync.handler import (
+    CredentialLookup,
+    HandlerContext,
+    OperationHandler,
+    as_handler,
+)
+from peft_studio_offline.core.sync.progress import RunTally, SyncEvent, SyncTrigger
+
+log = logging.getLogger(__name__)
+
+_OPTIONS = frozenset(
+    {
+        "batch_size",
+        "concurrency",
+        "settings",
+        "conflict_strategy",
+        "credentials",
+        "breaker_threshold",
+        "breaker_cooldown",
+        "history_size",
+        "idle_poll",
+    }
+)
+
+
+class NetworkMonitorLike(Protocol):
+    """What the engine needs of a ``NetworkMonitor``."""
+
+    @property
+    def status(self) -> NetworkStatus: ...
+
+    def add_callback(self, callback: Callable[[NetworkStatus, NetworkStatus], Any]) -> None: ...
+
+    def remove_callback(self, callback: Callable[[NetworkStatus, NetworkStatus], Any]) -> None: ...
+
+
+class SyncEngine:
+    """Sends queued operations to their services through handlers.
+
+    Options: ``batch_size`` and ``concurrency`` (default from settings), ``settings`` (an
+    immutable ``Settings``; environment variables are applied on top when the engine is
+    created), ``conflict_strategy``, ``credentials`` (a ``name -> secret`` lookup; the
+    system keyring by default), ``breaker_threshold``/``breaker_cooldown`` (the per-host
+    circuit breaker), ``history_size`` (runs kept) and ``idle_poll`` (seconds between
+    checks when work is due but cannot be taken, e.g. it waits on a dependency).
+
+    ``events`` publishes ``SyncEvent``s: ``started``, ``progress`` (done/total and the
+    current operation) and ``finished`` (with the result dict).
+    """
+
+    def __init__(
+        self,
+        queue_manager: OfflineQueueManager,
+        network_monitor: NetworkMonitorLike | None,
+        **options: Any,
+    ) -> None:
+        unknown = sorted(set(options) - _OPTIONS)
+        if unknown:
+            raise InvalidOperationError(f"Unknown sync engine option {unknown[0]!r}.")
+        settings = options.get("settings")
+        settings = Settings.load() if settings is None else apply_environment(settings, os.environ)
+        self.queue = queue_manager
+        self.monitor = network_monitor
+        self.settings: Settings = settings
+        self.batch_size = _positive_int(
+            options.get("batch_size", settings.sync.batch_size), "batch_size"
+        )
+        self.concurrency = _positive_int(
+            options.get("concurrency", settings.sync.concurrency), "concurrency"
+        )
+        self._strategy = parse_conflict_resolution(
+            options.get("conflict_strategy", settings.sync.conflict_strategy)
+        )
+        self._credential: CredentialLookup = options.get("credentials") or _credential_lookup(
+            settings
+        )
+        self.breaker = CircuitBreaker(
+            threshold=_positive_int(options.get("breaker_threshold", 5), "breaker_threshold"),
+            cooldown=float(options.get("breaker_cooldown", 30.0)),
+        )
+        self._idle_poll = float(options.get("idle_poll", 30.0))
+        self.events: EventSource[SyncEvent] = EventSource("sync events")
+        self._history: deque[dict[str, Any]] = deque(
+            maxlen=_positive_int(options.get("history_size", 20), "history_size")
+        )
+        self._last_result: dict[str, Any] | None = None
+
+        from peft_studio_offline.core.handlers import builtin_handlers
+
+        self._handlers: dict[OperationType, OperationHandler] = builtin_handlers()
+        self._run_ids = itertools.count(1)
+        self._runner: Runner | None = None
+        self._run_task: asyncio.Task[dict[str, Any]] | None = None
+        self._auto_task: asyncio.Task[None] | None = None
+        self._wake: asyncio.Event | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        self._clients: list[httpx.AsyncClient] = []
+        self._clients_loop: asyncio.AbstractEventLoop | None = None
+        self._deferred: dict[int, float] = {}
+        self._lanes: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._closed = False
+
+    # ------------------------------------------------------------ configuration
+
+    def register_handler(self, operation_type: OperationType | str, handler: object) -> None:
+        """Use ``handler`` for a type, replacing the built-in one.
+
+        ``handler`` is ``async def handler(payload) -> bool`` (the simple form) or an object
+        with ``async def handle(operation, context) -> Outcome`` (see ``sync.handler``).
+        """
+        self._handlers[parse_operation_type(operation_type)] = as_handler(handler)
+
+    def handler_for(self, operation_type: OperationType | str) -> OperationHandler | None:
+        try:
+            return self._handlers.get(parse_operation_type(operation_type))
+        except ValueError:
+            return None
+
+    def handled_types(self) -> list[OperationType]:
+        return sorted(self._handlers)
+
+    def set_conflict_strategy(self, strategy: ConflictResolution | str) -> None:
+        """The default strategy (an operation's own strategy, set at enqueue, wins over it)."""
+        self._strategy = parse_conflict_resolution(strategy)
+
+    @property
+    def conflict_strategy(self) -> ConflictResolution:
+        return self._strategy
+
+    def add_progress_listener(self, callback: Callable[[SyncEvent], None]) -> Callable[[], None]:
+        """Subscribe to the run events; returns a function that unsubscribes."""
+        return self.events.subscribe(callback)
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        """Recent runs, newest last: start, end, counts."""
+        return list(self._history)
+
+    # --------------------------------------------------------------------- runs
+
+    @property
+    def is_running(self) -> bool:
+        return self._run_task is not None and not self._run_task.done()
+
+    async def sync(self) -> dict[str, Any]:
+        """Run a sync now over the operations that are due, whatever the monitor last said.
+
+        While a run is going on (an automatic one), this joins it and returns its result.
+        """
+        return await self._start_or_join("manual")
+
+    async def stop(self, reason: str = "the sync was stopped") -> None:
+        """Stop the current run promptly; operations being sent are put back as pending."""
+        runner, task = self._runner, self._run_task
+        if runner is not None:
+            runner.stop(reason)
+        if task is not None:
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await task
+
+    def _start_or_join(self, trigger: SyncTrigger) -> asyncio.Future[dict[str, Any]]:
+        if self._closed:
+            raise QueueClosedError("The sync engine is closed.")
+        task = self._run_task
+        if task is None or task.done():
+            task = asyncio.get_running_loop().create_task(self._run(trigger), name="sync-run")
+            self._run_task = task
+        # A caller that gives up waiting must not cancel a run others are waiting for.
+        return asyncio.shield(task)
+
+    async def _run(self, trigger: SyncTrigger) -> dict[str, Any]:
+        tally = RunTally(next(self._run_ids), trigger)
+        runner = Runner(self, tally)
+        self._runner = runner
+        self.events.emit(SyncEvent("started", tally.run_id, trigger))
+        try:
+            await runner.run()
+        finally:
+            self._runner = None
+            tally.finished_at = utc_now()
+            result = tally.result()
+            if trigger == "manual" or tally.claimed:
+                self._history.append(tally.summary())
+                self._last_result = result
+            self.events.emit(
+                SyncEvent(
+                    "finished",
+                    tally.run_id,
+                    trigger,
+                    done=runner.done,
+                    total=tally.total,
+                    result=result,
+                )
+            )
+        return result
+
+    # --------------------------------------------------------------- auto sync
+
+    async def start_auto_sync(self) -> None:
+        """Sync whenever the monitor says online and work is due; stop when it goes offline."""
+        if self._auto_task is not None and not self._auto_task.done():
+            return
+        self._wake = asyncio.Event()
+        self._wake.set()
+        self._unsubscribe = self.queue.changes.subscribe(self._on_queue_change)
+        if self.monitor is not None:
+            self.monitor.add_callback(self._on_network_change)
+        self._auto_task = asyncio.get_running_loop().create_task(
+            self._auto_loop(), name="sync-auto"
+        )
+
+    async def stop_auto_sync(self) -> None:
+        """Stop syncing automatically, and stop an automatic run now (cleanly)."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        if self.monitor is not None:
+            with contextlib.suppress(ValueError):
+                self.monitor.remove_callback(self._on_network_change)
+        task, self._auto_task = self._auto_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await self.stop("automatic sync was turned off")
+
+    @property
+    def auto_sync_enabled(self) -> bool:
+        return self._auto_task is not None and not self._auto_task.done()
+
+    def _online(self) -> bool:
+        return self.monitor is None or self.monitor.status is NetworkStatus.ONLINE
+
+    def _on_queue_change(self, change: QueueChange) -> None:
+        if self._wake is not None:
+            self._wake.set()
+
+    def _on_network_change(self, old: NetworkStatus, new: NetworkStatus) -> None:
+        if new is NetworkStatus.ONLINE:
+            if self._wake is not None:
+                self._wake.set()
+        elif new is NetworkStatus.OFFLINE and self._runner is not None:
+            self._runner.stop("the network went offline")
+
+    async def _auto_loop(self) -> None:
+        assert self._wake is not None
+        while True:
+            timeout: float | None = None
+            if self._online():
+                self._wake.clear()
+                try:
+                    result = await self._start_or_join("auto")
+                except QueueClosedError:
+                    return
+                except Exception:
+                    log.exception("An automatic sync failed")
+                    result = None
+                    timeout = self._idle_poll
+                if result is not None:
+                    if result["total"] and not result["stopped"]:
+                        continue  # more may be due already
+                    timeout = await self._next_wakeup()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+
+    async def _next_wakeup(self) -> float | None:
+        """Seconds until something may become due (None: only an event can bring work)."""
+        now = time.time()
+        waits: list[float] = []
+        due = await self.queue.next_due_at()
+        if due is not None:
+            # Due but not taken: it waits on a dependency, an earlier operation or a pause.
+            waits.append(due - now if due > now else self._idle_poll)
+        reopening = self.breaker.next_reopening()
+        if reopening is not None:
+            waits.append(reopening - now)
+        return max(0.01, min(waits)) if waits else None
+
+    # --------------------------------------------------------------- conflicts
+
+    async def resolve_conflict(
+        self,
+        op_id: int,
+        resolution: ConflictResolution | str,
+        merged_payload: Any = None,
+    ) -> Operation:
+        """Settle a parked conflict: keep local, keep remote, or send a merged value.
+
+        ``merged_payload`` is the merged value of the compared data (what the conflict shows
+        as local/remote/base), used with ``merged``. Keeping local or merged queues the
+        operation again (due now); keeping remote completes it and records that the local
+        change was dropped.
+        """
+        choice = parse_user_resolution(resolution)
+        operation = await self.queue.get_operation(op_id)
+        if operation is None:
+            raise OperationNotFoundError(op_id)
+        record = await self.queue.get_conflict(op_id)
+        if operation.status is not OperationStatus.CONFLICT or record is None:
+            raise InvalidStateError(f"Operation {op_id} has no conflict to resolve.")
+        handler = self.handler_for(operation.operation_type)
+        if choice is ConflictResolution.REMOTE_WINS:
+            await self.queue.record_event(
+                op_id,
+                "local_dropped",
+                "You kept the remote version; this local change was dropped.",
+                {"resolution": "keep_remote", "local": record.local, "remote": record.remote},
+            )
+            await self.queue.mark_completed(
+                op_id, details={"resolution": "keep_remote", "local_dropped": True}
+            )
+        else:
+            if choice is ConflictResolution.MERGE and merged_payload is None:
+                raise InvalidOperationError("A merged resolution needs the merged value.")
+            payload = resend_payload(
+                handler,
+                operation,
+                choice,
+                merged=merged_payload,
+                remote=record.remote,
+                remote_version=record.remote_version,
+            )
+            word = "keep_local" if choice is ConflictResolution.LOCAL_WINS else "merged"
+            await self.queue.record_event(
+                op_id,
+                "resolved",
+                f"Conflict resolved by you ({word.replace('_', ' ')}); it will be sent again.",
+                {"resolution": word, "previous_payload": operation.payload},
+            )
+            await self.queue.requeue(op_id, payload=payload, note=f"conflict resolved: {word}")
+        updated = await self.queue.get_operation(op_id)
+        assert updated is not None
+        return updated
+
+    # ---------------------------------------------------------- for the runner
+
+    def context_for(self, operation: Operation, client: httpx.AsyncClient) -> HandlerContext:
+        return HandlerContext(
+            idempotency_key=operation.idempotency_key,
+            conflict_strategy=operation.conflict_strategy or self._strategy,
+            settings=self.settings,
+            client=client,
+            credential=self._credential,
+            attempt=operation.retry_count + 1,
+        )
+
+    def worker_clients(self) -> list[httpx.AsyncClient]:
+        """One long-lived client per worker (a shared pool degrades at high concurrency)."""
+        loop = asyncio.get_running_loop()
+        if self._clients_loop is not loop:
+            self._clients = []  # made on a loop that is gone: their connections are too
+            self._clients_loop = loop
+        if len(self._clients) < self.concurrency:
+            ssl_context = httpx.create_ssl_context()  # made once: ~10 ms each
+            while len(self._clients) < self.concurrency:
+                self._clients.append(
+                    httpx.AsyncClient(
+                        verify=ssl_context,
+                        timeout=self.settings.sync.request_timeout,
+                        limits=httpx.Limits(max_connections=8, max_keepalive_connections=4),
+                    )
+                )
+        return self._clients[: self.concurrency]
+
+    def defer(self, op_ids: list[int], until: float) -> None:
+        for op_id in op_ids:
+            self._deferred[op_id] = until
+
+    def deferred_ids(self) -> set[int]:
+        now = time.time()
+        for op_id in [i for i, until in self._deferred.items() if until <= now]:
+            del self._deferred[op_id]
+        return set(self._deferred)
+
+    @contextlib.asynccontextmanager
+    async def lane(self, key: str | None) -> AsyncIterator[None]:
+        """Serialise work on one resource across batches of a run."""
+        if key is None:
+            yield
+            return
+        lock, users = self._lanes.get(key, (asyncio.Lock(), 0))
+        self._lanes[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._lanes[key]
+            if users <= 1:
+                del self._lanes[key]
+            else:
+                self._lanes[key] = (lock, users - 1)
+
+    # ------------------------------------------------------------------ status
+
+    def get_status(self) -> dict[str, Any]:
+        runner = self._runner
+        progress = None
+        if runner is not None:
+            progress = {
+                "run_id": runner.tally.run_id,
+                "trigger": runner.tally.trigger,
+                "done": runner.done,
+                "total": max(runner.tally.claimed - runner.tally.released, runner.done),
+                "current_id": None if runner.current is None else runner.current.id,
+                "current_type": None
+                if runner.current is None
+                else str(runner.current.operation_type),
+            }
+        paused = self.breaker.paused_hosts()
+        monitor_status = self.monitor.status if self.monitor is not None else None
+        return {
+            "running": runner is not None,
+            "auto_sync": self.auto_sync_enabled,
+            "network_status": None if monitor_status is None else str(monitor_status),
+            "conflict_strategy": self._strategy.value,
+            "batch_size": self.batch_size,
+            "concurrency": self.concurrency,
+            "progress": progress,
+            "last_sync": self._history[-1] if self._history else None,
+            "last_result": self._last_result,
+            "paused_hosts": [
+                {"host": host, "until": iso(_utc(until))} for host, until in sorted(paused.items())
+            ],
+            "paused_until": iso(_utc(min(paused.values()))) if paused else None,
+            "handlers": [t.value for t in self.handled_types()],
+            "history": self.history,
+        }
+
+    # --------------------------------------------------------------- lifecycle
+
+    async def close(self) -> None:
+        """Stop syncing and release the HTTP clients; the queue stays open (not ours)."""
+        if self._closed:
+            return
+        await self.stop_auto_sync()
+        await self.stop("the sync engine was closed")
+        self._closed = True
+        clients, self._clients = self._clients, []
+        for client in clients:
+            await client.aclose()
+
+    async def __aenter__(self) -> SyncEngine:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+def _credential_lookup(settings: Settings) -> CredentialLookup:
+    """The configured secret store; a secret that cannot be read is sent as none."""
+    from peft_studio_offline.core.credentials import CredentialError, CredentialStore
+
+    store = CredentialStore.from_settings(settings)
+
+    def lookup(name: str) -> str | None:
+        try:
+            return store.get(name)
+        except CredentialError as exc:
+            log.warning("%s", exc)
+            return None
+
+    return lookup
+
+
+def _positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidOperationError(f"{name} must be a positive integer, not {value!r}.")
+    return value
+
+
+def _utc(epoch: float) -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+__all__ = ["NetworkMonitorLike", "SyncEngine"]

@@ -1,0 +1,85 @@
+"""What a sync run reports: live events, its result, and the history of recent runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from peft_studio_offline.core.operation import iso, utc_now
+
+SyncEventKind = Literal["started", "progress", "finished"]
+SyncTrigger = Literal["manual", "auto"]
+
+
+@dataclass(frozen=True, slots=True)
+class SyncEvent:
+    """One step of a run, for the window's progress bar and the API's event stream.
+
+    ``total`` grows as the run claims more batches; ``current_id`` is the operation that
+    was just started or finished. ``result`` is set on ``finished``.
+    """
+
+    kind: SyncEventKind
+    run_id: int
+    trigger: SyncTrigger
+    done: int = 0
+    total: int = 0
+    current_id: int | None = None
+    current_type: str | None = None
+    result: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class RunTally:
+    """Counts of one run while it goes; each operation ends in exactly one bucket.
+
+    ``completed``, ``failed`` (the attempt failed: retried later or failed for good) and
+    ``conflicts`` (parked for the user) add up to ``total``. ``conflicts_resolved`` counts
+    conflicts that the strategy settled (already in ``completed`` or ``failed``);
+    ``released`` counts operations put back untouched (a paused host, a stop).
+    """
+
+    run_id: int
+    trigger: SyncTrigger
+    started_at: datetime = field(default_factory=utc_now)
+    finished_at: datetime | None = None
+    claimed: int = 0
+    completed: int = 0
+    failed: int = 0
+    conflicts: int = 0
+    conflicts_resolved: int = 0
+    released: int = 0
+    stopped: bool = False
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return self.completed + self.failed + self.conflicts
+
+    def result(self) -> dict[str, Any]:
+        """The dict ``SyncEngine.sync()`` returns."""
+        finished = self.finished_at
+        return {
+            "total": self.total,
+            "completed": self.completed,
+            "failed": self.failed,
+            "conflicts": self.conflicts,
+            "errors": list(self.errors),
+            "conflicts_resolved": self.conflicts_resolved,
+            "released": self.released,
+            "stopped": self.stopped,
+            "run_id": self.run_id,
+            "trigger": self.trigger,
+            "started_at": iso(self.started_at),
+            "finished_at": iso(finished),
+            "duration": None
+            if finished is None
+            else round((finished - self.started_at).total_seconds(), 3),
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """A history entry: the result without the error list."""
+        entry = self.result()
+        entry["errors"] = len(self.errors)
+        return entry
