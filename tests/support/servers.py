@@ -66,7 +66,8 @@ class _Server(ThreadingHTTPServer):
     def server_bind(self) -> None:
         # Skip HTTPServer's reverse DNS lookup of the address: loopback needs no name.
         TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]
+        host, port = self.server_address[:2]
+        self.server_name, self.server_port = str(host), int(port)
 
 
 class HttpServer:
