@@ -8,11 +8,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from peft_studio_offline.core.errors import PeftStudioOfflineError
+from peft_studio_offline.core.settings import ENDPOINT_KEYS
 
 EndpointSpec = str | Mapping[str, Any]
 """A URL, or ``{"url": ..., "expected_status": 200, "expected_body": "..."}``."""
-
-ENDPOINT_KEYS = frozenset({"url", "expected_status", "expected_body"})
 
 
 class NetworkConfigError(PeftStudioOfflineError, ValueError):
@@ -61,11 +60,9 @@ def parse_endpoint(spec: EndpointSpec | Endpoint) -> Endpoint:
     url = _check_url(spec["url"])
     statuses = _check_statuses(url, spec.get("expected_status", 200))
     body = spec.get("expected_body")
-    if body is not None and (not isinstance(body, str) or not body):
-        raise NetworkConfigError(
-            f"The expected_body of {url} must be a non-empty string, not {body!r}."
-        )
-    return Endpoint(url, statuses, body)
+    if body is not None and not isinstance(body, str):
+        raise NetworkConfigError(f"The expected_body of {url} must be text, not {body!r}.")
+    return Endpoint(url, statuses, body or None)  # "" is in every body: no condition
 
 
 def parse_endpoints(specs: Iterable[EndpointSpec | Endpoint]) -> tuple[Endpoint, ...]:
