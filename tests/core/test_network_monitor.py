@@ -469,3 +469,28 @@ async def test_a_portal_appearing_while_online_is_reported_as_limited() -> None:
             server.reply_with(Reply(200, "<html>Sign in</html>"))
             await changes.wait_for(2, within=5)
     assert changes.seen == [(UNKNOWN, ONLINE), (ONLINE, LIMITED)]
+
+
+def test_one_monitor_serves_one_event_loop_after_another() -> None:
+    # The command line may run asyncio.run() more than once with the process's monitor.
+    seen: list[tuple[NetworkStatus, NetworkStatus]] = []
+    with HttpServer() as server:
+        monitor = NetworkMonitor([server.url()], check_interval=0.1, failure_threshold=1)
+        monitor.add_callback(lambda old, new: seen.append((old, new)))
+
+        async def first_run() -> None:
+            await monitor.start_monitoring()
+            await wait_until(lambda: monitor.is_online, within=5)
+            await monitor.stop_monitoring()
+
+        async def second_run() -> None:
+            server.reply_with(Reply(503, ""))
+            await monitor.start_monitoring()
+            await wait_until(lambda: monitor.status is OFFLINE, within=5)
+            monitor.request_check()
+            assert await monitor.check_connectivity() is False
+            await monitor.aclose()
+
+        asyncio.run(first_run())
+        asyncio.run(second_run())
+    assert seen == [(UNKNOWN, ONLINE), (ONLINE, OFFLINE)]

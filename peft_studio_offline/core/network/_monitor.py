@@ -101,6 +101,7 @@ class NetworkMonitor:
         self._callbacks: list[StatusCallback] = []
         self._pending_changes: deque[tuple[NetworkStatus, NetworkStatus]] = deque()
         self._delivering = False
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._check_lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -230,7 +231,7 @@ class NetworkMonitor:
         if self.monitoring:
             self._wake.set()
         elif self._background_check is None or self._background_check.done():
-            self._background_check = asyncio.get_running_loop().create_task(
+            self._background_check = self._bind_to_running_loop().create_task(
                 self._check_in_background(), name=f"{TASK_NAME}: requested check"
             )
 
@@ -240,7 +241,22 @@ class NetworkMonitor:
         except Exception:
             log.exception("A requested connectivity check failed")
 
+    def _bind_to_running_loop(self) -> asyncio.AbstractEventLoop:
+        """Follow the running loop: one process may run several in turn (``asyncio.run``)."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            if self._loop is not None:
+                # Locks, events and the client belong to the old loop. The client keeps no
+                # connection open between probes, so dropping it leaves nothing behind.
+                self._check_lock = asyncio.Lock()
+                self._wake = asyncio.Event()
+                if self._owns_client:
+                    self._client = None
+            self._loop = loop
+        return loop
+
     async def _check_once(self) -> None:
+        self._bind_to_running_loop()
         async with self._check_lock:
             if not self._endpoints:
                 return
@@ -294,8 +310,9 @@ class NetworkMonitor:
         """Check now and then periodically, in a background task; a second call does nothing."""
         if self.monitoring:
             return
+        loop = self._bind_to_running_loop()
         self._wake.clear()
-        self._task = asyncio.get_running_loop().create_task(self._run(), name=TASK_NAME)
+        self._task = loop.create_task(self._run(), name=TASK_NAME)
 
     async def stop_monitoring(self) -> None:
         """Stop the loop and any requested check, wait for them to end, and free the client."""
