@@ -71,15 +71,14 @@ def parse_operation_type(value: object) -> OperationType:
     """Accept the enum or its string value; anything else is a ``ValueError``."""
     from peft_studio_offline.core.errors import InvalidOperationError
 
-    if isinstance(value, OperationType):
-        return value
-    if isinstance(value, str):
-        try:
-            return OperationType(value)
-        except ValueError:
-            pass
+    found = _TYPES_BY_VALUE.get(value) if isinstance(value, str) else None
+    if found is not None:
+        return found
     known = ", ".join(t.value for t in OperationType)
     raise InvalidOperationError(f"Unknown operation type {value!r}; expected one of: {known}.")
+
+
+_TYPES_BY_VALUE: dict[str, OperationType] = {t.value: t for t in OperationType}
 
 
 def parse_conflict_resolution(value: object) -> ConflictResolution:

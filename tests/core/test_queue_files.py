@@ -140,16 +140,14 @@ async def test_locked_database_waits_then_says_so(db_path: Path) -> None:
 async def test_disk_full_refuses_cleanly_and_recovers(db_path: Path) -> None:
     async with OfflineQueueManager(db_path, compress_threshold=0) as queue:
         await queue.enqueue("api_call", {"n": 0})
-        assert queue._writer_conn is not None
-        pages = list(await queue._writer_conn.execute_fetchall("PRAGMA page_count"))[0][0]
-        await queue._writer_conn.execute(f"PRAGMA max_page_count = {pages + 2}")
+        await queue.set_storage_limit(db_path.stat().st_size + 8192)
         big = {"blob": "x" * 200_000}
         with pytest.raises(StorageFullError, match="cannot grow"):
             await queue.enqueue("api_call", big)
         with pytest.raises(StorageFullError):
             await queue.enqueue_many([{"operation_type": "api_call", "payload": big}] * 3)
         assert (await queue.get_queue_stats())["total"] == 1
-        await queue._writer_conn.execute("PRAGMA max_page_count = 1073741823")
+        await queue.set_storage_limit(None)
         op_id = await queue.enqueue("api_call", big)
         operation = await queue.get_operation(op_id)
         assert operation is not None and operation.payload == big

@@ -13,16 +13,19 @@ from peft_studio_offline.core.errors import InvalidOperationError
 # always holds JSON text; the real payload is in ``payload_blob``.
 COMPRESSED_MARKER = "$compressed"
 
+# One encoder for every payload: ``json.dumps`` with options builds a new one per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
 
 def encode_payload(payload: object, compress_threshold: int) -> tuple[str, bytes | None]:
     """Return (JSON text, compressed blob or None); raise ``InvalidOperationError``."""
-    if not isinstance(payload, Mapping):
+    if type(payload) is not dict and not isinstance(payload, Mapping):
         raise InvalidOperationError(
             f"The payload must be a JSON object (a dict), not {type(payload).__name__}."
         )
     _check_keys(payload)
     try:
-        text = json.dumps(payload, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        text = _ENCODER.encode(payload)
     except RecursionError:
         raise InvalidOperationError("The payload is nested too deeply to store.") from None
     except (TypeError, ValueError) as exc:
@@ -50,6 +53,10 @@ def decode_payload(text: str | None, blob: bytes | None) -> dict[str, Any]:
 
 def _check_keys(payload: Mapping[Any, Any]) -> None:
     """JSON would silently turn non-string keys into strings; refuse them instead."""
+    if type(payload) is dict and all(
+        type(k) is str and type(v) in _SCALARS for k, v in payload.items()
+    ):
+        return  # the common flat payload, checked without the general walk
     stack: list[Any] = [payload]
     while stack:
         value = stack.pop()
@@ -63,6 +70,9 @@ def _check_keys(payload: Mapping[Any, Any]) -> None:
                     stack.append(item)
         elif isinstance(value, list | tuple):
             stack.extend(item for item in value if isinstance(item, Mapping | list | tuple))
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 def _check_text(text: str) -> None:

@@ -17,6 +17,8 @@ import aiosqlite
 
 from peft_studio_offline.core.errors import (
     CorruptDatabaseError,
+    InvalidOperationError,
+    PeftStudioOfflineError,
     QueueError,
     QueueLockedError,
     StorageFullError,
@@ -56,7 +58,7 @@ def check_file(path: Path) -> None:
         )
 
 
-def translate(exc: sqlite3.Error, path: Path) -> QueueError:
+def translate(exc: sqlite3.Error, path: Path) -> PeftStudioOfflineError:
     """Turn an SQLite error into a known error with a sentence for the user."""
     message = str(exc)
     lowered = message.lower()
@@ -73,20 +75,40 @@ def translate(exc: sqlite3.Error, path: Path) -> QueueError:
         "malformed" in lowered or "not a database" in lowered or "corrupt" in lowered
     ):
         return CorruptDatabaseError(path, message)
+    if "unique constraint failed" in lowered and "idempotency_key" in lowered:
+        return InvalidOperationError("That idempotency key is already used by another operation.")
     if "readonly" in lowered or "read-only" in lowered:
         return QueueError(f"The queue database {path} is read-only; nothing was written.")
     return QueueError(f"The queue database {path} failed: {message}.")
 
 
-async def connect(path: Path, busy_timeout: float, *, reader: bool) -> aiosqlite.Connection:
-    conn = await aiosqlite.connect(path, isolation_level=None, check_same_thread=False)
+async def connect_reader(path: Path, busy_timeout: float) -> aiosqlite.Connection:
+    conn = await aiosqlite.connect(path, isolation_level=None)
     conn.row_factory = sqlite3.Row
     await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-    if reader:
-        await conn.execute("PRAGMA query_only = 1")
+    await conn.execute("PRAGMA query_only = 1")
     return conn
 
 
-async def configure_writer(conn: aiosqlite.Connection) -> None:
-    await conn.execute("PRAGMA journal_mode = WAL")
-    await conn.execute("PRAGMA synchronous = FULL")
+def connect_writer(path: Path, busy_timeout: float) -> sqlite3.Connection:
+    """The writer's connection; call it on the writer thread, which it then belongs to."""
+    conn = sqlite3.connect(path, isolation_level=None, timeout=busy_timeout)
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def check_readable(conn: sqlite3.Connection, path: Path) -> None:
+    """Read before writing anything: a damaged file must be left exactly as it is."""
+    try:
+        conn.execute("SELECT name, sql FROM sqlite_master").fetchall()
+        if conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'offline_operations'"
+        ).fetchone():
+            conn.execute("SELECT max(id) FROM offline_operations").fetchall()
+    except sqlite3.DatabaseError as exc:
+        raise CorruptDatabaseError(path, str(exc)) from exc
+
+
+def configure_writer(conn: sqlite3.Connection) -> None:
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")

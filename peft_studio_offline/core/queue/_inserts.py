@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import math
 import os
+import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-import aiosqlite
 
 from peft_studio_offline.core.enums import (
     OperationStatus,
@@ -21,6 +20,7 @@ from peft_studio_offline.core.errors import InvalidOperationError, QueueFullErro
 from peft_studio_offline.core.events import QueueChange
 from peft_studio_offline.core.queue._codec import encode_payload
 from peft_studio_offline.core.queue._rows import timestamp_now
+from peft_studio_offline.core.queue._schema import add_to_counters
 
 INT64_MAX = 2**63 - 1
 UNFINISHED = ("pending", "in_progress", "conflict")
@@ -46,7 +46,7 @@ _INSERT_COLUMNS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class NewOperation:
     """A validated operation, ready to insert."""
 
@@ -62,10 +62,6 @@ class NewOperation:
     conflict_strategy: str | None
     resource_key: str | None
     depends_on: tuple[int, ...]
-
-    @property
-    def simple(self) -> bool:
-        return self.dedup_key is None and not self.depends_on
 
     def row(self, now: float, stamp: str) -> tuple[Any, ...]:
         return (
@@ -103,8 +99,8 @@ def validate(
     now: float,
 ) -> NewOperation:
     """Check everything about a new operation before anything is written."""
-    unknown = sorted(set(options) - ENQUEUE_OPTIONS)
-    if unknown:
+    if options and not options.keys() <= ENQUEUE_OPTIONS:
+        unknown = sorted(set(options) - ENQUEUE_OPTIONS)
         raise InvalidOperationError(
             f"Unknown enqueue option {unknown[0]!r}; known options: "
             + ", ".join(sorted(ENQUEUE_OPTIONS))
@@ -112,10 +108,15 @@ def validate(
         )
     kind = parse_operation_type(operation_type)
     text, blob = encode_payload(payload, compress_threshold)
-    if isinstance(priority, bool) or not isinstance(priority, int):
+    if type(priority) is not int and (isinstance(priority, bool) or not isinstance(priority, int)):
         raise InvalidOperationError(f"The priority must be an integer, not {priority!r}.")
     if abs(priority) > 2**31:
         raise InvalidOperationError("The priority must be between -2147483648 and 2147483648.")
+    if not options:  # the common case: every option at its default
+        return NewOperation(
+            kind.value, text, blob, priority, new_idempotency_key(), default_max_attempts,
+            None, None, None, None, None, (),
+        )  # fmt: skip
     max_attempts = options.get("max_attempts", default_max_attempts)
     if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
         raise InvalidOperationError(
@@ -195,31 +196,6 @@ def _dependencies(value: object) -> tuple[int, ...]:
     return tuple(dict.fromkeys(ids))
 
 
-async def insert_one(
-    conn: aiosqlite.Connection, now: float, new: NewOperation, max_size: int
-) -> int:
-    """One simple operation in one autocommitted statement (the fast path)."""
-    stamp = timestamp_now(now)
-    placeholders = ", ".join("?" * 16)
-    if max_size:
-        sql = (
-            f"INSERT INTO offline_operations ({_INSERT_COLUMNS}) SELECT {placeholders}"
-            " WHERE (SELECT coalesce(sum(count), 0) FROM queue_counters"
-            " WHERE status IN ('pending', 'in_progress', 'conflict')) < ? RETURNING id"
-        )
-        params: tuple[Any, ...] = (*new.row(now, stamp), max_size)
-    else:
-        sql = (
-            f"INSERT INTO offline_operations ({_INSERT_COLUMNS})"
-            f" VALUES ({placeholders}) RETURNING id"
-        )
-        params = new.row(now, stamp)
-    rows = list(await conn.execute_fetchall(sql, params))
-    if not rows:
-        raise QueueFullError(queue_full_message(max_size))
-    return int(rows[0][0])
-
-
 def queue_full_message(max_size: int) -> str:
     return (
         f"The queue is full: it already holds {max_size} unfinished operations"
@@ -232,16 +208,15 @@ class InsertBatch:
     """Several enqueue requests (each a list of operations) merged into one transaction."""
 
     requests: list[list[NewOperation]]
-    atomic: list[bool]
     max_size: int
     overflow: OverflowPolicy
 
-    async def run(self, conn: aiosqlite.Connection, now: float) -> tuple[Any, QueueChange | None]:
+    def run(self, conn: sqlite3.Connection, now: float) -> tuple[Any, QueueChange | None]:
         results: list[list[int] | Exception] = []
-        existing = await self._existing_dedup(conn)
-        known_ids = await self._existing_ids(conn)
-        unfinished = await _unfinished(conn) if self.max_size else 0
-        next_id = await _next_id(conn)
+        existing = self._existing_dedup(conn)
+        known_ids = self._existing_ids(conn)
+        unfinished = _unfinished(conn) if self.max_size else 0
+        next_id = _next_id(conn)
         stamp = timestamp_now(now)
         rows: list[tuple[Any, ...]] = []
         dependencies: list[tuple[int, int]] = []
@@ -271,7 +246,7 @@ class InsertBatch:
                         new_dedup[key] = op_id
                     ids.append(op_id)
                 if self.max_size and unfinished + len(new_rows) > self.max_size:
-                    room = await self._make_room(conn, now, unfinished + len(new_rows))
+                    room = self._make_room(conn, now, unfinished + len(new_rows))
                     if not room:
                         raise QueueFullError(queue_full_message(self.max_size))
                     unfinished -= room
@@ -285,13 +260,14 @@ class InsertBatch:
             known_ids.update(row[0] for row in new_rows)
             results.append(ids)
         if rows:
-            await conn.executemany(
+            conn.executemany(
                 f"INSERT INTO offline_operations (id, {_INSERT_COLUMNS})"
                 f" VALUES ({', '.join('?' * 17)})",
                 rows,
             )
+            add_to_counters(conn, OperationStatus.PENDING.value, len(rows), rows[-1][0])
         if dependencies:
-            await conn.executemany(
+            conn.executemany(
                 "INSERT OR IGNORE INTO operation_dependencies (operation_id, depends_on_id)"
                 " VALUES (?, ?)",
                 dependencies,
@@ -299,52 +275,50 @@ class InsertBatch:
         added = tuple(row[0] for row in rows)
         return results, QueueChange("added", added) if added else None
 
-    async def _existing_dedup(self, conn: aiosqlite.Connection) -> dict[str, int]:
+    def _existing_dedup(self, conn: sqlite3.Connection) -> dict[str, int]:
         keys = sorted({n.dedup_key for r in self.requests for n in r if n.dedup_key is not None})
         found: dict[str, int] = {}
         for chunk in _chunks(keys, 500):
-            rows = await conn.execute_fetchall(
+            rows = conn.execute(
                 "SELECT dedup_key, id FROM offline_operations WHERE dedup_key IN"
                 f" ({', '.join('?' * len(chunk))}) AND status IN ('pending', 'in_progress')",
                 chunk,
-            )
+            ).fetchall()
             found.update({row[0]: row[1] for row in rows})
         return found
 
-    async def _existing_ids(self, conn: aiosqlite.Connection) -> set[int]:
+    def _existing_ids(self, conn: sqlite3.Connection) -> set[int]:
         wanted = sorted({d for r in self.requests for n in r for d in n.depends_on})
         found: set[int] = set()
         for chunk in _chunks(wanted, 500):
-            rows = await conn.execute_fetchall(
+            rows = conn.execute(
                 f"SELECT id FROM offline_operations WHERE id IN ({', '.join('?' * len(chunk))})",
                 chunk,
-            )
+            ).fetchall()
             found.update(row[0] for row in rows)
         return found
 
-    async def _make_room(self, conn: aiosqlite.Connection, now: float, wanted: int) -> int:
+    def _make_room(self, conn: sqlite3.Connection, now: float, wanted: int) -> int:
         """Under ``drop_oldest``, cancel the least important pending operations; else 0."""
         if self.overflow is not OverflowPolicy.DROP_OLDEST:
             return 0
         excess = wanted - self.max_size
-        rows = list(
-            await conn.execute_fetchall(
-                "SELECT id FROM offline_operations WHERE status = 'pending'"
-                " ORDER BY priority ASC, id ASC LIMIT ?",
-                (excess,),
-            )
-        )
+        rows = conn.execute(
+            "SELECT id FROM offline_operations WHERE status = 'pending'"
+            " ORDER BY priority ASC, id ASC LIMIT ?",
+            (excess,),
+        ).fetchall()
         if len(rows) < excess:
             return 0
         ids = [row[0] for row in rows]
         message = f"Dropped to make room: the queue was full ({self.max_size} operations)."
         stamp = timestamp_now(now)
-        await conn.executemany(
+        conn.executemany(
             "UPDATE offline_operations SET status = 'cancelled', error_message = ?,"
             " updated_at = ? WHERE id = ?",
             [(message, stamp, op_id) for op_id in ids],
         )
-        await conn.executemany(
+        conn.executemany(
             "INSERT INTO operation_attempts (operation_id, attempt, at, outcome, error)"
             " SELECT id, retry_count, ?, 'dropped', ? FROM offline_operations WHERE id = ?",
             [(stamp, message, op_id) for op_id in ids],
@@ -352,26 +326,22 @@ class InsertBatch:
         return excess
 
 
-async def _unfinished(conn: aiosqlite.Connection) -> int:
-    rows = list(
-        await conn.execute_fetchall(
-            "SELECT coalesce(sum(count), 0) FROM queue_counters"
-            " WHERE status IN ('pending', 'in_progress', 'conflict')"
-        )
-    )
-    return int(rows[0][0])
+def _unfinished(conn: sqlite3.Connection) -> int:
+    row = conn.execute(
+        "SELECT coalesce(sum(count), 0) FROM queue_counters"
+        " WHERE status IN ('pending', 'in_progress', 'conflict')"
+    ).fetchone()
+    return int(row[0])
 
 
-async def _next_id(conn: aiosqlite.Connection) -> int:
+def _next_id(conn: sqlite3.Connection) -> int:
     # AUTOINCREMENT's sequence never goes back, so a deleted id is never handed out again.
-    rows = list(
-        await conn.execute_fetchall(
-            "SELECT max(coalesce((SELECT seq FROM sqlite_sequence"
-            " WHERE name = 'offline_operations'), 0),"
-            " coalesce((SELECT max(id) FROM offline_operations), 0))"
-        )
-    )
-    return int(rows[0][0]) + 1
+    row = conn.execute(
+        "SELECT max(coalesce((SELECT seq FROM sqlite_sequence"
+        " WHERE name = 'offline_operations'), 0),"
+        " coalesce((SELECT max(id) FROM offline_operations), 0))"
+    ).fetchone()
+    return int(row[0]) + 1
 
 
 def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:

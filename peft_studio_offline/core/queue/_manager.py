@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import random
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -24,7 +24,6 @@ from peft_studio_offline.core.enums import (
     parse_operation_type,
 )
 from peft_studio_offline.core.errors import (
-    CorruptDatabaseError,
     InvalidOperationError,
     InvalidStateError,
     OperationNotFoundError,
@@ -33,11 +32,15 @@ from peft_studio_offline.core.errors import (
 )
 from peft_studio_offline.core.events import EventSource, QueueChange
 from peft_studio_offline.core.operation import Attempt, ConflictRecord, Operation
-from peft_studio_offline.core.queue import _schema
+from peft_studio_offline.core.paths import ensure_private_dir
+from peft_studio_offline.core.queue import _jobs, _schema
+from peft_studio_offline.core.queue._codec import encode_payload
 from peft_studio_offline.core.queue._database import (
     check_file,
+    check_readable,
     configure_writer,
-    connect,
+    connect_reader,
+    connect_writer,
     translate,
 )
 from peft_studio_offline.core.queue._identity import new_owner, owner_is_gone, retire_owner
@@ -45,7 +48,6 @@ from peft_studio_offline.core.queue._inserts import (
     ENQUEUE_OPTIONS,
     InsertBatch,
     NewOperation,
-    insert_one,
     validate,
 )
 from peft_studio_offline.core.queue._rows import (
@@ -55,9 +57,8 @@ from peft_studio_offline.core.queue._rows import (
     row_to_attempt,
     row_to_conflict,
     row_to_operation,
-    timestamp_now,
 )
-from peft_studio_offline.core.queue._writer import WriteJob, Writer
+from peft_studio_offline.core.queue._writer import Job, WriteJob, Writer
 
 log = logging.getLogger(__name__)
 
@@ -71,13 +72,9 @@ _QUEUE_OPTIONS = frozenset(
         "backoff_base",
         "backoff_cap",
         "clock",
+        "max_db_bytes",
     }
 )
-# Columns ``list_operations`` may sort on (the window's table headers).
-_SORTABLE = frozenset(
-    {"id", "operation_type", "status", "priority", "retry_count", "created_at", "updated_at",
-     "next_attempt_at", "error_message"}
-)  # fmt: skip
 _KNOWN_TYPES_SQL = ", ".join(f"'{t.value}'" for t in OperationType)
 
 # What makes a pending operation ready to be taken: due, not expired, readable, its
@@ -96,6 +93,9 @@ _READY = f"""
         WHERE e.resource_key = o.resource_key AND e.id < o.id
           AND e.status IN ('pending', 'in_progress', 'conflict')))
 """
+# The partial index of pending rows, forced: the planner otherwise prefers the status index
+# and sorts every pending row to find the first hundred.
+_READY_FROM = "FROM offline_operations o INDEXED BY idx_operations_pending"
 
 
 class OfflineQueueManager:
@@ -126,7 +126,12 @@ class OfflineQueueManager:
         self.db_path = Path(db_path).expanduser()
         self.max_attempts = max_attempts
         self.max_size = _non_negative_int(options.get("max_size", 0), "max_size")
-        self.overflow = OverflowPolicy(options.get("overflow", OverflowPolicy.REJECT))
+        try:
+            self.overflow = OverflowPolicy(options.get("overflow", OverflowPolicy.REJECT))
+        except ValueError:
+            raise InvalidOperationError(
+                "overflow must be one of: " + ", ".join(p.value for p in OverflowPolicy) + "."
+            ) from None
         self.compress_threshold = _non_negative_int(
             options.get("compress_threshold", 256 * 1024), "compress_threshold"
         )
@@ -135,17 +140,20 @@ class OfflineQueueManager:
         self.backoff_base = float(options.get("backoff_base", 4.0))
         self.backoff_cap = float(options.get("backoff_cap", 300.0))
         if self.lease_seconds <= 0 or self.busy_timeout <= 0 or self.backoff_base < 0:
-            raise InvalidOperationError("lease_seconds and busy_timeout must be positive.")
+            raise InvalidOperationError(
+                "lease_seconds and busy_timeout must be positive, backoff_base not negative."
+            )
         self._clock: Callable[[], float] = options.get("clock", time.time)
+        limit = options.get("max_db_bytes")
+        self.max_db_bytes = None if limit is None else _non_negative_int(limit, "max_db_bytes")
         self.changes: EventSource[QueueChange] = EventSource("queue changes")
         self.owner = new_owner()
-        self._writer_conn: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._writer: Writer | None = None
         self._maintenance: asyncio.Task[None] | None = None
         self._open_lock: asyncio.Lock | None = None
         self._closed = False
-        self._claimed = 0
+        self._claimed = 0  # a hint that leases need renewing; renewal recounts it
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -174,71 +182,85 @@ class OfflineQueueManager:
         if self._open_lock is None:
             self._open_lock = asyncio.Lock()
         async with self._open_lock:
-            if self._writer is not None:
-                return
-            await self._open()
+            if self._writer is None:
+                await self._open()
 
     async def _open(self) -> None:
-        from peft_studio_offline.core.paths import ensure_private_dir
-
         check_file(self.db_path)
         ensure_private_dir(self.db_path.parent)
-        created = not self.db_path.exists()
-        conn = reader = None
+        writer = Writer(self.db_path, self._clock, self.changes, merger=self._merge_inserts)
         try:
-            conn = await connect(self.db_path, self.busy_timeout, reader=False)
-            await self._check_readable(conn)
-            await configure_writer(conn)
-            await self._migrate(conn)
-            if created:
-                with contextlib.suppress(OSError):
-                    self.db_path.chmod(0o600)
-            reader = await connect(self.db_path, self.busy_timeout, reader=True)
-        except sqlite3.Error as exc:
-            await _close_quietly(conn, reader)
-            raise translate(exc, self.db_path) from exc
+            conn = await writer.call(self._open_writer_connection)
         except BaseException:
-            await _close_quietly(conn, reader)
+            await writer.stop()
             raise
-        self._writer_conn, self._reader = conn, reader
-        writer = Writer(conn, self.db_path, self._clock, self.changes, merger=self._merge_inserts)
-        writer.start()
+        writer.start(conn)
+        try:
+            self._reader = await connect_reader(self.db_path, self.busy_timeout)
+        except sqlite3.Error as exc:
+            await writer.stop()
+            raise translate(exc, self.db_path) from exc
         self._writer = writer
         await self._recover_orphans()
         self._maintenance = asyncio.get_running_loop().create_task(
             self._maintain(), name="queue-maintenance"
         )
 
-    async def _check_readable(self, conn: aiosqlite.Connection) -> None:
-        """Read before writing anything: a damaged file must be left exactly as it is."""
+    def _open_writer_connection(self) -> sqlite3.Connection:
+        """On the writer thread: connect, check, migrate. Nothing is written to a bad file."""
+        created = not self.db_path.exists()
+        conn = connect_writer(self.db_path, self.busy_timeout)
         try:
-            await conn.execute_fetchall("SELECT name, sql FROM sqlite_master")
-            if await _schema.table_exists(conn, "offline_operations"):
-                await conn.execute_fetchall("SELECT max(id) FROM offline_operations")
-        except sqlite3.DatabaseError as exc:
-            raise CorruptDatabaseError(self.db_path, str(exc)) from exc
+            check_readable(conn, self.db_path)
+            configure_writer(conn)
+            self._migrate(conn)
+            _apply_storage_limit(conn, self.max_db_bytes)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise translate(exc, self.db_path) from exc
+        except BaseException:
+            conn.close()
+            raise
+        if created:
+            with contextlib.suppress(OSError):
+                self.db_path.chmod(0o600)
+        return conn
 
-    async def _migrate(self, conn: aiosqlite.Connection) -> None:
-        await conn.execute("BEGIN IMMEDIATE")
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        conn.execute("BEGIN IMMEDIATE")
         try:
-            rows = await conn.execute_fetchall("PRAGMA user_version")
-            version = int(next(iter(rows))[0])
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
             if version > _schema.SCHEMA_VERSION:
                 raise QueueError(
                     f"The queue database {self.db_path} was written by a newer version of"
                     f" PEFT Studio Offline (schema {version}); please update the app."
                 )
             if version == 0:
-                if await _schema.table_exists(conn, "offline_operations"):
-                    await _schema.migrate_from_spec_table(conn, self.max_attempts)
+                if _schema.table_exists(conn, "offline_operations"):
+                    _schema.migrate_from_spec_table(conn, self.max_attempts)
                 else:
-                    await _schema.create_schema(conn)
-                await conn.execute(f"PRAGMA user_version = {_schema.SCHEMA_VERSION}")
-            await conn.execute("COMMIT")
+                    _schema.create_schema(conn)
+                conn.execute(f"PRAGMA user_version = {_schema.SCHEMA_VERSION}")
+            _schema.count_new_rows(conn)
+            conn.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
-                await conn.execute("ROLLBACK")
+                conn.execute("ROLLBACK")
             raise
+
+    async def set_storage_limit(self, max_db_bytes: int | None) -> None:
+        """Cap how large the database file may grow (None: only the disk limits it).
+
+        Writes that would pass the cap fail with ``StorageFullError`` and write nothing, as
+        on a full disk; raising the cap lets the queue go on at once.
+        """
+        limit = None if max_db_bytes is None else _non_negative_int(max_db_bytes, "max_db_bytes")
+        self.max_db_bytes = limit
+        if self._writer is None:
+            await self.open()
+        writer = self._writer
+        assert writer is not None and writer.conn is not None
+        await writer.call(_apply_storage_limit, writer.conn, limit)
 
     async def close(self) -> None:
         """Put back what this instance had taken, then release the file."""
@@ -251,23 +273,33 @@ class OfflineQueueManager:
                 await self._maintenance
         if self._writer is not None:
             with contextlib.suppress(QueueError):
-                await self._release_owned("the queue was closed while it was being sent")
+                await self._write(
+                    partial(
+                        _jobs.release_owned,
+                        owner=self.owner,
+                        reason="the queue was closed while it was being sent",
+                    )
+                )
             await self._writer.stop()
-        await _close_quietly(self._writer_conn, self._reader)
+        if self._reader is not None:
+            with contextlib.suppress(Exception):
+                await self._reader.close()
         self._writer = None
-        self._writer_conn = self._reader = None
+        self._reader = None
         retire_owner(self.owner)
 
-    async def _ready(self) -> tuple[Writer, aiosqlite.Connection]:
+    async def _write(self, job: Job, **submit: Any) -> Any:
         if self._writer is None:
             await self.open()
-        assert self._writer is not None and self._reader is not None
-        return self._writer, self._reader
+        assert self._writer is not None
+        return await self._writer.submit(job, **submit)
 
     async def _read(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[Any]:
-        _, reader = await self._ready()
+        if self._reader is None:
+            await self.open()
+        assert self._reader is not None
         try:
-            return list(await reader.execute_fetchall(sql, params))
+            return list(await self._reader.execute_fetchall(sql, params))
         except sqlite3.Error as exc:
             raise translate(exc, self.db_path) from exc
 
@@ -278,10 +310,24 @@ class OfflineQueueManager:
             await asyncio.sleep(interval)
             try:
                 if self._claimed:
-                    await self._renew_leases()
+                    self._claimed = await self._write(
+                        partial(
+                            _jobs.renew_leases, owner=self.owner, lease_seconds=self.lease_seconds
+                        )
+                    )
                 await self._recover_orphans()
             except QueueError as exc:
                 log.warning("Queue maintenance failed: %s", exc)
+
+    async def _recover_orphans(self) -> None:
+        await self._write(
+            partial(
+                _jobs.recover_orphans,
+                owner=self.owner,
+                gone=owner_is_gone,
+                reason="its process stopped while sending it",
+            )
+        )
 
     # ------------------------------------------------------------------ enqueue
 
@@ -294,53 +340,35 @@ class OfflineQueueManager:
     ) -> int:
         """Store one operation; returns its id once it is committed to disk."""
         new = self._validate(operation_type, payload, priority, options)
-        writer, _ = await self._ready()
-        simple_enough = new.simple and (not self.max_size or self.overflow is OverflowPolicy.REJECT)
-
-        async def alone(conn: aiosqlite.Connection, now: float) -> tuple[Any, QueueChange]:
-            op_id = await insert_one(conn, now, new, self.max_size)
-            return op_id, QueueChange("added", (op_id,))
-
-        ids: list[int] = await writer.submit(
-            self._insert_batch([[new]], [False]).run,
-            run_alone=_first_of(alone) if simple_enough else None,
-            merge_key="insert",
-            data=([new], False),
-        )
+        ids: list[int] = await self._write(self._insert_job([new]), merge_key="insert", data=[new])
         return ids[0]
 
     async def enqueue_many(self, items: Iterable[Mapping[str, Any]]) -> list[int]:
         """Store many operations in one transaction: all of them, or none."""
         news: list[NewOperation] = []
+        allowed = {"operation_type", "payload", "priority"} | ENQUEUE_OPTIONS
         for index, item in enumerate(items):
             if not isinstance(item, Mapping):
                 raise InvalidOperationError(f"Item {index} is not a dict of enqueue arguments.")
-            arguments = dict(item)
-            unknown = set(arguments) - {"operation_type", "payload", "priority"} - ENQUEUE_OPTIONS
-            if "operation_type" not in arguments or "payload" not in arguments or unknown:
-                raise InvalidOperationError(
-                    f"Item {index} needs operation_type and payload"
-                    + (f" and has an unknown key {sorted(unknown)[0]!r}." if unknown else ".")
-                )
+            if "operation_type" not in item or "payload" not in item:
+                raise InvalidOperationError(f"Item {index} needs operation_type and payload.")
+            options = {}
+            if len(item) > 2 + ("priority" in item):
+                unknown = sorted(set(item) - allowed)
+                if unknown:
+                    raise InvalidOperationError(f"Item {index} has an unknown key {unknown[0]!r}.")
+                options = {k: v for k, v in item.items() if k in ENQUEUE_OPTIONS}
             try:
                 news.append(
                     self._validate(
-                        arguments.pop("operation_type"),
-                        arguments.pop("payload"),
-                        arguments.pop("priority", 0),
-                        arguments,
+                        item["operation_type"], item["payload"], item.get("priority", 0), options
                     )
                 )
             except InvalidOperationError as exc:
                 raise type(exc)(f"Item {index}: {exc}") from None
         if not news:
             return []
-        writer, _ = await self._ready()
-        result: list[int] = await writer.submit(
-            self._insert_batch([news], [True]).run,
-            merge_key="insert",
-            data=(news, True),
-        )
+        result: list[int] = await self._write(self._insert_job(news), merge_key="insert", data=news)
         return result
 
     def _validate(
@@ -356,13 +384,20 @@ class OfflineQueueManager:
             now=self._clock(),
         )
 
-    def _insert_batch(self, requests: list[list[NewOperation]], atomic: list[bool]) -> _Inserts:
-        return _Inserts(InsertBatch(requests, atomic, self.max_size, self.overflow))
+    def _insert_job(self, news: list[NewOperation]) -> Job:
+        batch = InsertBatch([news], self.max_size, self.overflow)
 
-    def _merge_inserts(self, jobs: list[WriteJob]) -> Any:
-        requests = [job.data[0] for job in jobs]
-        atomic = [job.data[1] for job in jobs]
-        return InsertBatch(requests, atomic, self.max_size, self.overflow).run
+        def run(conn: sqlite3.Connection, now: float) -> tuple[Any, QueueChange | None]:
+            results, change = batch.run(conn, now)
+            if isinstance(results[0], BaseException):
+                raise results[0]
+            return results[0], change
+
+        return run
+
+    def _merge_inserts(self, jobs: list[WriteJob]) -> Job:
+        """Every enqueue waiting at the same moment goes into one insert and one commit."""
+        return InsertBatch([job.data for job in jobs], self.max_size, self.overflow).run
 
     # -------------------------------------------------------------------- reads
 
@@ -370,20 +405,17 @@ class OfflineQueueManager:
         rows = await self._read(
             f"SELECT {OPERATION_COLUMNS} FROM offline_operations WHERE id = ?", (op_id,)
         )
-        if not rows:
-            return None
-        return (await self._to_operations(rows))[0]
+        return (await self._to_operations(rows))[0] if rows else None
 
     async def get_pending_operations(self, limit: int | None = None) -> list[Operation]:
         """Operations ready to run now: higher priority first, then oldest first."""
-        limit = _limit(limit)
-        if limit == 0:
+        wanted = _limit(limit)
+        if wanted == 0:
             return []
         rows = await self._read(
-            f"SELECT {operation_columns('o')}"
-            f" FROM offline_operations o WHERE {_READY}"
+            f"SELECT {operation_columns('o')} {_READY_FROM} WHERE {_READY}"
             " ORDER BY o.priority DESC, o.id ASC LIMIT :limit",
-            {"now": self._clock(), "limit": -1 if limit is None else limit},
+            {"now": self._clock(), "limit": -1 if wanted is None else wanted},
         )
         return await self._to_operations(rows)
 
@@ -397,30 +429,26 @@ class OfflineQueueManager:
         limit: int | None = 500,
         offset: int = 0,
         descending: bool = False,
-        ids: Iterable[int] | None = None,
         order_by: str = "id",
     ) -> list[Operation]:
         """A page of operations in id order, with optional filters (the window, API, CLI).
 
-        ``order_by`` names another column to sort on first (ties in id order); ``ids``
-        restricts the page to those operations.
+        ``order_by`` names another column to sort on first, ties in id order (the window's
+        sortable table headers).
         """
         if order_by not in _SORTABLE:
             raise InvalidOperationError(f"Cannot sort operations by {order_by!r}.")
         where, params = _filters(status, operation_type, search)
-        if ids is not None:
-            where.append(f"id IN ({', '.join(str(int(i)) for i in ids) or 'NULL'})")
         if after_id is not None:
             where.append("id < :after_id" if descending else "id > :after_id")
             params["after_id"] = after_id
-        params["limit"] = -1 if _limit(limit) is None else limit
+        wanted = _limit(limit)
+        params["limit"] = -1 if wanted is None else wanted
         params["offset"] = _non_negative_int(offset, "offset")
-        direction = "DESC" if descending else "ASC"
-        order = f"id {direction}" if order_by == "id" else f"{order_by} {direction}, id {direction}"
         sql = (
             f"SELECT {OPERATION_COLUMNS} FROM offline_operations"
             + (" WHERE " + " AND ".join(where) if where else "")
-            + f" ORDER BY {order} LIMIT :limit OFFSET :offset"
+            + f" ORDER BY {_order(order_by, descending)} LIMIT :limit OFFSET :offset"
         )
         return await self._to_operations(await self._read(sql, params))
 
@@ -431,21 +459,19 @@ class OfflineQueueManager:
         operation_type: OperationType | str | Iterable[OperationType | str] | None = None,
         search: str | None = None,
     ) -> int:
-        if operation_type is None and search is None:
+        if operation_type is None and not search:
             stats = await self.get_queue_stats()
             if status is None:
                 return stats["total"]
-            statuses = _as_list(status)
-            return sum(stats.get(str(OperationStatus(s)), 0) for s in statuses)
+            return sum(stats.get(_status(s), 0) for s in _as_list(status))
         where, params = _filters(status, operation_type, search)
         rows = await self._read(
-            "SELECT count(*) FROM offline_operations" + (" WHERE " + " AND ".join(where)),
-            params,
+            "SELECT count(*) FROM offline_operations WHERE " + " AND ".join(where), params
         )
         return int(rows[0][0])
 
     async def get_queue_stats(self) -> dict[str, int]:
-        """Counts per status and the total, read from counters that triggers keep."""
+        """Counts per status and the total, read from counters (microseconds at any size)."""
         rows = await self._read("SELECT status, count FROM queue_counters")
         stats = {status.value: 0 for status in OperationStatus}
         for status, count in rows:
@@ -473,16 +499,21 @@ class OfflineQueueManager:
             f"SELECT {OPERATION_COLUMNS} FROM offline_operations WHERE status = 'conflict'"
             " ORDER BY id"
         )
-        operations = await self._to_operations(rows)
-        out: list[tuple[Operation, ConflictRecord]] = []
-        for operation in operations:
-            record = await self.get_conflict(operation.id)
-            if record is not None:
-                out.append((operation, record))
-        return out
+        records = {
+            row["operation_id"]: row_to_conflict(row)
+            for row in await self._read(
+                "SELECT c.* FROM operation_conflicts c JOIN offline_operations o"
+                " ON o.id = c.operation_id WHERE o.status = 'conflict'"
+            )
+        }
+        return [
+            (operation, records[operation.id])
+            for operation in await self._to_operations(rows)
+            if operation.id in records
+        ]
 
     async def wait_reason(self, op_id: int) -> str | None:
-        """Why a pending operation is not running yet, in words (None when it is not waiting)."""
+        """Why an operation is not running yet, in words (None when it is not waiting)."""
         operation = await self.get_operation(op_id)
         if operation is None:
             raise OperationNotFoundError(op_id)
@@ -494,7 +525,6 @@ class OfflineQueueManager:
             return "Being sent now."
         if operation.status is not OperationStatus.PENDING:
             return None
-        now = self._clock()
         if operation.depends_on:
             rows = await self._read(
                 "SELECT d.depends_on_id, p.status FROM operation_dependencies d"
@@ -509,9 +539,9 @@ class OfflineQueueManager:
                     return f"Held: operation {dep_id}, which it depends on, is {status}."
                 if status != "completed":
                     return f"Waiting for operation {dep_id} ({status.replace('_', ' ')})."
-        if operation.next_attempt_at and operation.next_attempt_at.timestamp() > now:
-            local = operation.next_attempt_at.astimezone()
-            return f"Retry at {local:%H:%M:%S}."
+        due = operation.next_attempt_at
+        if due is not None and due.timestamp() > self._clock():
+            return f"Retry at {due.astimezone():%H:%M:%S}."
         if operation.resource_key:
             rows = await self._read(
                 "SELECT id FROM offline_operations WHERE resource_key = ? AND id < ?"
@@ -521,6 +551,13 @@ class OfflineQueueManager:
             if rows:
                 return f"Waiting for operation {rows[0][0]} on the same target."
         return "Ready: waiting for the next sync."
+
+    async def next_due_at(self) -> float | None:
+        """When the earliest pending operation is (or was) due, as Unix time; None if none."""
+        rows = await self._read(
+            "SELECT min(next_attempt_at) FROM offline_operations WHERE status = 'pending'"
+        )
+        return None if rows[0][0] is None else float(rows[0][0])
 
     async def _to_operations(self, rows: Sequence[sqlite3.Row]) -> list[Operation]:
         with_deps = [row["id"] for row in rows if row["has_dependencies"]]
@@ -554,55 +591,37 @@ class OfflineQueueManager:
         wanted = _limit(limit)
         if not wanted:
             return []
-        type_filter = ""
-        params: dict[str, Any] = {"owner": self.owner, "limit": wanted}
+        extra = ""
         if operation_types is not None:
             kinds = sorted({parse_operation_type(t).value for t in operation_types})
             if not kinds:
                 return []
-            type_filter = f" AND o.operation_type IN ({', '.join(repr(k) for k in kinds)})"
-        excluded = sorted(set(exclude_ids))
+            extra = f" AND o.operation_type IN ({', '.join(repr(k) for k in kinds)})"
+        excluded = sorted({int(i) for i in exclude_ids})
         if excluded:
-            type_filter += f" AND o.id NOT IN ({', '.join(str(int(i)) for i in excluded)})"
-
-        async def run(conn: aiosqlite.Connection, now: float) -> tuple[Any, QueueChange | None]:
-            freed = await self._free_expired(conn, now)
-            params.update(now=now, stamp=timestamp_now(now), lease=now + self.lease_seconds)
-            rows = list(
-                await conn.execute_fetchall(
-                    "UPDATE offline_operations SET status = 'in_progress', lease_owner = :owner,"
-                    " lease_expires_at = :lease, updated_at = :stamp WHERE id IN ("
-                    f" SELECT o.id FROM offline_operations o WHERE {_READY}{type_filter}"
-                    " ORDER BY o.priority DESC, o.id ASC LIMIT :limit)"
-                    f" RETURNING {OPERATION_COLUMNS}",
-                    params,
-                )
+            extra += f" AND o.id NOT IN ({', '.join(map(str, excluded))})"
+        sql = (
+            "UPDATE offline_operations SET status = 'in_progress', lease_owner = :owner,"
+            " lease_expires_at = :lease, updated_at = :stamp WHERE id IN ("
+            f" SELECT o.id {_READY_FROM} WHERE {_READY}{extra}"
+            " ORDER BY o.priority DESC, o.id ASC LIMIT :limit)"
+            f" RETURNING {OPERATION_COLUMNS}"
+        )
+        rows = await self._write(
+            partial(
+                _jobs.claim,
+                sql=sql,
+                params={"owner": self.owner, "limit": wanted},
+                owner=self.owner,
+                lease_seconds=self.lease_seconds,
             )
-            rows.sort(key=lambda row: (-(row["priority"] or 0), row["id"]))
-            ids = tuple(row["id"] for row in rows) + freed
-            return rows, QueueChange("changed", ids) if ids else None
-
-        writer, _ = await self._ready()
-        rows = await writer.submit(run)
+        )
         self._claimed += len(rows)
         return await self._to_operations(rows)
 
     async def mark_completed(self, op_id: int, *, details: Mapping[str, Any] | None = None) -> None:
         """The operation reached its service."""
-
-        async def run(conn: aiosqlite.Connection, now: float) -> tuple[Any, QueueChange | None]:
-            row = await _row(conn, op_id)
-            await conn.execute(
-                "UPDATE offline_operations SET status = 'completed', error_message = NULL,"
-                " lease_owner = NULL, lease_expires_at = NULL, updated_at = ? WHERE id = ?",
-                (timestamp_now(now), op_id),
-            )
-            attempt = (row["retry_count"] or 0) + 1
-            await _history(conn, op_id, attempt, now, "completed", None, details or {})
-            await conn.execute("DELETE FROM operation_conflicts WHERE operation_id = ?", (op_id,))
-            return None, QueueChange("changed", (op_id,))
-
-        await self._write_owned(op_id, run)
+        await self._write(partial(_jobs.mark_completed, op_id=op_id, details=details))
 
     async def mark_failed(
         self,
@@ -616,32 +635,29 @@ class OfflineQueueManager:
         """Record a failed attempt: pending again after a backoff, or failed at the limit.
 
         ``retry_after`` (seconds) replaces the backoff, e.g. from a ``Retry-After`` header;
-        ``permanent`` fails the operation now (the service refused it for good).
+        ``permanent`` fails the operation now (the service refused it for good). Returns
+        the operation as it is afterwards.
         """
-        message = str(error) if error is not None else "Failed."
-
-        async def run(conn: aiosqlite.Connection, now: float) -> tuple[Any, QueueChange | None]:
-            row = await _row(conn, op_id)
-            attempts = (row["retry_count"] or 0) + 1
-            final = permanent or attempts >= (row["max_attempts"] or self.max_attempts)
-            delay = retry_after if retry_after is not None else self.backoff_delay(attempts)
-            status = "failed" if final else "pending"
-            await conn.execute(
-                "UPDATE offline_operations SET status = ?, retry_count = ?, error_message = ?,"
-                " next_attempt_at = ?, lease_owner = NULL, lease_expires_at = NULL,"
-                " updated_at = ? WHERE id = ?",
-                (status, attempts, message, now + max(0.0, delay), timestamp_now(now), op_id),
+        current = await self.get_operation(op_id)
+        if current is None:
+            raise OperationNotFoundError(op_id)
+        delay = (
+            retry_after if retry_after is not None else self.backoff_delay(current.retry_count + 1)
+        )
+        await self._write(
+            partial(
+                _jobs.mark_failed,
+                op_id=op_id,
+                message=str(error) if error is not None else "Failed.",
+                delay=delay,
+                permanent=permanent,
+                default_max_attempts=self.max_attempts,
+                details=details,
             )
-            outcome = "failed" if final else "retry"
-            info = dict(details or {})
-            if not final:
-                info["retry_at"] = format_timestamp(_utc(now + max(0.0, delay)))
-            await _history(conn, op_id, attempts, now, outcome, message, info)
-            return None, QueueChange("changed", (op_id,))
-
-        await self._write_owned(op_id, run)
+        )
         operation = await self.get_operation(op_id)
-        assert operation is not None
+        if operation is None:
+            raise OperationNotFoundError(op_id)
         return operation
 
     async def mark_conflict(
@@ -655,39 +671,24 @@ class OfflineQueueManager:
         message: str | None = None,
     ) -> None:
         """Park the operation in ``conflict`` with both sides kept for the user."""
-        text = message or "The remote changed since this operation was queued."
-
-        async def run(conn: aiosqlite.Connection, now: float) -> tuple[Any, QueueChange | None]:
-            row = await _row(conn, op_id)
-            stamp = timestamp_now(now)
-            await conn.execute(
-                "UPDATE offline_operations SET status = 'conflict', error_message = ?,"
-                " lease_owner = NULL, lease_expires_at = NULL, updated_at = ? WHERE id = ?",
-                (text, stamp, op_id),
+        await self._write(
+            partial(
+                _jobs.mark_conflict,
+                op_id=op_id,
+                local=local,
+                remote=remote,
+                base=base,
+                remote_version=remote_version,
+                message=message or "The remote changed since this operation was queued.",
             )
-            await conn.execute(
-                "INSERT OR REPLACE INTO operation_conflicts (operation_id, local, remote, base,"
-                " remote_version, message, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (op_id, _dump(local), _dump(remote), _dump(base), remote_version, text, stamp),
-            )
-            await _history(conn, op_id, (row["retry_count"] or 0) + 1, now, "conflict", text, {})
-            return None, QueueChange("changed", (op_id,))
-
-        await self._write_owned(op_id, run)
+        )
 
     async def release(self, op_ids: Iterable[int], reason: str = "interrupted") -> int:
         """Put taken operations back as pending, without counting an attempt."""
         ids = sorted(set(op_ids))
         if not ids:
             return 0
-
-        async def run(conn: aiosqlite.Connection, now: float) -> tuple[Any, QueueChange | None]:
-            released = await _release(conn, now, ids, reason)
-            return len(released), QueueChange("changed", released) if released else None
-
-        writer, _ = await self._ready()
-        count: int = await writer.submit(run)
-        self._claimed = max(0, self._claimed - len(ids))
+        count: int = await self._write(partial(_jobs.release_job, ids=ids, reason=reason))
         return count
 
     async def requeue(
@@ -700,37 +701,18 @@ class OfflineQueueManager:
         clear_conflict: bool = True,
     ) -> None:
         """Make the operation pending and due now, optionally with a new payload."""
-        encoded = None
-        if payload is not None:
-            from peft_studio_offline.core.queue._codec import encode_payload
-
-            encoded = encode_payload(payload, self.compress_threshold)
-
-        async def run(conn: aiosqlite.Connection, now: float) -> tuple[Any, QueueChange | None]:
-            row = await _row(conn, op_id)
-            if row["status"] == "in_progress" and row["lease_owner"] != self.owner:
-                raise InvalidStateError(f"Operation {op_id} is being sent right now.")
-            stamp = timestamp_now(now)
-            retry_count = 0 if reset_attempts else row["retry_count"]
-            await conn.execute(
-                "UPDATE offline_operations SET status = 'pending', next_attempt_at = ?,"
-                " retry_count = ?, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?"
-                " WHERE id = ?",
-                (now, retry_count, stamp, op_id),
+        encoded = None if payload is None else encode_payload(payload, self.compress_threshold)
+        await self._write(
+            partial(
+                _jobs.requeue,
+                op_id=op_id,
+                owner=self.owner,
+                encoded=encoded,
+                note=note,
+                reset_attempts=reset_attempts,
+                clear_conflict=clear_conflict,
             )
-            if encoded is not None:
-                await conn.execute(
-                    "UPDATE offline_operations SET payload = ?, payload_blob = ? WHERE id = ?",
-                    (encoded[0], encoded[1], op_id),
-                )
-            if clear_conflict:
-                await conn.execute(
-                    "DELETE FROM operation_conflicts WHERE operation_id = ?", (op_id,)
-                )
-            await _history(conn, op_id, row["retry_count"] or 0, now, note, None, {})
-            return None, QueueChange("changed", (op_id,))
-
-        await self._write_owned(op_id, run)
+        )
 
     async def retry_now(self, op_id: int) -> None:
         """The user asks for another try now: attempts start again from zero."""
@@ -746,39 +728,12 @@ class OfflineQueueManager:
 
     async def cancel(self, op_id: int, reason: str = "Cancelled by the user.") -> None:
         """Stop an operation that has not been sent; it stays in the queue as cancelled."""
-
-        async def run(conn: aiosqlite.Connection, now: float) -> tuple[Any, QueueChange | None]:
-            row = await _row(conn, op_id)
-            if row["status"] in ("completed", "in_progress", "cancelled"):
-                raise InvalidStateError(
-                    f"Operation {op_id} is {row['status'].replace('_', ' ')} and cannot be"
-                    " cancelled."
-                )
-            await conn.execute(
-                "UPDATE offline_operations SET status = 'cancelled', error_message = ?,"
-                " updated_at = ? WHERE id = ?",
-                (reason, timestamp_now(now), op_id),
-            )
-            await _history(conn, op_id, row["retry_count"] or 0, now, "cancelled", reason, {})
-            return None, QueueChange("changed", (op_id,))
-
-        writer, _ = await self._ready()
-        await writer.submit(run)
+        await self._write(partial(_jobs.cancel, op_id=op_id, reason=reason))
 
     async def set_priority(self, op_id: int, priority: int) -> None:
         if isinstance(priority, bool) or not isinstance(priority, int) or abs(priority) > 2**31:
             raise InvalidOperationError(f"The priority must be an integer, not {priority!r}.")
-
-        async def run(conn: aiosqlite.Connection, now: float) -> tuple[Any, QueueChange | None]:
-            await _row(conn, op_id)
-            await conn.execute(
-                "UPDATE offline_operations SET priority = ?, updated_at = ? WHERE id = ?",
-                (priority, timestamp_now(now), op_id),
-            )
-            return None, QueueChange("changed", (op_id,))
-
-        writer, _ = await self._ready()
-        await writer.submit(run)
+        await self._write(partial(_jobs.set_priority, op_id=op_id, priority=priority))
 
     async def record_event(
         self,
@@ -788,16 +743,9 @@ class OfflineQueueManager:
         details: Mapping[str, Any] | None = None,
     ) -> None:
         """Add a line to the operation's history (a resolution, a dropped local change...)."""
-
-        async def run(conn: aiosqlite.Connection, now: float) -> tuple[Any, QueueChange | None]:
-            row = await _row(conn, op_id)
-            await _history(
-                conn, op_id, row["retry_count"] or 0, now, outcome, error, dict(details or {})
-            )
-            return None, QueueChange("changed", (op_id,))
-
-        writer, _ = await self._ready()
-        await writer.submit(run)
+        await self._write(
+            partial(_jobs.record_event, op_id=op_id, outcome=outcome, error=error, details=details)
+        )
 
     async def delete_operation(self, op_id: int) -> bool:
         return bool(await self.delete_operations([op_id]))
@@ -806,33 +754,18 @@ class OfflineQueueManager:
         ids = sorted({int(i) for i in op_ids})
         if not ids:
             return 0
-
-        async def run(conn: aiosqlite.Connection, now: float) -> tuple[Any, QueueChange | None]:
-            deleted: list[int] = []
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
-                rows = await conn.execute_fetchall(
-                    f"DELETE FROM offline_operations WHERE id IN ({', '.join('?' * len(chunk))})"
-                    " RETURNING id",
-                    chunk,
-                )
-                deleted.extend(row[0] for row in rows)
-            return len(deleted), QueueChange("removed", tuple(sorted(deleted))) if deleted else None
-
-        writer, _ = await self._ready()
-        count: int = await writer.submit(run)
+        count: int = await self._write(partial(_jobs.delete, ids=ids))
         return count
 
     async def clear_completed(self, older_than: timedelta | datetime | float | None = None) -> int:
-        """Remove completed operations (those finished before ``older_than``, if given).
+        """Remove completed operations; with ``older_than``, only those finished before it.
 
-        A completed operation that an unfinished one depends on stays, so the dependent
-        can still see that it completed.
+        ``older_than`` is an age (timedelta or seconds) or a moment (datetime).
         """
         cutoff: str | None = None
         if older_than is not None:
             if isinstance(older_than, datetime):
-                moment = older_than
+                moment = older_than if older_than.tzinfo else older_than.astimezone()
             else:
                 seconds = (
                     older_than.total_seconds()
@@ -841,36 +774,14 @@ class OfflineQueueManager:
                 )
                 if seconds < 0:
                     raise InvalidOperationError("older_than must not be negative.")
-                moment = _utc(self._clock() - seconds)
-            cutoff = format_timestamp(moment if moment.tzinfo else moment.astimezone())
-
-        async def run(conn: aiosqlite.Connection, now: float) -> tuple[Any, QueueChange | None]:
-            sql = (
-                "DELETE FROM offline_operations WHERE status = 'completed'"
-                + (" AND updated_at < :cutoff" if cutoff else "")
-                + " AND NOT EXISTS (SELECT 1 FROM operation_dependencies d"
-                " JOIN offline_operations w ON w.id = d.operation_id"
-                " WHERE d.depends_on_id = offline_operations.id"
-                " AND w.status NOT IN ('completed', 'failed', 'cancelled', 'expired'))"
-                " RETURNING id"
-            )
-            rows = list(await conn.execute_fetchall(sql, {"cutoff": cutoff}))
-            ids = tuple(row[0] for row in rows)
-            return len(ids), QueueChange("removed", ids) if ids else None
-
-        writer, _ = await self._ready()
-        count: int = await writer.submit(run)
+                moment = datetime.fromtimestamp(self._clock() - seconds, UTC)
+            cutoff = format_timestamp(moment)
+        count: int = await self._write(partial(_jobs.clear_completed, cutoff=cutoff))
         return count
 
     async def expire_due(self) -> int:
         """Move pending operations whose time to live ran out to ``expired``."""
-
-        async def run(conn: aiosqlite.Connection, now: float) -> tuple[Any, QueueChange | None]:
-            ids = await _expire(conn, now)
-            return len(ids), QueueChange("changed", ids) if ids else None
-
-        writer, _ = await self._ready()
-        count: int = await writer.submit(run)
+        count: int = await self._write(_jobs.expire_job)
         return count
 
     def backoff_delay(self, attempts: int) -> float:
@@ -878,189 +789,21 @@ class OfflineQueueManager:
         ceiling = min(self.backoff_cap, self.backoff_base * 2 ** min(max(attempts, 1) - 1, 30))
         return random.uniform(0, ceiling)
 
-    async def next_due_at(self) -> float | None:
-        """When the earliest waiting pending operation becomes due (Unix time), if any."""
-        rows = await self._read(
-            "SELECT min(next_attempt_at) FROM offline_operations WHERE status = 'pending'"
-        )
-        return None if rows[0][0] is None else float(rows[0][0])
 
-    # ------------------------------------------------------------------ helpers
-
-    async def _write_owned(
-        self, op_id: int, run: Callable[[aiosqlite.Connection, float], Any]
-    ) -> None:
-        # ``_claimed`` is only a hint that leases need renewing; renewal recounts it.
-        writer, _ = await self._ready()
-        await writer.submit(run)
-
-    async def _renew_leases(self) -> None:
-        async def run(conn: aiosqlite.Connection, now: float) -> tuple[Any, QueueChange | None]:
-            cursor = await conn.execute(
-                "UPDATE offline_operations SET lease_expires_at = ?"
-                " WHERE lease_owner = ? AND status = 'in_progress'",
-                (now + self.lease_seconds, self.owner),
-            )
-            self._claimed = cursor.rowcount
-            return None, None
-
-        writer, _ = await self._ready()
-        await writer.submit(run)
-
-    async def _recover_orphans(self) -> None:
-        """Operations held by a process that is gone, or whose lease ran out, are pending again."""
-
-        async def run(conn: aiosqlite.Connection, now: float) -> tuple[Any, QueueChange | None]:
-            ids = await self._free_expired(conn, now)
-            owners = await conn.execute_fetchall(
-                "SELECT DISTINCT lease_owner FROM offline_operations WHERE status = 'in_progress'"
-            )
-            gone = [row[0] for row in owners if row[0] != self.owner and owner_is_gone(row[0])]
-            for owner in gone:
-                rows = await conn.execute_fetchall(
-                    "SELECT id FROM offline_operations WHERE status = 'in_progress'"
-                    " AND lease_owner IS ?",
-                    (owner,),
-                )
-                ids += await _release(
-                    conn, now, [row[0] for row in rows], "its process stopped while sending it"
-                )
-            return None, QueueChange("changed", ids) if ids else None
-
-        writer, _ = await self._ready()
-        await writer.submit(run)
-
-    async def _free_expired(self, conn: aiosqlite.Connection, now: float) -> tuple[int, ...]:
-        rows = await conn.execute_fetchall(
-            "SELECT id FROM offline_operations WHERE status = 'in_progress'"
-            " AND lease_expires_at < ? AND lease_owner IS NOT ?",
-            (now, self.owner),
-        )
-        released = await _release(conn, now, [row[0] for row in rows], "its lease ran out")
-        return released + await _expire(conn, now)
-
-    async def _release_owned(self, reason: str) -> None:
-        async def run(conn: aiosqlite.Connection, now: float) -> tuple[Any, QueueChange | None]:
-            rows = await conn.execute_fetchall(
-                "SELECT id FROM offline_operations WHERE status = 'in_progress'"
-                " AND lease_owner = ?",
-                (self.owner,),
-            )
-            ids = await _release(conn, now, [row[0] for row in rows], reason)
-            return None, QueueChange("changed", ids) if ids else None
-
-        assert self._writer is not None
-        await self._writer.submit(run)
+def _apply_storage_limit(conn: sqlite3.Connection, max_db_bytes: int | None) -> None:
+    page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
+    pages = 1_073_741_823 if max_db_bytes is None else max(1, max_db_bytes // page_size)
+    conn.execute(f"PRAGMA max_page_count = {pages}")
 
 
-class _Inserts:
-    """Adapts an ``InsertBatch`` of one request to the writer's job signature."""
-
-    def __init__(self, batch: InsertBatch) -> None:
-        self._batch = batch
-
-    async def run(self, conn: aiosqlite.Connection, now: float) -> tuple[Any, QueueChange | None]:
-        results, change = await self._batch.run(conn, now)
-        return _unwrap(results[0]), change
-
-
-def _unwrap(result: Any) -> Any:
-    if isinstance(result, BaseException):
-        raise result
-    return result
-
-
-def _first_of(
-    run: Callable[[aiosqlite.Connection, float], Any],
-) -> Callable[[aiosqlite.Connection, float], Any]:
-    async def wrapped(conn: aiosqlite.Connection, now: float) -> tuple[Any, QueueChange | None]:
-        op_id, change = await run(conn, now)
-        return [op_id], change
-
-    return wrapped
-
-
-async def _row(conn: aiosqlite.Connection, op_id: int) -> sqlite3.Row:
-    rows = list(
-        await conn.execute_fetchall(
-            "SELECT id, status, retry_count, max_attempts, lease_owner FROM offline_operations"
-            " WHERE id = ?",
-            (op_id,),
-        )
-    )
-    if not rows:
-        raise OperationNotFoundError(op_id)
-    row: sqlite3.Row = rows[0]
-    return row
-
-
-async def _history(
-    conn: aiosqlite.Connection,
-    op_id: int,
-    attempt: int,
-    now: float,
-    outcome: str,
-    error: str | None,
-    details: Mapping[str, Any],
-) -> None:
-    await conn.execute(
-        "INSERT INTO operation_attempts (operation_id, attempt, at, outcome, error, details)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        (
-            op_id,
-            attempt,
-            timestamp_now(now),
-            outcome,
-            error,
-            _dump(dict(details)) if details else None,
-        ),
-    )
-
-
-async def _release(
-    conn: aiosqlite.Connection, now: float, ids: list[int], reason: str
-) -> tuple[int, ...]:
-    if not ids:
-        return ()
-    stamp = timestamp_now(now)
-    released: list[int] = []
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        rows = await conn.execute_fetchall(
-            "UPDATE offline_operations SET status = 'pending', lease_owner = NULL,"
-            " lease_expires_at = NULL, updated_at = ?"
-            f" WHERE status = 'in_progress' AND id IN ({', '.join('?' * len(chunk))})"
-            " RETURNING id, retry_count",
-            (stamp, *chunk),
-        )
-        rows = list(rows)
-        await conn.executemany(
-            "INSERT INTO operation_attempts (operation_id, attempt, at, outcome, error)"
-            " VALUES (?, ?, ?, 'released', ?)",
-            [(row[0], row[1], stamp, f"Put back as pending: {reason}.") for row in rows],
-        )
-        released.extend(row[0] for row in rows)
-    return tuple(released)
-
-
-async def _expire(conn: aiosqlite.Connection, now: float) -> tuple[int, ...]:
-    stamp = timestamp_now(now)
-    rows = list(
-        await conn.execute_fetchall(
-            "UPDATE offline_operations SET status = 'expired', updated_at = :stamp,"
-            " error_message = 'Expired: its time to live ran out before it could be sent.'"
-            " WHERE status = 'pending' AND expires_at IS NOT NULL AND expires_at <= :now"
-            " RETURNING id, retry_count",
-            {"now": now, "stamp": stamp},
-        )
-    )
-    if rows:
-        await conn.executemany(
-            "INSERT INTO operation_attempts (operation_id, attempt, at, outcome, error)"
-            " VALUES (?, ?, ?, 'expired', 'Its time to live ran out before it could be sent.')",
-            [(row[0], row[1], stamp) for row in rows],
-        )
-    return tuple(row[0] for row in rows)
+def _status(value: OperationStatus | str) -> str:
+    try:
+        return OperationStatus(value).value
+    except ValueError:
+        known = ", ".join(s.value for s in OperationStatus)
+        raise InvalidOperationError(
+            f"Unknown status {value!r}; expected one of: {known}."
+        ) from None
 
 
 def _filters(
@@ -1069,7 +812,7 @@ def _filters(
     where: list[str] = []
     params: dict[str, Any] = {}
     if status is not None:
-        statuses = [OperationStatus(s).value for s in _as_list(status)]
+        statuses = [_status(s) for s in _as_list(status)]
         where.append(f"status IN ({', '.join(repr(s) for s in statuses)})")
     if operation_type is not None:
         kinds = [parse_operation_type(t).value for t in _as_list(operation_type)]
@@ -1087,10 +830,20 @@ def _filters(
     return where, params
 
 
+# Columns ``list_operations`` may sort on (the window's table headers).
+_SORTABLE = frozenset(
+    {"id", "operation_type", "status", "priority", "retry_count", "created_at", "updated_at",
+     "next_attempt_at", "error_message"}
+)  # fmt: skip
+
+
+def _order(column: str, descending: bool) -> str:
+    direction = "DESC" if descending else "ASC"
+    return f"id {direction}" if column == "id" else f"{column} {direction}, id {direction}"
+
+
 def _as_list(value: Any) -> list[Any]:
-    if isinstance(value, str):
-        return [value]
-    return list(value)
+    return [value] if isinstance(value, str) else list(value)
 
 
 def _limit(limit: int | None) -> int | None:
@@ -1105,20 +858,3 @@ def _non_negative_int(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise InvalidOperationError(f"{name} must be zero or a positive integer, not {value!r}.")
     return value
-
-
-def _dump(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, ensure_ascii=False, default=str)
-
-
-def _utc(epoch: float) -> datetime:
-    from datetime import UTC
-
-    return datetime.fromtimestamp(epoch, UTC)
-
-
-async def _close_quietly(*connections: aiosqlite.Connection | None) -> None:
-    for conn in connections:
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                await conn.close()
