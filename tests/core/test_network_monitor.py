@@ -494,3 +494,21 @@ def test_one_monitor_serves_one_event_loop_after_another() -> None:
         asyncio.run(first_run())
         asyncio.run(second_run())
     assert seen == [(UNKNOWN, ONLINE), (ONLINE, OFFLINE)]
+
+
+async def test_stopping_lets_a_manual_check_in_flight_finish_with_its_true_answer() -> None:
+    answering = threading.Event()
+
+    def slow(path: str) -> Reply:
+        answering.set()
+        time.sleep(0.5)
+        return Reply(200, "ok")
+
+    with HttpServer(slow) as server:
+        monitor = NetworkMonitor([server.url()], check_interval=30)
+        manual = asyncio.create_task(monitor.check_connectivity())
+        await wait_until(answering.is_set, within=5)
+        await monitor.stop_monitoring()
+        assert await manual is True
+        assert monitor.get_status_info()["endpoints"][0]["error"] is None
+        await monitor.aclose()

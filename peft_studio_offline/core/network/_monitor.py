@@ -336,11 +336,14 @@ class NetworkMonitor:
         await self._close_client()
 
     async def _close_client(self) -> None:
-        client, self._client = self._client, None
-        if client is not None and self._owns_client:
-            await client.aclose()
-        elif client is not None:
-            self._client = client  # the caller's client: theirs to close
+        if self._client is None or not self._owns_client:
+            return  # nothing open, or the caller's client: theirs to close
+        self._bind_to_running_loop()
+        # A manual check may still be probing with it: let that check finish first.
+        async with self._check_lock:
+            client, self._client = self._client, None
+            if client is not None:
+                await client.aclose()
 
     async def _run(self) -> None:
         while True:
