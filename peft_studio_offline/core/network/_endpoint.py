@@ -24,7 +24,9 @@ class Endpoint:
 
     Healthy means: the HTTP status is one of ``expected_statuses`` and, when
     ``expected_body`` is set, the body contains that text. A 200 without the text means
-    something else answered for the service (a captive portal or a proxy).
+    something else answered for the service (a captive portal or a proxy). Without
+    ``expected_body`` only a redirect or an HTTP 511 gives a portal away, so give one
+    wherever the service's answer has a known text (MLflow's ``/health`` answers ``OK``).
     """
 
     url: str

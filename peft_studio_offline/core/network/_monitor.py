@@ -51,10 +51,12 @@ class NetworkMonitor:
     ``[]`` probes nothing and the status stays unknown.
 
     Options: ``failure_threshold`` (failed checks in a row before a steady online status
-    flips; default from the settings when they supply the endpoints, else 2),
+    flips; default from the settings when they are read or given, else 2),
     ``backoff_initial`` (seconds before the first re-check after a failure, doubling up to
     ``check_interval``), ``settings`` (a ``Settings`` to use instead of loading them) and
     ``client`` (an ``httpx.AsyncClient`` to probe with; the caller closes it).
+    ``check_interval`` and ``timeout`` are taken as given; ``from_settings()`` takes them
+    from the settings too.
     """
 
     def __init__(
