@@ -1,0 +1,81 @@
+"""Where MLflow operations go, and with which credentials.
+
+The tracking URI comes from the settings the engine was built with (``sync.
+mlflow_tracking_uri``, which ``MLFLOW_TRACKING_URI`` overrides when the settings are loaded),
+unless a handler is given one explicitly. MLflow's own credential variables
+(``MLFLOW_TRACKING_TOKEN``, or ``MLFLOW_TRACKING_USERNAME`` with ``MLFLOW_TRACKING_PASSWORD``)
+are read when the handler is created; a token named in ``credentials.mlflow_token`` comes
+from the system keyring and wins over them.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+from peft_studio_offline.core.handlers.httputil import host_of
+from peft_studio_offline.core.handlers.mlflow._client import MlflowRestClient
+from peft_studio_offline.core.handlers.mlflow._errors import MlflowConfigurationError
+from peft_studio_offline.core.sync.handler import HandlerContext
+
+TOKEN_VARIABLE = "MLFLOW_TRACKING_TOKEN"
+USERNAME_VARIABLE = "MLFLOW_TRACKING_USERNAME"
+PASSWORD_VARIABLE = "MLFLOW_TRACKING_PASSWORD"
+
+
+class TrackingTarget:
+    """Builds the REST client for one attempt from the handler context."""
+
+    def __init__(
+        self, tracking_uri: str | None = None, environ: Mapping[str, str] | None = None
+    ) -> None:
+        env = os.environ if environ is None else environ
+        self.tracking_uri = tracking_uri.strip() if tracking_uri else None
+        self._auth: str | None = None
+        token = env.get(TOKEN_VARIABLE, "").strip()
+        user = env.get(USERNAME_VARIABLE, "")
+        if token:
+            self._auth = f"Bearer {token}"
+        elif user:
+            pair = f"{user}:{env.get(PASSWORD_VARIABLE, '')}".encode()
+            self._auth = "Basic " + base64.b64encode(pair).decode("ascii")
+
+    def uri(self, context: HandlerContext) -> str:
+        uri = self.tracking_uri or context.mlflow_tracking_uri.strip()
+        if not uri:
+            raise MlflowConfigurationError(
+                "No MLflow tracking server is configured"
+                " (settings sync.mlflow_tracking_uri or MLFLOW_TRACKING_URI)."
+            )
+        parts = urlsplit(uri)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise MlflowConfigurationError(
+                f"The MLflow tracking URI {uri!r} is not an http(s) URL of a tracking server."
+            )
+        return uri
+
+    def host(self, context: HandlerContext) -> str | None:
+        try:
+            return host_of(self.uri(context))
+        except MlflowConfigurationError:
+            return None
+
+    def client(self, context: HandlerContext, idempotency_key: str) -> MlflowRestClient:
+        headers: dict[str, str] = {}
+        auth = self._auth
+        name = context.settings.credentials.mlflow_token
+        if name:
+            token = context.credential(name)
+            if token:
+                auth = f"Bearer {token}"
+        if auth:
+            headers["Authorization"] = auth
+        return MlflowRestClient(
+            context.client,
+            self.uri(context),
+            headers=headers,
+            timeout=context.timeout,
+            idempotency_key=idempotency_key,
+        )

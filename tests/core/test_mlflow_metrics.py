@@ -1,0 +1,238 @@
+"""METRIC_LOG through the queue and the sync engine to a real MLflow tracking server."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from peft_studio_offline.core.enums import OperationStatus, OperationType
+from peft_studio_offline.core.handlers.mlflow import (
+    MetricLogHandler,
+    MlflowRestClient,
+    prepare_mlflow_payload,
+)
+from peft_studio_offline.core.queue import OfflineQueueManager
+from peft_studio_offline.core.sync.engine import SyncEngine
+from tests.support.mlflow_server import DroppingProxy, MlflowServer, mlflow_server, new_run
+
+pytestmark = pytest.mark.mlflow
+
+__all__ = ["mlflow_server"]
+
+
+@pytest.fixture
+def tracking_uri(mlflow_server: MlflowServer, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.url)
+    return mlflow_server.url
+
+
+@pytest.fixture
+async def rest(mlflow_server: MlflowServer) -> AsyncIterator[MlflowRestClient]:
+    async with httpx.AsyncClient() as http:
+        yield MlflowRestClient(http, mlflow_server.url)
+
+
+@pytest.fixture
+async def queue(tmp_path: Path) -> AsyncIterator[OfflineQueueManager]:
+    async with OfflineQueueManager(tmp_path / "q.db", backoff_base=0.01) as q:
+        yield q
+
+
+async def make_engine(queue: OfflineQueueManager, **options: Any) -> SyncEngine:
+    options.setdefault("batch_size", 200)
+    return SyncEngine(queue, None, breaker_threshold=1000, **options)
+
+
+def steps(first: int, count: int, *, at: int = 1_700_000_000_000) -> Iterator[dict[str, Any]]:
+    for step in range(first, first + count):
+        yield {"metrics": {"loss": 1.0 / (step + 1), "lr": 0.001}, "step": step}
+
+
+async def enqueue_metrics(
+    queue: OfflineQueueManager, run_id: str, payloads: Iterator[dict[str, Any]]
+) -> list[int]:
+    ids = []
+    for payload in payloads:
+        prepared = prepare_mlflow_payload("metric_log", {"run_id": run_id, **payload})
+        ids.append(await queue.enqueue(OperationType.METRIC_LOG, prepared))
+    return ids
+
+
+async def statuses(queue: OfflineQueueManager, ids: list[int]) -> set[OperationStatus]:
+    found = set()
+    for op_id in ids:
+        op = await queue.get_operation(op_id)
+        assert op is not None
+        found.add(op.status)
+    return found
+
+
+async def test_metrics_queued_while_the_server_is_down_arrive_exactly_once(
+    tracking_uri: str,
+    mlflow_server: MlflowServer,
+    rest: MlflowRestClient,
+    queue: OfflineQueueManager,
+) -> None:
+    _, run_id = await new_run(rest)
+    mlflow_server.stop()
+    try:
+        ids = await enqueue_metrics(queue, run_id, steps(0, 40))
+        async with await make_engine(queue) as engine:
+            result = await engine.sync()
+            assert result["completed"] == 0 and result["failed"] == 40
+            assert "cannot be reached" in result["errors"][0]["error"]
+            assert await statuses(queue, ids) == {OperationStatus.PENDING}
+            # More points while still offline, then the server comes back.
+            ids += await enqueue_metrics(queue, run_id, steps(40, 20))
+            mlflow_server.start()
+            for op_id in ids:
+                await queue.retry_now(op_id)
+            result = await engine.sync()
+            assert result["completed"] == 60, result["errors"]
+            assert (await engine.sync())["total"] == 0
+    finally:
+        mlflow_server.start()
+    assert await statuses(queue, ids) == {OperationStatus.COMPLETED}
+    for key, expected in (("loss", {s: 1.0 / (s + 1) for s in range(60)}), ("lr", None)):
+        history = await rest.get_metric_history(run_id, key)
+        assert sorted(p["step"] for p in history) == list(range(60))  # each exactly once
+        if expected is not None:
+            assert {p["step"]: p["value"] for p in history} == expected
+
+
+async def test_a_retry_after_a_lost_response_duplicates_nothing(
+    mlflow_server: MlflowServer,
+    rest: MlflowRestClient,
+    queue: OfflineQueueManager,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _, run_id = await new_run(rest)
+    with DroppingProxy(mlflow_server.port) as proxy:
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", proxy.url)
+        ids = await enqueue_metrics(
+            queue,
+            run_id,
+            ({**p, "params": {"lr": "0.001"}, "tags": {"phase": "warmup"}} for p in steps(0, 30)),
+        )
+        proxy.drop("runs/log-batch")
+        async with await make_engine(queue) as engine:
+            first = await engine.sync()
+            assert first["completed"] == 0 and first["failed"] == 30
+            assert proxy.dropped == ["POST /api/2.0/mlflow/runs/log-batch HTTP/1.1"]
+            # The server did the work; only its answer was lost.
+            assert len(await rest.get_metric_history(run_id, "loss")) == 30
+            for op_id in ids:
+                await queue.retry_now(op_id)
+            second = await engine.sync()
+            assert second["completed"] == 30, second["errors"]
+    assert await statuses(queue, ids) == {OperationStatus.COMPLETED}
+    history = await rest.get_metric_history(run_id, "loss")
+    assert sorted(p["step"] for p in history) == list(range(30))
+    run = await rest.get_run(run_id)
+    assert {"key": "lr", "value": "0.001"} in run["data"]["params"]
+
+
+async def test_consecutive_operations_for_a_run_are_coalesced(
+    tracking_uri: str, rest: MlflowRestClient, queue: OfflineQueueManager
+) -> None:
+    _, run_a = await new_run(rest)
+    _, run_b = await new_run(rest)
+    metrics = [{"key": f"m{k}", "value": float(k)} for k in range(50)]
+    ids = []
+    for step in range(30):  # 30 x 50 = 1,500 points for run A, interleaved with run B
+        ids += await enqueue_metrics(queue, run_a, iter([{"metrics": metrics, "step": step}]))
+        ids += await enqueue_metrics(queue, run_b, iter([{"metrics": {"x": 1.0}, "step": step}]))
+    async with await make_engine(queue, concurrency=1, batch_size=1000) as engine:
+        handler = engine.handler_for(OperationType.METRIC_LOG)
+        assert isinstance(handler, MetricLogHandler)
+        result = await engine.sync()
+        assert result["completed"] == 60, result["errors"]
+        # 1,500 points for A fit in 2 requests, 30 for B in 1.
+        assert handler.requests_sent == 3
+    assert len(await rest.get_metric_history(run_a, "m49")) == 30
+    assert len(await rest.get_metric_history(run_b, "x")) == 30
+
+
+async def test_a_changed_param_fails_only_the_operation_that_changed_it(
+    tracking_uri: str, rest: MlflowRestClient, queue: OfflineQueueManager
+) -> None:
+    _, run_id = await new_run(rest)
+    payloads = [
+        {"metrics": {"loss": 0.9}, "step": 0, "params": {"lr": "0.1"}},
+        {"metrics": {"loss": 0.8}, "step": 1, "params": {"lr": "0.1", "epochs": "3"}},
+        {"metrics": {"loss": 0.7}, "step": 2, "params": {"lr": "0.5"}},
+        {"metrics": {"loss": 0.6}, "step": 3},
+    ]
+    ids = await enqueue_metrics(queue, run_id, iter(payloads))
+    async with await make_engine(queue) as engine:
+        result = await engine.sync()
+    assert result["completed"] == 3 and result["failed"] == 1
+    changed = await queue.get_operation(ids[2])
+    assert changed is not None and changed.status is OperationStatus.FAILED
+    assert changed.error_message is not None
+    assert "params cannot change" in changed.error_message
+    attempts = await queue.get_attempts(ids[2])
+    assert attempts[-1].details["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert "Changing param values is not allowed" in attempts[-1].details["server_message"]
+    history = await rest.get_metric_history(run_id, "loss")
+    assert sorted(p["step"] for p in history) == [0, 1, 3]  # the refused one left nothing
+    run = await rest.get_run(run_id)
+    assert {p["key"]: p["value"] for p in run["data"]["params"]} == {"lr": "0.1", "epochs": "3"}
+
+
+async def test_missing_run_and_deleted_experiment_are_permanent_and_named(
+    tracking_uri: str, rest: MlflowRestClient, queue: OfflineQueueManager
+) -> None:
+    experiment_id, gone_with_experiment = await new_run(rest)
+    await rest.delete_experiment(experiment_id)
+    missing = await enqueue_metrics(queue, "0" * 32, steps(0, 2))
+    deleted = await enqueue_metrics(queue, gone_with_experiment, steps(0, 2))
+    async with await make_engine(queue) as engine:
+        result = await engine.sync()
+    assert result["failed"] == 4
+    for op_id in missing:
+        op = await queue.get_operation(op_id)
+        assert op is not None and op.status is OperationStatus.FAILED
+        assert op.error_message is not None
+        assert f"MLflow has no run '{'0' * 32}'" in op.error_message
+        assert "not found" in op.error_message  # the server's words, kept
+    for op_id in deleted:
+        op = await queue.get_operation(op_id)
+        assert op is not None and op.status is OperationStatus.FAILED
+        assert op.error_message is not None
+        assert f"experiment {experiment_id}" in op.error_message
+        assert "is deleted" in op.error_message
+        attempts = await queue.get_attempts(op_id)
+        assert "active" in attempts[-1].details["server_message"]
+
+
+async def test_a_payload_queued_without_timestamps_is_resent_identically(
+    tracking_uri: str, rest: MlflowRestClient, queue: OfflineQueueManager
+) -> None:
+    _, run_id = await new_run(rest)
+    # Queued directly, without prepare: the points take the operation's creation time.
+    op_id = await queue.enqueue("metric_log", {"run_id": run_id, "metrics": {"acc": 0.5}})
+    async with await make_engine(queue) as engine:
+        assert (await engine.sync())["completed"] == 1
+        await queue.requeue(op_id)  # as if the answer had been lost
+        assert (await engine.sync())["completed"] == 1
+    history = await rest.get_metric_history(run_id, "acc")
+    op = await queue.get_operation(op_id)
+    assert op is not None
+    assert history == [
+        {"key": "acc", "value": 0.5, "timestamp": int(op.created_at.timestamp() * 1000), "step": 0}
+    ]
+
+
+async def test_no_tracking_uri_is_a_clear_permanent_failure(queue: OfflineQueueManager) -> None:
+    op_id = await queue.enqueue("metric_log", {"run_id": "r", "metrics": {"a": 1}})
+    async with await make_engine(queue) as engine:
+        result = await engine.sync()
+    assert result["failed"] == 1
+    assert "MLFLOW_TRACKING_URI" in result["errors"][0]["error"]
+    op = await queue.get_operation(op_id)
+    assert op is not None and op.status is OperationStatus.FAILED
