@@ -1,0 +1,53 @@
+"""The public surface is what CONTRACT.md promises, and nothing drags Qt into the core."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import peft_studio_offline
+from peft_studio_offline import (
+    ConflictResolution,
+    NetworkStatus,
+    OperationStatus,
+    OperationType,
+)
+
+
+def test_all_names_resolve() -> None:
+    for name in peft_studio_offline.__all__:
+        assert getattr(peft_studio_offline, name) is not None, name
+
+
+def test_contract_names_are_exported() -> None:
+    promised = {
+        "OperationType", "OperationStatus", "ConflictResolution", "NetworkStatus", "Operation",
+        "OfflineQueueManager", "NetworkMonitor", "SyncEngine", "get_queue_manager",
+        "get_network_monitor", "get_sync_engine",
+    }  # fmt: skip
+    assert promised <= set(peft_studio_offline.__all__)
+
+
+def test_enum_values_are_the_contract() -> None:
+    assert {t.value for t in OperationType} == {
+        "api_call", "file_upload", "metric_log", "model_push", "experiment_sync",
+    }  # fmt: skip
+    assert {"pending", "in_progress", "completed", "failed", "conflict", "cancelled"} <= {
+        s.value for s in OperationStatus
+    }
+    assert [s.value for s in ConflictResolution] == ["local_wins", "remote_wins", "merge", "manual"]
+    assert {"online", "offline", "unknown"} <= {s.value for s in NetworkStatus}
+    assert issubclass(OperationType, str)
+
+
+def test_importing_the_package_loads_neither_qt_nor_the_http_stack() -> None:
+    code = (
+        "import sys, peft_studio_offline\n"
+        "names = ('PySide6', 'qasync', 'fastapi', 'uvicorn', 'httpx')\n"
+        "heavy = [m for m in names if m in sys.modules]\n"
+        "print(','.join(heavy))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == ""
