@@ -51,3 +51,25 @@ def test_importing_the_package_loads_neither_qt_nor_the_http_stack() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == ""
+
+
+def test_core_imports_with_qt_and_the_api_stack_absent() -> None:
+    """Every core module imports in a Python where PySide6, qasync and FastAPI do not exist."""
+    code = """
+import importlib, pkgutil, sys
+
+class Absent:
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in ('PySide6', 'shiboken6', 'qasync', 'fastapi', 'uvicorn'):
+            raise ModuleNotFoundError(f"No module named {name!r}")
+        return None
+
+sys.meta_path.insert(0, Absent())
+import peft_studio_offline.core as core
+for info in pkgutil.walk_packages(core.__path__, 'peft_studio_offline.core.'):
+    importlib.import_module(info.name)
+print('ok')
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
