@@ -63,7 +63,7 @@ setup_venv() {
     say "Installing PEFT Studio Offline and its test tools into $venv"
     local log="$venv/pip-install.log"
     if ! { "$venv/bin/python" -m pip install --upgrade pip &&
-           "$venv/bin/python" -m pip install -e ".[test]"; } >"$log" 2>&1; then
+           "$venv/bin/python" -m pip install -e ".[test,package]"; } >"$log" 2>&1; then
       tail -n 40 "$log" >&2; say "pip failed; the whole log is in $log"; exit 1
     fi
     echo "$want" > "$stamp"
