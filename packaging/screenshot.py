@@ -1,0 +1,202 @@
+"""Refresh the README screenshot: a realistic queue in the window, saved with grab().
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python packaging/screenshot.py [OUTPUT.png]
+
+Builds a throw-away queue in a temporary folder (a few hundred operations of every type and
+status, with the errors and a conflict people meet), a loopback health endpoint so the
+window shows "Online", and saves the window to resources/screenshot.png (or OUTPUT.png).
+Also saves the details panel next to it (``-details.png``) for review.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNS = ["llama3-lora-r16", "mistral-qlora-a2", "phi3-dora-sweep", "gemma-ia3-base"]
+
+
+class _Health(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def _items(rng: random.Random) -> list[dict[str, object]]:
+    items: list[dict[str, object]] = []
+    for step in range(0, 2400, 10):
+        run = rng.choice(RUNS)
+        items.append(
+            {
+                "operation_type": "metric_log",
+                "payload": {
+                    "run_id": run,
+                    "metrics": {"loss": round(2.4 * 0.999**step, 4), "lr": 2e-4},
+                    "step": step,
+                },
+            }
+        )
+    for i, run in enumerate(RUNS):
+        items.append(
+            {
+                "operation_type": "model_push",
+                "payload": {
+                    "path": f"/home/ana/adapters/{run}/checkpoint-{1200 + 300 * i}",
+                    "run_id": run,
+                    "registered_model_name": run.split("-")[0] + "-adapter",
+                },
+                "priority": 5,
+            }
+        )
+        items.append(
+            {
+                "operation_type": "experiment_sync",
+                "payload": {"run_id": run, "tags": {"stage": "evaluated", "owner": "ana"}},
+            }
+        )
+        items.append(
+            {
+                "operation_type": "file_upload",
+                "payload": {
+                    "path": f"/home/ana/adapters/{run}/eval-report.html",
+                    "url": "https://artifacts.example.org/reports/",
+                },
+            }
+        )
+    items.append(
+        {
+            "operation_type": "api_call",
+            "payload": {
+                "endpoint": "/api/models/upload",
+                "method": "POST",
+                "headers": {"Authorization": "Bearer sk-live-0123456789"},
+                "data": {"model_name": "llama3-lora-r16"},
+            },
+            "priority": 10,
+        }
+    )
+    return items
+
+
+async def _fill(queue: object) -> None:
+    from peft_studio_offline.core.queue import OfflineQueueManager
+
+    assert isinstance(queue, OfflineQueueManager)
+    rng = random.Random(7)
+    items = _items(rng)
+    # Older work went through; the newest waits, some of it after failed attempts.
+    older = await queue.enqueue_many(items[:200])
+    for op in await queue.claim(limit=len(older)):
+        await queue.mark_completed(op.id)
+    await queue.enqueue_many(items[200:-6])
+    taken = await queue.claim(limit=14)
+    ids = await queue.enqueue_many(items[-6:])
+    await queue.claim(limit=1)  # one being sent right now
+    errors = [
+        "Connection refused: mlflow.internal:5000",
+        "HTTP 503 Service Unavailable (retry after 30 s)",
+        "Read timed out after 30.0 s",
+    ]
+    for op in taken[:8]:
+        await queue.mark_failed(op.id, rng.choice(errors), retry_after=rng.uniform(60, 900))
+    for op in taken[8:10]:
+        await queue.mark_failed(
+            op.id, "HTTP 413 Payload Too Large: the adapter exceeds 2 GB", permanent=True
+        )
+    for op in taken[11:]:
+        await queue.mark_completed(op.id)
+    conflict = taken[10]
+    await queue.mark_conflict(
+        conflict.id,
+        local={"stage": "evaluated", "owner": "ana"},
+        remote={"stage": "archived", "owner": "ana", "reviewer": "li"},
+        base={"stage": "training", "owner": "ana"},
+        remote_version='"v7"',
+        message="The run's tags changed on the server since this was queued.",
+    )
+    await queue.cancel(ids[-2])
+
+
+async def _shoot(output: Path) -> None:
+    from PySide6.QtWidgets import QApplication
+
+    from peft_studio_offline.core.network import NetworkMonitor
+    from peft_studio_offline.core.queue import OfflineQueueManager
+    from peft_studio_offline.core.sync.engine import SyncEngine
+    from peft_studio_offline.gui import MainWindow
+    from peft_studio_offline.gui.history import CountSample, SyncSample
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Health)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    health = f"http://127.0.0.1:{server.server_address[1]}/health"
+    with tempfile.TemporaryDirectory() as folder:
+        os.environ["PEFT_STUDIO_OFFLINE_HOME"] = folder
+        queue = OfflineQueueManager(Path(folder) / "queue.db")
+        await queue.open()
+        await _fill(queue)
+        monitor = NetworkMonitor(endpoints=[health], check_interval=30)
+        engine = SyncEngine(queue, monitor)
+        window = MainWindow(queue, monitor, engine)
+        window.resize(1280, 760)
+        window.show()
+        await monitor.check_connectivity()
+        window.bridge.announce_network_info()
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+            if window.model.rowCount() and window.bridge.stats:
+                break
+        # A few hours of samples, as a running window would have collected them.
+        history = window.history
+        now = time.time()
+        history.counts.clear()
+        for step in range(36):
+            at = now - (36 - step) * 600
+            history.counts.append(CountSample(at, 160 - step * 3 + (step % 5) * 6, step // 12))
+            history.syncs.append(SyncSample(at, 10 + (step * 13) % 40, step % 7 == 0, 3.0))
+        window.view.selectRow(3)
+        await asyncio.sleep(0.3)
+        QApplication.processEvents()
+        output.parent.mkdir(parents=True, exist_ok=True)
+        window.grab().save(str(output))
+        details = window.open_details()
+        await asyncio.sleep(0.2)
+        details.grab().save(str(output.with_name(output.stem + "-details.png")))
+        details.close()
+        window.close()
+        await engine.close()
+        await monitor.aclose()
+        await queue.close()
+    server.shutdown()
+    print(output)
+
+
+def main() -> int:
+    import qasync
+    from PySide6.QtWidgets import QApplication
+
+    output = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "resources" / "screenshot.png"
+    app = QApplication.instance() or QApplication([])
+    assert isinstance(app, QApplication)
+    app.setQuitOnLastWindowClosed(False)  # closing the window must not stop the loop here
+    with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
+        runner.run(_shoot(output))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

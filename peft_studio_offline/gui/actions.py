@@ -1,0 +1,175 @@
+"""Every action of the window, with its name, shortcut, icon and accessible text.
+
+Tests and scripts find actions by object name (``actionSyncNow``, ``actionDeleteSelected``,
+``actionCheckConnectivity``...), so these names are part of the contract.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence
+from PySide6.QtWidgets import QMenu, QMenuBar, QStyle, QWidget
+
+from peft_studio_offline.core.enums import ConflictResolution
+from peft_studio_offline.gui.commands import strategy_label
+
+
+class WindowActions(QObject):
+    def __init__(self, window: QWidget) -> None:
+        super().__init__(window)
+        style = window.style()
+
+        def icon(pixmap: QStyle.StandardPixmap) -> QIcon:
+            return style.standardIcon(pixmap)
+
+        def make(
+            name: str,
+            text: str,
+            shortcut: QKeySequence | QKeySequence.StandardKey | str | None = None,
+            tip: str = "",
+            glyph: QIcon | None = None,
+            checkable: bool = False,
+        ) -> QAction:
+            action = QAction(text, window)
+            action.setObjectName(name)
+            if shortcut is not None:
+                action.setShortcut(QKeySequence(shortcut))
+            if tip:
+                action.setStatusTip(tip)
+                action.setToolTip(tip)
+            if glyph is not None:
+                action.setIcon(glyph)
+            action.setCheckable(checkable)
+            window.addAction(action)
+            return action
+
+        sp = QStyle.StandardPixmap
+        # Sync
+        self.sync_now = make(
+            "actionSyncNow", "&Sync Now", "F5", "Send every operation that is due now",
+            icon(sp.SP_BrowserReload),
+        )  # fmt: skip
+        self.auto_sync = make(
+            "actionAutoSync", "&Auto Sync", None,
+            "Sync by itself when the connection is up and work is due", checkable=True,
+        )  # fmt: skip
+        self.pause = make(
+            "actionPause", "&Pause Syncing", "Ctrl+Shift+P",
+            "Stop sending until you resume", icon(sp.SP_MediaPause), checkable=True,
+        )  # fmt: skip
+        self.check = make(
+            "actionCheckConnectivity", "&Check Connectivity Now", "Ctrl+K",
+            "Probe the configured endpoints now", icon(sp.SP_DriveNetIcon),
+        )  # fmt: skip
+        self.conflicts = make(
+            "actionConflicts", "Resolve &Conflicts…", "Ctrl+Shift+C",
+            "Decide between your version and the server's", icon(sp.SP_MessageBoxWarning),
+        )  # fmt: skip
+        self.strategy_group = QActionGroup(window)
+        self.strategy_group.setExclusive(True)
+        self.strategies: dict[ConflictResolution, QAction] = {}
+        for strategy in ConflictResolution:
+            action = make(f"actionStrategy_{strategy.value}", strategy_label(strategy))
+            action.setCheckable(True)
+            action.setData(strategy.value)
+            self.strategy_group.addAction(action)
+            self.strategies[strategy] = action
+        # Queue
+        self.add = make(
+            "actionAddOperation", "&Add Operation…", QKeySequence.StandardKey.New,
+            "Queue a new operation by hand", icon(sp.SP_FileDialogNewFolder),
+        )  # fmt: skip
+        self.inspect = make(
+            "actionInspect", "&Inspect…", "Ctrl+I", "Show everything about this operation",
+            icon(sp.SP_FileDialogContentsView),
+        )  # fmt: skip
+        self.retry = make(
+            "actionRetryNow", "&Retry Now", "Ctrl+R", "Try the selected operations again now",
+            icon(sp.SP_BrowserReload),
+        )  # fmt: skip
+        self.cancel = make(
+            "actionCancel", "Ca&ncel", None, "Stop the selected operations from being sent",
+            icon(sp.SP_DialogCancelButton),
+        )  # fmt: skip
+        self.priority = make(
+            "actionChangePriority", "Change &Priority…", "Ctrl+Shift+R",
+            "Higher priority operations are sent first",
+        )  # fmt: skip
+        self.delete = make(
+            "actionDeleteSelected", "&Delete Selected…", QKeySequence.StandardKey.Delete,
+            "Remove the selected operations from the queue", icon(sp.SP_TrashIcon),
+        )  # fmt: skip
+        # The Delete key must not fire while typing in the search field: the window gives
+        # this action to the table instead, where its shortcut applies.
+        self.delete.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        window.removeAction(self.delete)
+        self.retry_failed = make(
+            "actionRetryFailed", "Retry All &Failed", None, "Queue every failed operation again"
+        )  # fmt: skip
+        self.clear_completed = make(
+            "actionClearCompleted", "C&lear Completed", None,
+            "Remove operations that were sent successfully",
+        )  # fmt: skip
+        self.export = make(
+            "actionExport", "&Export…", "Ctrl+E", "Save the listed operations as JSON",
+            icon(sp.SP_DialogSaveButton),
+        )  # fmt: skip
+        self.find = make("actionFind", "&Find", QKeySequence.StandardKey.Find)
+        # File
+        self.settings = make(
+            "actionSettings", "&Settings…", "Ctrl+,", "Endpoints, sync targets, credentials",
+            icon(sp.SP_FileDialogDetailedView),
+        )  # fmt: skip
+        self.open_data = make(
+            "actionOpenDataFolder", "Open &Data Folder", None, "Where the queue database lives",
+            icon(sp.SP_DirOpenIcon),
+        )  # fmt: skip
+        self.quit = make("actionQuit", "&Quit", "Ctrl+Q", "Quit PEFT Studio Offline")
+        self.quit.setMenuRole(QAction.MenuRole.QuitRole)
+        # Help
+        self.shortcuts = make("actionShortcuts", "&Keyboard Shortcuts", "F1")
+        self.open_logs = make("actionOpenLogFolder", "Open &Log Folder")
+        self.about = make("actionAbout", "&About PEFT Studio Offline")
+        self.about.setMenuRole(QAction.MenuRole.AboutRole)
+
+        self.selection_actions = (self.inspect, self.retry, self.cancel, self.priority, self.delete)
+
+    def build_menus(self, bar: QMenuBar) -> dict[str, QMenu]:
+        menus: dict[str, QMenu] = {}
+        file_menu = bar.addMenu("&File")
+        file_menu.addActions([self.settings, self.open_data])
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit)
+        menus["file"] = file_menu
+
+        sync = bar.addMenu("&Sync")
+        sync.addActions([self.sync_now, self.auto_sync, self.pause])
+        strategy = sync.addMenu("Conflict &Strategy")
+        strategy.addActions(list(self.strategies.values()))
+        sync.addSeparator()
+        sync.addActions([self.conflicts, self.check])
+        menus["sync"] = sync
+        menus["strategy"] = strategy
+
+        queue = bar.addMenu("&Queue")
+        queue.addAction(self.add)
+        queue.addSeparator()
+        queue.addActions([self.inspect, self.retry, self.cancel, self.priority, self.delete])
+        queue.addSeparator()
+        queue.addActions([self.retry_failed, self.clear_completed, self.export])
+        menus["queue"] = queue
+
+        help_menu = bar.addMenu("&Help")
+        help_menu.addActions([self.shortcuts, self.open_logs])
+        help_menu.addSeparator()
+        help_menu.addAction(self.about)
+        menus["help"] = help_menu
+        return menus
+
+    def context_menu(self, parent: QWidget) -> QMenu:
+        menu = QMenu(parent)
+        menu.setObjectName("queueContextMenu")
+        menu.addActions([self.inspect, self.retry, self.cancel, self.priority])
+        menu.addSeparator()
+        menu.addAction(self.delete)
+        return menu

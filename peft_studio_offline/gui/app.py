@@ -1,0 +1,131 @@
+"""The window's entry point: QApplication, then the app's main coroutine on qasync.
+
+``main(argv)`` is what ``peft-studio-offline`` (no arguments) and the ``-gui`` script run.
+It returns the exit status: 0 when the user quits (Ctrl+Q or closing the window), 0 as well
+when another window on the same data directory was brought to the front instead, 1 when the
+queue cannot be opened.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+APP_NAME = "PEFT Studio Offline"
+DESKTOP_ID = "peft-studio-offline"
+
+
+def _parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
+    parser = argparse.ArgumentParser(prog="peft-studio-offline", add_help=True)
+    parser.add_argument("--db", type=Path, default=None, help="the queue database to open")
+    return parser.parse_known_args(list(argv))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the desktop window until the user quits; returns the exit status."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    options, qt_arguments = _parse(arguments)
+
+    import qasync
+    from PySide6.QtCore import qInstallMessageHandler
+    from PySide6.QtWidgets import QApplication
+
+    from peft_studio_offline.core.logs import configure_logging, qt_message_handler
+    from peft_studio_offline.core.settings import Settings
+    from peft_studio_offline.gui.icons import app_icon
+    from peft_studio_offline.gui.single_instance import SingleInstance
+
+    settings = Settings.load()
+    configure_logging(settings, entry_point="gui")
+    qInstallMessageHandler(qt_message_handler)
+
+    app = QApplication.instance() or QApplication(
+        [sys.argv[0] if sys.argv else APP_NAME, *qt_arguments]
+    )
+    assert isinstance(app, QApplication)
+    app.setApplicationName(APP_NAME)
+    app.setApplicationDisplayName(APP_NAME)
+    app.setOrganizationName("PEFT Studio")
+    app.setDesktopFileName(DESKTOP_ID)
+    app.setWindowIcon(app_icon())
+    # The app ends when the window asks (quit_requested), after the core is closed; Qt
+    # quitting by itself on the last close would stop the loop under that shutdown.
+    app.setQuitOnLastWindowClosed(False)
+
+    db_path = (options.db or settings.paths.database).expanduser()
+    instance = SingleInstance(db_path.parent)
+    if instance.activate_running():
+        log.info("Another window is open on %s; brought it to the front.", db_path)
+        return 0
+    instance.listen()
+    try:
+        with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
+            return runner.run(run_window(settings, db_path, instance))
+    finally:
+        instance.close()
+
+
+async def run_window(settings: object, db_path: Path, instance: object) -> int:
+    """Open the queue, show the window, start the services, and wait for the user to quit."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from peft_studio_offline.core.errors import PeftStudioOfflineError
+    from peft_studio_offline.core.runtime import Runtime, set_runtime
+    from peft_studio_offline.core.settings import Settings
+    from peft_studio_offline.gui.main_window import MainWindow
+    from peft_studio_offline.gui.single_instance import SingleInstance
+
+    assert isinstance(settings, Settings) and isinstance(instance, SingleInstance)
+    runtime = Runtime(settings, db_path=db_path)
+    set_runtime(runtime)
+    try:
+        await runtime.queue.open()
+    except PeftStudioOfflineError as exc:
+        log.error("The queue cannot be opened: %s", exc)
+        await _tell(QMessageBox.Icon.Critical, str(exc))
+        await runtime.close()
+        return 1
+
+    window = MainWindow(runtime.queue, runtime.monitor, runtime.engine, paths=settings.paths)
+    closed = asyncio.Event()
+    window.quit_requested.connect(closed.set)
+    instance.activation_requested.connect(window.tray.raise_window)
+    window.show()
+    for problem in settings.problems:
+        window.statusBar().showMessage(problem, 15000)
+    try:
+        await runtime.start()
+    except PeftStudioOfflineError as exc:
+        window.commands.failed.emit(f"Sync could not start: {exc}")
+    await closed.wait()
+    window.tasks.cancel_all()
+    await window.tasks.drain()
+    await runtime.close()
+    set_runtime(None)
+    return 0
+
+
+async def _tell(icon: object, text: str) -> None:
+    """A message box shown with open() and awaited (no exec() inside a coroutine)."""
+    from PySide6.QtWidgets import QMessageBox
+
+    box = QMessageBox(QMessageBox.Icon(icon), APP_NAME, text)
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def finished(_result: int) -> None:
+        if not done.done():
+            done.set_result(None)
+
+    box.finished.connect(finished)
+    box.open()
+    await done
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,208 @@
+"""The one place where core events become Qt signals.
+
+The queue, the network monitor and the sync engine publish plain Python events on the
+asyncio loop (which, under qasync, is the GUI thread). Widgets never subscribe to the core
+themselves: they connect to this object's signals. The bridge also keeps the few derived
+facts every widget wants (queue counts, the network status, whether a sync is running), so
+that the indicator, the tray and the details panel agree. Counts are re-read from the
+queue's counters after a change event, coalesced; nothing polls the database on a timer.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from peft_studio_offline.core.enums import NetworkStatus
+from peft_studio_offline.core.events import QueueChange
+from peft_studio_offline.core.queue import OfflineQueueManager
+from peft_studio_offline.gui.tasks import TaskKeeper
+
+log = logging.getLogger(__name__)
+
+
+class CoreBridge(QObject):
+    """Re-emits the core's events as Qt signals; owns no business rule."""
+
+    queue_changed = Signal(object)  # QueueChange
+    stats_changed = Signal(dict)  # the queue's counts per status, and "total"
+    network_changed = Signal(str, str)  # old, new NetworkStatus value
+    network_checked = Signal(dict)  # the monitor's status info after a check
+    sync_started = Signal(int)  # operations due, 0 when not known yet
+    sync_progress = Signal(int, int)  # done, total
+    sync_finished = Signal(dict)  # the result of SyncEngine.sync()
+    auto_sync_changed = Signal(bool)
+    error_reported = Signal(str)  # a sentence for the user
+
+    # Counts are re-read this long after the first change of a burst.
+    STATS_DELAY_MS = 150
+
+    def __init__(
+        self,
+        queue: OfflineQueueManager,
+        monitor: Any,
+        engine: Any,
+        tasks: TaskKeeper,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.queue = queue
+        self.monitor = monitor
+        self.engine = engine
+        self._tasks = tasks
+        self.stats: dict[str, int] = {}
+        self.network_status = str(getattr(monitor, "status", NetworkStatus.UNKNOWN))
+        self.syncing = False
+        self.sync_done = 0
+        self.sync_total = 0
+        self.last_sync: dict[str, Any] | None = None
+        self.last_sync_at: float | None = None
+        self._unsubscribe: list[Callable[[], None]] = []
+        self._stats_timer = QTimer(self)
+        self._stats_timer.setSingleShot(True)
+        self._stats_timer.setInterval(self.STATS_DELAY_MS)
+        self._stats_timer.timeout.connect(self._on_stats_timer_timeout)
+        self._subscribe()
+        self.refresh_stats()
+
+    # ------------------------------------------------------------- subscriptions
+
+    def _subscribe(self) -> None:
+        self._unsubscribe.append(self.queue.changes.subscribe(self._on_queue_change))
+        if self.monitor is not None and hasattr(self.monitor, "add_callback"):
+            self.monitor.add_callback(self._on_network_change)
+            self._unsubscribe.append(lambda: self.monitor.remove_callback(self._on_network_change))
+        subscribe = _engine_subscription(self.engine)
+        if subscribe is not None:
+            self._unsubscribe.append(subscribe(self._on_engine_event))
+
+    def close(self) -> None:
+        """Stop listening to the core (the window is going away)."""
+        for undo in self._unsubscribe:
+            try:
+                undo()
+            except Exception:  # the core may already be closed
+                log.debug("Unsubscribing failed", exc_info=True)
+        self._unsubscribe.clear()
+        self._stats_timer.stop()
+
+    # ------------------------------------------------------------------- queue
+
+    def _on_queue_change(self, change: QueueChange) -> None:
+        self.queue_changed.emit(change)
+        if not self._stats_timer.isActive():
+            self._stats_timer.start()
+
+    def _on_stats_timer_timeout(self) -> None:
+        self.refresh_stats()
+
+    def refresh_stats(self) -> None:
+        self._tasks.start(self._read_stats(), "read the queue counts")
+
+    async def _read_stats(self) -> None:
+        stats = await self.queue.get_queue_stats()
+        if stats != self.stats:
+            self.stats = stats
+            self.stats_changed.emit(stats)
+
+    # ----------------------------------------------------------------- network
+
+    def _on_network_change(self, old: object, new: object) -> None:
+        self.network_status = str(new)
+        self.network_changed.emit(str(old), str(new))
+        self.announce_network_info()
+
+    def announce_network_info(self) -> None:
+        info = self.network_info()
+        if info:
+            self.network_checked.emit(info)
+
+    def network_info(self) -> dict[str, Any]:
+        getter = getattr(self.monitor, "get_status_info", None)
+        if getter is None:
+            return {}
+        try:
+            info = getter()
+        except Exception:
+            log.exception("Reading the network status failed")
+            return {}
+        return dict(info) if isinstance(info, Mapping) else {}
+
+    # -------------------------------------------------------------------- sync
+
+    def _on_engine_event(self, event: Any) -> None:
+        """A ``SyncEvent``: started, progress (done of total) or finished (with the result)."""
+        kind = getattr(event, "kind", None)
+        if kind == "started":
+            self.note_sync_started(int(getattr(event, "total", 0) or 0))
+        elif kind == "progress":
+            self.note_sync_progress(int(event.done or 0), int(event.total or 0))
+        elif kind == "finished":
+            result = getattr(event, "result", None)
+            self.note_sync_finished(dict(result) if isinstance(result, Mapping) else {})
+
+    def note_sync_started(self, total: int = 0) -> None:
+        if self.syncing and total <= self.sync_total:
+            return
+        self.syncing = True
+        self.sync_done = 0
+        self.sync_total = total
+        self.sync_started.emit(total)
+
+    def note_sync_progress(self, done: int, total: int) -> None:
+        if not self.syncing:
+            self.note_sync_started(total)
+        self.sync_done = done
+        self.sync_total = max(total, done)
+        self.sync_progress.emit(self.sync_done, self.sync_total)
+
+    def note_sync_finished(self, result: Mapping[str, Any]) -> None:
+        """A sync ended (engine event, or the window's own call returning)."""
+        already = not self.syncing and self.last_sync == dict(result)
+        self.syncing = False
+        if already:
+            return
+        if result:
+            self.last_sync = dict(result)
+            self.last_sync_at = time.time()
+        self.sync_finished.emit(dict(result))
+        self.refresh_stats()
+
+    def auto_sync_enabled(self) -> bool:
+        return bool(self.engine_status().get("auto_sync", False))
+
+    def last_sync_summary(self) -> tuple[dict[str, Any] | None, float | None]:
+        """The last run this window saw, else the engine's own last result."""
+        if self.last_sync is not None:
+            return self.last_sync, self.last_sync_at
+        result = self.engine_status().get("last_result")
+        if isinstance(result, Mapping):
+            from peft_studio_offline.gui.formatting import parse_time
+
+            finished = parse_time(result.get("finished_at"))
+            return dict(result), finished.timestamp() if finished else None
+        return None, None
+
+    def engine_status(self) -> dict[str, Any]:
+        getter = getattr(self.engine, "get_status", None)
+        if getter is None:
+            return {}
+        try:
+            status = getter()
+        except Exception:
+            log.exception("Reading the sync status failed")
+            return {}
+        return dict(status) if isinstance(status, Mapping) else {}
+
+
+def _engine_subscription(
+    engine: Any,
+) -> Callable[[Callable[[Any], None]], Callable[[], None]] | None:
+    """The engine's ``events.subscribe`` (None for an engine without events)."""
+    events = getattr(engine, "events", None)
+    subscribe = getattr(events, "subscribe", None)
+    return subscribe if callable(subscribe) else None

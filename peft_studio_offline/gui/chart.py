@@ -1,0 +1,122 @@
+"""A small chart drawn with QPainter: pending and failed counts as lines, throughput as bars.
+
+QtCharts is not part of PySide6-Essentials, and a sparkline needs none of it. Colours come
+from the status palette; axes and text from the widget's palette, so it follows dark mode.
+"""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPaintEvent, QPalette, QPen
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from peft_studio_offline.core.enums import OperationStatus
+from peft_studio_offline.gui import formatting
+from peft_studio_offline.gui.history import StatsHistory
+
+
+class ActivityChart(QWidget):
+    """The last hours at a glance; call ``update()`` after the history changes."""
+
+    BARS = 36
+
+    def __init__(self, history: StatsHistory, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.history = history
+        self.setMinimumSize(QSize(280, 110))
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setAccessibleName("Activity chart")
+        self.setAccessibleDescription(
+            "Pending and failed operations, and operations synced, over the last hours"
+        )
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        palette = self.palette()
+        text = palette.color(QPalette.ColorRole.WindowText)
+        faint = QColor(text)
+        faint.setAlpha(40)
+        legend_height = 16
+        area = QRectF(self.rect()).adjusted(2, 2, -2, -(legend_height + 4))
+        painter.setPen(QPen(faint, 1))
+        painter.drawLine(area.bottomLeft(), area.bottomRight())
+        self._draw_bars(painter, area)
+        self._draw_lines(painter, area)
+        self._draw_legend(painter, QRectF(2, area.bottom() + 4, area.width(), legend_height), text)
+        painter.end()
+
+    def _draw_bars(self, painter: QPainter, area: QRectF) -> None:
+        buckets = self.history.throughput_buckets(self.BARS)
+        peak = max(buckets) or 1
+        width = area.width() / self.BARS
+        colour = QColor(formatting.STATUS_COLOURS[OperationStatus.COMPLETED])
+        colour.setAlpha(110)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(colour)
+        for i, value in enumerate(buckets):
+            if value:
+                height = max(2.0, area.height() * 0.9 * value / peak)
+                painter.drawRoundedRect(
+                    QRectF(area.left() + i * width + 1, area.bottom() - height, width - 2, height),
+                    1.5,
+                    1.5,
+                )
+
+    def _draw_lines(self, painter: QPainter, area: QRectF) -> None:
+        samples = list(self.history.counts)
+        if not samples:
+            return
+        now = time.time()
+        span = self.history.span_seconds
+        peak = max(max(s.pending, s.failed) for s in samples) or 1
+
+        def point(at: float, value: int) -> QPointF:
+            x = area.left() + area.width() * max(0.0, 1 - (now - at) / span)
+            y = area.bottom() - area.height() * 0.9 * value / peak
+            return QPointF(x, y)
+
+        for key, status in (
+            ("pending", OperationStatus.PENDING),
+            ("failed", OperationStatus.FAILED),
+        ):
+            path = QPainterPath()
+            for i, sample in enumerate(samples):
+                p = point(sample.at, getattr(sample, key))
+                if i == 0:
+                    path.moveTo(p)
+                else:
+                    # Counts hold until the next sample: draw steps, not slopes.
+                    path.lineTo(QPointF(p.x(), path.currentPosition().y()))
+                    path.lineTo(p)
+            path.lineTo(QPointF(area.right(), path.currentPosition().y()))
+            painter.setPen(QPen(QColor(formatting.STATUS_COLOURS[status]), 2))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawPath(path)
+
+    def _draw_legend(self, painter: QPainter, rect: QRectF, text: QColor) -> None:
+        font = painter.font()
+        font.setPointSizeF(max(7.0, font.pointSizeF() * 0.85))
+        painter.setFont(font)
+        x = rect.left()
+        hours = self.history.span_seconds / 3600
+        entries = (
+            (formatting.STATUS_COLOURS[OperationStatus.PENDING], "pending"),
+            (formatting.STATUS_COLOURS[OperationStatus.FAILED], "failed"),
+            (formatting.STATUS_COLOURS[OperationStatus.COMPLETED], "synced"),
+        )
+        metrics = painter.fontMetrics()
+        for colour, label in entries:
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(colour))
+            painter.drawRoundedRect(QRectF(x, rect.center().y() - 4, 10, 8), 2, 2)
+            painter.setPen(text)
+            painter.drawText(QPointF(x + 14, rect.center().y() + metrics.ascent() / 2 - 1), label)
+            x += 14 + metrics.horizontalAdvance(label) + 12
+        painter.drawText(
+            rect,
+            int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter),
+            f"last {hours:g} h",
+        )

@@ -1,0 +1,241 @@
+"""What the window's actions do: thin coroutines over the core, reported back in sentences.
+
+Widgets decide nothing: an action asks this object, which calls the queue, the monitor or
+the engine and tells the window what came of it (``message``), or what went wrong
+(``failed``). Every call runs as a task owned by the ``TaskKeeper``; nothing here blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from peft_studio_offline.core.enums import ConflictResolution, OperationStatus
+from peft_studio_offline.core.errors import PeftStudioOfflineError
+from peft_studio_offline.gui.bridge import CoreBridge
+from peft_studio_offline.gui.tasks import TaskKeeper, describe_error
+
+log = logging.getLogger(__name__)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+class WindowCommands(QObject):
+    message = Signal(str)  # what happened, for the status bar
+    failed = Signal(str)  # what went wrong, for a message box
+
+    def __init__(self, bridge: CoreBridge, tasks: TaskKeeper, parent: QObject | None = None):
+        super().__init__(parent)
+        self.bridge = bridge
+        self.tasks = tasks
+        self.queue = bridge.queue
+        self.monitor = bridge.monitor
+        self.engine = bridge.engine
+
+    # ------------------------------------------------------------------- network
+
+    def check_connectivity(self) -> asyncio.Task[None]:
+        return self.tasks.start(self._check(), "check the connection")
+
+    async def _check(self) -> None:
+        self.message.emit("Checking the connection…")
+        online = await self.monitor.check_connectivity()
+        self.bridge.announce_network_info()
+        status = str(getattr(self.monitor, "status", "online" if online else "offline"))
+        from peft_studio_offline.gui.formatting import network_label
+
+        self.message.emit(f"Connection checked: {network_label(status)}.")
+
+    # ---------------------------------------------------------------------- sync
+
+    def sync_now(self) -> asyncio.Task[None] | None:
+        if self.bridge.syncing:
+            self.message.emit("A sync is already running.")
+            return None
+        return self.tasks.start(self._sync(), "sync")
+
+    async def _sync(self) -> None:
+        self.bridge.note_sync_started()
+        result: Mapping[str, Any] = {}
+        try:
+            result = await self.engine.sync()
+        finally:
+            self.bridge.note_sync_finished(dict(result or {}))
+        self.message.emit(_sync_sentence(result))
+
+    def set_auto_sync(self, enabled: bool, *, quiet: bool = False) -> asyncio.Task[None]:
+        return self.tasks.start(self._set_auto_sync(enabled, quiet), "change automatic sync")
+
+    async def _set_auto_sync(self, enabled: bool, quiet: bool) -> None:
+        if enabled:
+            await self.engine.start_auto_sync()
+        else:
+            await self.engine.stop_auto_sync()
+        self.bridge.auto_sync_changed.emit(enabled)
+        if not quiet:
+            self.message.emit("Automatic sync is on." if enabled else "Automatic sync is off.")
+
+    def set_paused(self, paused: bool, auto_sync: bool) -> asyncio.Task[None]:
+        """Pause: no automatic runs and the current one stops; resume restores auto sync."""
+        return self.tasks.start(self._set_paused(paused, auto_sync), "pause syncing")
+
+    async def _set_paused(self, paused: bool, auto_sync: bool) -> None:
+        if paused:
+            await self.engine.stop_auto_sync()
+            await self.engine.stop("syncing was paused")
+        elif auto_sync:
+            await self.engine.start_auto_sync()
+        self.message.emit("Syncing is paused." if paused else "Syncing resumed.")
+
+    def set_conflict_strategy(self, strategy: ConflictResolution) -> None:
+        try:
+            self.engine.set_conflict_strategy(strategy)
+        except (PeftStudioOfflineError, ValueError) as exc:
+            self.failed.emit(str(exc))
+            return
+        self.message.emit(f"Conflicts will be settled with: {strategy_label(strategy)}.")
+
+    def conflict_strategy(self) -> ConflictResolution | None:
+        value = getattr(self.engine, "conflict_strategy", None)
+        if value is None:
+            value = self.bridge.engine_status().get("conflict_strategy")
+        try:
+            return ConflictResolution(str(value)) if value is not None else None
+        except ValueError:
+            return None
+
+    # --------------------------------------------------------------------- queue
+
+    def delete(self, ids: Sequence[int]) -> asyncio.Task[None]:
+        return self.tasks.start(self._delete(list(ids)), "delete the operations")
+
+    async def _delete(self, ids: list[int]) -> None:
+        count = await self.queue.delete_operations(ids)
+        self.message.emit(f"Deleted {_plural(count, 'operation')}.")
+
+    def retry(self, ids: Sequence[int]) -> asyncio.Task[None]:
+        return self.tasks.start(self._each(ids, "retry_now", "queued again"), "retry")
+
+    def cancel(self, ids: Sequence[int]) -> asyncio.Task[None]:
+        return self.tasks.start(self._each(ids, "cancel", "cancelled"), "cancel")
+
+    def set_priority(self, ids: Sequence[int], priority: int) -> asyncio.Task[None]:
+        return self.tasks.start(
+            self._each(ids, "set_priority", f"set to priority {priority}", priority),
+            "change the priority",
+        )
+
+    async def _each(self, ids: Iterable[int], method: str, done: str, *args: Any) -> None:
+        """Apply one queue call to each id; report how many worked and the first refusal."""
+        ok = 0
+        refusals: list[str] = []
+        call = getattr(self.queue, method)
+        for op_id in ids:
+            try:
+                await call(op_id, *args)
+                ok += 1
+            except PeftStudioOfflineError as exc:
+                refusals.append(str(exc))
+        if ok:
+            self.message.emit(f"{_plural(ok, 'operation')} {done}.")
+        if refusals:
+            more = f" ({len(refusals) - 1} more like it)" if len(refusals) > 1 else ""
+            self.failed.emit(refusals[0] + more)
+
+    def retry_failed(self) -> asyncio.Task[None]:
+        return self.tasks.start(self._retry_failed(), "retry the failed operations")
+
+    async def _retry_failed(self) -> None:
+        failed = await self.queue.list_operations(status=OperationStatus.FAILED, limit=None)
+        if not failed:
+            self.message.emit("No failed operations to retry.")
+            return
+        await self._each([op.id for op in failed], "retry_now", "queued again")
+
+    def clear_completed(self) -> asyncio.Task[None]:
+        return self.tasks.start(self._clear_completed(), "clear the completed operations")
+
+    async def _clear_completed(self) -> None:
+        count = await self.queue.clear_completed()
+        self.message.emit(f"Removed {_plural(count, 'completed operation')}.")
+
+    def enqueue(
+        self, operation_type: str, payload: Mapping[str, Any], priority: int, **options: Any
+    ) -> asyncio.Task[int]:
+        return self.tasks.start(
+            self.add_operation(operation_type, payload, priority, options), "add the operation"
+        )
+
+    async def add_operation(
+        self,
+        operation_type: str,
+        payload: Mapping[str, Any],
+        priority: int,
+        options: Mapping[str, Any],
+    ) -> int:
+        op_id: int = await self.queue.enqueue(operation_type, payload, priority, **options)
+        self.message.emit(f"Added operation {op_id}.")
+        return op_id
+
+    def export(self, path: Path, query: Mapping[str, Any]) -> asyncio.Task[None]:
+        return self.tasks.start(self._export(path, query), "export the queue")
+
+    async def _export(self, path: Path, query: Mapping[str, Any]) -> None:
+        from peft_studio_offline.api.masking import masked_operation
+
+        operations = await self.queue.list_operations(**query, limit=None)
+        data = [masked_operation(op.to_dict()) for op in operations]
+        # Serialising and writing a large export happens off the GUI thread.
+        await asyncio.to_thread(_write_json, path, data)
+        self.message.emit(f"Exported {_plural(len(data), 'operation')} to {path}.")
+
+    # ---------------------------------------------------------------- conflicts
+
+    async def resolve_conflict(
+        self, op_id: int, resolution: ConflictResolution, merged: Any = None
+    ) -> None:
+        """Settle one conflict the user decided; raises for the dialog to show."""
+        await self.engine.resolve_conflict(
+            op_id, resolution, merged if resolution is ConflictResolution.MERGE else None
+        )
+        self.message.emit(f"Conflict of operation {op_id} resolved.")
+
+    def report(self, exc: BaseException, what: str) -> None:
+        self.failed.emit(describe_error(exc, what))
+
+
+def strategy_label(strategy: ConflictResolution | str) -> str:
+    return {
+        ConflictResolution.LOCAL_WINS: "Keep mine (local wins)",
+        ConflictResolution.REMOTE_WINS: "Keep theirs (remote wins)",
+        ConflictResolution.MERGE: "Merge",
+        ConflictResolution.MANUAL: "Ask me (manual)",
+    }.get(ConflictResolution(str(strategy)), str(strategy))
+
+
+def _sync_sentence(result: Mapping[str, Any]) -> str:
+    total = int(result.get("total", 0) or 0)
+    if not total:
+        return "Sync finished: nothing was due."
+    parts = [f"Sync finished: {result.get('completed', 0)} of {total} sent"]
+    if result.get("failed"):
+        parts.append(f"{result['failed']} failed")
+    if result.get("conflicts"):
+        parts.append(f"{result['conflicts']} in conflict")
+    return ", ".join(parts) + "."
+
+
+def _write_json(path: Path, data: Any) -> None:
+    tmp = path.with_name(path.name + ".part")
+    with tmp.open("w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=2, ensure_ascii=False)
+        handle.write("\n")
+    tmp.replace(path)

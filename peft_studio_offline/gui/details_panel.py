@@ -1,0 +1,246 @@
+"""The panel the indicator opens: connectivity per endpoint, queue numbers, last sync, chart.
+
+It shows what the bridge already knows and offers the window's own actions (Check now,
+Sync now, Pause/Resume auto sync) as buttons, so it holds no rules of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QAction, QFont
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QToolButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from peft_studio_offline.core.enums import OperationStatus
+from peft_studio_offline.gui import formatting
+from peft_studio_offline.gui.chart import ActivityChart
+from peft_studio_offline.gui.history import StatsHistory
+from peft_studio_offline.gui.icons import dot_icon, dot_pixmap
+from peft_studio_offline.gui.indicator import IndicatorState
+
+_STAT_ROWS = (
+    (OperationStatus.PENDING, "Pending"),
+    (OperationStatus.IN_PROGRESS, "Sending"),
+    (OperationStatus.CONFLICT, "In conflict"),
+    (OperationStatus.FAILED, "Failed"),
+    (OperationStatus.COMPLETED, "Completed"),
+    ("total", "Total"),
+)
+
+
+def _heading(text: str) -> QLabel:
+    label = QLabel(text)
+    font = label.font()
+    font.setWeight(QFont.Weight.DemiBold)
+    label.setFont(font)
+    return label
+
+
+class OfflineDetails(QFrame):
+    """A popup under (or above) the indicator; Escape or a click outside closes it."""
+
+    def __init__(
+        self,
+        history: StatsHistory,
+        actions: Sequence[QAction],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent, Qt.WindowType.Popup)
+        self.setObjectName("offlineDetails")
+        self.setAccessibleName("Connection details")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setMinimumWidth(460)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(14, 12, 14, 12)
+        layout.setSpacing(8)
+
+        header = QHBoxLayout()
+        self._dot = QLabel()
+        self._title = QLabel()
+        title_font = self._title.font()
+        title_font.setPointSizeF(title_font.pointSizeF() * 1.25)
+        title_font.setWeight(QFont.Weight.DemiBold)
+        self._title.setFont(title_font)
+        self._checked = QLabel()
+        self._checked.setObjectName("offlineDetailsChecked")
+        self._checked.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        header.addWidget(self._dot)
+        header.addWidget(self._title, 1)
+        header.addWidget(self._checked)
+        layout.addLayout(header)
+
+        layout.addWidget(_heading("Connectivity"))
+        self.endpoints = QTreeWidget()
+        self.endpoints.setObjectName("offlineDetailsEndpoints")
+        self.endpoints.setAccessibleName("Endpoints checked")
+        self.endpoints.setRootIsDecorated(False)
+        self.endpoints.setHeaderLabels(["Endpoint", "Result", "Latency", "Checked"])
+        self.endpoints.setMaximumHeight(96)
+        self.endpoints.setUniformRowHeights(True)
+        header_view = self.endpoints.header()
+        header_view.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for column in (1, 2, 3):
+            header_view.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        layout.addWidget(self.endpoints)
+
+        columns = QHBoxLayout()
+        stats_box = QVBoxLayout()
+        stats_box.addWidget(_heading("Queue"))
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(16)
+        grid.setVerticalSpacing(2)
+        self._stat_values: dict[str, QLabel] = {}
+        for row, (key, label) in enumerate(_STAT_ROWS):
+            name = QLabel(label)
+            value = QLabel("0")
+            value.setAlignment(Qt.AlignmentFlag.AlignRight)
+            value.setObjectName(f"offlineDetailsStat_{key}")
+            grid.addWidget(name, row, 0)
+            grid.addWidget(value, row, 1)
+            self._stat_values[str(key)] = value
+        stats_box.addLayout(grid)
+        stats_box.addStretch(1)
+        columns.addLayout(stats_box)
+
+        sync_box = QVBoxLayout()
+        sync_box.addWidget(_heading("Last sync"))
+        self._last_sync = QLabel("No sync yet in this session.")
+        self._last_sync.setObjectName("offlineDetailsLastSync")
+        self._last_sync.setWordWrap(True)
+        self._last_sync.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        sync_box.addWidget(self._last_sync)
+        sync_box.addStretch(1)
+        columns.addLayout(sync_box, 1)
+        layout.addLayout(columns)
+
+        layout.addWidget(_heading("Activity"))
+        self.chart = ActivityChart(history)
+        layout.addWidget(self.chart)
+
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        self.buttons: list[QToolButton] = []
+        for action in actions:
+            button = QToolButton()
+            button.setDefaultAction(action)
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+            button.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+            button.setAccessibleName(action.text().replace("&", ""))
+            buttons.addWidget(button)
+            self.buttons.append(button)
+        layout.addLayout(buttons)
+
+    # ------------------------------------------------------------------- content
+
+    def show_state(self, state: IndicatorState) -> None:
+        self._dot.setPixmap(dot_pixmap(state.colour, 18))
+        self._title.setText(state.word)
+
+    def show_stats(self, stats: Mapping[str, int]) -> None:
+        for key, label in self._stat_values.items():
+            label.setText(formatting.count(int(stats.get(key, 0))))
+        self.chart.update()
+
+    def show_network(self, info: Mapping[str, Any]) -> None:
+        last = formatting.parse_time(info.get("last_check"))
+        upcoming = formatting.parse_time(info.get("next_check"))
+        parts = [f"Checked {formatting.relative_time(last)}" if last else "Not checked yet"]
+        if upcoming:
+            parts.append(f"next {formatting.relative_time(upcoming)}")
+        self._checked.setText(" · ".join(parts))
+        self.endpoints.clear()
+        for result in _endpoint_results(info):
+            self.endpoints.addTopLevelItem(_endpoint_item(result))
+        if self.endpoints.topLevelItemCount() == 0:
+            item = QTreeWidgetItem(["No endpoints configured (Settings…)", "", "", ""])
+            item.setDisabled(True)
+            self.endpoints.addTopLevelItem(item)
+
+    def show_last_sync(self, result: Mapping[str, Any] | None, at: float | None) -> None:
+        if not result:
+            self._last_sync.setText("No sync yet in this session.")
+            return
+        when = formatting.relative_time(formatting.parse_time(at)) if at else ""
+        lines = [
+            f"{when}: {result.get('completed', 0)} of {result.get('total', 0)} sent",
+        ]
+        if result.get("failed"):
+            lines.append(f"{result['failed']} failed")
+        if result.get("conflicts"):
+            lines.append(f"{result['conflicts']} in conflict")
+        errors = result.get("errors") or []
+        if errors:
+            first = errors[0]
+            lines.append(f"First error (#{first.get('id')}): {first.get('error')}")
+        self._last_sync.setText("\n".join(lines))
+
+    def open_at(self, anchor: QWidget) -> None:
+        """Show next to ``anchor`` (the indicator), kept on its screen."""
+        self.adjustSize()
+        origin = anchor.mapToGlobal(QPoint(0, 0))
+        x = origin.x() + anchor.width() - self.width()
+        y = origin.y() - self.height() - 4
+        screen = anchor.screen().availableGeometry() if anchor.screen() else None
+        if screen is not None:
+            x = max(screen.left(), min(x, screen.right() - self.width()))
+            if y < screen.top():
+                y = origin.y() + anchor.height() + 4
+        self.move(x, y)
+        self.show()
+        if self.buttons:
+            self.buttons[0].setFocus()
+
+
+def _endpoint_results(info: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    for key in ("endpoints", "results", "probes"):
+        value = info.get(key)
+        if isinstance(value, list):
+            return [v if isinstance(v, Mapping) else {"url": str(v)} for v in value]
+        if isinstance(value, Mapping):
+            return [
+                {"url": url, **(v if isinstance(v, Mapping) else {})} for url, v in value.items()
+            ]
+    return []
+
+
+def _endpoint_item(result: Mapping[str, Any]) -> QTreeWidgetItem:
+    url = str(result.get("url", "?"))
+    ok = result.get("ok")
+    outcome = str(result.get("outcome") or ("healthy" if ok else "not checked"))
+    if ok:
+        text, colour = "OK", formatting.NETWORK_COLOURS["online"]
+    elif outcome == "intercepted":
+        text, colour = "Intercepted (portal?)", formatting.NETWORK_COLOURS["limited"]
+    elif ok is None and not result.get("error"):
+        text, colour = "Not checked", formatting.NETWORK_COLOURS["unknown"]
+    else:
+        status = result.get("http_status")
+        error = result.get("error") or (f"HTTP {status}" if status else "error")
+        text, colour = str(error), formatting.NETWORK_COLOURS["offline"]
+    latency = result.get("latency_ms")
+    checked = formatting.parse_time(result.get("checked_at"))
+    item = QTreeWidgetItem(
+        [
+            url,
+            text,
+            f"{latency:.0f} ms" if isinstance(latency, int | float) else "—",
+            formatting.local_time(checked, seconds=True) if checked else "—",
+        ]
+    )
+    item.setIcon(1, dot_icon(colour))
+    item.setToolTip(1, text)
+    item.setToolTip(0, url)
+    return item

@@ -1,0 +1,244 @@
+"""Queue → Add Operation: a small form per operation type, checked before anything is queued.
+
+Each type lists its fields (the payload keys of CONTRACT.md); the form turns them into a
+payload and says in one sentence what is wrong with the first bad field. The queue's own
+validation still has the last word; its refusal (or a full disk) is shown in the dialog.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import shiboken6
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QSpinBox,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from peft_studio_offline.core.enums import OperationType
+from peft_studio_offline.gui import formatting
+from peft_studio_offline.gui.commands import WindowCommands
+from peft_studio_offline.gui.tasks import describe_error
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    key: str
+    label: str
+    kind: str = "text"  # text | json | int | choice
+    required: bool = False
+    placeholder: str = ""
+    choices: tuple[str, ...] = ()
+
+
+FORMS: dict[OperationType, tuple[Field, ...]] = {
+    OperationType.API_CALL: (
+        Field("endpoint", "Endpoint", placeholder="/api/models (relative to the API base URL)"),
+        Field("url", "or full URL", placeholder="https://…"),
+        Field("method", "Method", "choice", choices=("GET", "POST", "PUT", "PATCH", "DELETE")),
+        Field("headers", "Headers", "json", placeholder='{"X-Team": "nlp"}'),
+        Field("data", "JSON body", "json", placeholder='{"model_name": "my-adapter"}'),
+    ),
+    OperationType.FILE_UPLOAD: (
+        Field("path", "Local file", required=True, placeholder="/path/to/file"),
+        Field("url", "Upload URL", required=True, placeholder="https://…"),
+        Field("method", "Method", "choice", choices=("PUT", "POST")),
+    ),
+    OperationType.METRIC_LOG: (
+        Field("run_id", "Run id", required=True),
+        Field("metrics", "Metrics", "json", required=True, placeholder='{"loss": 0.42}'),
+        Field("step", "Step", "int"),
+    ),
+    OperationType.MODEL_PUSH: (
+        Field("path", "Adapter folder", required=True, placeholder="/path/to/adapter"),
+        Field("run_id", "Run id", required=True),
+        Field("artifact_path", "Artifact path", placeholder="adapter"),
+        Field("registered_model_name", "Register as"),
+    ),
+    OperationType.EXPERIMENT_SYNC: (
+        Field("run_id", "Run id", required=True),
+        Field("tags", "Tags", "json", required=True, placeholder='{"stage": "done"}'),
+        Field("note", "Note"),
+    ),
+}
+
+
+class _Form(QWidget):
+    def __init__(self, fields: tuple[Field, ...], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.fields = fields
+        self.inputs: dict[str, QWidget] = {}
+        layout = QFormLayout(self)
+        for field in fields:
+            widget: QWidget
+            if field.kind == "choice":
+                combo = QComboBox(self)
+                combo.addItems(list(field.choices))
+                widget = combo
+            elif field.kind == "json":
+                edit = QPlainTextEdit(self)
+                edit.setPlaceholderText(field.placeholder)
+                edit.setTabChangesFocus(True)
+                edit.setFixedHeight(64)
+                widget = edit
+            elif field.kind == "int":
+                spin = QSpinBox(self)
+                spin.setRange(-1, 10**9)
+                spin.setSpecialValueText("none")
+                spin.setValue(-1)
+                widget = spin
+            else:
+                line = QLineEdit(self)
+                line.setPlaceholderText(field.placeholder)
+                widget = line
+            widget.setObjectName(f"field_{field.key}")
+            label = f"{field.label}{' *' if field.required else ''}"
+            widget.setAccessibleName(field.label)
+            layout.addRow(label + ":", widget)
+            self.inputs[field.key] = widget
+
+    def set_value(self, key: str, value: str) -> None:
+        widget = self.inputs[key]
+        if isinstance(widget, QLineEdit):
+            widget.setText(value)
+        elif isinstance(widget, QPlainTextEdit):
+            widget.setPlainText(value)
+        elif isinstance(widget, QComboBox):
+            widget.setCurrentText(value)
+        elif isinstance(widget, QSpinBox):
+            widget.setValue(int(value))
+
+    def payload(self) -> dict[str, Any]:
+        """The payload, or ``ValueError`` naming the first field that is wrong."""
+        out: dict[str, Any] = {}
+        for field in self.fields:
+            widget = self.inputs[field.key]
+            value: Any
+            if isinstance(widget, QComboBox):
+                value = widget.currentText()
+            elif isinstance(widget, QSpinBox):
+                value = None if widget.value() < 0 else widget.value()
+            elif isinstance(widget, QPlainTextEdit):
+                text = widget.toPlainText().strip()
+                value = None
+                if text:
+                    try:
+                        value = json.loads(text)
+                    except json.JSONDecodeError as exc:
+                        raise ValueError(
+                            f"{field.label} is not valid JSON ({exc.msg} at line {exc.lineno})."
+                        ) from None
+                    if not isinstance(value, dict):
+                        raise ValueError(f'{field.label} must be a JSON object: {{"key": value}}.')
+            else:
+                value = widget.text().strip() if isinstance(widget, QLineEdit) else None
+                value = value or None
+            if value is None:
+                if field.required:
+                    raise ValueError(f"{field.label} is required.")
+                continue
+            out[field.key] = value
+        if "endpoint" in {f.key for f in self.fields} and not (
+            out.get("endpoint") or out.get("url")
+        ):
+            raise ValueError("Give an endpoint or a full URL.")
+        url = out.get("url")
+        if isinstance(url, str) and not url.startswith(("http://", "https://")):
+            raise ValueError("The URL must start with http:// or https://.")
+        return out
+
+
+class AddOperationDialog(QDialog):
+    def __init__(self, commands: WindowCommands, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("addOperationDialog")
+        self.setWindowTitle("Add Operation")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.setMinimumWidth(520)
+        self._commands = commands
+        layout = QVBoxLayout(self)
+        top = QFormLayout()
+        self.type = QComboBox(self)
+        self.type.setObjectName("addOperationType")
+        self.type.setAccessibleName("Operation type")
+        self.priority = QSpinBox(self)
+        self.priority.setObjectName("addOperationPriority")
+        self.priority.setAccessibleName("Priority")
+        self.priority.setRange(-1000, 1000)
+        self.priority.setToolTip("Higher priority operations are sent first")
+        top.addRow("&Type:", self.type)
+        top.addRow("&Priority:", self.priority)
+        layout.addLayout(top)
+        self.stack = QStackedWidget(self)
+        self.forms: dict[OperationType, _Form] = {}
+        for kind, fields in FORMS.items():
+            self.type.addItem(formatting.type_label(kind), kind.value)
+            form = _Form(fields, self.stack)
+            self.forms[kind] = form
+            self.stack.addWidget(form)
+        self.type.currentIndexChanged.connect(self.stack.setCurrentIndex)
+        layout.addWidget(self.stack)
+        self.error = QLabel(self)
+        self.error.setObjectName("addOperationError")
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet("color: #e5484d;")
+        self.error.hide()
+        layout.addWidget(self.error)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
+        )
+        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        ok.setText("Add to Queue")
+        ok.setObjectName("addOperationOk")
+        self.buttons.accepted.connect(self.submit)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.buttons)
+        self.added_id: int | None = None
+
+    def select_type(self, kind: OperationType) -> _Form:
+        self.type.setCurrentIndex(self.type.findData(kind.value))
+        return self.forms[kind]
+
+    def current_type(self) -> OperationType:
+        return OperationType(self.type.currentData())
+
+    def submit(self) -> None:
+        kind = self.current_type()
+        try:
+            payload = self.forms[kind].payload()
+        except ValueError as exc:
+            self.show_error(str(exc))
+            return
+        self.buttons.setEnabled(False)
+        self.error.hide()
+        self.task = self._commands.tasks.start(
+            self._add(kind, payload, self.priority.value()), "add the operation"
+        )
+
+    async def _add(self, kind: OperationType, payload: dict[str, Any], priority: int) -> None:
+        try:
+            op_id = await self._commands.add_operation(kind.value, payload, priority, {})
+        except Exception as exc:
+            if shiboken6.isValid(self):
+                self.buttons.setEnabled(True)
+                self.show_error(describe_error(exc, "add the operation"))
+            return
+        if shiboken6.isValid(self):
+            self.added_id = op_id
+            self.accept()
+
+    def show_error(self, text: str) -> None:
+        self.error.setText(text)
+        self.error.show()

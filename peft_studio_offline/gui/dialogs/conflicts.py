@@ -1,0 +1,287 @@
+"""Resolve conflicts: your version and the server's side by side, the base when known, and
+Keep mine / Keep theirs / Merge (an editable merged JSON), optionally for all remaining.
+
+Labels say which side is which in words ("Yours — queued on this machine", "Theirs — on the
+server"), with times, because "local/remote" is exactly what users of sync tools mix up.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import shiboken6
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFont, QFontDatabase
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from peft_studio_offline.api.masking import mask_secrets
+from peft_studio_offline.core.enums import ConflictResolution
+from peft_studio_offline.core.operation import ConflictRecord, Operation
+from peft_studio_offline.core.queue import OfflineQueueManager
+from peft_studio_offline.core.sync.merge import three_way_merge
+from peft_studio_offline.gui import formatting
+from peft_studio_offline.gui.commands import WindowCommands
+from peft_studio_offline.gui.tasks import TaskKeeper, describe_error
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def _mono() -> QFont:
+    return QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+
+
+def suggested_merge(record: ConflictRecord) -> Any:
+    """The three-way merge of the two sides (theirs where both changed one field)."""
+    if isinstance(record.local, dict) and isinstance(record.remote, dict):
+        return three_way_merge(record.base, record.local, record.remote).merged
+    return record.local
+
+
+class ConflictDialog(QDialog):
+    resolved = Signal(int, str)  # operation id, resolution value
+
+    def __init__(
+        self,
+        queue: OfflineQueueManager,
+        commands: WindowCommands,
+        tasks: TaskKeeper,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("conflictDialog")
+        self.setWindowTitle("Resolve Conflicts")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.resize(1000, 640)
+        self._queue = queue
+        self._commands = commands
+        self._tasks = tasks
+        self._conflicts: list[tuple[Operation, ConflictRecord]] = []
+        self.busy = False
+
+        layout = QVBoxLayout(self)
+        self.summary = QLabel("Loading conflicts…", self)
+        self.summary.setObjectName("conflictSummary")
+        self.summary.setWordWrap(True)
+        layout.addWidget(self.summary)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.list = QListWidget(splitter)
+        self.list.setObjectName("conflictList")
+        self.list.setAccessibleName("Operations in conflict")
+        self.list.setMinimumWidth(200)
+        self.list.currentRowChanged.connect(self._on_list_current_row_changed)
+
+        sides = QWidget(splitter)
+        grid = QGridLayout(sides)
+        grid.setContentsMargins(0, 0, 0, 0)
+        self.local_label = QLabel(sides)
+        self.remote_label = QLabel(sides)
+        self.base_label = QLabel(sides)
+        self.local = self._viewer("conflictLocal", "Yours: queued on this machine")
+        self.remote = self._viewer("conflictRemote", "Theirs: on the server")
+        self.base = self._viewer("conflictBase", "Base: what both started from")
+        self.merged = QPlainTextEdit(sides)
+        self.merged.setObjectName("conflictMerged")
+        self.merged.setAccessibleName("Merged result, editable JSON")
+        self.merged.setFont(_mono())
+        self.merged_label = QLabel("&Merged result (edit before merging):", sides)
+        self.merged_label.setBuddy(self.merged)
+        grid.addWidget(self.local_label, 0, 0)
+        grid.addWidget(self.remote_label, 0, 1)
+        grid.addWidget(self.local, 1, 0)
+        grid.addWidget(self.remote, 1, 1)
+        grid.addWidget(self.base_label, 2, 0)
+        grid.addWidget(self.merged_label, 2, 1)
+        grid.addWidget(self.base, 3, 0)
+        grid.addWidget(self.merged, 3, 1)
+        grid.setRowStretch(1, 3)
+        grid.setRowStretch(3, 2)
+        splitter.addWidget(self.list)
+        splitter.addWidget(sides)
+        splitter.setStretchFactor(1, 1)
+        layout.addWidget(splitter, 1)
+
+        self.error = QLabel(self)
+        self.error.setObjectName("conflictError")
+        self.error.setStyleSheet("color: #e5484d;")
+        self.error.setWordWrap(True)
+        self.error.hide()
+        layout.addWidget(self.error)
+
+        row = QHBoxLayout()
+        self.apply_all = QCheckBox("Apply to &all remaining conflicts", self)
+        self.apply_all.setObjectName("conflictApplyAll")
+        row.addWidget(self.apply_all)
+        row.addStretch(1)
+        self.keep_mine = QPushButton("Keep &Mine", self)
+        self.keep_mine.setObjectName("conflictKeepMine")
+        self.keep_mine.setToolTip("Send your version again, replacing the server's")
+        self.keep_theirs = QPushButton("Keep &Theirs", self)
+        self.keep_theirs.setObjectName("conflictKeepTheirs")
+        self.keep_theirs.setToolTip("Drop your change and keep the server's version")
+        self.merge = QPushButton("Mer&ge", self)
+        self.merge.setObjectName("conflictMerge")
+        self.merge.setToolTip("Send the merged result on the right")
+        for button in (self.keep_mine, self.keep_theirs, self.merge):
+            row.addWidget(button)
+        close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
+        close.rejected.connect(self.reject)
+        row.addWidget(close)
+        layout.addLayout(row)
+        self.keep_mine.clicked.connect(lambda: self.resolve(ConflictResolution.LOCAL_WINS))
+        self.keep_theirs.clicked.connect(lambda: self.resolve(ConflictResolution.REMOTE_WINS))
+        self.merge.clicked.connect(lambda: self.resolve(ConflictResolution.MERGE))
+        self._set_enabled(False)
+        self.loaded = tasks.start(self._load(), "read the conflicts")
+
+    def _viewer(self, name: str, accessible: str) -> QPlainTextEdit:
+        view = QPlainTextEdit(self)
+        view.setObjectName(name)
+        view.setAccessibleName(accessible)
+        view.setReadOnly(True)
+        view.setFont(_mono())
+        return view
+
+    # ------------------------------------------------------------------ loading
+
+    async def _load(self) -> None:
+        conflicts = await self._queue.list_conflicts()
+        if not shiboken6.isValid(self):
+            return
+        self._conflicts = conflicts
+        self.list.clear()
+        for op, _record in conflicts:
+            item = QListWidgetItem(f"#{op.id} {formatting.type_label(op.operation_type)}")
+            item.setToolTip(op.error_message or "")
+            self.list.addItem(item)
+        self._update_summary()
+        if conflicts:
+            self.list.setCurrentRow(0)
+
+    def _update_summary(self) -> None:
+        n = len(self._conflicts)
+        self.summary.setText(
+            "No conflicts: everything queued agrees with the server."
+            if n == 0
+            else f"{n} operation{'s' if n != 1 else ''} changed on the server after you queued "
+            "them. Choose which version to keep for each."
+        )
+        self._set_enabled(n > 0)
+
+    def _set_enabled(self, enabled: bool) -> None:
+        for widget in (self.keep_mine, self.keep_theirs, self.merge, self.apply_all, self.merged):
+            widget.setEnabled(enabled and not self.busy)
+
+    def current(self) -> tuple[Operation, ConflictRecord] | None:
+        row = self.list.currentRow()
+        return self._conflicts[row] if 0 <= row < len(self._conflicts) else None
+
+    def _on_list_current_row_changed(self, row: int) -> None:
+        self.error.hide()
+        entry = self.current()
+        if entry is None:
+            for view in (self.local, self.remote, self.base, self.merged):
+                view.clear()
+            return
+        op, record = entry
+        self.local_label.setText(
+            f"<b>Yours</b> — queued on this machine {formatting.full_time(op.created_at)}"
+        )
+        version = f", version {record.remote_version}" if record.remote_version else ""
+        self.remote_label.setText(
+            f"<b>Theirs</b> — on the server, seen {formatting.full_time(record.detected_at)}"
+            f"{version}"
+        )
+        self.local.setPlainText(_json(mask_secrets(record.local)))
+        self.remote.setPlainText(_json(mask_secrets(record.remote)))
+        known = record.base is not None
+        self.base_label.setText(
+            "<b>Base</b> — what both started from" if known else "Base: not known"
+        )
+        self.base.setPlainText(_json(mask_secrets(record.base)) if known else "")
+        self.merged.setPlainText(_json(suggested_merge(record)))
+        if record.message:
+            self.summary.setToolTip(record.message)
+
+    # ---------------------------------------------------------------- resolving
+
+    def resolve(self, resolution: ConflictResolution) -> None:
+        entry = self.current()
+        if entry is None or self.busy:
+            return
+        merged: Any = None
+        if resolution is ConflictResolution.MERGE:
+            try:
+                merged = json.loads(self.merged.toPlainText())
+            except json.JSONDecodeError as exc:
+                self._show_error(
+                    f"The merged result is not valid JSON (line {exc.lineno}, column {exc.colno}:"
+                    f" {exc.msg})."
+                )
+                self.merged.setFocus()
+                return
+        if self.apply_all.isChecked():
+            targets = self._conflicts[self.list.currentRow() :]
+        else:
+            targets = [entry]
+        self.busy = True
+        self._set_enabled(False)
+        self.running = self._tasks.start(self._resolve(targets, resolution, merged), "resolve")
+
+    async def _resolve(
+        self,
+        targets: list[tuple[Operation, ConflictRecord]],
+        resolution: ConflictResolution,
+        merged: Any,
+    ) -> None:
+        done: list[int] = []
+        error: str | None = None
+        for index, (op, record) in enumerate(targets):
+            # The edited merge applies to the one shown; the others get their own merge.
+            value = merged if index == 0 else suggested_merge(record)
+            try:
+                await self._commands.resolve_conflict(op.id, resolution, value)
+            except Exception as exc:
+                error = describe_error(exc, f"resolve operation {op.id}")
+                break
+            done.append(op.id)
+        if not shiboken6.isValid(self):
+            return
+        self.busy = False
+        for op_id in done:
+            self.resolved.emit(op_id, resolution.value)
+        self._conflicts = [c for c in self._conflicts if c[0].id not in done]
+        row = max(0, self.list.currentRow())
+        self.list.blockSignals(True)
+        self.list.clear()
+        for op, _record in self._conflicts:
+            self.list.addItem(f"#{op.id} {formatting.type_label(op.operation_type)}")
+        self.list.blockSignals(False)
+        self._update_summary()
+        if self._conflicts:
+            self.list.setCurrentRow(min(row, len(self._conflicts) - 1))
+        else:
+            self._on_list_current_row_changed(-1)
+        if error:
+            self._show_error(error)
+
+    def _show_error(self, text: str) -> None:
+        self.error.setText(text)
+        self.error.show()

@@ -1,0 +1,251 @@
+"""File → Settings: connectivity, sync targets and credentials, written to settings.toml.
+
+Values are checked with the core's own validation (``validate_value``) and saved with
+``save_settings`` (atomic, user-only). A key set by an environment variable is shown but
+locked, with the variable named. Secrets go to the credential store (the system keyring, or
+the user-only file when there is none), never to the settings file or the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from typing import Any
+
+import shiboken6
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from peft_studio_offline.core.enums import ConflictResolution
+from peft_studio_offline.core.errors import PeftStudioOfflineError
+from peft_studio_offline.core.paths import AppPaths
+from peft_studio_offline.core.settings import SECTIONS, Settings, save_settings, validate_value
+from peft_studio_offline.gui.commands import strategy_label
+from peft_studio_offline.gui.tasks import TaskKeeper, describe_error
+
+
+class SettingsDialog(QDialog):
+    saved = Signal()
+
+    def __init__(self, paths: AppPaths, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("settingsDialog")
+        self.setWindowTitle("Settings")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.setMinimumWidth(560)
+        self.settings = Settings.load(paths)
+        self.tasks = TaskKeeper()
+        self.fields: dict[str, QWidget] = {}
+        layout = QVBoxLayout(self)
+
+        if self.settings.problems:
+            problems = QLabel("\n".join(self.settings.problems), self)
+            problems.setObjectName("settingsProblems")
+            problems.setWordWrap(True)
+            problems.setStyleSheet("color: #e5484d;")
+            layout.addWidget(problems)
+
+        s = self.settings
+        network = self._group(layout, "Connectivity")
+        endpoints = QPlainTextEdit(self)
+        endpoints.setPlaceholderText(
+            "One URL per line. Empty: the health URLs of the sync targets below."
+        )
+        endpoints.setFixedHeight(72)
+        endpoints.setTabChangesFocus(True)
+        endpoints.setPlainText(
+            "\n".join(
+                e if isinstance(e, str) else str(e.get("url", "")) for e in s.network.endpoints
+            )
+        )
+        self._add(network, "network.endpoints", "&Endpoints to check", endpoints)
+        self._add(
+            network, "network.check_interval", "Check &every",
+            self._seconds(s.network.check_interval, 1, 3600),
+        )  # fmt: skip
+        self._add(
+            network, "network.timeout", "&Timeout", self._seconds(s.network.timeout, 0.5, 120)
+        )
+
+        sync = self._group(layout, "Sync")
+        auto = QCheckBox("Sync automatically when online", self)
+        auto.setChecked(s.sync.auto_sync)
+        self._add(sync, "sync.auto_sync", "&Auto sync", auto)
+        strategy = QComboBox(self)
+        for value in ConflictResolution:
+            strategy.addItem(strategy_label(value), value.value)
+        strategy.setCurrentIndex(strategy.findData(s.sync.conflict_strategy.value))
+        self._add(sync, "sync.conflict_strategy", "Default &strategy", strategy)
+        self._add(sync, "sync.api_base_url", "API &base URL", self._line(s.sync.api_base_url))
+        self._add(
+            sync, "sync.mlflow_tracking_uri", "&MLflow tracking URI",
+            self._line(s.sync.mlflow_tracking_uri),
+        )  # fmt: skip
+
+        creds = self._group(layout, "Credentials")
+        note = QLabel(
+            "Tokens are kept in the system keyring (or a file only you can read when there is"
+            " no keyring), never in the settings file or the queue. Leave a token empty to"
+            " keep the one stored.",
+            self,
+        )
+        note.setWordWrap(True)
+        creds.addRow(note)
+        self._add(
+            creds, "credentials.api_token", "API token &name", self._line(s.credentials.api_token)
+        )
+        self.api_secret = self._secret("apiTokenSecret", "API token")
+        creds.addRow("API &token:", self.api_secret)
+        self._add(
+            creds, "credentials.mlflow_token", "MLflow token na&me",
+            self._line(s.credentials.mlflow_token),
+        )  # fmt: skip
+        self.mlflow_secret = self._secret("mlflowTokenSecret", "MLflow token")
+        creds.addRow("MLflow t&oken:", self.mlflow_secret)
+
+        self.error = QLabel(self)
+        self.error.setObjectName("settingsError")
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet("color: #e5484d;")
+        self.error.hide()
+        layout.addWidget(self.error)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel, self
+        )
+        self.buttons.accepted.connect(self.submit)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.buttons)
+        path = QLabel(f"Saved to {s.paths.settings_file}", self)
+        path.setEnabled(False)
+        path.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(path)
+
+    # ------------------------------------------------------------------- building
+
+    def _group(self, layout: QVBoxLayout, title: str) -> QFormLayout:
+        box = QGroupBox(title, self)
+        form = QFormLayout(box)
+        layout.addWidget(box)
+        return form
+
+    def _line(self, text: str) -> QLineEdit:
+        line = QLineEdit(self)
+        line.setText(text)
+        return line
+
+    def _seconds(self, value: float, low: float, high: float) -> QDoubleSpinBox:
+        spin = QDoubleSpinBox(self)
+        spin.setRange(low, high)
+        spin.setDecimals(1)
+        spin.setSuffix(" s")
+        spin.setValue(value)
+        return spin
+
+    def _secret(self, name: str, what: str) -> QLineEdit:
+        line = QLineEdit(self)
+        line.setObjectName(name)
+        line.setAccessibleName(what)
+        line.setEchoMode(QLineEdit.EchoMode.Password)
+        line.setPlaceholderText("unchanged")
+        return line
+
+    def _add(self, form: QFormLayout, key: str, label: str, widget: QWidget) -> None:
+        widget.setObjectName("setting_" + key.replace(".", "_"))
+        widget.setAccessibleName(label.replace("&", ""))
+        variable = self.settings.overridden_by(key)
+        if variable:
+            widget.setEnabled(False)
+            widget.setToolTip(f"Set by the environment variable {variable} in this session.")
+        form.addRow(label + ":", widget)
+        self.fields[key] = widget
+
+    # ------------------------------------------------------------------- saving
+
+    def value(self, key: str) -> Any:
+        widget = self.fields[key]
+        if isinstance(widget, QCheckBox):
+            return widget.isChecked()
+        if isinstance(widget, QComboBox):
+            return widget.currentData()
+        if isinstance(widget, QDoubleSpinBox):
+            return widget.value()
+        if isinstance(widget, QPlainTextEdit):
+            return [line.strip() for line in widget.toPlainText().splitlines() if line.strip()]
+        if isinstance(widget, QLineEdit):
+            return widget.text().strip()
+        raise TypeError(key)
+
+    def edited(self) -> Settings:
+        """The settings with the dialog's values; ``SettingsError`` names the first bad one."""
+        sections: dict[str, Any] = {}
+        for key in self.fields:
+            if not self.fields[key].isEnabled():
+                continue  # set by the environment: the file keeps its own value
+            section, name = key.split(".")
+            value = validate_value(key, self.value(key))
+            sections.setdefault(section, {})[name] = value
+        replaced: dict[str, Any] = {}
+        for section, values in sections.items():
+            assert section in SECTIONS
+            replaced[section] = dataclasses.replace(getattr(self.settings, section), **values)
+        return dataclasses.replace(self.settings, **replaced)
+
+    def submit(self) -> None:
+        try:
+            settings = self.edited()
+        except (PeftStudioOfflineError, ValueError) as exc:
+            self.show_error(str(exc))
+            return
+        secrets = {
+            settings.credentials.api_token: self.api_secret.text(),
+            settings.credentials.mlflow_token: self.mlflow_secret.text(),
+        }
+        for name, secret in secrets.items():
+            if secret and not name:
+                self.show_error("Give the token a name before entering it.")
+                return
+        self.buttons.setEnabled(False)
+        self.error.hide()
+        self.task = self.tasks.start(self._save(settings, secrets), "save the settings")
+
+    async def _save(self, settings: Settings, secrets: dict[str, str]) -> None:
+        try:
+            # Writing the file and talking to the keyring may block: not on the GUI thread.
+            await asyncio.to_thread(save_settings, settings)
+            wanted = {name: secret for name, secret in secrets.items() if name and secret}
+            if wanted:
+                await asyncio.to_thread(_store_secrets, settings, wanted)
+        except Exception as exc:
+            if shiboken6.isValid(self):
+                self.buttons.setEnabled(True)
+                self.show_error(describe_error(exc, "save the settings"))
+            return
+        if shiboken6.isValid(self):
+            self.settings = settings
+            self.saved.emit()
+            self.accept()
+
+    def show_error(self, text: str) -> None:
+        self.error.setText(text)
+        self.error.show()
+
+
+def _store_secrets(settings: Settings, secrets: dict[str, str]) -> None:
+    from peft_studio_offline.core.credentials import CredentialStore
+
+    store = CredentialStore.from_settings(settings)
+    for name, secret in secrets.items():
+        store.set(name, secret)

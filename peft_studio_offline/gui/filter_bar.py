@@ -1,0 +1,89 @@
+"""Search text and status/type filters above the queue table."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QWidget
+
+from peft_studio_offline.core.enums import OperationStatus, OperationType
+from peft_studio_offline.gui import formatting
+from peft_studio_offline.gui.icons import status_icon
+from peft_studio_offline.gui.queue_model import QueueFilter
+
+# "Waiting" is what people mean most of the time: everything not finished.
+_STATUS_CHOICES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("All statuses", ()),
+    ("Waiting (pending, sending, conflict)", ("pending", "in_progress", "conflict")),
+    *((formatting.status_label(s), (s.value,)) for s in OperationStatus),
+)
+
+
+class FilterBar(QWidget):
+    filter_changed = Signal(object)  # QueueFilter
+
+    SEARCH_DELAY_MS = 250  # wait for a pause in typing before searching a large queue
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(8, 6, 8, 6)
+        layout.setSpacing(8)
+        self.search = QLineEdit(self)
+        self.search.setObjectName("queueSearch")
+        self.search.setPlaceholderText("Search id, type, payload or error  (Ctrl+F)")
+        self.search.setClearButtonEnabled(True)
+        self.search.setAccessibleName("Search the queue")
+        self.status = QComboBox(self)
+        self.status.setObjectName("queueStatusFilter")
+        self.status.setAccessibleName("Filter by status")
+        for label, statuses in _STATUS_CHOICES:
+            icon = status_icon(statuses[0]) if len(statuses) == 1 else None
+            if icon is not None:
+                self.status.addItem(icon, label, statuses)
+            else:
+                self.status.addItem(label, statuses)
+        self.type = QComboBox(self)
+        self.type.setObjectName("queueTypeFilter")
+        self.type.setAccessibleName("Filter by operation type")
+        self.type.addItem("All types", ())
+        for kind in OperationType:
+            self.type.addItem(formatting.type_label(kind), (kind.value,))
+        self.count = QLabel(self)
+        self.count.setObjectName("queueCount")
+        self.count.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        status_label = QLabel("&Status", self)
+        status_label.setBuddy(self.status)
+        type_label = QLabel("&Type", self)
+        type_label.setBuddy(self.type)
+        layout.addWidget(self.search, 3)
+        layout.addWidget(status_label)
+        layout.addWidget(self.status, 1)
+        layout.addWidget(type_label)
+        layout.addWidget(self.type, 1)
+        layout.addWidget(self.count, 1)
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(self.SEARCH_DELAY_MS)
+        self._timer.timeout.connect(self._emit)
+        self.search.textChanged.connect(self._timer.start)
+        self.status.currentIndexChanged.connect(self._emit)
+        self.type.currentIndexChanged.connect(self._emit)
+
+    def current(self) -> QueueFilter:
+        return QueueFilter(
+            statuses=tuple(self.status.currentData() or ()),
+            types=tuple(self.type.currentData() or ()),
+            search=self.search.text(),
+        )
+
+    def _emit(self) -> None:
+        self._timer.stop()
+        self.filter_changed.emit(self.current())
+
+    def show_count(self, shown: int, total: int) -> None:
+        if total <= shown:
+            self.count.setText(f"{formatting.count(total)} operations")
+        else:
+            self.count.setText(
+                f"{formatting.count(total)} operations · {formatting.count(shown)} loaded"
+            )

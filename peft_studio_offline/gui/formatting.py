@@ -1,0 +1,129 @@
+"""How core values read on screen: status words and colours, times, counts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from PySide6.QtGui import QColor
+
+from peft_studio_offline.core.enums import NetworkStatus, OperationStatus, OperationType
+
+STATUS_LABELS: dict[str, str] = {
+    OperationStatus.PENDING: "Pending",
+    OperationStatus.IN_PROGRESS: "Sending",
+    OperationStatus.COMPLETED: "Completed",
+    OperationStatus.FAILED: "Failed",
+    OperationStatus.CONFLICT: "Conflict",
+    OperationStatus.CANCELLED: "Cancelled",
+    OperationStatus.EXPIRED: "Expired",
+}
+
+TYPE_LABELS: dict[str, str] = {
+    OperationType.API_CALL: "API call",
+    OperationType.FILE_UPLOAD: "File upload",
+    OperationType.METRIC_LOG: "Metric log",
+    OperationType.MODEL_PUSH: "Model push",
+    OperationType.EXPERIMENT_SYNC: "Experiment sync",
+}
+
+# Colours chosen to read on both light and dark palettes (mid saturation, mid lightness).
+STATUS_COLOURS: dict[str, str] = {
+    OperationStatus.PENDING: "#3b82f6",
+    OperationStatus.IN_PROGRESS: "#8b5cf6",
+    OperationStatus.COMPLETED: "#22a06b",
+    OperationStatus.FAILED: "#e5484d",
+    OperationStatus.CONFLICT: "#f59e0b",
+    OperationStatus.CANCELLED: "#8b8d98",
+    OperationStatus.EXPIRED: "#8b8d98",
+}
+
+NETWORK_COLOURS: dict[str, str] = {
+    NetworkStatus.ONLINE: "#22a06b",
+    NetworkStatus.OFFLINE: "#e5484d",
+    NetworkStatus.LIMITED: "#f59e0b",
+    NetworkStatus.UNKNOWN: "#8b8d98",
+}
+SYNCING_COLOUR = "#3b82f6"
+PAUSED_COLOUR = "#8b8d98"
+
+NETWORK_LABELS: dict[str, str] = {
+    NetworkStatus.ONLINE: "Online",
+    NetworkStatus.OFFLINE: "Offline",
+    NetworkStatus.LIMITED: "Limited (captive portal)",
+    NetworkStatus.UNKNOWN: "Checking…",
+}
+
+
+def status_label(status: object) -> str:
+    return STATUS_LABELS.get(str(status), str(status).replace("_", " ").capitalize())
+
+
+def type_label(kind: object) -> str:
+    return TYPE_LABELS.get(str(kind), str(kind))
+
+
+def status_colour(status: object) -> QColor:
+    return QColor(STATUS_COLOURS.get(str(status), "#8b8d98"))
+
+
+def network_label(status: object) -> str:
+    return NETWORK_LABELS.get(str(status), str(status).capitalize())
+
+
+def local_time(moment: datetime | None, *, seconds: bool = False) -> str:
+    """Today's times as HH:MM, older ones with their date; in the user's time zone."""
+    if moment is None:
+        return ""
+    local = moment.astimezone()
+    now = datetime.now(UTC).astimezone()
+    clock = "%H:%M:%S" if seconds else "%H:%M"
+    if local.date() == now.date():
+        return local.strftime(clock)
+    return local.strftime(f"%Y-%m-%d {clock}")
+
+
+def full_time(moment: datetime | None) -> str:
+    if moment is None:
+        return "—"
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def relative_time(moment: datetime | None, now: datetime | None = None) -> str:
+    """'in 3 min', '12 s ago', 'now'."""
+    if moment is None:
+        return "—"
+    now = now or datetime.now(UTC)
+    seconds = (moment - now).total_seconds()
+    future = seconds > 0
+    span = abs(seconds)
+    if span < 1.5:
+        return "now"
+    if span < 60:
+        text = f"{span:.0f} s"
+    elif span < 3600:
+        text = f"{span / 60:.0f} min"
+    elif span < 86400:
+        text = f"{span / 3600:.1f} h"
+    else:
+        text = f"{span / 86400:.0f} d"
+    return f"in {text}" if future else f"{text} ago"
+
+
+def parse_time(value: object) -> datetime | None:
+    """Accept a datetime, an ISO 8601 string or a Unix time; None for anything else."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, UTC)
+    if isinstance(value, str) and value:
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return None
+
+
+def count(value: int) -> str:
+    """Thousands separated with a thin space: 1 000 000."""
+    return f"{value:,}".replace(",", "\u2009")

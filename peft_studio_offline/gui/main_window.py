@@ -1,0 +1,490 @@
+"""The main window: composes the queue table, the filter bar, the status-bar indicator, the
+details panel, the menus and the tray icon, and connects them to the bridge and commands.
+
+It holds no rules: what an action does lives in ``commands``; what the indicator says in
+``indicator``; how the table pages in ``queue_model``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QPoint, Qt, QUrl, Signal
+from PySide6.QtGui import QCloseEvent, QDesktopServices, QShowEvent
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QInputDialog,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from peft_studio_offline.core.enums import ConflictResolution, NetworkStatus, OperationStatus
+from peft_studio_offline.core.operation import Operation
+from peft_studio_offline.core.paths import AppPaths
+from peft_studio_offline.core.queue import OfflineQueueManager
+from peft_studio_offline.gui import formatting
+from peft_studio_offline.gui.actions import WindowActions
+from peft_studio_offline.gui.bridge import CoreBridge
+from peft_studio_offline.gui.commands import WindowCommands
+from peft_studio_offline.gui.details_panel import OfflineDetails
+from peft_studio_offline.gui.filter_bar import FilterBar
+from peft_studio_offline.gui.history import StatsHistory
+from peft_studio_offline.gui.icons import app_icon
+from peft_studio_offline.gui.indicator import OfflineIndicator, indicator_state
+from peft_studio_offline.gui.queue_model import QueueFilter, QueueTableModel
+from peft_studio_offline.gui.queue_view import QueueView
+from peft_studio_offline.gui.tasks import TaskKeeper
+from peft_studio_offline.gui.tray import TrayIcon
+from peft_studio_offline.gui.window_state import WindowState
+
+log = logging.getLogger(__name__)
+
+TITLE = "PEFT Studio Offline"
+
+
+class MainWindow(QMainWindow):
+    """The window over one queue, network monitor and sync engine made by the caller."""
+
+    quit_requested = Signal()
+
+    def __init__(
+        self,
+        queue_manager: OfflineQueueManager,
+        network_monitor: Any,
+        sync_engine: Any,
+        *,
+        paths: AppPaths | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("mainWindow")
+        self.paths = paths or AppPaths.from_environment()
+        self.setWindowTitle(f"{TITLE} — {queue_manager.db_path.name}")
+        self.setWindowIcon(app_icon())
+        self.resize(1180, 720)
+
+        self.tasks = TaskKeeper(on_error=self._show_error)
+        self.bridge = CoreBridge(queue_manager, network_monitor, sync_engine, self.tasks, self)
+        self.commands = WindowCommands(self.bridge, self.tasks, self)
+        self.history = StatsHistory()
+        self.paused = False
+        self.pending_dialog: QWidget | None = None  # the last dialog opened (tests look here)
+        self._details: OfflineDetails | None = None
+        self._closing = False
+
+        self.model = QueueTableModel(queue_manager, self.tasks, self)
+        self.actions_ = WindowActions(self)
+        self.menus = self.actions_.build_menus(self.menuBar())
+        self._build_central()
+        self._build_toolbar()
+        self._build_status_bar()
+        self.tray = TrayIcon(self.actions_, self)
+        self._connect()
+        self._sync_action_states()
+
+        self.window_state = WindowState(self.paths.config_dir)
+        self.window_state.restore(self, self.view.horizontalHeader())
+        header = self.view.horizontalHeader()
+        self.model.sort(header.sortIndicatorSection(), header.sortIndicatorOrder())
+        self.model.reload()
+        self.bridge.announce_network_info()
+
+    # --------------------------------------------------------------------- build
+
+    def _build_central(self) -> None:
+        central = QWidget(self)
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        self.filter_bar = FilterBar(central)
+        self.view = QueueView(self.model, central)
+        self.view.addAction(self.actions_.delete)
+        layout.addWidget(self.filter_bar)
+        layout.addWidget(self.view, 1)
+        self.setCentralWidget(central)
+
+    def _build_toolbar(self) -> None:
+        bar = QToolBar("Main toolbar", self)
+        bar.setObjectName("mainToolbar")
+        bar.setMovable(False)
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        a = self.actions_
+        bar.addActions([a.sync_now, a.check])
+        bar.addSeparator()
+        bar.addActions([a.add, a.retry, a.delete])
+        bar.addSeparator()
+        bar.addAction(a.conflicts)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
+        self.toolbar = bar
+
+    def _build_status_bar(self) -> None:
+        status = self.statusBar()
+        status.setObjectName("statusBar")
+        self.progress = QProgressBar(status)
+        self.progress.setObjectName("syncProgress")
+        self.progress.setAccessibleName("Sync progress")
+        self.progress.setMaximumWidth(220)
+        self.progress.setTextVisible(True)
+        self.progress.setFormat("%v of %m")
+        self.progress.hide()
+        self.indicator = OfflineIndicator(status)
+        status.addPermanentWidget(self.progress)
+        status.addPermanentWidget(self.indicator)
+
+    def _connect(self) -> None:
+        a, b, c = self.actions_, self.bridge, self.commands
+        a.sync_now.triggered.connect(c.sync_now)
+        a.check.triggered.connect(c.check_connectivity)
+        a.auto_sync.toggled.connect(self._on_auto_sync_toggled)
+        a.pause.toggled.connect(self._on_pause_toggled)
+        a.strategy_group.triggered.connect(self._on_strategy_triggered)
+        a.conflicts.triggered.connect(self.open_conflicts)
+        a.add.triggered.connect(self.open_add_operation)
+        a.inspect.triggered.connect(self._inspect_current)
+        a.retry.triggered.connect(lambda: c.retry(self.selected_ids()))
+        a.cancel.triggered.connect(lambda: c.cancel(self.selected_ids()))
+        a.priority.triggered.connect(self.ask_priority)
+        a.delete.triggered.connect(self.confirm_delete)
+        a.retry_failed.triggered.connect(c.retry_failed)
+        a.clear_completed.triggered.connect(c.clear_completed)
+        a.export.triggered.connect(self.ask_export)
+        a.find.triggered.connect(self._focus_search)
+        a.settings.triggered.connect(self.open_settings)
+        a.open_data.triggered.connect(lambda: self._open_folder(self.bridge.queue.db_path.parent))
+        a.open_logs.triggered.connect(lambda: self._open_folder(self.paths.log_dir))
+        a.quit.triggered.connect(self.quit)
+        a.shortcuts.triggered.connect(self.open_shortcuts)
+        a.about.triggered.connect(self.open_about)
+
+        b.queue_changed.connect(self.model.apply_change)
+        b.stats_changed.connect(self._on_bridge_stats_changed)
+        b.network_changed.connect(self._on_bridge_network_changed)
+        b.network_checked.connect(self._on_bridge_network_checked)
+        b.sync_started.connect(self._on_bridge_sync_started)
+        b.sync_progress.connect(self._on_bridge_sync_progress)
+        b.sync_finished.connect(self._on_bridge_sync_finished)
+        b.auto_sync_changed.connect(self._on_bridge_auto_sync_changed)
+        c.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        c.failed.connect(self._show_error)
+
+        self.indicator.clicked.connect(self.open_details)
+        self.filter_bar.filter_changed.connect(self._on_filter_changed)
+        self.model.total_changed.connect(self._update_count)
+        self.model.page_loaded.connect(self._update_count)
+        self.view.inspect_requested.connect(self.open_inspect)
+        self.view.context_menu_requested.connect(self._on_view_context_menu)
+        self.view.selectionModel().selectionChanged.connect(self._sync_action_states)
+        self.model.modelReset.connect(self._sync_action_states)
+
+        self._syncing_actions(False)
+        strategy = c.conflict_strategy()
+        if strategy is not None:
+            a.strategies[strategy].setChecked(True)
+        a.auto_sync.blockSignals(True)
+        a.auto_sync.setChecked(b.auto_sync_enabled())
+        a.auto_sync.blockSignals(False)
+
+    # ---------------------------------------------------------------- selection
+
+    def selected_operations(self) -> list[Operation]:
+        return self.model.operations(self.view.selected_rows())
+
+    def selected_ids(self) -> list[int]:
+        return [op.id for op in self.selected_operations()]
+
+    def _sync_action_states(self, *args: object) -> None:
+        has = bool(self.view.selected_rows())
+        for action in self.actions_.selection_actions:
+            action.setEnabled(has)
+
+    # ------------------------------------------------------------------- status
+
+    def _refresh_indicator(self) -> None:
+        b = self.bridge
+        state = indicator_state(
+            b.network_status,
+            b.stats,
+            syncing=b.syncing,
+            done=b.sync_done,
+            total=b.sync_total,
+            paused=self.paused,
+        )
+        self.indicator.show_state(state)
+        self.tray.show_state(state)
+        if self._details is not None and self._details.isVisible():
+            self._details.show_state(state)
+        conflicts = state.conflicts
+        self.actions_.conflicts.setText(
+            f"Resolve &Conflicts ({conflicts})…" if conflicts else "Resolve &Conflicts…"
+        )
+
+    def _on_bridge_stats_changed(self, stats: dict[str, int]) -> None:
+        pending = stats.get(OperationStatus.PENDING, 0) + stats.get(OperationStatus.IN_PROGRESS, 0)
+        self.history.add_counts(pending, stats.get(OperationStatus.FAILED, 0))
+        self._refresh_indicator()
+        if self._details is not None and self._details.isVisible():
+            self._details.show_stats(stats)
+
+    def _on_bridge_network_changed(self, old: str, new: str) -> None:
+        self._refresh_indicator()
+        pending = self.bridge.stats.get(OperationStatus.PENDING, 0)
+        if new == NetworkStatus.ONLINE and old != NetworkStatus.UNKNOWN and pending:
+            self.tray.notify(
+                "Back online", f"{formatting.count(pending)} operations are waiting to be sent."
+            )
+
+    def _on_bridge_network_checked(self, info: dict[str, Any]) -> None:
+        if self._details is not None and self._details.isVisible():
+            self._details.show_network(info)
+
+    def _syncing_actions(self, syncing: bool) -> None:
+        self.actions_.sync_now.setEnabled(not syncing)
+
+    def _on_bridge_sync_started(self, total: int) -> None:
+        self.progress.setRange(0, total or 0)  # 0..0 shows a busy bar until the total is known
+        self.progress.setValue(0)
+        self.progress.show()
+        self._syncing_actions(True)
+        self._refresh_indicator()
+
+    def _on_bridge_sync_progress(self, done: int, total: int) -> None:
+        if total:
+            self.progress.setRange(0, total)
+            self.progress.setValue(done)
+        self.progress.show()
+        self._refresh_indicator()
+
+    def _on_bridge_sync_finished(self, result: dict[str, Any]) -> None:
+        self.progress.hide()
+        self._syncing_actions(False)
+        if result:
+            duration = result.get("duration") or 0.0
+            self.history.add_sync(
+                int(result.get("completed", 0) or 0),
+                int(result.get("failed", 0) or 0),
+                float(duration),
+            )
+        self._refresh_indicator()
+        if self._details is not None and self._details.isVisible():
+            self._details.show_last_sync(self.bridge.last_sync, self.bridge.last_sync_at)
+        failed = int(result.get("failed", 0) or 0)
+        conflicts = int(result.get("conflicts", 0) or 0)
+        if failed or conflicts:
+            parts = []
+            if failed:
+                parts.append(f"{failed} failed")
+            if conflicts:
+                parts.append(f"{conflicts} need your decision")
+            self.tray.notify("Sync finished with problems", ", ".join(parts) + ".", warning=True)
+
+    def _on_bridge_auto_sync_changed(self, enabled: bool) -> None:
+        action = self.actions_.auto_sync
+        action.blockSignals(True)
+        action.setChecked(enabled)
+        action.blockSignals(False)
+
+    def _on_auto_sync_toggled(self, enabled: bool) -> None:
+        if not self.paused:
+            self.commands.set_auto_sync(enabled)
+
+    def _on_pause_toggled(self, paused: bool) -> None:
+        self.paused = paused
+        self.actions_.pause.setText("&Resume Syncing" if paused else "&Pause Syncing")
+        if self.actions_.auto_sync.isChecked():
+            self.commands.set_auto_sync(not paused)
+        self.statusBar().showMessage("Syncing is paused." if paused else "Syncing resumed.", 8000)
+        self._refresh_indicator()
+
+    def _on_strategy_triggered(self, action: Any) -> None:
+        self.commands.set_conflict_strategy(ConflictResolution(action.data()))
+
+    # -------------------------------------------------------------- table, filter
+
+    def _on_filter_changed(self, queue_filter: QueueFilter) -> None:
+        self.model.set_filter(queue_filter)
+
+    def _update_count(self, *args: object) -> None:
+        self.filter_bar.show_count(self.model.rowCount(), self.model.total)
+
+    def _focus_search(self) -> None:
+        self.filter_bar.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.filter_bar.search.selectAll()
+
+    def _on_view_context_menu(self, position: QPoint) -> None:
+        index = self.view.indexAt(self.view.viewport().mapFromGlobal(position))
+        if index.isValid() and index.row() not in self.view.selected_rows():
+            self.view.selectRow(index.row())
+        menu = self.actions_.context_menu(self)
+        self.context_menu = menu
+        menu.popup(position)
+
+    # ------------------------------------------------------------------ dialogs
+
+    def confirm_delete(self) -> QMessageBox | None:
+        """Ask before deleting the selection; the dialog names what will go."""
+        operations = self.selected_operations()
+        if not operations:
+            return None
+        from peft_studio_offline.gui.dialogs.confirm import delete_confirmation
+
+        box = delete_confirmation(self, operations)
+        ids = [op.id for op in operations]
+        box.accepted.connect(lambda: self.commands.delete(ids))
+        self.pending_dialog = box
+        box.open()
+        return box
+
+    def ask_priority(self) -> QInputDialog | None:
+        operations = self.selected_operations()
+        if not operations:
+            return None
+        dialog = QInputDialog(self)
+        dialog.setObjectName("priorityDialog")
+        dialog.setWindowTitle("Change Priority")
+        dialog.setInputMode(QInputDialog.InputMode.IntInput)
+        dialog.setIntRange(-1000, 1000)
+        dialog.setIntValue(operations[0].priority)
+        names = ", ".join(f"#{op.id}" for op in operations[:5])
+        more = f" and {len(operations) - 5} more" if len(operations) > 5 else ""
+        dialog.setLabelText(f"Priority for {names}{more} (higher is sent first):")
+        ids = [op.id for op in operations]
+        dialog.intValueSelected.connect(lambda value: self.commands.set_priority(ids, value))
+        self.pending_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def ask_export(self) -> QFileDialog:
+        dialog = QFileDialog(self, "Export Operations", str(Path.home() / "operations.json"))
+        dialog.setObjectName("exportDialog")
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dialog.setNameFilter("JSON files (*.json)")
+        dialog.setDefaultSuffix("json")
+        query = self.model.queue_filter.query()
+        dialog.fileSelected.connect(lambda name: self.commands.export(Path(name), query))
+        self.pending_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _inspect_current(self) -> None:
+        rows = self.view.selected_rows()
+        if rows:
+            self.open_inspect(rows[0])
+
+    def open_inspect(self, row: int) -> QWidget | None:
+        operation = self.model.operation_at(row)
+        if operation is None:
+            return None
+        from peft_studio_offline.gui.dialogs.inspect import InspectDialog
+
+        dialog = InspectDialog(self.bridge.queue, operation, self.tasks, self)
+        self.pending_dialog = dialog
+        dialog.show()
+        return dialog
+
+    def open_details(self) -> OfflineDetails:
+        if self._details is None:
+            a = self.actions_
+            self._details = OfflineDetails(self.history, [a.check, a.sync_now, a.pause], self)
+        details = self._details
+        b = self.bridge
+        details.show_stats(b.stats)
+        details.show_network(b.network_info())
+        details.show_last_sync(*b.last_sync_summary())
+        self._refresh_indicator()
+        if self.indicator.state is not None:
+            details.show_state(self.indicator.state)
+        details.open_at(self.indicator)
+        return details
+
+    @property
+    def details(self) -> OfflineDetails | None:
+        return self._details
+
+    def open_conflicts(self) -> QWidget:
+        from peft_studio_offline.gui.dialogs.conflicts import ConflictDialog
+
+        dialog = ConflictDialog(self.bridge.queue, self.commands, self.tasks, self)
+        self.pending_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def open_add_operation(self) -> QWidget:
+        from peft_studio_offline.gui.dialogs.add_operation import AddOperationDialog
+
+        dialog = AddOperationDialog(self.commands, self)
+        self.pending_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def open_settings(self) -> QWidget:
+        from peft_studio_offline.gui.dialogs.settings_dialog import SettingsDialog
+
+        dialog = SettingsDialog(self.paths, self)
+        dialog.saved.connect(
+            lambda: self.statusBar().showMessage(
+                "Settings saved; some take effect at the next start.", 8000
+            )
+        )
+        self.pending_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def open_about(self) -> QWidget:
+        from peft_studio_offline.gui.dialogs.about import about_box
+
+        box = about_box(self, self.bridge.queue.db_path)
+        self.pending_dialog = box
+        box.open()
+        return box
+
+    def open_shortcuts(self) -> QWidget:
+        from peft_studio_offline.gui.dialogs.shortcuts import ShortcutsDialog
+
+        dialog = ShortcutsDialog([*self.actions(), self.actions_.delete], self)
+        self.pending_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _open_folder(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder))):
+            self.statusBar().showMessage(f"The folder is {folder}", 15000)
+
+    def _show_error(self, text: str) -> None:
+        if self._closing:
+            return
+        box = QMessageBox(
+            QMessageBox.Icon.Warning, TITLE, text, QMessageBox.StandardButton.Ok, self
+        )
+        box.setObjectName("errorMessage")
+        self.error_box = box
+        box.open()
+
+    # ------------------------------------------------------------------ closing
+
+    def quit(self) -> None:
+        """Ctrl+Q: close the window, which ends the application (``quit_requested``)."""
+        self.close()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
+        super().showEvent(event)
+        self.tray.show()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self._closing = True
+        try:
+            self.window_state.save(self, self.view.horizontalHeader())
+        except Exception:
+            log.exception("Saving the window layout failed")
+        self.bridge.close()
+        self.tray.hide()
+        if self._details is not None:
+            self._details.close()
+        super().closeEvent(event)
+        self.quit_requested.emit()

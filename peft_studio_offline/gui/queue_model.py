@@ -1,0 +1,458 @@
+"""The queue as a table model: read in pages, updated row by row from change events.
+
+A queue can hold a million operations, so the model never loads it whole. It asks the queue
+for one page at a time (``canFetchMore``/``fetchMore``; keyset paging on the id, offset
+paging when sorted on another column) and keeps only the rows the view scrolled through.
+Change events from the core are collected for a moment and applied in one go: the loaded
+rows they touch are re-read in one query and updated, inserted or removed in place; only an
+``external`` change (another process wrote, ids unknown) or a bulk insert reloads the view.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    QTimer,
+    Signal,
+)
+
+from peft_studio_offline.core.enums import OperationStatus
+from peft_studio_offline.core.events import QueueChange
+from peft_studio_offline.core.operation import Operation
+from peft_studio_offline.core.queue import OfflineQueueManager
+from peft_studio_offline.gui import formatting
+from peft_studio_offline.gui.icons import status_icon
+from peft_studio_offline.gui.tasks import TaskKeeper
+
+log = logging.getLogger(__name__)
+
+AnyIndex = QModelIndex | QPersistentModelIndex
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    key: str  # the queue column it shows and sorts on
+    title: str
+    width: int
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("id", "ID", 70),
+    Column("operation_type", "Type", 120),
+    Column("status", "Status", 110),
+    Column("priority", "Priority", 70),
+    Column("retry_count", "Attempts", 80),
+    Column("created_at", "Created", 130),
+    Column("updated_at", "Updated", 130),
+    Column("next_attempt_at", "Next attempt", 110),
+    Column("error_message", "Last error", 320),
+)
+COLUMN_INDEX = {column.key: i for i, column in enumerate(COLUMNS)}
+_NUMERIC = {"id", "priority", "retry_count"}
+
+
+@dataclass(frozen=True, slots=True)
+class QueueFilter:
+    """What the table shows: statuses and types (empty means all) and a search text."""
+
+    statuses: tuple[str, ...] = ()
+    types: tuple[str, ...] = ()
+    search: str = ""
+
+    def query(self) -> dict[str, Any]:
+        return {
+            "status": list(self.statuses) or None,
+            "operation_type": list(self.types) or None,
+            "search": self.search.strip() or None,
+        }
+
+    def matches(self, op: Operation) -> bool:
+        """The queue's filter, applied to one operation already read (live updates)."""
+        if self.statuses and op.status.value not in self.statuses:
+            return False
+        if self.types and str(op.operation_type) not in self.types:
+            return False
+        text = self.search.strip()
+        if not text:
+            return True
+        if text.isdigit() and int(text) == op.id:
+            return True
+        needle = text.casefold()
+        haystack = (
+            json.dumps(op.payload, ensure_ascii=False),
+            op.error_message or "",
+            op.idempotency_key,
+            str(op.operation_type),
+        )
+        return any(needle in part.casefold() for part in haystack)
+
+    @property
+    def counted_cheaply(self) -> bool:
+        """Counts per status come from counters; a type or text filter needs a scan."""
+        return not self.types and not self.search.strip()
+
+
+@dataclass
+class _PendingChanges:
+    added: set[int] = field(default_factory=set)
+    changed: set[int] = field(default_factory=set)
+    removed: set[int] = field(default_factory=set)
+    external: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.changed or self.removed or self.external)
+
+
+class QueueTableModel(QAbstractTableModel):
+    """Operations of one queue, newest first by default."""
+
+    OperationRole = Qt.ItemDataRole.UserRole + 1
+    IdRole = Qt.ItemDataRole.UserRole + 2
+
+    PAGE_SIZE = 500
+    # A bulk insert bigger than this reloads the first page instead of inserting row by row.
+    BULK_INSERT = 2000
+    # Changes are gathered this long, then applied together (many per second during a sync).
+    COALESCE_MS = 100
+
+    total_changed = Signal(int)  # operations matching the filter, in the whole queue
+    page_loaded = Signal(int)  # rows now loaded
+    reloaded = Signal()  # the first page after a reset is in
+
+    def __init__(
+        self, queue: OfflineQueueManager, tasks: TaskKeeper, parent: QObject | None = None
+    ) -> None:
+        super().__init__(parent)
+        self._queue = queue
+        self._tasks = tasks
+        self._rows: list[Operation] = []
+        self._row_of: dict[int, int] | None = {}
+        self._filter = QueueFilter()
+        self._sort_key = "id"
+        self._descending = True
+        self._exhausted = True
+        self._fetching = False
+        self._generation = 0
+        self._total = 0
+        self._pending = _PendingChanges()
+        self._flushing = False
+        self._flush_timer = QTimer(self)
+        self._flush_timer.setSingleShot(True)
+        self._flush_timer.setInterval(self.COALESCE_MS)
+        self._flush_timer.timeout.connect(self._on_flush_timer_timeout)
+
+    # ---------------------------------------------------------------- Qt interface
+
+    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(  # noqa: N802
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(COLUMNS):
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section].title
+        if role == Qt.ItemDataRole.TextAlignmentRole and COLUMNS[section].key in _NUMERIC:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def flags(self, index: AnyIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or index.row() >= len(self._rows):
+            return None
+        op = self._rows[index.row()]
+        key = COLUMNS[index.column()].key
+        if role == Qt.ItemDataRole.DisplayRole:
+            return _display(op, key)
+        if role == self.IdRole:
+            return op.id
+        if role == self.OperationRole:
+            return op
+        if role == Qt.ItemDataRole.DecorationRole and key == "status":
+            return status_icon(op.status)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return _tooltip(op, key)
+        if role == Qt.ItemDataRole.TextAlignmentRole and key in _NUMERIC:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def canFetchMore(self, parent: AnyIndex) -> bool:  # noqa: N802
+        return not parent.isValid() and not self._exhausted and not self._fetching
+
+    def fetchMore(self, parent: AnyIndex) -> None:  # noqa: N802
+        if self.canFetchMore(parent):
+            self._start_fetch()
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        if not 0 <= column < len(COLUMNS):
+            return
+        key = COLUMNS[column].key
+        descending = order == Qt.SortOrder.DescendingOrder
+        if (key, descending) != (self._sort_key, self._descending):
+            self._sort_key, self._descending = key, descending
+            self.reload()
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def total(self) -> int:
+        return self._total
+
+    @property
+    def queue_filter(self) -> QueueFilter:
+        return self._filter
+
+    @property
+    def sort_key(self) -> tuple[str, bool]:
+        return self._sort_key, self._descending
+
+    @property
+    def is_loading(self) -> bool:
+        return self._fetching
+
+    def set_filter(self, queue_filter: QueueFilter) -> None:
+        if queue_filter != self._filter:
+            self._filter = queue_filter
+            self.reload()
+
+    def operation_at(self, row: int) -> Operation | None:
+        return self._rows[row] if 0 <= row < len(self._rows) else None
+
+    def row_of(self, op_id: int) -> int | None:
+        return self._index().get(op_id)
+
+    def operations(self, rows: Iterable[int]) -> list[Operation]:
+        return [self._rows[r] for r in sorted(set(rows)) if 0 <= r < len(self._rows)]
+
+    def reload(self) -> None:
+        """Forget the loaded rows and read the first page again."""
+        self._generation += 1
+        self._pending = _PendingChanges()
+        self.beginResetModel()
+        self._rows = []
+        self._row_of = {}
+        self._exhausted = False
+        self._fetching = False
+        self.endResetModel()
+        self._start_fetch(first=True)
+        self._start_count()
+
+    def apply_change(self, change: QueueChange) -> None:
+        """Note a change from the core; applied after ``COALESCE_MS`` with the others."""
+        ids = set(change.ids)
+        if change.kind == "added":
+            self._pending.added |= ids
+        elif change.kind == "changed":
+            self._pending.changed |= ids
+        elif change.kind == "removed":
+            self._pending.removed |= ids
+            self._pending.added -= ids
+            self._pending.changed -= ids
+        else:
+            self._pending.external = True
+        if not self._flush_timer.isActive() and not self._flushing:
+            self._flush_timer.start()
+
+    # ------------------------------------------------------------------- paging
+
+    def _start_fetch(self, first: bool = False) -> None:
+        self._fetching = True
+        generation = self._generation
+        self._tasks.start(self._fetch_page(generation, first), "read the queue")
+
+    async def _fetch_page(self, generation: int, first: bool) -> None:
+        try:
+            options: dict[str, Any] = dict(self._filter.query())
+            options.update(
+                limit=self.PAGE_SIZE, descending=self._descending, order_by=self._sort_key
+            )
+            if self._sort_key == "id":
+                if self._rows:
+                    options["after_id"] = self._rows[-1].id
+            else:
+                options["offset"] = len(self._rows)
+            page = await self._queue.list_operations(**options)
+        finally:
+            if generation == self._generation:
+                self._fetching = False
+        if generation != self._generation:
+            return
+        index = self._index()
+        fresh = [op for op in page if op.id not in index]
+        if fresh:
+            start = len(self._rows)
+            self.beginInsertRows(QModelIndex(), start, start + len(fresh) - 1)
+            self._rows.extend(fresh)
+            self._row_of = None
+            self.endInsertRows()
+        self._exhausted = len(page) < self.PAGE_SIZE
+        self.page_loaded.emit(len(self._rows))
+        if first:
+            self.reloaded.emit()
+
+    def _start_count(self) -> None:
+        generation = self._generation
+        self._tasks.start(self._count(generation), "count the queue")
+
+    async def _count(self, generation: int) -> None:
+        total = await self._queue.count_operations(**self._filter.query())
+        if generation == self._generation and total != self._total:
+            self._total = total
+            self.total_changed.emit(total)
+
+    # ------------------------------------------------------------- live changes
+
+    def _on_flush_timer_timeout(self) -> None:
+        if self._pending and not self._flushing:
+            self._flushing = True
+            self._tasks.start(self._flush(self._generation), "update the queue table")
+
+    async def _flush(self, generation: int) -> None:
+        try:
+            pending, self._pending = self._pending, _PendingChanges()
+            if pending.external or len(pending.added) > self.BULK_INSERT:
+                self.reload()
+                return
+            self._remove_ids(pending.removed)
+            index = self._index()
+            loaded = {i for i in pending.changed if i in index}
+            insertable = self._insertable(pending.added, index)
+            wanted = sorted(loaded | insertable)
+            found: dict[int, Operation] = {}
+            # Only ids the table shows (or would show at the top) are read again.
+            for op_id in wanted:
+                op = await self._queue.get_operation(op_id)
+                if generation != self._generation:
+                    return
+                if op is not None and self._filter.matches(op):
+                    found[op_id] = op
+            self._update_rows(loaded, found)
+            self._insert_new([found[i] for i in sorted(insertable) if i in found])
+            # Re-count only when it is cheap (counters) or rows surely went away.
+            touched = pending.added or pending.removed or pending.changed
+            if touched and (self._filter.counted_cheaply or pending.removed):
+                self._start_count()
+        finally:
+            self._flushing = False
+            if self._pending and not self._flush_timer.isActive():
+                self._flush_timer.start()
+
+    def _insertable(self, added: set[int], index: dict[int, int]) -> set[int]:
+        """New ids that belong in the loaded rows: only when sorted on the id."""
+        if not added or self._sort_key != "id":
+            return set()
+        if self._descending or self._exhausted:
+            return {i for i in added if i not in index}
+        return set()  # ascending with more to fetch: they arrive with a later page
+
+    def _update_rows(self, ids: set[int], found: dict[int, Operation]) -> None:
+        gone: set[int] = set()
+        for op_id in ids:
+            row = self._index().get(op_id)
+            if row is None:
+                continue
+            op = found.get(op_id)
+            if op is None:  # no longer matches the filter
+                gone.add(op_id)
+                continue
+            self._rows[row] = op
+            self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+        self._remove_ids(gone)
+
+    def _insert_new(self, ops: Sequence[Operation]) -> None:
+        if not ops:
+            return
+        ordered = sorted(ops, key=lambda op: op.id, reverse=self._descending)
+        if self._descending:
+            self.beginInsertRows(QModelIndex(), 0, len(ordered) - 1)
+            self._rows[0:0] = ordered
+        else:
+            start = len(self._rows)
+            self.beginInsertRows(QModelIndex(), start, start + len(ordered) - 1)
+            self._rows.extend(ordered)
+        self._row_of = None
+        self.endInsertRows()
+
+    def _remove_ids(self, ids: Iterable[int]) -> None:
+        index = self._index()
+        rows = sorted((index[i] for i in ids if i in index), reverse=True)
+        if not rows:
+            return
+        # Remove contiguous runs from the bottom up so earlier row numbers stay valid.
+        run_end = run_start = rows[0]
+        for row in [*rows[1:], None]:
+            if row is not None and row == run_start - 1:
+                run_start = row
+                continue
+            self.beginRemoveRows(QModelIndex(), run_start, run_end)
+            del self._rows[run_start : run_end + 1]
+            self.endRemoveRows()
+            if row is not None:
+                run_end = run_start = row
+        self._row_of = None
+
+    def _index(self) -> dict[int, int]:
+        if self._row_of is None:
+            self._row_of = {op.id: row for row, op in enumerate(self._rows)}
+        return self._row_of
+
+
+def _display(op: Operation, key: str) -> str:
+    if key == "id":
+        return str(op.id)
+    if key == "operation_type":
+        return formatting.type_label(op.operation_type)
+    if key == "status":
+        return formatting.status_label(op.status)
+    if key == "priority":
+        return str(op.priority)
+    if key == "retry_count":
+        return f"{op.retry_count} / {op.max_attempts}"
+    if key == "created_at":
+        return formatting.local_time(op.created_at)
+    if key == "updated_at":
+        return formatting.local_time(op.updated_at, seconds=True)
+    if key == "next_attempt_at":
+        return _next_attempt(op)
+    if key == "error_message":
+        text = (op.error_message or op.problem or "").strip()
+        return text.splitlines()[0][:200] if text else ""
+    return ""
+
+
+def _next_attempt(op: Operation) -> str:
+    if op.status is not OperationStatus.PENDING:
+        return ""
+    due = op.next_attempt_at
+    if due is None or due <= datetime.now(UTC):
+        return "Due now"
+    return formatting.local_time(due, seconds=True)
+
+
+def _tooltip(op: Operation, key: str) -> str | None:
+    if key == "error_message":
+        return op.error_message or op.problem or None
+    if key in ("created_at", "updated_at", "next_attempt_at"):
+        return formatting.full_time(getattr(op, key))
+    if key == "retry_count":
+        return f"{op.retry_count} failed attempt(s) of at most {op.max_attempts}"
+    return None
