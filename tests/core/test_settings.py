@@ -330,3 +330,13 @@ def test_atomic_write_leaves_the_old_file_when_the_folder_is_read_only(paths: Ap
     finally:
         paths.config_dir.chmod(0o700)
     assert path.read_text() == "[sync]\nbatch_size = 5\n"
+
+
+def test_a_failed_write_is_a_known_error_and_leaves_no_temporary_file(paths: AppPaths) -> None:
+    paths.settings_file.mkdir(parents=True)  # something that cannot be replaced by a file
+    settings = Settings(paths)
+    changed = dataclasses.replace(settings, api=dataclasses.replace(settings.api, port=9))
+    with pytest.raises(SettingsError, match="nothing was written"):
+        changed.save()
+    assert [p.name for p in paths.config_dir.iterdir()] == ["settings.toml"]
+    assert paths.settings_file.is_dir()
