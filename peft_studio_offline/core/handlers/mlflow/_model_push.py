@@ -147,8 +147,8 @@ async def _listed_sizes(
         for entry in await client.list_artifacts(posixpath.join(destination, folder)):
             if not entry.get("is_dir"):
                 name = posixpath.join(folder, str(entry.get("path", "")))
-                size = entry.get("file_size")
-                sizes[name] = int(size) if size is not None else None
+                # MLflow's JSON leaves out zero values: no file_size is an empty file.
+                sizes[name] = int(entry.get("file_size", 0))
     return sizes
 
 
