@@ -10,6 +10,7 @@ a module or Qt plugin left out shows up here rather than on a user's machine.
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib
 import importlib.util
 import logging
@@ -63,6 +64,9 @@ def run_self_test() -> int:
             asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner,
         ):
             runner.run(asyncio.wait_for(_checks(Path(folder)), _TIMEOUT))
+        # Free the closed qasync loop here, on the GUI thread: freed by the cycle collector
+        # on another thread, it makes Qt stop timers from the wrong thread.
+        gc.collect()
         if errors.records:
             first = errors.records[0]
             raise RuntimeError(
