@@ -210,3 +210,13 @@ def test_note_merge_refuses_overlapping_changes() -> None:
 def test_timestamps_default_to_the_given_moment() -> None:
     log = parse_metric_log({"run_id": "r", "metrics": {"a": 1}}, default_timestamp=42)
     assert log.metrics == (MetricPoint("a", 1.0, 42, 0),)
+
+
+def test_the_shared_prepare_payload_completes_mlflow_payloads() -> None:
+    from peft_studio_offline.core.handlers import prepare_payload
+
+    prepared = prepare_payload("metric_log", {"run_id": "r", "metrics": {"a": 1}})
+    (point,) = prepared["metrics"]
+    assert point["step"] == 0 and isinstance(point["timestamp"], int) and point["timestamp"] > 0
+    with pytest.raises(InvalidOperationError):
+        prepare_payload("experiment_sync", {"run_id": "r"})

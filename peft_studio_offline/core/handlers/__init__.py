@@ -81,13 +81,19 @@ def prepare_payload(
     For a file upload: the path made absolute and checked against the allowed upload
     folders, and its ``sha256``/``size`` recorded, so that a file changed later is refused
     rather than sent. It reads the whole file: call it off the event loop for large files.
-    Other types are returned as they are. Raises ``InvalidOperationError`` (a ``ValueError``).
+    MLflow types: see ``prepare_mlflow_payload`` (metric timestamps fixed now). Others are
+    returned as they are. Raises ``InvalidOperationError`` (a ``ValueError``).
     """
     kind = parse_operation_type(operation_type)
     if kind is OperationType.FILE_UPLOAD:
         if upload_roots is None:
             upload_roots = (settings or Settings.load()).sync.upload_roots
         return prepare_upload_payload(payload, upload_roots)
+    if kind in (OperationType.METRIC_LOG, OperationType.MODEL_PUSH, OperationType.EXPERIMENT_SYNC):
+        # Metric timestamps and steps fixed now, so that a resend is the same data.
+        from peft_studio_offline.core.handlers.mlflow import prepare_mlflow_payload
+
+        return prepare_mlflow_payload(kind, payload)
     return dict(payload)
 
 
