@@ -46,6 +46,8 @@ class _App:
         body = b""
         while True:
             message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # the client gave up mid-request: nothing arrived
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
@@ -113,8 +115,13 @@ class EffectsApp(_App):
                     drop = True
         if drop:
             # The effect is in; the answer never arrives complete.
-            await send({"type": "http.response.start", "status": 201,
-                        "headers": [(b"content-length", b"1000")]})  # fmt: skip
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 201,
+                    "headers": [(b"content-length", b"1000")],
+                }
+            )
             raise DroppedConnectionError("response lost on purpose")
         await reply(send, *stored)
 
@@ -133,7 +140,7 @@ class ScriptedApp(_App):
         if step is None:
             await reply(send, 200, {"ok": True})
         else:
-            await reply(send, step[2] if isinstance(step[2], int) else step[0], step[2], step[1])
+            await reply(send, step[0], step[2], step[1])
 
 
 class DocumentsApp(_App):
@@ -175,8 +182,10 @@ class DocumentsApp(_App):
             version, doc = self.docs.get(name, (0, None))
             if condition is not None and condition != etag(version):
                 answer: tuple[int, Any, dict[str, str]] = (
-                    412, {"detail": "The document changed."}, {}
-                )  # fmt: skip
+                    412,
+                    {"detail": "The document changed."},
+                    {},
+                )
             else:
                 self.effects[request.key] += 1
                 version += 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import time
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -182,13 +183,54 @@ class Runner:
                 return
 
     async def _run_chain(self, chain: _Chain, client: httpx.AsyncClient) -> None:
+        lane = chain.lane
+        if lane is not None and await self._held_up(lane, chain):
+            return
         for index, group in enumerate(chain.groups):
-            if not await self._run_group(group, client) and chain.lane is not None:
-                # Later changes to the same resource must wait for this one.
-                rest = [op.id for later in chain.groups[index + 1 :] for op in later.operations]
-                self.skip.update(rest)
-                await self._give_back(rest, "an earlier operation on the same target is waiting")
-                return
+            if await self._run_group(group, client) or lane is None:
+                continue
+            first = group.operations[0].id
+            until = await self._due_again(first)
+            if until is None:
+                continue  # failed for good: it no longer holds up the others
+            # Later changes to the same resource wait for this one, in this run and later.
+            self.engine.lane_blockers[lane] = first
+            rest = [op.id for later in chain.groups[index + 1 :] for op in later.operations]
+            await self._hold(rest, until, f"operation {first} on the same target goes first")
+            return
+        if lane is not None:
+            self.engine.lane_blockers.pop(lane, None)
+
+    async def _held_up(self, lane: str, chain: _Chain) -> bool:
+        """True (and the chain given back) while an earlier change to its resource waits."""
+        blocker = self.engine.lane_blockers.get(lane)
+        ids = [op.id for group in chain.groups for op in group.operations]
+        if blocker is None or blocker in ids or blocker > min(ids):
+            return False
+        until = await self._due_again(blocker)
+        if until is None:
+            self.engine.lane_blockers.pop(lane, None)
+            return False
+        await self._hold(ids, until, f"operation {blocker} on the same target goes first")
+        return True
+
+    async def _due_again(self, op_id: int) -> float | None:
+        """When an unfinished operation may run again; None when it is finished."""
+        op = await self.queue.get_operation(op_id)
+        if op is None or op.status.is_final:
+            return None
+        now = time.time()
+        if op.status is OperationStatus.PENDING:
+            due = op.next_attempt_at.timestamp() if op.next_attempt_at else now
+            return max(due, self.engine.deferred_until(op_id) or now)
+        if op.status is OperationStatus.CONFLICT:
+            return now + self.engine.idle_poll  # until the user decides
+        return now + 1.0  # being sent by another process
+
+    async def _hold(self, ids: list[int], until: float, reason: str) -> None:
+        self.engine.defer(ids, until)
+        self.skip.update(ids)
+        await self._give_back(ids, reason)
 
     async def _run_group(self, group: _Group, client: httpx.AsyncClient) -> bool:
         """Send one group; True when every operation in it completed."""
@@ -229,8 +271,9 @@ class Runner:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            log.warning("The %s handler raised on operation %d", op.operation_type, op.id,
-                        exc_info=True)  # fmt: skip
+            log.warning(
+                "The %s handler raised on operation %d", op.operation_type, op.id, exc_info=True
+            )
             return Outcome.retry(f"The handler raised {type(exc).__name__}: {exc}")
         return _as_outcome(outcome)
 
@@ -242,8 +285,9 @@ class Runner:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            log.warning("The %s batch handler raised", group.operations[0].operation_type,
-                        exc_info=True)  # fmt: skip
+            log.warning(
+                "The %s batch handler raised", group.operations[0].operation_type, exc_info=True
+            )
             outcomes = [Outcome.retry(f"The handler raised {type(exc).__name__}: {exc}")]
         if len(outcomes) != len(group.operations):
             if len(outcomes) == 1:  # one answer for the whole request
@@ -307,9 +351,11 @@ class Runner:
             message += " It changed again while the conflict was being resolved."
         if strategy is ConflictResolution.LOCAL_WINS:
             await self.queue.record_event(
-                op.id, "conflict", message, {**info, "remote": outcome.remote,
-                                              "resolution": "local change re-sent"},
-            )  # fmt: skip
+                op.id,
+                "conflict",
+                message,
+                {**info, "remote": outcome.remote, "resolution": "local change re-sent"},
+            )
             payload = resend_payload(
                 handler, op, strategy, remote=outcome.remote, remote_version=outcome.remote_version
             )
@@ -335,9 +381,11 @@ class Runner:
                 merge = three_way_merge(outcome.base, local, outcome.remote)
                 if merge.clean:
                     await self.queue.record_event(
-                        op.id, "merged", message,
+                        op.id,
+                        "merged",
+                        message,
                         {**info, "merged": merge.merged, "remote": outcome.remote},
-                    )  # fmt: skip
+                    )
                     payload = resend_payload(
                         handler,
                         op,

@@ -67,6 +67,11 @@ class CircuitBreaker:
         state.paused_until = self._clock() + pause
         return state.paused_until
 
+    def allow_trial(self) -> None:
+        """End every pause now (the user asked to sync); one more failure pauses again."""
+        for state in self._hosts.values():
+            state.paused_until = 0.0
+
     def paused_hosts(self) -> dict[str, float]:
         now = self._clock()
         return {h: s.paused_until for h, s in self._hosts.items() if s.paused_until > now}

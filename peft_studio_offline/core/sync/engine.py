@@ -116,7 +116,7 @@ class SyncEngine:
             threshold=_positive_int(options.get("breaker_threshold", 5), "breaker_threshold"),
             cooldown=float(options.get("breaker_cooldown", 30.0)),
         )
-        self._idle_poll = float(options.get("idle_poll", 30.0))
+        self.idle_poll = float(options.get("idle_poll", 30.0))
         self.events: EventSource[SyncEvent] = EventSource("sync events")
         self._history: deque[dict[str, Any]] = deque(
             maxlen=_positive_int(options.get("history_size", 20), "history_size")
@@ -134,7 +134,10 @@ class SyncEngine:
         self._unsubscribe: Callable[[], None] | None = None
         self._clients: list[httpx.AsyncClient] = []
         self._clients_loop: asyncio.AbstractEventLoop | None = None
-        self._deferred: dict[int, float] = {}
+        self._deferred: dict[int, float] = {}  # op id -> not to be taken before (Unix time)
+        # Resource -> the operation that must go before later changes to it (for keys that
+        # handlers suggest; keys stored with operations are kept in order by the queue).
+        self.lane_blockers: dict[str, int] = {}
         self._lanes: dict[str, tuple[asyncio.Lock, int]] = {}
         self._closed = False
 
@@ -208,6 +211,10 @@ class SyncEngine:
 
     async def _run(self, trigger: SyncTrigger) -> dict[str, Any]:
         tally = RunTally(next(self._run_ids), trigger)
+        if trigger == "manual":
+            # The user's explicit request: paused hosts get one more try.
+            self.breaker.allow_trial()
+            self._deferred.clear()
         runner = Runner(self, tally)
         self._runner = runner
         self.events.emit(SyncEvent("started", tally.run_id, trigger))
@@ -295,7 +302,7 @@ class SyncEngine:
                 except Exception:
                     log.exception("An automatic sync failed")
                     result = None
-                    timeout = self._idle_poll
+                    timeout = self.idle_poll
                 if result is not None:
                     if result["total"] and not result["stopped"]:
                         continue  # more may be due already
@@ -310,10 +317,13 @@ class SyncEngine:
         due = await self.queue.next_due_at()
         if due is not None:
             # Due but not taken: it waits on a dependency, an earlier operation or a pause.
-            waits.append(due - now if due > now else self._idle_poll)
+            waits.append(due - now if due > now else self.idle_poll)
         reopening = self.breaker.next_reopening()
         if reopening is not None:
             waits.append(reopening - now)
+        deferred = self.deferred_ids()
+        if deferred:
+            waits.append(min(self._deferred[i] for i in deferred) - now)
         return max(0.01, min(waits)) if waits else None
 
     # --------------------------------------------------------------- conflicts
@@ -405,6 +415,9 @@ class SyncEngine:
     def defer(self, op_ids: list[int], until: float) -> None:
         for op_id in op_ids:
             self._deferred[op_id] = until
+
+    def deferred_until(self, op_id: int) -> float | None:
+        return self._deferred.get(op_id)
 
     def deferred_ids(self) -> set[int]:
         now = time.time()
