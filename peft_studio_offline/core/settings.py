@@ -500,10 +500,17 @@ def endpoints_from_settings(
         return list(settings.network.endpoints)
     targets: list[str | Mapping[str, Any]] = []
     if settings.sync.mlflow_tracking_uri.startswith(("http://", "https://")):
-        targets.append(settings.sync.mlflow_tracking_uri.rstrip("/") + "/health")
+        # MLflow's health check answers "OK": any other body is a portal or proxy in the way.
+        health = settings.sync.mlflow_tracking_uri.rstrip("/") + "/health"
+        targets.append({"url": health, "expected_body": "OK"})
     if settings.sync.api_base_url.startswith(("http://", "https://")):
-        targets.append(settings.sync.api_base_url)
+        # An API's base URL need not answer 200: any answer from the server itself (not a
+        # redirect, which is how portals intercept) shows that it can be reached.
+        targets.append({"url": settings.sync.api_base_url, "expected_status": _REACHABLE})
     return targets
+
+
+_REACHABLE = [*range(200, 300), *range(400, 500)]
 
 
 # ------------------------------------------------------------------------- writing

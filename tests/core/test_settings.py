@@ -250,7 +250,9 @@ def test_without_endpoints_only_the_sync_targets_are_probed(paths: AppPaths) -> 
     assert endpoints_from_settings(Settings(paths), environ={}) == []
     write(paths, "[sync]\nmlflow_tracking_uri = 'http://127.0.0.1:5000/'\n")
     settings = Settings.load(paths, environ={})
-    assert endpoints_from_settings(settings, environ={}) == ["http://127.0.0.1:5000/health"]
+    assert endpoints_from_settings(settings, environ={}) == [
+        {"url": "http://127.0.0.1:5000/health", "expected_body": "OK"}
+    ]
 
 
 # --------------------------------------------------------------------------- writer
