@@ -236,3 +236,31 @@ async def test_no_tracking_uri_is_a_clear_permanent_failure(queue: OfflineQueueM
     assert "MLFLOW_TRACKING_URI" in result["errors"][0]["error"]
     op = await queue.get_operation(op_id)
     assert op is not None and op.status is OperationStatus.FAILED
+
+
+async def test_requests_stay_within_the_servers_limits_for_params_tags_and_metrics(
+    tracking_uri: str, rest: MlflowRestClient, queue: OfflineQueueManager
+) -> None:
+    _, run_id = await new_run(rest)
+    payloads = [
+        {
+            "metrics": [
+                {"key": f"m{k % 30}", "value": float(k), "step": op * 1000 + k} for k in range(900)
+            ],
+            "params": {f"p{op}_{k}": str(k) for k in range(60)},
+            "tags": {f"t{op}_{k}": "x" * 500 for k in range(60)},
+        }
+        for op in range(3)
+    ]
+    await enqueue_metrics(queue, run_id, iter(payloads))
+    async with await make_engine(queue) as engine:
+        handler = engine.handler_for(OperationType.METRIC_LOG)
+        assert isinstance(handler, MetricLogHandler)
+        result = await engine.sync()
+        assert result["completed"] == 3, result["errors"]
+        # 180 params, 180 tags and 2,700 points: at least 4 requests of 1,000 entities.
+        assert 4 <= handler.requests_sent <= 5
+    run = await rest.get_run(run_id)
+    assert len(run["data"]["params"]) == 180
+    assert len([t for t in run["data"]["tags"] if t["key"].startswith("t")]) == 180
+    assert len(await rest.get_metric_history(run_id, "m0")) == 90

@@ -15,6 +15,7 @@ from peft_studio_offline.core.handlers.mlflow import (
     BatchLimits,
     ExperimentSyncHandler,
     MetricLogHandler,
+    MlflowConfigurationError,
     ModelPushHandler,
     prepare_mlflow_payload,
 )
@@ -220,3 +221,41 @@ def test_the_shared_prepare_payload_completes_mlflow_payloads() -> None:
     assert point["step"] == 0 and isinstance(point["timestamp"], int) and point["timestamp"] > 0
     with pytest.raises(InvalidOperationError):
         prepare_payload("experiment_sync", {"run_id": "r"})
+
+
+async def test_credentials_from_mlflows_variables_and_the_keyring() -> None:
+    import dataclasses
+
+    import httpx
+
+    from peft_studio_offline.core.enums import ConflictResolution
+    from peft_studio_offline.core.handlers.mlflow._target import TrackingTarget
+    from peft_studio_offline.core.paths import AppPaths
+    from peft_studio_offline.core.settings import Settings, SyncSettings
+    from peft_studio_offline.core.sync import HandlerContext
+
+    settings = Settings(
+        AppPaths.from_environment(), sync=SyncSettings(mlflow_tracking_uri="http://h:1")
+    )
+    async with httpx.AsyncClient() as http:
+        context = HandlerContext("k", ConflictResolution.LOCAL_WINS, settings, http, lambda _: None)
+        bearer = TrackingTarget(environ={"MLFLOW_TRACKING_TOKEN": "tok"}).client(context, "k")
+        assert bearer.headers == {"Authorization": "Bearer tok"}
+        assert bearer.base_url == "http://h:1"
+        basic = TrackingTarget(
+            environ={"MLFLOW_TRACKING_USERNAME": "u", "MLFLOW_TRACKING_PASSWORD": "p"}
+        ).client(context, "k")
+        assert basic.headers == {"Authorization": "Basic dTpw"}
+        keyring = dataclasses.replace(
+            context,
+            settings=dataclasses.replace(
+                settings,
+                credentials=dataclasses.replace(settings.credentials, mlflow_token="mlflow"),
+            ),
+            credential={"mlflow": "secret"}.get,
+        )
+        chosen = TrackingTarget(environ={"MLFLOW_TRACKING_TOKEN": "tok"}).client(keyring, "k")
+        assert chosen.headers == {"Authorization": "Bearer secret"}
+        assert TrackingTarget("http://other:2", environ={}).uri(context) == "http://other:2"
+        with pytest.raises(MlflowConfigurationError, match="not an http"):
+            TrackingTarget("file:///tmp/mlruns", environ={}).uri(context)
