@@ -75,6 +75,7 @@ class Runner:
         self._settled = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._failure: BaseException | None = None
+        self._records: set[asyncio.Task[None]] = set()  # successes being written
 
     # ------------------------------------------------------------------ control
 
@@ -108,6 +109,8 @@ class Runner:
                 for worker in workers:
                     worker.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
+            while self._records:  # what was sent is recorded, even when stopping
+                await asyncio.gather(*list(self._records), return_exceptions=True)
             await self._give_back(self.held, self.stop_reason or "the sync stopped")
         if self._failure is not None:
             raise self._failure
@@ -187,7 +190,8 @@ class Runner:
         if lane is not None and await self._held_up(lane, chain):
             return
         for index, group in enumerate(chain.groups):
-            if await self._run_group(group, client) or lane is None:
+            last = index == len(chain.groups) - 1
+            if await self._run_group(group, client, detach=last) or lane is None:
                 continue
             first = group.operations[0].id
             until = await self._due_again(first)
@@ -232,8 +236,15 @@ class Runner:
         self.skip.update(ids)
         await self._give_back(ids, reason)
 
-    async def _run_group(self, group: _Group, client: httpx.AsyncClient) -> bool:
-        """Send one group; True when every operation in it completed."""
+    async def _run_group(
+        self, group: _Group, client: httpx.AsyncClient, *, detach: bool = False
+    ) -> bool:
+        """Send one group; True when every operation in it completed.
+
+        With ``detach``, a success is recorded while the worker moves on to its next
+        request (nothing in its chain waits on it): waiting for each commit would cost a
+        worker a commit's latency per request.
+        """
         first = group.operations[0]
         context = self.engine.context_for(first, client)
         host = _call_optional(group.handler, "target", first, context)
@@ -257,6 +268,9 @@ class Runner:
             else:
                 self.engine.breaker.record_success(host)
             op_context = context if op is first else self.engine.context_for(op, client)
+            if detach and outcome.kind is OutcomeKind.DONE:
+                self._record_later(op, outcome)
+                continue
             status = await self._settle(group.handler, op, outcome, op_context)
             all_done = all_done and status is OperationStatus.COMPLETED
         return all_done
@@ -297,6 +311,23 @@ class Runner:
         return [_as_outcome(o) for o in outcomes]
 
     # ----------------------------------------------------------------- outcomes
+
+    def _record_later(self, op: Operation, outcome: Outcome) -> None:
+        task = asyncio.create_task(self._record_done(op, outcome))
+        self._records.add(task)
+        task.add_done_callback(self._records.discard)
+
+    async def _record_done(self, op: Operation, outcome: Outcome) -> None:
+        try:
+            await self.queue.mark_completed(op.id, details=outcome.details)
+        except Exception as exc:
+            log.exception("The sync run failed while recording an outcome")
+            if self._failure is None:
+                self._failure = exc
+            self._settled.set()
+            return
+        self.tally.completed += 1
+        self._finish(op)
 
     async def _settle(
         self,
