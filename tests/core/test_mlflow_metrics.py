@@ -264,3 +264,35 @@ async def test_requests_stay_within_the_servers_limits_for_params_tags_and_metri
     assert len(run["data"]["params"]) == 180
     assert len([t for t in run["data"]["tags"] if t["key"].startswith("t")]) == 180
     assert len(await rest.get_metric_history(run_id, "m0")) == 90
+
+
+async def test_a_lost_answer_in_the_middle_of_a_coalesced_batch(
+    mlflow_server: MlflowServer,
+    rest: MlflowRestClient,
+    queue: OfflineQueueManager,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _, run_id = await new_run(rest)
+    metrics = [{"key": f"m{k}", "value": float(k)} for k in range(45)]
+    with DroppingProxy(mlflow_server.port) as proxy:
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", proxy.url)
+        # 40 operations of 45 points: requests of 1,000 carry ops 0-22, 22-44... and op 22
+        # spans the first two; the second request's answer is lost.
+        ids = await enqueue_metrics(
+            queue, run_id, ({"metrics": metrics, "step": s} for s in range(40))
+        )
+        proxy.drop("runs/log-batch", after=1)
+        async with await make_engine(queue, batch_size=1000) as engine:
+            first = await engine.sync()
+            # Done: only what the first request carried alone.
+            assert await statuses(queue, ids[:22]) == {OperationStatus.COMPLETED}
+            assert await statuses(queue, ids[22:]) == {OperationStatus.PENDING}
+            assert first["completed"] == 22 and first["failed"] == 18
+            for op_id in ids[22:]:
+                await queue.retry_now(op_id)
+            second = await engine.sync()
+            assert second["completed"] == 18, second["errors"]
+        assert len(proxy.dropped) == 1
+    for key in ("m0", "m44"):
+        history = await rest.get_metric_history(run_id, key)
+        assert sorted(p["step"] for p in history) == list(range(40))

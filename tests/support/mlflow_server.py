@@ -182,9 +182,10 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSe
 class DroppingProxy:
     """An HTTP/1.1 relay to ``upstream_port`` that loses chosen responses on purpose.
 
-    ``drop(pattern, times)``: the next ``times`` requests whose request line contains
-    ``pattern`` reach the server and are carried out, but the client's connection is cut
-    before a byte of the answer comes back (a lost response). Runs its own event loop in a
+    ``drop(pattern, times, after=n)``: of the requests whose request line contains
+    ``pattern``, the first ``n`` pass; the next ``times`` reach the server and are carried
+    out, but the client's connection is cut before a byte of the answer comes back (a lost
+    response). Runs its own event loop in a
     thread, so it serves sync and async clients alike.
     """
 
@@ -203,15 +204,19 @@ class DroppingProxy:
     def url(self) -> str:
         return f"http://{LOOPBACK}:{self.port}"
 
-    def drop(self, pattern: str = "", times: int = 1) -> None:
+    def drop(self, pattern: str = "", times: int = 1, *, after: int = 0) -> None:
+        """Lose the answers to ``times`` matching requests, once ``after`` went through."""
         with self._lock:
-            self._rules.append([pattern, times])
+            self._rules.append([pattern, times, after])
 
     def _should_drop(self, request_line: str) -> bool:
         with self._lock:
             self.requests.append(request_line)
             for rule in self._rules:
                 if rule[1] > 0 and rule[0] in request_line:
+                    if rule[2] > 0:
+                        rule[2] -= 1
+                        continue
                     rule[1] -= 1
                     self.dropped.append(request_line)
                     return True
