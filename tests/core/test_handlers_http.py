@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -14,6 +15,7 @@ import pytest
 from peft_studio_offline.core.enums import OperationStatus
 from peft_studio_offline.core.handlers import parse_retry_after, prepare_payload
 from peft_studio_offline.core.queue import OfflineQueueManager
+from peft_studio_offline.core.settings import Settings
 from peft_studio_offline.core.sync.engine import SyncEngine
 from tests.support.asgi import AsgiServer
 from tests.support.sync_apps import EffectsApp, ScriptedApp
@@ -253,3 +255,31 @@ async def test_changes_to_one_url_keep_their_order_even_across_a_failure(
             await sync_until_settled(engine, queue)
     bodies = [int(r.body) for r in app.seen]
     assert bodies == [0, *range(10)]
+
+
+async def test_the_api_token_goes_to_the_configured_api_only(
+    queue: OfflineQueueManager, effects: tuple[EffectsApp, AsgiServer]
+) -> None:
+    app, server = effects
+    other = EffectsApp()
+    loaded = Settings.load()
+    settings = dataclasses.replace(
+        loaded,
+        sync=dataclasses.replace(loaded.sync, api_base_url=server.url("/api")),
+        credentials=dataclasses.replace(loaded.credentials, api_token="api-token"),
+    )
+    asked: list[str] = []
+
+    def lookup(name: str) -> str | None:
+        asked.append(name)
+        return "s3cret"
+
+    with AsgiServer(other) as elsewhere:
+        async with SyncEngine(queue, None, settings=settings, credentials=lookup) as engine:
+            await queue.enqueue("api_call", {"endpoint": "runs", "method": "POST", "data": {}})
+            await queue.enqueue("api_call", {"url": elsewhere.url("/x"), "method": "POST"})
+            assert (await engine.sync())["completed"] == 2
+    assert app.seen[0].path == "/api/runs"
+    assert app.seen[0].headers["authorization"] == "Bearer s3cret"
+    assert "authorization" not in other.seen[0].headers
+    assert set(asked) == {"api-token"}

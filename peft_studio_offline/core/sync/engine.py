@@ -196,8 +196,7 @@ class SyncEngine:
         if runner is not None:
             runner.stop(reason)
         if task is not None:
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await task
+            await asyncio.wait({task})  # its outcome belongs to those who asked for the run
 
     def _start_or_join(self, trigger: SyncTrigger) -> asyncio.Future[dict[str, Any]]:
         if self._closed:
@@ -284,8 +283,9 @@ class SyncEngine:
         if new is NetworkStatus.ONLINE:
             if self._wake is not None:
                 self._wake.set()
-        elif new is NetworkStatus.OFFLINE and self._runner is not None:
-            self._runner.stop("the network went offline")
+        elif new in (NetworkStatus.OFFLINE, NetworkStatus.LIMITED) and self._runner is not None:
+            # LIMITED: something answers, but not our services (a captive portal).
+            self._runner.stop(f"the network went {new.value}")
 
     async def _auto_loop(self) -> None:
         assert self._wake is not None

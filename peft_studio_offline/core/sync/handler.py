@@ -11,7 +11,9 @@ Optional extras a handler may define (the engine looks for them with ``getattr``
 - ``resource_key(payload) -> str | None``: operations with the same key keep their order.
 - ``batch_key(operation) -> Hashable | None`` with ``handle_batch(operations, context) ->
   list[Outcome]``: consecutive claimed operations with the same non-None key are sent
-  together (e.g. metrics for one run), one outcome per operation, in order.
+  together (e.g. metrics for one run), one outcome per operation, in order (or a single
+  outcome for all). The context is the first operation's; each operation carries its own
+  ``idempotency_key``.
 - ``resend_payload(operation, resolution, *, merged, remote, remote_version) -> dict``: the
   payload to send after a conflict. ``LOCAL_WINS`` means an unconditional re-send of the
   local change; ``MERGE`` means ``merged`` (the merged local value) conditioned on
