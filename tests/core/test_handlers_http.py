@@ -283,3 +283,13 @@ async def test_the_api_token_goes_to_the_configured_api_only(
     assert app.seen[0].headers["authorization"] == "Bearer s3cret"
     assert "authorization" not in other.seen[0].headers
     assert set(asked) == {"api-token"}
+
+
+async def test_a_one_off_sync_leaves_no_connection_open(
+    queue: OfflineQueueManager, effects: tuple[EffectsApp, AsgiServer]
+) -> None:
+    _app, server = effects
+    engine = SyncEngine(queue, None)  # as the command line uses it: never closed
+    await queue.enqueue("api_call", {"url": server.url("/x"), "method": "POST"})
+    assert (await engine.sync())["completed"] == 1
+    assert engine._clients == []  # closed with the run: nothing left for the collector

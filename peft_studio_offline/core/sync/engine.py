@@ -7,6 +7,7 @@ import contextlib
 import itertools
 import logging
 import os
+import ssl
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -134,6 +135,7 @@ class SyncEngine:
         self._unsubscribe: Callable[[], None] | None = None
         self._clients: list[httpx.AsyncClient] = []
         self._clients_loop: asyncio.AbstractEventLoop | None = None
+        self._ssl_context: ssl.SSLContext | None = None
         self._deferred: dict[int, float] = {}  # op id -> not to be taken before (Unix time)
         # Resource -> the operation that must go before later changes to it (for keys that
         # handlers suggest; keys stored with operations are kept in order by the queue).
@@ -221,6 +223,9 @@ class SyncEngine:
             await runner.run()
         finally:
             self._runner = None
+            if not self.auto_sync_enabled:
+                # A one-off run (the command line's sync) leaves no connection behind.
+                await asyncio.shield(self._close_clients())
             tally.finished_at = utc_now()
             result = tally.result()
             if trigger == "manual" or tally.claimed:
@@ -267,6 +272,8 @@ class SyncEngine:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             await self.stop("automatic sync was turned off")
+            if not self.is_running:
+                await self._close_clients()
 
     @property
     def auto_sync_enabled(self) -> bool:
@@ -401,11 +408,12 @@ class SyncEngine:
             self._clients = []  # made on a loop that is gone: their connections are too
             self._clients_loop = loop
         if len(self._clients) < self.concurrency:
-            ssl_context = httpx.create_ssl_context()  # made once: ~10 ms each
+            if self._ssl_context is None:
+                self._ssl_context = httpx.create_ssl_context()  # ~10 ms: made once
             while len(self._clients) < self.concurrency:
                 self._clients.append(
                     httpx.AsyncClient(
-                        verify=ssl_context,
+                        verify=self._ssl_context,
                         timeout=self.settings.sync.request_timeout,
                         limits=httpx.Limits(max_connections=8, max_keepalive_connections=4),
                     )
@@ -488,6 +496,9 @@ class SyncEngine:
         await self.stop_auto_sync()
         await self.stop("the sync engine was closed")
         self._closed = True
+        await self._close_clients()
+
+    async def _close_clients(self) -> None:
         clients, self._clients = self._clients, []
         for client in clients:
             await client.aclose()
