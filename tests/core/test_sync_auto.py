@@ -199,3 +199,28 @@ async def test_a_failing_host_is_paused_and_the_status_says_until_when(
             again = await engine.sync()
             assert again["failed"] == 1 and len(app.seen) == 3
             assert engine.get_status()["paused_hosts"]
+
+
+async def test_a_run_cancelled_from_outside_puts_its_work_back(
+    queue: OfflineQueueManager,
+) -> None:
+    started = asyncio.Event()
+
+    async def hangs(payload: dict[str, Any]) -> bool:
+        started.set()
+        await asyncio.Event().wait()
+        return True
+
+    async with SyncEngine(queue, None) as engine:
+        engine.register_handler("api_call", hangs)
+        op_id = await queue.enqueue("api_call", {})
+        caller = asyncio.create_task(engine.sync())
+        await asyncio.wait_for(started.wait(), 10)
+        run = engine._run_task
+        assert run is not None
+        run.cancel()  # as asyncio.run does to leftover tasks on Ctrl+C
+        with pytest.raises(asyncio.CancelledError):
+            await caller
+        assert run.cancelled()
+    op = await queue.get_operation(op_id)
+    assert op is not None and op.status is OperationStatus.PENDING and op.retry_count == 0

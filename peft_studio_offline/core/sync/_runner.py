@@ -96,24 +96,30 @@ class Runner:
             asyncio.create_task(self._worker(client), name=f"sync-worker-{i}")
             for i, client in enumerate(self.engine.worker_clients())
         ]
+        cancelled_from_outside = False
         try:
             await self._feed()
         except asyncio.CancelledError:
-            if self.stop_reason is None:
-                raise
             self.tally.stopped = True
+            cancelled_from_outside = self.stop_reason is None
         finally:
-            for _ in workers:
-                self._units.put_nowait(None)
-            if self.tally.stopped or self._failure is not None:
-                for worker in workers:
-                    worker.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
-            while self._records:  # what was sent is recorded, even when stopping
-                await asyncio.gather(*list(self._records), return_exceptions=True)
-            await self._give_back(self.held, self.stop_reason or "the sync stopped")
+            await self._wind_down(workers)
+        if cancelled_from_outside:
+            raise asyncio.CancelledError
         if self._failure is not None:
             raise self._failure
+
+    async def _wind_down(self, workers: list[asyncio.Task[None]]) -> None:
+        """Workers end; what was sent is recorded; what was not is put back as pending."""
+        for _ in workers:
+            self._units.put_nowait(None)
+        if self.tally.stopped or self._failure is not None:
+            for worker in workers:
+                worker.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        while self._records:
+            await asyncio.gather(*list(self._records), return_exceptions=True)
+        await self._give_back(self.held, self.stop_reason or "the sync was cancelled")
 
     async def _feed(self) -> None:
         engine = self.engine
@@ -261,12 +267,13 @@ class Runner:
             outcomes = [await self._attempt(group.handler, first, context)]
         else:
             outcomes = await self._attempt_batch(group, context)
+        # One request (or one coalesced request) is one data point for the breaker.
+        if any(outcome.kind is OutcomeKind.RETRY for outcome in outcomes):
+            self.engine.breaker.record_failure(host)
+        else:
+            self.engine.breaker.record_success(host)
         all_done = True
         for op, outcome in zip(group.operations, outcomes, strict=True):
-            if outcome.kind is OutcomeKind.RETRY:
-                self.engine.breaker.record_failure(host)
-            else:
-                self.engine.breaker.record_success(host)
             op_context = context if op is first else self.engine.context_for(op, client)
             if detach and outcome.kind is OutcomeKind.DONE:
                 self._record_later(op, outcome)
