@@ -224,3 +224,32 @@ async def test_a_run_cancelled_from_outside_puts_its_work_back(
         assert run.cancelled()
     op = await queue.get_operation(op_id)
     assert op is not None and op.status is OperationStatus.PENDING and op.retry_count == 0
+
+
+@pytest.mark.timeout(30)
+async def test_offline_auto_sync_waits_quietly_and_resumes_when_online(
+    queue: OfflineQueueManager,
+) -> None:
+    app = EffectsApp()
+    with AsgiServer(app) as server:
+        health = HttpServer().start()
+        health_url = health.url("/")
+        health.stop()  # nothing answers: offline
+        async with (
+            NetworkMonitor(
+                [health_url], check_interval=3600, timeout=1, failure_threshold=1
+            ) as monitor,
+            SyncEngine(queue, monitor) as engine,
+        ):
+            await monitor.check_connectivity()
+            assert monitor.status is NetworkStatus.OFFLINE
+            await engine.start_auto_sync()
+            for n in range(3):
+                await queue.enqueue("api_call", post(server, n))  # each wakes the loop
+            await asyncio.sleep(0.2)  # returns only if the loop does not spin
+            assert app.applied == []
+            health.start()
+            await monitor.check_connectivity()
+            await eventually(lambda: len(app.applied) == 3)
+            await engine.stop_auto_sync()
+            health.stop()
