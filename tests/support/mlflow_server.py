@@ -168,15 +168,29 @@ def _wait_port_free(port: int, timeout: float = 15.0) -> None:
         time.sleep(0.1)
 
 
+_shared: MlflowServer | None = None
+_users = 0
+
+
 @pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
-    """One MLflow tracking server for the whole session (about 6 s to start)."""
-    server = MlflowServer(tmp_path_factory.mktemp("mlflow-server"))
-    server.start()
+    """One MLflow tracking server for the whole session (about 6 s to start).
+
+    Each test module that imports this fixture gets its own session-scoped copy of it from
+    pytest; they all share one server, stopped when the last of them is torn down.
+    """
+    global _shared, _users
+    if _shared is None:
+        _shared = MlflowServer(tmp_path_factory.mktemp("mlflow-server")).start()
+    _users += 1
+    server = _shared
     try:
         yield server
     finally:
-        server.stop()
+        _users -= 1
+        if _users == 0:
+            _shared = None
+            server.stop()
 
 
 class DroppingProxy:
