@@ -88,6 +88,10 @@ command="${1:-run}"
 case "$command" in
   setup) install_debian_packages; setup_venv ;;
   run) install_debian_packages; setup_venv; exec "$venv/bin/python" -m peft_studio_offline "$@" ;;
-  test) install_debian_packages; setup_venv; run_checks "$@" ;;
+  test)
+    install_debian_packages; setup_venv
+    # The MLflow tracking server the MLflow tests talk to, in an environment of its own.
+    bash "$repo/packaging/mlflow-server.sh" install
+    run_checks "$@" ;;
   *) say "Unknown command '$command': use run, test or setup."; exit 2 ;;
 esac
