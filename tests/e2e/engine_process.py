@@ -117,7 +117,14 @@ async def run(args: argparse.Namespace) -> None:
                 await asyncio.sleep(0.2)
                 if args.until_drained and (await drained(queue))[0]:
                     break
-        emit("done", stats=(await drained(queue))[1])
+        status = engine.get_status()
+        emit(
+            "done",
+            stats=(await drained(queue))[1],
+            running=status["running"],
+            progress=status["progress"],
+            network=status["network_status"],
+        )
     finally:
         await engine.close()
         if monitor is not None:

@@ -61,7 +61,10 @@ class ChildProcess:
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise AssertionError(f"No {name!r} from {self.argv[1:3]} in {timeout} s.")
+                raise AssertionError(
+                    f"No {name!r} from {self.argv[1:3]} in {timeout} s; last events:"
+                    f" {self.events[-5:]}"
+                )
             try:
                 event = self._lines.get(timeout=left)
             except queue.Empty:

@@ -607,15 +607,26 @@ class OfflineQueueManager:
             " ORDER BY o.priority DESC, o.id ASC LIMIT :limit)"
             f" RETURNING {OPERATION_COLUMNS}"
         )
-        rows = await self._write(
-            partial(
-                _jobs.claim,
-                sql=sql,
-                params={"owner": self.owner, "limit": wanted},
-                owner=self.owner,
-                lease_seconds=self.lease_seconds,
+        claiming = asyncio.ensure_future(
+            self._write(
+                partial(
+                    _jobs.claim,
+                    sql=sql,
+                    params={"owner": self.owner, "limit": wanted},
+                    owner=self.owner,
+                    lease_seconds=self.lease_seconds,
+                )
             )
         )
+        try:
+            rows = await asyncio.shield(claiming)
+        except asyncio.CancelledError:
+            # The caller stopped waiting, but the claim commits anyway: rows nobody knows it
+            # took would stay in progress, their lease renewed, for as long as we run.
+            with contextlib.suppress(Exception):
+                taken = await claiming
+                await self.release([row["id"] for row in taken], "the sync stopped")
+            raise
         self._claimed += len(rows)
         return await self._to_operations(rows)
 
