@@ -1,0 +1,59 @@
+"""Bearer-token check on every request, before any route (unknown paths included)."""
+
+from __future__ import annotations
+
+import hmac
+import json
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+MAX_BODY_BYTES = 64 * 1024 * 1024
+
+
+class TokenMiddleware:
+    """Answer 401 unless ``Authorization: Bearer <token>`` matches (constant-time compare).
+
+    Also refuses bodies announced larger than ``MAX_BODY_BYTES`` with a 413, so that a
+    careless client cannot make the app hold gigabytes in memory.
+    """
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self._expected = f"Bearer {token}".encode("ascii")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        supplied = headers.get(b"authorization", b"")
+        if not hmac.compare_digest(supplied, self._expected):
+            detail = (
+                "This request needs the header 'Authorization: Bearer <token>'; the token is"
+                " in the file api-token in the data directory."
+                if not supplied
+                else "The bearer token is not valid."
+            )
+            await _answer(send, 401, detail, [(b"www-authenticate", b'Bearer realm="peft-studio"')])
+            return
+        length = headers.get(b"content-length", b"0")
+        if length.isdigit() and int(length) > MAX_BODY_BYTES:
+            await _answer(send, 413, "The request body is larger than 64 MiB.", [])
+            return
+        await self.app(scope, receive, send)
+
+
+async def _answer(send: Send, status: int, detail: str, extra: list[tuple[bytes, bytes]]) -> None:
+    body = json.dumps({"detail": detail, "field": None}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *extra,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

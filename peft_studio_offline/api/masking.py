@@ -1,0 +1,65 @@
+"""Hide secrets in payloads before they are shown (API listings, the command line).
+
+The stored payload keeps its secrets (the sync engine needs them); only what is shown is
+masked. Keys are matched after lower-casing and dropping ``-`` and ``_``, so
+``Authorization``, ``x-api-key``, ``access_token`` and ``db_password`` are all caught,
+while ``max_tokens`` is not.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+MASK = "***"
+MAX_DEPTH = 64
+TOO_DEEP = "(nested too deeply to show)"
+
+_SECRET_KEYS = frozenset(
+    {
+        "authorization",
+        "proxyauthorization",
+        "cookie",
+        "setcookie",
+        "credentials",
+        "credential",
+        "auth",
+    }
+)
+_SECRET_SUFFIXES = ("token", "password", "passwd", "secret", "apikey", "privatekey", "signature")
+_URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^/@:\s]*):[^/@\s]*@")
+
+
+def is_secret_key(key: str) -> bool:
+    normal = key.lower().replace("-", "").replace("_", "")
+    return normal in _SECRET_KEYS or normal.endswith(_SECRET_SUFFIXES)
+
+
+def mask_secrets(value: Any, _depth: int = 0) -> Any:
+    """A copy of ``value`` with secret-looking entries replaced by ``***``.
+
+    Below ``MAX_DEPTH`` levels the rest is cut (and so cannot leak): shown payloads stay
+    small enough for any JSON encoder.
+    """
+    if isinstance(value, Mapping | list | tuple) and _depth >= MAX_DEPTH:
+        return TOO_DEEP
+    if isinstance(value, Mapping):
+        return {
+            key: MASK
+            if isinstance(key, str) and is_secret_key(key) and value[key] not in (None, "")
+            else mask_secrets(item, _depth + 1)
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [mask_secrets(item, _depth + 1) for item in value]
+    if isinstance(value, str) and "://" in value:
+        return _URL_USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", value)
+    return value
+
+
+def masked_operation(data: dict[str, Any]) -> dict[str, Any]:
+    """An operation's JSON form with its payload masked."""
+    out = dict(data)
+    out["payload"] = mask_secrets(out.get("payload", {}))
+    return out

@@ -1,0 +1,173 @@
+"""The composition root: one per process, from settings to the running services.
+
+Every entry point (the window, ``serve``, the command line, the training client) builds one
+``Runtime``: the immutable ``Settings`` first, then the queue, the network monitor and the
+sync engine from them. ``get_queue_manager()`` and its two siblings are thin accessors over
+the process's default runtime, made on first call from the user's configuration.
+
+The monitor and the engine are imported when a runtime is built, not at import, so that a
+command that only reads the queue stays quick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from peft_studio_offline.core.queue import OfflineQueueManager
+from peft_studio_offline.core.settings import Settings
+
+if TYPE_CHECKING:
+    from peft_studio_offline.core.network import NetworkMonitor
+    from peft_studio_offline.core.sync.engine import SyncEngine
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    """The services of one process, built from one ``Settings``.
+
+    Building is cheap and touches no file; ``start()`` begins what the settings ask for
+    (monitoring, automatic sync), ``close()`` stops everything and releases the database.
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        db_path: str | Path | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.settings = settings if settings is not None else Settings.load(environ=environ)
+        self.db_path = Path(db_path).expanduser() if db_path else self.settings.paths.database
+        self.queue = build_queue(self.settings, self.db_path)
+        self._monitor: NetworkMonitor | None = None
+        self._engine: SyncEngine | None = None
+        self._started = False
+        self._closed = False
+
+    @property
+    def monitor(self) -> NetworkMonitor:
+        """The network monitor, built on first use."""
+        if self._monitor is None:
+            self._monitor = build_network_monitor(self.settings)
+        return self._monitor
+
+    @property
+    def engine(self) -> SyncEngine:
+        """The sync engine, built on first use over this runtime's queue and monitor."""
+        if self._engine is None:
+            self._engine = build_sync_engine(self.settings, self.queue, self.monitor)
+        return self._engine
+
+    async def start(self, *, monitoring: bool = True, auto_sync: bool | None = None) -> None:
+        """Open the queue; start monitoring and (as the settings say) automatic sync."""
+        await self.queue.open()
+        self._started = True
+        if monitoring:
+            await self.monitor.start_monitoring()
+        if self.settings.sync.auto_sync if auto_sync is None else auto_sync:
+            await self.engine.start_auto_sync()
+
+    async def close(self) -> None:
+        """Stop sync and monitoring, then release the database; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._engine is not None:
+            with _logged("stopping automatic sync"):
+                await self._engine.stop_auto_sync()
+            with _logged("closing the sync engine"):
+                await self._engine.close()
+        if self._monitor is not None:
+            with _logged("stopping network monitoring"):
+                await self._monitor.stop_monitoring()
+            with _logged("closing the network monitor"):
+                await self._monitor.aclose()
+        await self.queue.close()
+
+    async def __aenter__(self) -> Runtime:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+
+def build_queue(settings: Settings, db_path: Path) -> OfflineQueueManager:
+    q = settings.queue
+    return OfflineQueueManager(
+        db_path,
+        max_attempts=q.max_attempts,
+        max_size=q.max_size,
+        overflow=q.overflow,
+        compress_threshold=q.compress_threshold,
+        lease_seconds=q.lease_seconds,
+        busy_timeout=q.busy_timeout,
+    )
+
+
+def build_network_monitor(settings: Settings) -> NetworkMonitor:
+    from peft_studio_offline.core.network import NetworkMonitor
+
+    return NetworkMonitor.from_settings(settings)
+
+
+def build_sync_engine(
+    settings: Settings, queue: OfflineQueueManager, monitor: NetworkMonitor
+) -> SyncEngine:
+    from peft_studio_offline.core.sync.engine import SyncEngine
+
+    return SyncEngine(queue, monitor, settings=settings)
+
+
+@contextlib.contextmanager
+def _logged(what: str) -> Iterator[None]:
+    try:
+        yield
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("Failed while %s.", what)
+
+
+# ----------------------------------------------------------- the process-wide default
+
+_default: Runtime | None = None
+_default_lock = threading.Lock()
+
+
+def get_runtime() -> Runtime:
+    """The process's runtime: the one an entry point installed, or one made from settings."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Runtime()
+        return _default
+
+
+def set_runtime(runtime: Runtime | None) -> Runtime | None:
+    """Install ``runtime`` as the process default (None forgets it); returns the previous one."""
+    global _default
+    with _default_lock:
+        previous, _default = _default, runtime
+        return previous
+
+
+def get_queue_manager() -> OfflineQueueManager:
+    """The default queue (the file in the user's data directory unless configured)."""
+    return get_runtime().queue
+
+
+def get_network_monitor() -> NetworkMonitor:
+    """The default network monitor, built from the user's settings."""
+    return get_runtime().monitor
+
+
+def get_sync_engine() -> SyncEngine:
+    """The default sync engine over the default queue and monitor."""
+    return get_runtime().engine

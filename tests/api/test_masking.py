@@ -1,0 +1,36 @@
+"""Secrets in payloads are masked in what is shown; other values are left alone."""
+
+from __future__ import annotations
+
+from peft_studio_offline.api.masking import MASK, mask_secrets
+
+
+def test_secret_keys_are_masked_at_any_depth() -> None:
+    payload = {
+        "endpoint": "/api/models",
+        "headers": {"Authorization": "Bearer abc", "X-Api-Key": "k", "Accept": "json"},
+        "data": {"password": "p", "nested": [{"access_token": "t", "client_secret": "s"}]},
+        "cookie": "c",
+    }
+    masked = mask_secrets(payload)
+    assert masked["headers"] == {"Authorization": MASK, "X-Api-Key": MASK, "Accept": "json"}
+    assert masked["data"]["password"] == MASK
+    assert masked["data"]["nested"] == [{"access_token": MASK, "client_secret": MASK}]
+    assert masked["cookie"] == MASK
+    assert masked["endpoint"] == "/api/models"
+    assert payload["headers"]["Authorization"] == "Bearer abc"  # the original is untouched
+
+
+def test_look_alikes_are_not_masked() -> None:
+    payload = {"max_tokens": 512, "tokenizer": "gpt2", "num_tokens": 3, "author": "me"}
+    assert mask_secrets(payload) == payload
+
+
+def test_passwords_in_urls_are_masked() -> None:
+    masked = mask_secrets({"url": "https://user:hunter2@example.test/x?y=1"})
+    assert masked == {"url": f"https://user:{MASK}@example.test/x?y=1"}
+    assert mask_secrets({"url": "https://example.test/a@b"}) == {"url": "https://example.test/a@b"}
+
+
+def test_empty_secrets_stay_visible_as_empty() -> None:
+    assert mask_secrets({"token": "", "password": None}) == {"token": "", "password": None}
