@@ -6,8 +6,10 @@ an HTTP date). Every other 4xx is a permanent failure that keeps the server's me
 
 from __future__ import annotations
 
+import html
 import json
 import math
+import re
 import time
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
@@ -124,9 +126,20 @@ def server_message(response: httpx.Response) -> str:
             text = response.text.strip()
         except UnicodeDecodeError:
             text = ""
+        if "html" in response.headers.get("content-type", "").lower():
+            text = _html_text(text)
     if len(text) > _MESSAGE_LIMIT:
         text = text[:_MESSAGE_LIMIT] + "…"
     return text
+
+
+# Markup, and the parts of a page that are not its message (head, scripts, styles).
+_MARKUP = re.compile(r"<(head|script|style)\b.*?</\1\s*>|<[^>]*>", re.IGNORECASE | re.DOTALL)
+
+
+def _html_text(page: str) -> str:
+    """The words of an HTML error page, for a history the user reads."""
+    return " ".join(html.unescape(_MARKUP.sub(" ", page)).split())
 
 
 def describe(response: httpx.Response) -> str:
