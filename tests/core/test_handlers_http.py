@@ -60,7 +60,7 @@ async def test_relative_endpoint_method_body_params_and_headers(
                 "method": "POST",
                 "data": {"model_name": "my-adapter"},
                 "params": {"dry": "no"},
-                "headers": {"X-Trace": "t1"},
+                "headers": {"X-Trace": "t1", "idempotency-key": "not this one"},
             },
         )
         result = await engine.sync()
@@ -70,6 +70,7 @@ async def test_relative_endpoint_method_body_params_and_headers(
     assert request.method == "POST" and request.headers["x-trace"] == "t1"
     op = await queue.get_operation(op_id)
     assert op is not None and request.key == op.idempotency_key
+    assert request.raw_headers.count(b"idempotency-key") == 1
     history = await queue.get_attempts(op_id)
     assert history[-1].details["status"] == 201
 

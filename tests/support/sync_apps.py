@@ -33,6 +33,7 @@ class Seen:
     key: str | None
     headers: dict[str, str]
     body: bytes
+    raw_headers: list[bytes]  # every header name as sent, repeats included
 
 
 class _App:
@@ -52,8 +53,9 @@ class _App:
             if not message.get("more_body"):
                 break
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        names = [k.lower() for k, _ in scope["headers"]]
         request = Seen(
-            scope["method"], scope["path"], headers.get("idempotency-key"), headers, body
+            scope["method"], scope["path"], headers.get("idempotency-key"), headers, body, names
         )
         if request.path == "/health":
             await reply(send, 200, {"ok": True})

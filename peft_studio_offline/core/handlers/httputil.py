@@ -97,7 +97,8 @@ def request_headers(
     raw = payload.get("headers") or {}
     if not isinstance(raw, Mapping):
         raise PayloadError("The payload's 'headers' must be an object of strings.")
-    headers = {str(k): str(v) for k, v in raw.items()}
+    # The operation's key wins over one in the payload (set it at enqueue instead).
+    headers = {str(k): str(v) for k, v in raw.items() if str(k).lower() != "idempotency-key"}
     headers[IDEMPOTENCY_HEADER] = context.idempotency_key
     lowered = {k.lower() for k in headers}
     token_name = context.settings.credentials.api_token
