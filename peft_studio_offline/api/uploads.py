@@ -1,4 +1,4 @@
-"""A queued upload may read only files under the folders the user allowed.
+"""Payloads checked before they are queued; uploads only from the folders the user allowed.
 
 A local program holding the token must not be able to make the app send ``~/.ssh``
 anywhere: paths are resolved (symlinks followed) before they are compared.
@@ -22,21 +22,22 @@ _PATH_KEYS = {OperationType.FILE_UPLOAD: "path"}
 async def prepare_for_queue(
     operation_type: OperationType, payload: Mapping[str, Any], roots: Iterable[str]
 ) -> dict[str, Any]:
-    """The payload to store: upload paths checked, and completed as the handlers want it.
+    """The payload to store: checked and completed as the built-in handlers want it.
 
     Unlike the sync engine, the API allows no upload at all while no root is configured.
     """
-    roots = tuple(roots)
-    check_upload_paths(operation_type, payload, roots)
-    if operation_type not in _PATH_KEYS:
-        return dict(payload)
     from peft_studio_offline.core.handlers import prepare_payload
 
+    roots = tuple(roots)
+    check_upload_paths(operation_type, payload, roots)
+    key = _PATH_KEYS.get(operation_type)
     try:
-        # It hashes the file: off the event loop.
+        if key is None:
+            return prepare_payload(operation_type, payload, upload_roots=roots)
+        # A file upload is hashed now: off the event loop.
         return await asyncio.to_thread(prepare_payload, operation_type, payload, upload_roots=roots)
     except InvalidOperationError as exc:
-        raise ApiError(422, str(exc), f"payload.{_PATH_KEYS[operation_type]}") from None
+        raise ApiError(422, str(exc), "payload" if key is None else f"payload.{key}") from None
 
 
 def check_upload_paths(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from peft_studio_offline.api.masking import MASK, mask_secrets
 
 
 def test_secret_keys_are_masked_at_any_depth() -> None:
-    payload = {
+    payload: dict[str, Any] = {
         "endpoint": "/api/models",
         "headers": {"Authorization": "Bearer abc", "X-Api-Key": "k", "Accept": "json"},
         "data": {"password": "p", "nested": [{"access_token": "t", "client_secret": "s"}]},

@@ -1,0 +1,126 @@
+"""The ``peft-studio-offline`` command: the window without arguments, else a subcommand.
+
+Heavy imports (FastAPI for ``serve``, PySide6 for the window) happen only in the commands
+that need them, so that ``list`` or ``stats`` answer quickly. Environment variables are read
+when a command runs, never at import.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import importlib.util
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from peft_studio_offline.cli._parser import PROG, USAGE_ERROR, UsageError, build_parser
+
+log = logging.getLogger(__name__)
+
+FAILED = 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (0 done, 1 failed, 2 usage error)."""
+    from peft_studio_offline import __version__
+
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if not args_list:
+        return _window([])
+    has_self_test = importlib.util.find_spec("peft_studio_offline.selftest") is not None
+    parser = build_parser(__version__, has_self_test)
+    args = parser.parse_args(args_list)
+    if getattr(args, "self_test", False):
+        return _self_test()
+    if args.command is None:
+        return _window(args_list)
+    try:
+        return asyncio.run(_run(args))
+    except UsageError as exc:
+        _error(str(exc), f" (see '{PROG} {args.command} --help')")
+        return USAGE_ERROR
+    except KeyboardInterrupt:
+        _error("Interrupted.")
+        return 130
+
+
+async def _run(args: object) -> int:
+    from peft_studio_offline.api.masking import mask_secrets  # noqa: F401  (fail early if broken)
+    from peft_studio_offline.cli._commands import COMMANDS
+    from peft_studio_offline.core.errors import PeftStudioOfflineError
+    from peft_studio_offline.core.runtime import Runtime, set_runtime
+    from peft_studio_offline.core.settings import Settings
+
+    command: str = getattr(args, "command")  # noqa: B009
+    settings = Settings.load()
+    _configure_logging(settings)
+    runtime = Runtime(settings, db_path=getattr(args, "db", None))
+    set_runtime(runtime)
+    try:
+        if command == "serve":
+            from peft_studio_offline.cli._serve import serve
+
+            return await serve(args, runtime)  # type: ignore[arg-type]
+        return await COMMANDS[command](args, runtime)  # type: ignore[arg-type]
+    except UsageError:
+        raise
+    except PeftStudioOfflineError as exc:
+        _error(str(exc))
+        return FAILED
+    except ValueError as exc:  # bad input that a lower layer caught
+        _error(str(exc))
+        return FAILED
+    except Exception as exc:
+        log.exception("The command %s failed", command)
+        _error(f"The command failed unexpectedly ({type(exc).__name__}: {exc}); see the log.")
+        return FAILED
+    finally:
+        try:
+            await runtime.close()
+        except Exception:
+            log.exception("Closing failed")
+        set_runtime(None)
+
+
+def _configure_logging(settings: object) -> None:
+    try:
+        from peft_studio_offline.core.logs import configure_logging
+    except ImportError:
+        return
+    with contextlib.suppress(Exception):  # logging must never stop a command
+        configure_logging(settings, entry_point="cli", capture_exceptions=False)  # type: ignore[arg-type]
+
+
+def _window(argv: list[str]) -> int:
+    """The desktop window, or one sentence saying why it cannot open."""
+    if sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY")
+        or os.environ.get("WAYLAND_DISPLAY")
+        or os.environ.get("QT_QPA_PLATFORM")
+    ):
+        _error(
+            "The window cannot open: no display was found (DISPLAY is not set); use a"
+            f" command instead, see '{PROG} --help'."
+        )
+        return FAILED
+    try:
+        gui_main = importlib.import_module("peft_studio_offline.gui.app").main
+    except ImportError as exc:
+        _error(f"The window cannot open: Qt is not available ({exc}).")
+        return FAILED
+    result = gui_main(argv)
+    return int(result or 0)
+
+
+def _self_test() -> int:
+    run_self_test = importlib.import_module("peft_studio_offline.selftest").run_self_test
+    return int(run_self_test() or 0)
+
+
+def _error(message: str, hint: str = "") -> None:
+    text = message.rstrip(".")
+    sys.stderr.write(f"{PROG}: {text}{hint}.\n")
+    sys.stderr.flush()

@@ -1,0 +1,238 @@
+"""The subcommands, each an coroutine over one runtime that prints and returns an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+
+from peft_studio_offline.api.masking import mask_secrets, masked_operation
+from peft_studio_offline.cli import _format as fmt
+from peft_studio_offline.cli._parser import UsageError
+from peft_studio_offline.core.enums import OperationStatus, parse_operation_type
+from peft_studio_offline.core.errors import InvalidOperationError, OperationNotFoundError
+from peft_studio_offline.core.runtime import Runtime
+from peft_studio_offline.core.sync.progress import SyncEvent
+
+Command = Callable[[argparse.Namespace, Runtime], Awaitable[int]]
+
+OK = 0
+
+
+def out(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+async def enqueue(args: argparse.Namespace, runtime: Runtime) -> int:
+    try:
+        kind = parse_operation_type(args.type)
+    except InvalidOperationError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        payload = json.loads(args.payload)
+    except ValueError as exc:
+        raise UsageError(f"The payload is not valid JSON ({exc}).") from None
+    if not isinstance(payload, dict):
+        raise UsageError(f"The payload must be a JSON object, not {type(payload).__name__}.")
+    from peft_studio_offline.core.handlers import prepare_payload
+
+    try:
+        payload = await asyncio.to_thread(
+            prepare_payload, kind, payload, upload_roots=runtime.settings.sync.upload_roots
+        )
+    except InvalidOperationError as exc:
+        raise UsageError(str(exc)) from None
+    op_id = await runtime.queue.enqueue(kind, payload, args.priority)
+    out(json.dumps({"id": op_id}) if args.json else str(op_id))
+    return OK
+
+
+async def list_operations(args: argparse.Namespace, runtime: Runtime) -> int:
+    statuses = [_status(s) for s in args.status or []]
+    types = [_type(t) for t in args.type or []]
+    if args.limit is not None and args.limit < 0:
+        raise UsageError("--limit must be zero or more.")
+    operations = await runtime.queue.list_operations(
+        status=statuses or None,
+        operation_type=types or None,
+        limit=args.limit,
+        descending=args.limit is not None,
+    )
+    if args.limit is not None:
+        operations.reverse()  # the newest N, shown oldest first
+    items = [masked_operation(op.to_dict()) for op in operations]
+    if args.json:
+        out(json.dumps(items, ensure_ascii=False))
+        return OK
+    if not items:
+        out("The queue is empty." if not (statuses or types) else "No operation matches.")
+        return OK
+    rows = [
+        [
+            str(item["id"]),
+            item["operation_type"],
+            item["status"],
+            str(item["priority"]),
+            f"{item['retry_count']}/{item['max_attempts']}",
+            fmt.when(item["updated_at"]),
+            item["error_message"] or fmt.summary(item["payload"]),
+        ]
+        for item in items
+    ]
+    out(fmt.table(["ID", "TYPE", "STATUS", "PRI", "TRIES", "UPDATED", "PAYLOAD / ERROR"], rows))
+    return OK
+
+
+async def show(args: argparse.Namespace, runtime: Runtime) -> int:
+    queue = runtime.queue
+    operation = await queue.get_operation(args.id)
+    if operation is None:
+        raise OperationNotFoundError(args.id)
+    item = masked_operation(operation.to_dict())
+    attempts = [mask_secrets(a.to_dict()) for a in await queue.get_attempts(args.id)]
+    conflict = await queue.get_conflict(args.id)
+    if args.json:
+        item["wait_reason"] = await queue.wait_reason(args.id)
+        item["attempts"] = attempts
+        item["conflict"] = None if conflict is None else mask_secrets(conflict.to_dict())
+        out(json.dumps(item, ensure_ascii=False))
+        return OK
+    out(
+        fmt.key_values(
+            [
+                ("ID", item["id"]),
+                ("Type", item["operation_type"]),
+                ("Status", item["status"]),
+                ("Waiting", await queue.wait_reason(args.id)),
+                ("Priority", item["priority"]),
+                ("Attempts", f"{item['retry_count']} of {item['max_attempts']}"),
+                ("Error", item["error_message"]),
+                ("Created", fmt.when(item["created_at"])),
+                ("Updated", fmt.when(item["updated_at"])),
+                ("Next try", fmt.when(item["next_attempt_at"])),
+                ("Expires", fmt.when(item["expires_at"])),
+                ("Depends on", ", ".join(map(str, item["depends_on"])) or None),
+                ("Idempotency key", item["idempotency_key"]),
+            ]
+        )
+    )
+    out("Payload:\n" + fmt.dumps(item["payload"]))
+    if conflict is not None:
+        record = mask_secrets(conflict.to_dict())
+        out("Conflict: " + (record["message"] or ""))
+        out(fmt.key_values([("Local", record["local"]), ("Remote", record["remote"])]))
+    if attempts:
+        out("History:")
+        rows = [
+            [str(a["attempt"]), fmt.when(a["at"]), a["outcome"], a["error"] or ""] for a in attempts
+        ]
+        out(fmt.table(["#", "AT", "OUTCOME", "ERROR"], rows))
+    return OK
+
+
+async def delete(args: argparse.Namespace, runtime: Runtime) -> int:
+    if not await runtime.queue.delete_operation(args.id):
+        raise OperationNotFoundError(args.id)
+    out(json.dumps({"id": args.id, "deleted": True}) if args.json else f"Deleted {args.id}.")
+    return OK
+
+
+async def stats(args: argparse.Namespace, runtime: Runtime) -> int:
+    counts = await runtime.queue.get_queue_stats()
+    if args.json:
+        out(json.dumps(counts))
+        return OK
+    out(fmt.table(["STATUS", "COUNT"], [[k, str(v)] for k, v in counts.items()], False))
+    return OK
+
+
+async def sync(args: argparse.Namespace, runtime: Runtime) -> int:
+    engine = runtime.engine
+    bar = fmt.ProgressBar()
+    unsubscribe = None
+    if bar.enabled:
+
+        def on_event(event: SyncEvent) -> None:
+            bar.update(event.done, event.total, "operations")
+
+        unsubscribe = engine.add_progress_listener(on_event)
+    try:
+        result = await engine.sync()
+    finally:
+        if unsubscribe is not None:
+            unsubscribe()
+        bar.close()
+    if args.json:
+        out(json.dumps(result, default=str))
+    else:
+        out(
+            f"Synced {result['total']} operation(s): {result['completed']} completed,"
+            f" {result['failed']} failed, {result['conflicts']} in conflict."
+        )
+        for error in result.get("errors", [])[:20]:
+            out(f"  {error['id']}: {error['error']}")
+    return OK  # the run happened; failed operations are retried later, as the result says
+
+
+async def status(args: argparse.Namespace, runtime: Runtime) -> int:
+    from peft_studio_offline.api.discovery import read_server_info, server_file
+
+    monitor = runtime.monitor
+    await monitor.check_connectivity()
+    network = mask_secrets(monitor.get_status_info())
+    counts = await runtime.queue.get_queue_stats()
+    server = read_server_info(server_file(runtime.settings.paths.data_dir))
+    data = {
+        "network": network,
+        "queue": counts,
+        "api": None if server is None else {"url": server.url, "pid": server.pid},
+        "database": str(runtime.db_path),
+    }
+    if args.json:
+        out(json.dumps(data, default=str))
+        return OK
+    endpoints = network.get("endpoints") or []
+    out(
+        fmt.key_values(
+            [
+                ("Network", network["status"]),
+                ("Checked", f"{len(endpoints)} endpoint(s)" if endpoints else "nothing to check"),
+                ("Pending", counts["pending"]),
+                ("Failed", counts["failed"]),
+                ("Conflicts", counts["conflict"]),
+                ("Total", counts["total"]),
+                ("API", server.url if server else "not running"),
+                ("Database", runtime.db_path),
+            ]
+        )
+    )
+    return OK
+
+
+def _status(text: str) -> str:
+    try:
+        return OperationStatus(text).value
+    except ValueError:
+        known = ", ".join(s.value for s in OperationStatus)
+        raise UsageError(f"Unknown status {text!r}; expected one of: {known}.") from None
+
+
+def _type(text: str) -> str:
+    try:
+        return parse_operation_type(text).value
+    except InvalidOperationError as exc:
+        raise UsageError(str(exc)) from None
+
+
+COMMANDS: dict[str, Command] = {
+    "enqueue": enqueue,
+    "list": list_operations,
+    "show": show,
+    "delete": delete,
+    "stats": stats,
+    "sync": sync,
+    "status": status,
+}

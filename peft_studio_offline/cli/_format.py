@@ -1,0 +1,88 @@
+"""Human-readable output: tables, key/value blocks and a progress bar."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, TextIO
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]], last_flexible: bool = True) -> str:
+    """Columns padded to their widest cell; the last one cut to fit the terminal."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        for index, cell in enumerate(row):
+            widths[index] = max(widths[index], len(cell))
+    if last_flexible and headers:
+        room = shutil.get_terminal_size((120, 24)).columns - sum(w + 2 for w in widths[:-1])
+        widths[-1] = max(len(headers[-1]), min(widths[-1], room))
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    for row in rows:
+        cells = [_cut(cell, w) for cell, w in zip(row, widths, strict=True)]
+        lines.append("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip())
+    return "\n".join(lines)
+
+
+def key_values(pairs: Sequence[tuple[str, Any]]) -> str:
+    width = max((len(k) for k, _ in pairs), default=0)
+    return "\n".join(f"{k + ':':<{width + 1}} {_text(v)}" for k, v in pairs)
+
+
+def when(value: str | None) -> str:
+    """An ISO timestamp in local time, to the second."""
+    if not value:
+        return "-"
+    try:
+        return datetime.fromisoformat(value).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return value
+
+
+def summary(payload: Mapping[str, Any]) -> str:
+    """The payload on one line (already masked)."""
+    return json.dumps(payload, ensure_ascii=False, separators=(", ", ": "), default=str)
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+
+
+def _text(value: Any) -> str:
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, Mapping | list):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
+
+
+def _cut(cell: str, width: int) -> str:
+    cell = cell.replace("\n", " ")
+    return cell if len(cell) <= width else cell[: max(0, width - 1)] + "…"
+
+
+class ProgressBar:
+    """``[#####.....] 5/10`` redrawn in place on a terminal; silent elsewhere."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.enabled = self.stream.isatty()
+        self._drawn = False
+
+    def update(self, done: int, total: int, label: str = "") -> None:
+        if not self.enabled:
+            return
+        width = 30
+        filled = width if total <= 0 else min(width, round(width * done / total))
+        bar = "#" * filled + "." * (width - filled)
+        self.stream.write(f"\r[{bar}] {done}/{total} {label}"[:200].ljust(60))
+        self.stream.flush()
+        self._drawn = True
+
+    def close(self) -> None:
+        if self._drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._drawn = False

@@ -1,0 +1,131 @@
+"""The command line's grammar (argparse), with usage errors as one sentence and exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import NoReturn
+
+from peft_studio_offline.core.enums import OperationStatus, OperationType
+
+PROG = "peft-studio-offline"
+USAGE_ERROR = 2
+
+
+class UsageError(Exception):
+    """The command line is wrong (exit code 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        text = message[:1].upper() + message[1:]
+        sys.stderr.write(f"{self.prog}: {text.rstrip('.')} (see '{self.prog} --help').\n")
+        raise SystemExit(USAGE_ERROR)
+
+
+def operation_id(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not an operation id (a number)") from None
+    if not 1 <= value <= 2**63 - 1:
+        raise argparse.ArgumentTypeError(f"{value} is not an operation id (ids start at 1)")
+    return value
+
+
+def priority(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"the priority must be an integer, not '{text}'") from None
+    if abs(value) > 2**31:
+        raise argparse.ArgumentTypeError("the priority must be between -2147483648 and 2147483648")
+    return value
+
+
+def port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"the port must be a number, not '{text}'") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"the port must be between 0 and 65535, not {value}")
+    return value
+
+
+def build_parser(version: str, self_test: bool) -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="PEFT Studio Offline: queue network work while offline and sync it later."
+        " Without a command, the desktop window opens.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {version}")
+    _add_db(parser, top=True)
+    if self_test:
+        parser.add_argument(
+            "--self-test",
+            action="store_true",
+            help="check that this installation works (queue, sync, API) and exit",
+        )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    enqueue = commands.add_parser("enqueue", help="add an operation to the queue")
+    enqueue.add_argument("type", metavar="TYPE", help=_choices(OperationType))
+    enqueue.add_argument("payload", metavar="PAYLOAD_JSON", help="the payload, a JSON object")
+    enqueue.add_argument("--priority", type=priority, default=0, help="higher runs first")
+    _add_json(enqueue, 'print {"id": N}')
+
+    listing = commands.add_parser("list", help="list queued operations")
+    listing.add_argument("--status", action="append", metavar="S", help=_choices(OperationStatus))
+    listing.add_argument("--type", action="append", metavar="T", help=_choices(OperationType))
+    listing.add_argument("--limit", type=int, default=None, help="at most this many (newest)")
+    _add_json(listing, "print a JSON array of operations")
+
+    show = commands.add_parser("show", help="show one operation and its history")
+    show.add_argument("id", type=operation_id, metavar="ID")
+    _add_json(show, "print the operation as JSON")
+
+    delete = commands.add_parser("delete", help="delete an operation")
+    delete.add_argument("id", type=operation_id, metavar="ID")
+    _add_json(delete, 'print {"id": N, "deleted": true}')
+
+    stats = commands.add_parser("stats", help="count operations per status")
+    _add_json(stats, "print the stats as a JSON object")
+
+    sync = commands.add_parser("sync", help="send every operation that is due now, and wait")
+    _add_json(sync, "print the sync result as JSON")
+
+    status = commands.add_parser("status", help="network, queue and sync status")
+    _add_json(status, "print the status as JSON")
+
+    serve = commands.add_parser("serve", help="run the core and the HTTP API, without a window")
+    serve.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=port, default=None, help="port (0 picks a free one)")
+    serve.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a --host that is not a loopback address",
+    )
+    serve.add_argument(
+        "--no-auto-sync", action="store_true", help="do not sync by itself (manual sync only)"
+    )
+    for sub in (enqueue, listing, show, delete, stats, sync, status, serve):
+        _add_db(sub, top=False)
+    return parser
+
+
+def _add_db(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    parser.add_argument(
+        "--db",
+        metavar="PATH",
+        default=None if top else argparse.SUPPRESS,
+        help="the queue database (default: queue.db in the data directory)",
+    )
+
+
+def _add_json(parser: argparse.ArgumentParser, text: str) -> None:
+    parser.add_argument("--json", action="store_true", help=text)
+
+
+def _choices(enum: type[OperationType] | type[OperationStatus]) -> str:
+    return "one of: " + ", ".join(member.value for member in enum)
