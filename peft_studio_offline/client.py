@@ -1,0 +1,446 @@
+"""A small synchronous client for training scripts: queue work with one line, never block.
+
+    from peft_studio_offline import client
+
+    for step, batch in enumerate(loader):
+        loss = train_step(batch)
+        client.log_metrics("run-42", {"loss": loss}, step=step)
+    client.push_adapter("out/adapter", run_id="run-42")
+
+Each call sends the operation to the running app's local API when there is one (so the
+window shows it at once), and otherwise writes it straight into the queue database. It never
+raises or waits long because the network, or the app, is gone: HTTP timeouts are short, a
+server that failed is not asked again for a while, and the database is always there. Bad
+input (an unknown type, a payload that is not JSON) raises ``ClientError``, a ``ValueError``.
+
+The app is found through ``PEFT_STUDIO_OFFLINE_API_URL`` and ``PEFT_STUDIO_OFFLINE_API_TOKEN``
+when they are set, else through the files ``api-server.json`` and ``api-token`` that a
+serving app keeps in the data directory. Both are read when a client is first used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import logging
+import math
+import os
+import threading
+import time
+import uuid
+from collections.abc import Coroutine, Mapping
+from concurrent.futures import TimeoutError as FutureTimeout
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+from peft_studio_offline.core.enums import OperationType, parse_operation_type
+from peft_studio_offline.core.errors import InvalidOperationError, PeftStudioOfflineError
+
+log = logging.getLogger(__name__)
+
+URL_VARIABLE = "PEFT_STUDIO_OFFLINE_API_URL"
+TOKEN_VARIABLE = "PEFT_STUDIO_OFFLINE_API_TOKEN"
+API_PREFIX = "/api/offline"
+
+T = TypeVar("T")
+
+
+class ClientError(PeftStudioOfflineError, ValueError):
+    """The operation was refused as given (bad input, or a path the app does not allow)."""
+
+
+class OfflineClient:
+    """Queues operations through the local API, or straight into the database.
+
+    ``api_url``/``token`` default to the environment, then to the files of a serving app;
+    ``use_api=False`` always writes to the database. ``timeout`` bounds each HTTP request;
+    ``retry_api_after`` is how long a server that failed is left alone.
+    """
+
+    def __init__(
+        self,
+        *,
+        db_path: str | Path | None = None,
+        api_url: str | None = None,
+        token: str | None = None,
+        use_api: bool = True,
+        timeout: float = 2.0,
+        retry_api_after: float = 30.0,
+    ) -> None:
+        self.db_path = Path(db_path).expanduser() if db_path is not None else None
+        self._api_url = api_url
+        self._token = token
+        self.use_api = use_api
+        self.timeout = timeout
+        self.retry_api_after = retry_api_after
+        self._api_down_until = 0.0
+        self._http: httpx.Client | None = None
+        self._direct: _DirectQueue | None = None
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ operations
+
+    def log_metrics(
+        self,
+        run_id: str,
+        metrics: Mapping[str, Any],
+        step: int | None = None,
+        *,
+        timestamp: float | None = None,
+        priority: int = 0,
+    ) -> int | None:
+        """Queue metric values of a run (``{"loss": 0.3}``); returns the operation id.
+
+        Values that are not finite numbers (NaN, inf) cannot be sent and are left out with
+        a warning, so that a diverging run keeps training.
+        """
+        if not isinstance(run_id, str) or not run_id:
+            raise ClientError("run_id must be a non-empty string.")
+        if not isinstance(metrics, Mapping):
+            raise ClientError("metrics must be a mapping of names to numbers.")
+        moment = int((time.time() if timestamp is None else timestamp) * 1000)
+        entries: list[dict[str, Any]] = []
+        for key, raw in metrics.items():
+            value = _number(key, raw)
+            if value is None:
+                continue
+            entry: dict[str, Any] = {"key": str(key), "value": value, "timestamp": moment}
+            if step is not None:
+                entry["step"] = int(step)
+            entries.append(entry)
+        if not entries:
+            return None
+        payload: dict[str, Any] = {"run_id": run_id, "metrics": entries}
+        if step is not None:
+            payload["step"] = int(step)
+        return self.enqueue(OperationType.METRIC_LOG, payload, priority)
+
+    def push_adapter(
+        self,
+        path: str | os.PathLike[str],
+        run_id: str | None = None,
+        *,
+        artifact_path: str = "adapter",
+        registered_model_name: str | None = None,
+        priority: int = 0,
+    ) -> int | None:
+        """Queue an adapter directory for upload to the run's artifacts."""
+        folder = Path(path).expanduser().resolve()
+        if not folder.is_dir():
+            raise ClientError(f"The adapter folder {folder} does not exist.")
+        payload: dict[str, Any] = {"path": str(folder), "artifact_path": artifact_path}
+        if run_id is not None:
+            payload["run_id"] = run_id
+        if registered_model_name is not None:
+            payload["registered_model_name"] = registered_model_name
+        return self.enqueue(OperationType.MODEL_PUSH, payload, priority)
+
+    def call_api(
+        self,
+        endpoint: str,
+        method: str = "GET",
+        *,
+        data: Any = None,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
+        priority: int = 0,
+    ) -> int | None:
+        """Queue an HTTP call: ``endpoint`` relative to the API base URL, or a full URL."""
+        key = "url" if endpoint.startswith(("http://", "https://")) else "endpoint"
+        payload: dict[str, Any] = {key: endpoint, "method": method.upper()}
+        if data is not None:
+            payload["data"] = data
+        if headers:
+            payload["headers"] = dict(headers)
+        if params:
+            payload["params"] = dict(params)
+        return self.enqueue(OperationType.API_CALL, payload, priority)
+
+    def upload_file(
+        self,
+        path: str | os.PathLike[str],
+        url: str,
+        *,
+        method: str = "PUT",
+        field: str | None = None,
+        priority: int = 0,
+    ) -> int | None:
+        """Queue a file upload (``PUT`` of the body, or ``POST`` multipart with ``field``)."""
+        payload: dict[str, Any] = {
+            "path": str(Path(path).expanduser().resolve()),
+            "url": url,
+            "method": method.upper(),
+        }
+        if field is not None:
+            payload["field"] = field
+        return self.enqueue(OperationType.FILE_UPLOAD, payload, priority)
+
+    def sync_experiment(
+        self,
+        run_id: str,
+        tags: Mapping[str, str],
+        *,
+        note: str | None = None,
+        base: Mapping[str, str] | None = None,
+        priority: int = 0,
+    ) -> int | None:
+        """Queue the run's tags (and description) for the tracking server."""
+        payload: dict[str, Any] = {
+            "run_id": run_id,
+            "tags": {str(k): str(v) for k, v in tags.items()},
+        }
+        if note is not None:
+            payload["note"] = note
+        if base is not None:
+            payload["base"] = {str(k): str(v) for k, v in base.items()}
+        return self.enqueue(OperationType.EXPERIMENT_SYNC, payload, priority)
+
+    def enqueue(
+        self, operation_type: OperationType | str, payload: Mapping[str, Any], priority: int = 0
+    ) -> int | None:
+        """Queue any operation; returns its id, or None when it could not be stored."""
+        try:
+            kind = parse_operation_type(operation_type)
+        except InvalidOperationError as exc:
+            raise ClientError(str(exc)) from None
+        if not isinstance(payload, Mapping):
+            raise ClientError("The payload must be a mapping (a JSON object).")
+        # The same key on both paths: an operation the server stored before its answer was
+        # lost is found again rather than stored twice.
+        dedup_key = f"client-{uuid.uuid4().hex}"
+        if self.use_api and time.monotonic() >= self._api_down_until:
+            sent = self._send(kind, dict(payload), priority, dedup_key)
+            if sent is not None:
+                return sent
+        return self._store(kind, dict(payload), priority, dedup_key)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._http is not None:
+                self._http.close()
+                self._http = None
+            if self._direct is not None:
+                self._direct.close()
+                self._direct = None
+
+    def __enter__(self) -> OfflineClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------- the two paths
+
+    def _send(
+        self, kind: OperationType, payload: dict[str, Any], priority: int, dedup_key: str
+    ) -> int | None:
+        """Through the API; None when there is no usable server (then the database is used)."""
+        http = self._client()
+        if http is None:
+            return None
+        body = {
+            "operation_type": kind.value,
+            "payload": payload,
+            "priority": priority,
+            "dedup_key": dedup_key,
+        }
+        try:
+            response = http.post(f"{API_PREFIX}/queue", json=body)
+        except (httpx.HTTPError, OSError) as exc:
+            self._api_failed(f"the app's API did not answer ({type(exc).__name__})")
+            return None
+        if response.status_code == 201:
+            try:
+                return int(response.json()["id"])
+            except (ValueError, KeyError, TypeError):
+                self._api_failed("the app's API gave an unreadable answer")
+                return None
+        if response.status_code in (400, 403, 409, 413, 422):
+            raise ClientError(_detail(response))
+        self._api_failed(f"the app's API answered {response.status_code}: {_detail(response)}")
+        return None
+
+    def _store(
+        self, kind: OperationType, payload: dict[str, Any], priority: int, dedup_key: str
+    ) -> int | None:
+        """Straight into the database; None (with a warning) when the database refuses."""
+        try:
+            with self._lock:
+                if self._direct is None:
+                    self._direct = _DirectQueue(self.db_path)
+                direct = self._direct
+            return direct.enqueue(kind, payload, priority, dedup_key)
+        except InvalidOperationError as exc:
+            raise ClientError(str(exc)) from None
+        except (PeftStudioOfflineError, OSError, FutureTimeout) as exc:
+            log.warning("Could not queue the %s operation: %s", kind.value, exc)
+            return None
+
+    def _client(self) -> httpx.Client | None:
+        with self._lock:
+            if self._http is not None:
+                return self._http
+            url, token = self._discover()
+            if not url or not token:
+                return None
+            self._http = httpx.Client(
+                base_url=url.rstrip("/").removesuffix(API_PREFIX),
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 0.5)),
+                trust_env=False,  # a proxy must never see loopback traffic and its token
+            )
+            return self._http
+
+    def _discover(self) -> tuple[str | None, str | None]:
+        url = self._api_url or os.environ.get(URL_VARIABLE, "").strip() or None
+        token = self._token or os.environ.get(TOKEN_VARIABLE, "").strip() or None
+        if url and token:
+            return url, token
+        from peft_studio_offline.api.discovery import read_server_info, server_file
+        from peft_studio_offline.api.token import TokenFileError, read_token
+        from peft_studio_offline.core.paths import AppPaths
+
+        paths = AppPaths.from_environment()
+        if url is None:
+            info = read_server_info(server_file(paths.data_dir))
+            url = None if info is None else info.url
+        if token is None and url is not None:
+            try:
+                token = read_token(paths.token_file)
+            except TokenFileError:
+                token = None
+        return url, token
+
+    def _api_failed(self, reason: str) -> None:
+        log.info("Queuing into the database instead: %s.", reason)
+        self._api_down_until = time.monotonic() + self.retry_api_after
+        with self._lock:
+            if self._http is not None:
+                self._http.close()
+                self._http = None  # found again (maybe at a new port) next time
+
+
+class _DirectQueue:
+    """The queue database on a private event loop thread, for callers without a loop.
+
+    One queue stays open for the client's life, so logging every step costs one commit,
+    not a reopen. The thread is a daemon and the queue is closed at exit.
+    """
+
+    def __init__(self, db_path: Path | None) -> None:
+        from peft_studio_offline.core.runtime import Runtime
+
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="peft-studio-offline client", daemon=True
+        )
+        self._thread.start()
+        self._runtime = Runtime(db_path=db_path)
+        atexit.register(self.close)
+
+    def enqueue(
+        self, kind: OperationType, payload: dict[str, Any], priority: int, dedup_key: str
+    ) -> int:
+        from peft_studio_offline.core.handlers import prepare_payload
+
+        payload = prepare_payload(
+            kind, payload, upload_roots=self._runtime.settings.sync.upload_roots
+        )
+        result: int = self._call(
+            self._runtime.queue.enqueue(kind, payload, priority, dedup_key=dedup_key)
+        )
+        return result
+
+    def _call(self, coroutine: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
+        future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        return future.result(timeout)
+
+    def close(self) -> None:
+        atexit.unregister(self.close)
+        if self._loop.is_closed():
+            return
+        try:
+            self._call(self._runtime.close(), timeout=10.0)
+        except Exception as exc:
+            log.warning("Closing the queue failed: %s", exc)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5.0)
+        if not self._thread.is_alive():
+            self._loop.close()
+
+
+def _number(key: object, raw: object) -> float | None:
+    try:
+        value = float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ClientError(f"The metric {key!r} is not a number ({raw!r}).") from None
+    if not math.isfinite(value):
+        log.warning("The metric %r is %s and was left out.", key, value)
+        return None
+    return value
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        detail = response.json().get("detail")
+    except (ValueError, AttributeError):
+        detail = None
+    return str(detail) if detail else f"HTTP {response.status_code}"
+
+
+# ------------------------------------------------------------- module-level shortcuts
+
+_default: OfflineClient | None = None
+_default_lock = threading.Lock()
+
+
+def get_client() -> OfflineClient:
+    """The process's client, made on first use (the environment is read then)."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = OfflineClient()
+        return _default
+
+
+def log_metrics(
+    run_id: str, metrics: Mapping[str, Any], step: int | None = None, **options: Any
+) -> int | None:
+    """Queue metric values of a run; see ``OfflineClient.log_metrics``."""
+    return get_client().log_metrics(run_id, metrics, step, **options)
+
+
+def push_adapter(
+    path: str | os.PathLike[str], run_id: str | None = None, **options: Any
+) -> int | None:
+    """Queue an adapter folder for upload; see ``OfflineClient.push_adapter``."""
+    return get_client().push_adapter(path, run_id, **options)
+
+
+def call_api(endpoint: str, method: str = "GET", **options: Any) -> int | None:
+    """Queue an HTTP call; see ``OfflineClient.call_api``."""
+    return get_client().call_api(endpoint, method, **options)
+
+
+def upload_file(path: str | os.PathLike[str], url: str, **options: Any) -> int | None:
+    """Queue a file upload; see ``OfflineClient.upload_file``."""
+    return get_client().upload_file(path, url, **options)
+
+
+def sync_experiment(run_id: str, tags: Mapping[str, str], **options: Any) -> int | None:
+    """Queue a run's tags and note; see ``OfflineClient.sync_experiment``."""
+    return get_client().sync_experiment(run_id, tags, **options)
+
+
+__all__ = [
+    "ClientError",
+    "OfflineClient",
+    "call_api",
+    "get_client",
+    "log_metrics",
+    "push_adapter",
+    "sync_experiment",
+    "upload_file",
+]
