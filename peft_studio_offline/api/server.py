@@ -10,6 +10,7 @@ import logging
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -158,3 +159,18 @@ def bind_socket(host: str, port: int) -> socket.socket:
             ) from exc
         raise ServerError(f"The API cannot listen on {host}:{port} ({exc.strerror}).") from exc
     return sock
+
+
+async def start_api(runtime: Runtime, **options: Any) -> ApiServer | None:
+    """Start the API for the window: its failure (a taken port) is logged, never fatal.
+
+    ``options`` go to ``ApiServer`` (``host``, ``port``, ``allow_remote``). Returns the
+    running server, or None when it could not listen; the reason is in the log.
+    """
+    try:
+        server = ApiServer(runtime, **options)
+        await server.start()
+    except ServerError as exc:
+        log.warning("The local API is off: %s", exc)
+        return None
+    return server

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from peft_studio_offline.api.discovery import read_server_info, server_file
-from peft_studio_offline.api.server import ApiServer, PortInUseError, ServerError
+from peft_studio_offline.api.server import ApiServer, PortInUseError, ServerError, start_api
 from peft_studio_offline.core.runtime import Runtime
 from tests.api.conftest import LiveApi
 
@@ -99,3 +99,14 @@ async def test_openapi_document(live_api: LiveApi) -> None:
         assert method in paths[path], (path, method)
     assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     assert document["security"] == [{"bearerAuth": []}]
+
+
+async def test_start_api_for_the_window_survives_a_taken_port(live_api: LiveApi) -> None:
+    port = httpx.URL(live_api.server.url).port
+    assert await start_api(live_api.runtime, port=port) is None
+    server = await start_api(live_api.runtime, port=0)
+    assert server is not None
+    try:
+        assert server.running
+    finally:
+        await server.stop()
