@@ -48,7 +48,6 @@ class Runtime:
         self.queue = build_queue(self.settings, self.db_path)
         self._monitor: NetworkMonitor | None = None
         self._engine: SyncEngine | None = None
-        self._started = False
         self._closed = False
 
     @property
@@ -68,7 +67,6 @@ class Runtime:
     async def start(self, *, monitoring: bool = True, auto_sync: bool | None = None) -> None:
         """Open the queue; start monitoring and (as the settings say) automatic sync."""
         await self.queue.open()
-        self._started = True
         if monitoring:
             await self.monitor.start_monitoring()
         if self.settings.sync.auto_sync if auto_sync is None else auto_sync:
