@@ -29,7 +29,8 @@ async def test_two_engines_and_the_cli_never_take_one_operation_twice(tmp_path: 
         base = server.url("").rstrip("/")
         await harness.enqueue_posts(db, base, OPERATIONS)
         engines = [
-            harness.engine("drain", db, "--concurrency", "4", "--batch-size", "25") for _ in range(2)
+            harness.engine("drain", db, "--concurrency", "4", "--batch-size", "25")
+            for _ in range(2)
         ]
         for child in engines:
             child.wait_for("ready", 30)
