@@ -35,6 +35,8 @@ async def enqueue(args: argparse.Namespace, runtime: Runtime) -> int:
         payload = json.loads(args.payload)
     except ValueError as exc:
         raise UsageError(f"The payload is not valid JSON ({exc}).") from None
+    except RecursionError:
+        raise UsageError("The payload is nested too deeply to store.") from None
     if not isinstance(payload, dict):
         raise UsageError(f"The payload must be a JSON object, not {type(payload).__name__}.")
     from peft_studio_offline.core.handlers import prepare_payload
