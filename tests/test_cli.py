@@ -362,3 +362,10 @@ def test_serve_on_a_taken_port_says_so() -> None:
 def test_serve_refuses_a_public_host_without_the_flag() -> None:
     line = one_sentence_error(run("serve", "--host", "0.0.0.0", "--port", "0"), 1)
     assert "--allow-remote" in line
+
+
+def test_self_test() -> None:
+    assert "--self-test" in ok("--help")
+    result = run("--self-test")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "self-test passed" in result.stdout

@@ -7,6 +7,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from peft_studio_offline.api.masking import mask_secrets, masked_operation
 from peft_studio_offline.cli import _format as fmt
@@ -14,7 +15,9 @@ from peft_studio_offline.cli._parser import UsageError
 from peft_studio_offline.core.enums import OperationStatus, parse_operation_type
 from peft_studio_offline.core.errors import InvalidOperationError, OperationNotFoundError
 from peft_studio_offline.core.runtime import Runtime
-from peft_studio_offline.core.sync.progress import SyncEvent
+
+if TYPE_CHECKING:
+    from peft_studio_offline.core.sync.progress import SyncEvent
 
 Command = Callable[[argparse.Namespace, Runtime], Awaitable[int]]
 
