@@ -59,7 +59,8 @@ def mask_secrets(value: Any, _depth: int = 0) -> Any:
 
 
 def masked_operation(data: dict[str, Any]) -> dict[str, Any]:
-    """An operation's JSON form with its payload masked."""
+    """An operation's JSON form with its payload (and URLs in its error) masked."""
     out = dict(data)
     out["payload"] = mask_secrets(out.get("payload", {}))
+    out["error_message"] = mask_secrets(out.get("error_message"))
     return out

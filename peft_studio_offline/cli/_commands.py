@@ -165,7 +165,7 @@ async def sync(args: argparse.Namespace, runtime: Runtime) -> int:
 
         unsubscribe = engine.add_progress_listener(on_event)
     try:
-        result = await engine.sync()
+        result = mask_secrets(await engine.sync())
     finally:
         if unsubscribe is not None:
             unsubscribe()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from peft_studio_offline.api.masking import MASK, mask_secrets
+from peft_studio_offline.api.masking import MASK, mask_secrets, masked_operation
 
 
 def test_secret_keys_are_masked_at_any_depth() -> None:
@@ -36,3 +36,11 @@ def test_passwords_in_urls_are_masked() -> None:
 
 def test_empty_secrets_stay_visible_as_empty() -> None:
     assert mask_secrets({"token": "", "password": None}) == {"token": "", "password": None}
+
+
+def test_urls_in_an_error_message_are_masked() -> None:
+    shown = masked_operation(
+        {"payload": {}, "error_message": "Refused by https://me:pw@example.test/x (401)."}
+    )
+    assert shown["error_message"] == f"Refused by https://me:{MASK}@example.test/x (401)."
+    assert masked_operation({"payload": {}, "error_message": None})["error_message"] is None

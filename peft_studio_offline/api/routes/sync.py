@@ -38,7 +38,7 @@ async def check_connectivity(request: Request) -> dict[str, Any]:
 async def sync_now(request: Request) -> dict[str, Any]:
     """Try every operation that is due now, whatever the monitor last said; wait for the end."""
     result = await engine_of(request).sync()
-    return dict(jsonable_encoder(result))
+    return dict(mask_secrets(jsonable_encoder(result)))
 
 
 @router.get("/sync/status", response_model=SyncStatusOut)
