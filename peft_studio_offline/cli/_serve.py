@@ -19,8 +19,10 @@ async def serve(args: argparse.Namespace, runtime: Runtime) -> int:
     await runtime.start(auto_sync=False if args.no_auto_sync else None)
     url = await server.start()
     # The URL first, alone on its line: scripts read it to find a port chosen with --port 0.
-    sys.stdout.write(f"{url}{PREFIX}\n")
-    sys.stdout.write(f"Token file: {server.token_file}. Press Ctrl+C to stop.\n")
+    sys.stdout.write(f"{url}\n")
+    sys.stdout.write(
+        f"The API is at {url}{PREFIX}/ (token in {server.token_file}). Press Ctrl+C to stop.\n"
+    )
     sys.stdout.flush()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
