@@ -79,6 +79,7 @@ class OfflineClient:
         self._http: httpx.Client | None = None
         self._direct: _DirectQueue | None = None
         self._lock = threading.Lock()
+        self._pid = os.getpid()
 
     # ------------------------------------------------------------------ operations
 
@@ -207,6 +208,8 @@ class OfflineClient:
             raise ClientError(str(exc)) from None
         if not isinstance(payload, Mapping):
             raise ClientError("The payload must be a mapping (a JSON object).")
+        if os.getpid() != self._pid:
+            self._forget_parent()
         # The same key on both paths: an operation the server stored before its answer was
         # lost is found again rather than stored twice.
         dedup_key = f"client-{uuid.uuid4().hex}"
@@ -216,7 +219,19 @@ class OfflineClient:
                 return sent
         return self._store(kind, dict(payload), priority, dedup_key)
 
+    def _forget_parent(self) -> None:
+        """In a forked child (a data-loader worker): the parent's thread and sockets are not
+        ours; start afresh rather than wait on them."""
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._http = None
+        self._direct = None
+        self._api_down_until = 0.0
+
     def close(self) -> None:
+        if os.getpid() != self._pid:
+            self._forget_parent()
+            return
         with self._lock:
             if self._http is not None:
                 self._http.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -250,3 +251,20 @@ def test_use_api_false_always_writes_the_database(
         client.log_metrics("run", {"loss": 1.0})
     assert read_queue(running_app.db_path) == []
     assert len(read_queue(default_db(isolated_home))) == 1
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_forked_worker_logs_without_waiting_on_the_parent(isolated_home: Path) -> None:
+    with OfflineClient() as client:
+        assert client.log_metrics("run", {"loss": 1.0}, step=0) is not None  # thread started
+        pid = os.fork()
+        if pid == 0:  # the child: a data-loader worker
+            code = 0 if client.log_metrics("run", {"loss": 0.5}, step=1) else 3
+            client.close()
+            os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert client.log_metrics("run", {"loss": 0.25}, step=2) is not None
+    steps = [op.payload["metrics"][0]["step"] for op in read_queue(default_db(isolated_home))]
+    assert sorted(steps) == [0, 1, 2]
