@@ -42,7 +42,7 @@ class WindowCommands(QObject):
 
     # ------------------------------------------------------------------- network
 
-    def check_connectivity(self) -> asyncio.Task[None]:
+    def check_connectivity(self) -> asyncio.Task[None] | None:
         return self.tasks.start(self._check(), "check the connection")
 
     async def _check(self) -> None:
@@ -71,7 +71,7 @@ class WindowCommands(QObject):
             self.bridge.note_sync_finished(dict(result or {}))
         self.message.emit(_sync_sentence(result))
 
-    def set_auto_sync(self, enabled: bool, *, quiet: bool = False) -> asyncio.Task[None]:
+    def set_auto_sync(self, enabled: bool, *, quiet: bool = False) -> asyncio.Task[None] | None:
         return self.tasks.start(self._set_auto_sync(enabled, quiet), "change automatic sync")
 
     async def _set_auto_sync(self, enabled: bool, quiet: bool) -> None:
@@ -83,7 +83,7 @@ class WindowCommands(QObject):
         if not quiet:
             self.message.emit("Automatic sync is on." if enabled else "Automatic sync is off.")
 
-    def set_paused(self, paused: bool, auto_sync: bool) -> asyncio.Task[None]:
+    def set_paused(self, paused: bool, auto_sync: bool) -> asyncio.Task[None] | None:
         """Pause: no automatic runs and the current one stops; resume restores auto sync."""
         return self.tasks.start(self._set_paused(paused, auto_sync), "pause syncing")
 
@@ -114,20 +114,20 @@ class WindowCommands(QObject):
 
     # --------------------------------------------------------------------- queue
 
-    def delete(self, ids: Sequence[int]) -> asyncio.Task[None]:
+    def delete(self, ids: Sequence[int]) -> asyncio.Task[None] | None:
         return self.tasks.start(self._delete(list(ids)), "delete the operations")
 
     async def _delete(self, ids: list[int]) -> None:
         count = await self.queue.delete_operations(ids)
         self.message.emit(f"Deleted {_plural(count, 'operation')}.")
 
-    def retry(self, ids: Sequence[int]) -> asyncio.Task[None]:
+    def retry(self, ids: Sequence[int]) -> asyncio.Task[None] | None:
         return self.tasks.start(self._each(ids, "retry_now", "queued again"), "retry")
 
-    def cancel(self, ids: Sequence[int]) -> asyncio.Task[None]:
+    def cancel(self, ids: Sequence[int]) -> asyncio.Task[None] | None:
         return self.tasks.start(self._each(ids, "cancel", "cancelled"), "cancel")
 
-    def set_priority(self, ids: Sequence[int], priority: int) -> asyncio.Task[None]:
+    def set_priority(self, ids: Sequence[int], priority: int) -> asyncio.Task[None] | None:
         return self.tasks.start(
             self._each(ids, "set_priority", f"set to priority {priority}", priority),
             "change the priority",
@@ -150,7 +150,7 @@ class WindowCommands(QObject):
             more = f" ({len(refusals) - 1} more like it)" if len(refusals) > 1 else ""
             self.failed.emit(refusals[0] + more)
 
-    def retry_failed(self) -> asyncio.Task[None]:
+    def retry_failed(self) -> asyncio.Task[None] | None:
         return self.tasks.start(self._retry_failed(), "retry the failed operations")
 
     async def _retry_failed(self) -> None:
@@ -160,7 +160,7 @@ class WindowCommands(QObject):
             return
         await self._each([op.id for op in failed], "retry_now", "queued again")
 
-    def clear_completed(self) -> asyncio.Task[None]:
+    def clear_completed(self) -> asyncio.Task[None] | None:
         return self.tasks.start(self._clear_completed(), "clear the completed operations")
 
     async def _clear_completed(self) -> None:
@@ -169,7 +169,7 @@ class WindowCommands(QObject):
 
     def enqueue(
         self, operation_type: str, payload: Mapping[str, Any], priority: int, **options: Any
-    ) -> asyncio.Task[int]:
+    ) -> asyncio.Task[int] | None:
         return self.tasks.start(
             self.add_operation(operation_type, payload, priority, options), "add the operation"
         )
@@ -185,7 +185,7 @@ class WindowCommands(QObject):
         self.message.emit(f"Added operation {op_id}.")
         return op_id
 
-    def export(self, path: Path, query: Mapping[str, Any]) -> asyncio.Task[None]:
+    def export(self, path: Path, query: Mapping[str, Any]) -> asyncio.Task[None] | None:
         return self.tasks.start(self._export(path, query), "export the queue")
 
     async def _export(self, path: Path, query: Mapping[str, Any]) -> None:

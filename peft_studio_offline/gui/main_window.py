@@ -296,9 +296,7 @@ class MainWindow(QMainWindow):
     def _on_pause_toggled(self, paused: bool) -> None:
         self.paused = paused
         self.actions_.pause.setText("&Resume Syncing" if paused else "&Pause Syncing")
-        if self.actions_.auto_sync.isChecked():
-            self.commands.set_auto_sync(not paused)
-        self.statusBar().showMessage("Syncing is paused." if paused else "Syncing resumed.", 8000)
+        self.commands.set_paused(paused, self.actions_.auto_sync.isChecked())
         self._refresh_indicator()
 
     def _on_strategy_triggered(self, action: Any) -> None:
@@ -483,6 +481,7 @@ class MainWindow(QMainWindow):
         except Exception:
             log.exception("Saving the window layout failed")
         self.bridge.close()
+        self.model.shutdown()
         self.tray.hide()
         if self._details is not None:
             self._details.close()

@@ -256,6 +256,12 @@ class QueueTableModel(QAbstractTableModel):
         self._start_fetch(first=True)
         self._start_count()
 
+    def shutdown(self) -> None:
+        """Stop applying changes and drop answers still on their way (the window closes)."""
+        self._generation += 1
+        self._flush_timer.stop()
+        self._pending = _PendingChanges()
+
     def apply_change(self, change: QueueChange) -> None:
         """Note a change from the core; applied after ``COALESCE_MS`` with the others."""
         ids = set(change.ids)

@@ -40,9 +40,19 @@ class TaskKeeper:
         coroutine: Coroutine[Any, Any, T],
         what: str,
         on_done: Callable[[T], None] | None = None,
-    ) -> asyncio.Task[T]:
-        """Run ``coroutine``; ``what`` completes "Could not …" in an error message."""
-        task = asyncio.get_running_loop().create_task(coroutine, name=what)
+    ) -> asyncio.Task[T] | None:
+        """Run ``coroutine``; ``what`` completes "Could not …" in an error message.
+
+        Outside a running loop (a timer firing while the application shuts down) the
+        coroutine is dropped: there is nothing left to run it.
+        """
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            coroutine.close()
+            log.debug("Dropped %r: the event loop is not running", what)
+            return None
+        task = loop.create_task(coroutine, name=what)
         self._tasks.add(task)
         task.add_done_callback(lambda t: self._finished(t, what, on_done))
         return task

@@ -1,0 +1,210 @@
+"""Conflicts, inspect, add operation, priority, settings, about and shortcuts dialogs."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+
+from PySide6.QtWidgets import QInputDialog, QLabel, QLineEdit, QPlainTextEdit
+
+from peft_studio_offline.core.enums import ConflictResolution, OperationStatus, OperationType
+from peft_studio_offline.gui import MainWindow
+from peft_studio_offline.gui.dialogs.add_operation import AddOperationDialog
+from peft_studio_offline.gui.dialogs.conflicts import ConflictDialog
+from peft_studio_offline.gui.dialogs.inspect import InspectDialog
+from peft_studio_offline.gui.dialogs.settings_dialog import SettingsDialog
+from tests.gui.conftest import Core, until
+
+
+async def _conflicts(core: Core, count: int) -> list[int]:
+    ids = await core.queue.enqueue_many(
+        [
+            {
+                "operation_type": "api_call",
+                "payload": {
+                    "endpoint": f"/runs/{i}",
+                    "method": "PUT",
+                    "data": {"stage": "evaluated", "owner": "ana"},
+                },
+            }
+            for i in range(count)
+        ]
+    )
+    for op in await core.queue.claim(limit=count):
+        await core.queue.mark_conflict(
+            op.id,
+            local={"stage": "evaluated", "owner": "ana"},
+            remote={"stage": "archived", "owner": "ana", "reviewer": "li"},
+            base={"stage": "training", "owner": "ana"},
+            remote_version='"v7"',
+        )
+    return ids
+
+
+async def test_conflict_dialog_keep_theirs_and_merge(core: Core, window: MainWindow) -> None:
+    ids = await _conflicts(core, 2)
+    dialog = window.open_conflicts()
+    assert isinstance(dialog, ConflictDialog)
+    await until(lambda: dialog.list.count() == 2)
+    local = dialog.findChild(QPlainTextEdit, "conflictLocal")
+    remote = dialog.findChild(QPlainTextEdit, "conflictRemote")
+    assert local is not None and remote is not None
+    assert json.loads(local.toPlainText())["stage"] == "evaluated"
+    assert json.loads(remote.toPlainText())["stage"] == "archived"
+    assert "Yours" in dialog.local_label.text() and "Theirs" in dialog.remote_label.text()
+    assert "v7" in dialog.remote_label.text()
+    # The suggested merge: both changed "stage" (theirs is kept), theirs added a reviewer.
+    assert json.loads(dialog.merged.toPlainText())["reviewer"] == "li"
+
+    dialog.keep_theirs.click()
+    await until(lambda: dialog.list.count() == 1)
+    first = await core.queue.get_operation(ids[0])
+    assert first is not None and first.status is OperationStatus.COMPLETED
+
+    dialog.merged.setPlainText("{not json")
+    dialog.merge.click()
+    error = dialog.findChild(QLabel, "conflictError")
+    assert error is not None and "not valid JSON" in error.text() and not error.isHidden()
+    dialog.merged.setPlainText(json.dumps({"stage": "evaluated", "owner": "li"}))
+    dialog.merge.click()
+    await until(lambda: dialog.list.count() == 0)
+    second = await core.queue.get_operation(ids[1])
+    assert second is not None and second.status is OperationStatus.PENDING
+    assert second.payload["data"] == {"stage": "evaluated", "owner": "li"}
+    assert "No conflicts" in dialog.summary.text()
+    dialog.close()
+
+
+async def test_conflict_dialog_apply_to_all_remaining(core: Core, window: MainWindow) -> None:
+    ids = await _conflicts(core, 3)
+    dialog = window.open_conflicts()
+    assert isinstance(dialog, ConflictDialog)
+    await until(lambda: dialog.list.count() == 3)
+    dialog.apply_all.setChecked(True)
+    dialog.keep_mine.click()
+    await until(lambda: dialog.list.count() == 0)
+    for op_id in ids:
+        op = await core.queue.get_operation(op_id)
+        assert op is not None and op.status is OperationStatus.PENDING
+    await until(lambda: window.indicator.state.conflicts == 0)  # type: ignore[union-attr]
+    dialog.close()
+
+
+async def test_inspect_masks_secrets_and_explains_the_wait(core: Core, window: MainWindow) -> None:
+    first = await core.queue.enqueue("api_call", {"endpoint": "/a"})
+    second = await core.queue.enqueue(
+        "api_call",
+        {
+            "endpoint": "/models",
+            "headers": {"Authorization": "Bearer sk-live-1234"},
+            "data": {"password": "hunter2", "name": "adapter"},
+        },
+        depends_on=[first],
+    )
+    await until(lambda: window.model.rowCount() == 2)
+    dialog = window.open_inspect(window.model.row_of(second))  # type: ignore[arg-type]
+    assert isinstance(dialog, InspectDialog)
+    await dialog.loaded
+    text = dialog.payload.toPlainText()
+    assert "sk-live-1234" not in text and "hunter2" not in text
+    assert '"name": "adapter"' in text and "***" in text
+    op = await core.queue.get_operation(second)
+    assert op is not None and dialog.key.text() == op.idempotency_key
+    assert dialog.dependencies.text() == f"#{first}"
+    assert dialog.wait_reason.text() == f"Waiting for operation {first} (pending)."
+    dialog.close()
+
+    claimed = await core.queue.claim(limit=1)
+    await core.queue.mark_failed(claimed[0].id, "HTTP 503", retry_after=600)
+    await until(lambda: window.model.operation_at(1).retry_count == 1)  # type: ignore[union-attr]
+    dialog = window.open_inspect(1)
+    assert isinstance(dialog, InspectDialog)
+    await dialog.loaded
+    assert dialog.wait_reason.text().startswith("Retry at ")
+    assert dialog.history.topLevelItemCount() == 1
+    assert dialog.history.topLevelItem(0).text(3) == "HTTP 503"
+    dialog.close()
+
+
+async def test_add_operation_validates_then_queues(core: Core, window: MainWindow) -> None:
+    dialog = window.open_add_operation()
+    assert isinstance(dialog, AddOperationDialog)
+    form = dialog.select_type(OperationType.METRIC_LOG)
+    dialog.submit()
+    assert dialog.error.text() == "Run id is required."
+    form.set_value("run_id", "run-1")
+    form.set_value("metrics", "[1, 2]")
+    dialog.submit()
+    assert dialog.error.text() == 'Metrics must be a JSON object: {"key": value}.'
+    form.set_value("metrics", '{"loss": 0.5}')
+    form.set_value("step", "3")
+    dialog.priority.setValue(4)
+    dialog.submit()
+    await until(lambda: dialog.added_id is not None)
+    op = await core.queue.get_operation(dialog.added_id)  # type: ignore[arg-type]
+    assert op is not None and op.priority == 4
+    assert op.payload == {"run_id": "run-1", "metrics": {"loss": 0.5}, "step": 3}
+    await until(lambda: window.model.rowCount() == 1)
+
+
+async def test_a_core_error_is_shown_not_raised(core: Core, window: MainWindow) -> None:
+    dialog = window.open_add_operation()
+    assert isinstance(dialog, AddOperationDialog)
+    form = dialog.select_type(OperationType.API_CALL)
+    form.set_value("endpoint", "/x")
+    await core.queue.close()  # the queue refuses from now on, as a full disk would
+    dialog.submit()
+    await until(lambda: not dialog.error.isHidden())
+    assert "closed" in dialog.error.text()
+    assert dialog.isVisible()
+    dialog.close()
+    window.actions_.retry_failed.trigger()
+    await until(lambda: getattr(window, "error_box", None) is not None)
+    assert "closed" in window.error_box.text()
+
+
+async def test_change_priority_of_the_selection(core: Core, window: MainWindow) -> None:
+    await core.queue.enqueue_many(
+        [{"operation_type": "api_call", "payload": {"n": i}} for i in range(3)]
+    )
+    await until(lambda: window.model.rowCount() == 3)
+    window.view.selectAll()
+    dialog = window.ask_priority()
+    assert isinstance(dialog, QInputDialog)
+    dialog.setIntValue(9)
+    dialog.accept()
+    await until(lambda: all(window.model.operation_at(r).priority == 9 for r in range(3)))  # type: ignore[union-attr]
+
+
+async def test_settings_are_saved_to_the_file(window: MainWindow) -> None:
+    dialog = window.open_settings()
+    assert isinstance(dialog, SettingsDialog)
+    base = dialog.findChild(QLineEdit, "setting_sync_api_base_url")
+    assert base is not None
+    base.setText("not a url")
+    dialog.submit()
+    assert "sync.api_base_url" in dialog.error.text()
+    base.setText("http://127.0.0.1:9000/api")
+    strategy = dialog.fields["sync.conflict_strategy"]
+    strategy.setCurrentIndex(strategy.findData(ConflictResolution.MERGE.value))  # type: ignore[attr-defined]
+    saved_signals: list[bool] = []
+    dialog.saved.connect(lambda: saved_signals.append(True))
+    dialog.submit()
+    await until(lambda: saved_signals)
+    saved = tomllib.loads(window.paths.settings_file.read_text())
+    assert saved["sync"]["api_base_url"] == "http://127.0.0.1:9000/api"
+    assert saved["sync"]["conflict_strategy"] == "merge"
+
+
+async def test_about_and_shortcuts(window: MainWindow) -> None:
+    about = window.open_about()
+    assert "PySide6" in about.informativeText()  # type: ignore[attr-defined]
+    about.close()
+    shortcuts = window.open_shortcuts()
+    listed = {
+        shortcuts.tree.topLevelItem(i).text(0): shortcuts.tree.topLevelItem(i).text(1)  # type: ignore[attr-defined]
+        for i in range(shortcuts.tree.topLevelItemCount())  # type: ignore[attr-defined]
+    }
+    assert listed["Sync Now"] == "F5" and listed["Quit"] == "Ctrl+Q"
+    assert listed["Delete Selected"] == "Del"
+    shortcuts.close()
