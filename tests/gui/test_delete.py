@@ -64,9 +64,7 @@ async def test_delete_key_in_search_field_does_not_delete(core: Core, window: Ma
     assert window.pending_dialog is None
 
 
-async def test_queue_menu_delete_cancelled_keeps_everything(
-    core: Core, window: MainWindow
-) -> None:
+async def test_queue_menu_delete_cancelled_keeps_everything(core: Core, window: MainWindow) -> None:
     ids = await _filled(core, window, 3)
     _select_rows(window, [1])
     queue_menu = window.menus["queue"]
