@@ -7,16 +7,21 @@ when a command runs, never at import.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-import contextlib
 import importlib
 import importlib.util
 import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from peft_studio_offline.cli._parser import PROG, USAGE_ERROR, UsageError, build_parser
+
+if TYPE_CHECKING:
+    from peft_studio_offline.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -47,24 +52,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-async def _run(args: object) -> int:
-    from peft_studio_offline.api.masking import mask_secrets  # noqa: F401  (fail early if broken)
+async def _run(args: argparse.Namespace) -> int:
     from peft_studio_offline.cli._commands import COMMANDS
     from peft_studio_offline.core.errors import PeftStudioOfflineError
     from peft_studio_offline.core.runtime import Runtime, set_runtime
     from peft_studio_offline.core.settings import Settings
 
-    command: str = getattr(args, "command")  # noqa: B009
+    command: str = args.command
     settings = Settings.load()
-    _configure_logging(settings)
+    log_file = _configure_logging(settings)
     runtime = Runtime(settings, db_path=getattr(args, "db", None))
     set_runtime(runtime)
     try:
         if command == "serve":
             from peft_studio_offline.cli._serve import serve
 
-            return await serve(args, runtime)  # type: ignore[arg-type]
-        return await COMMANDS[command](args, runtime)  # type: ignore[arg-type]
+            return await serve(args, runtime)
+        return await COMMANDS[command](args, runtime)
     except UsageError:
         raise
     except PeftStudioOfflineError as exc:
@@ -75,7 +79,8 @@ async def _run(args: object) -> int:
         return FAILED
     except Exception as exc:
         log.exception("The command %s failed", command)
-        _error(f"The command failed unexpectedly ({type(exc).__name__}: {exc}); see the log.")
+        where = f"; the details are in {log_file}" if log_file else ""
+        _error(f"The command failed unexpectedly ({type(exc).__name__}: {exc}){where}.")
         return FAILED
     finally:
         try:
@@ -85,13 +90,14 @@ async def _run(args: object) -> int:
         set_runtime(None)
 
 
-def _configure_logging(settings: object) -> None:
+def _configure_logging(settings: Settings) -> Path | None:
+    """Log to the CLI's file (stderr stays for the one-sentence errors); the file's path."""
+    from peft_studio_offline.core.logs import configure_logging
+
     try:
-        from peft_studio_offline.core.logs import configure_logging
-    except ImportError:
-        return
-    with contextlib.suppress(Exception):  # logging must never stop a command
-        configure_logging(settings, entry_point="cli", capture_exceptions=False)  # type: ignore[arg-type]
+        return configure_logging(settings, entry_point="cli", capture_exceptions=False)
+    except Exception:  # logging must never stop a command
+        return None
 
 
 def _window(argv: list[str]) -> int:
