@@ -23,7 +23,7 @@ from tests.e2e.effects_server import CountingApp
 from tests.support.asgi import AsgiServer
 
 OPERATIONS = 2000
-FLAP_SECONDS = 20.0  # the issue asks for 60 s; 20 s keeps the suite within its time budget
+FLAP_SECONDS = 60.0
 CHECK_INTERVAL = 0.25
 CHECK_TIMEOUT = 0.5
 SLACK = 1.0  # scheduling delays of a loaded machine, on top of a check's own time
@@ -48,7 +48,7 @@ async def test_flapping_server_loses_nothing_and_the_monitor_follows(tmp_path: P
     db = tmp_path / "queue.db"
     seed = random.randrange(1 << 30)
     rng = random.Random(seed)
-    app = CountingApp()
+    app = CountingApp(delay=0.1)  # slow enough for the sync to span the whole window
     server = AsgiServer(app, graceful_timeout=0.5).start()
     try:
         base = server.url("").rstrip("/")
@@ -86,7 +86,12 @@ async def test_flapping_server_loses_nothing_and_the_monitor_follows(tmp_path: P
 
     statuses = [e for e in child.events if e["event"] == "status"]
     wrong = [e for e in statuses if not _plausible(timeline, e)]
-    long_outages = _long_outages(timeline, CHECK_INTERVAL + CHECK_TIMEOUT + SLACK)
+    # Outages while the engine process ran (it ends once everything is delivered).
+    long_outages = [
+        (start, stop)
+        for start, stop in _long_outages(timeline, CHECK_INTERVAL + CHECK_TIMEOUT + SLACK)
+        if stop + SLACK < done["t"]
+    ]
     missed = [
         (start, stop)
         for start, stop in long_outages
