@@ -1,0 +1,280 @@
+"""The window over a 1,000,000-operation queue: first page, memory, and event-loop stalls.
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/gui_large_queue.py [--size 1000000]
+        [--sync 10000] [--db PATH (kept and reused between runs)]
+
+1. Builds the queue in a child process with ``enqueue_many`` (so that this process's memory
+   is the window's alone): ``size`` operations scheduled for later, a backlog.
+2. Opens the window on it and times ``show()`` until the table has painted its first page.
+   Target: 100 ms.
+3. Reads this process's resident memory with the window open. Target: 200 MB.
+4. Queues ``sync`` operations due now and syncs them against a loopback server (a separate
+   process) with the window open, the table following the changes row by row; an asyncio
+   ticker measures how late the loop runs. Target: no stall over 50 ms.
+
+Figures are printed with their targets; nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+CHUNK = 50_000
+
+
+# ---------------------------------------------------------------- the service
+
+
+async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """Answers every request with 200 {} (the benchmark measures the client side)."""
+    if scope["type"] != "http":
+        return
+    while (await receive()).get("more_body"):
+        pass
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", b"2")]})  # fmt: skip
+    await send({"type": "http.response.body", "body": b"{}"})
+
+
+def serve(port: int) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        "gui_large_queue:app",
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        ws="none",
+        app_dir=str(Path(__file__).parent),
+    )
+
+
+def start_server() -> tuple[subprocess.Popen[bytes], str]:
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen([sys.executable, __file__, "--serve", str(port)])
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url + "/ready", timeout=1)
+            return process, url
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    raise RuntimeError("The benchmark server did not start.")
+
+
+# ----------------------------------------------------------------- the queue
+
+
+async def build(path: Path, size: int) -> None:
+    from peft_studio_offline.core.queue import OfflineQueueManager
+
+    later = time.time() + 7 * 86400
+    async with OfflineQueueManager(path) as queue:
+        for start in range(0, size, CHUNK):
+            await queue.enqueue_many(
+                {
+                    "operation_type": "metric_log",
+                    "payload": {"run_id": f"run-{n % 97}", "metrics": {"loss": n / size}},
+                    "not_before": later,
+                }
+                for n in range(start, min(size, start + CHUNK))
+            )
+
+
+def ensure_queue(path: Path, size: int) -> float:
+    """Build the queue in a child process unless ``path`` already holds it; seconds taken."""
+    if path.exists():
+        return 0.0
+    started = time.perf_counter()
+    subprocess.run([sys.executable, __file__, "--build", str(path), str(size)], check=True)
+    return time.perf_counter() - started
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+# ---------------------------------------------------------------- the window
+
+
+class Ticker:
+    """How late the event loop runs a callback that asks to run every ``interval`` s."""
+
+    def __init__(self, interval: float = 0.005) -> None:
+        self.interval = interval
+        self.worst = 0.0
+        self.samples = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            before = time.perf_counter()
+            await asyncio.sleep(self.interval)
+            late = time.perf_counter() - before - self.interval
+            self.worst = max(self.worst, late)
+            self.samples += 1
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+async def measure(path: Path, sync_count: int) -> dict[str, float]:
+    from PySide6.QtCore import QEvent, QObject
+
+    from peft_studio_offline.core.network import NetworkMonitor
+    from peft_studio_offline.core.queue import OfflineQueueManager
+    from peft_studio_offline.core.sync.engine import SyncEngine
+    from peft_studio_offline.gui import MainWindow
+
+    figures: dict[str, float] = {}
+    queue = OfflineQueueManager(path)
+    await queue.open()
+    monitor = NetworkMonitor(endpoints=[], check_interval=3600)
+    engine = SyncEngine(queue, monitor, concurrency=8)
+    window = MainWindow(queue, monitor, engine)
+    window.resize(1280, 800)
+    if os.environ.get("BENCH_STALLS"):  # print each stall over 20 ms with what the loop ran
+        asyncio.get_running_loop().slow_callback_duration = 0.02
+        asyncio.get_running_loop().set_debug(True)
+
+    painted = asyncio.get_running_loop().create_future()
+
+    class FirstPaint(QObject):
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+            if (
+                event.type() == QEvent.Type.Paint
+                and window.model.rowCount() > 0
+                and not painted.done()
+            ):
+                painted.set_result(time.perf_counter())
+            return False
+
+    spy = FirstPaint()
+    window.view.viewport().installEventFilter(spy)
+    shown = time.perf_counter()
+    window.show()
+    first_paint = await asyncio.wait_for(painted, 30)
+    figures["first_page_ms"] = (first_paint - shown) * 1000
+    await asyncio.sleep(0.5)
+    figures["rss_mb_open"] = rss_mb()
+
+    server, url = start_server()
+    try:
+        await queue.enqueue_many(
+            {
+                "operation_type": "api_call",
+                "payload": {"url": f"{url}/items/{n}", "method": "POST", "data": {"n": n}},
+                "priority": 1,
+            }
+            for n in range(sync_count)
+        )
+        await asyncio.sleep(0.5)  # the table shows them
+        if os.environ.get("BENCH_HIDE_WINDOW"):  # for comparison: the core's own stalls
+            window.hide()
+            window.bridge.close()
+        ticker = Ticker()
+        ticker.start()
+        started = time.perf_counter()
+        result = await engine.sync()
+        figures["sync_seconds"] = time.perf_counter() - started
+        await asyncio.sleep(0.5)  # the last changes reach the table
+        await ticker.stop()
+        figures["sync_completed"] = result["completed"]
+        figures["max_stall_ms"] = ticker.worst * 1000
+        figures["ticks"] = ticker.samples
+    finally:
+        server.terminate()
+        server.wait(10)
+    figures["rss_mb_after_sync"] = rss_mb()
+    window.close()
+    await window.tasks.drain()
+    await engine.close()
+    await queue.close()
+    return figures
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=1_000_000)
+    parser.add_argument("--sync", type=int, default=10_000)
+    parser.add_argument("--db", type=Path, default=None)
+    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--build", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve)
+        return 0
+    if args.build:
+        asyncio.run(build(Path(args.build[0]), int(args.build[1])))
+        return 0
+
+    with tempfile.TemporaryDirectory() as folder:
+        os.environ["PEFT_STUDIO_OFFLINE_HOME"] = folder  # the window's layout file goes here
+        kept = args.db is not None
+        path = args.db if kept else Path(folder) / "queue.db"
+        if kept and path.exists():
+            print(f"Reusing {path} (its operations from earlier runs are kept).")
+        built = ensure_queue(path, args.size)
+        if built:
+            print(f"Built a queue of {args.size:,} operations in {built:.1f} s.")
+        work = Path(folder) / "work.db"
+        # Each run syncs into a copy so that the kept queue stays as built.
+        import shutil
+
+        shutil.copyfile(path, work)
+
+        import qasync
+        from PySide6.QtWidgets import QApplication
+
+        qt_app = QApplication.instance() or QApplication([])
+        assert isinstance(qt_app, QApplication)
+        qt_app.setQuitOnLastWindowClosed(False)
+        with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(qt_app)) as runner:
+            figures = runner.run(measure(work, args.sync))
+
+    print(f"Queue: {args.size:,} operations; sync: {args.sync:,} operations.")
+    print(
+        f"First page painted after show(): {figures['first_page_ms']:7.1f} ms   (target < 100 ms)"
+    )
+    print(f"Resident memory, window open:    {figures['rss_mb_open']:7.1f} MB   (target < 200 MB)")
+    print(
+        f"Longest event-loop stall in sync: {figures['max_stall_ms']:7.1f} ms   (target < 50 ms)"
+        f"  [{figures['sync_completed']:.0f} sent in {figures['sync_seconds']:.1f} s,"
+        f" {figures['ticks']:.0f} ticks]"
+    )
+    print(f"Resident memory after the sync:  {figures['rss_mb_after_sync']:7.1f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
