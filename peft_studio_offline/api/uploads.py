@@ -15,8 +15,8 @@ from peft_studio_offline.api.errors import ApiError
 from peft_studio_offline.core.enums import OperationType
 from peft_studio_offline.core.errors import InvalidOperationError
 
-# The payload key holding a local file to send, per type that reads one.
-_PATH_KEYS = {OperationType.FILE_UPLOAD: "path"}
+# The payload key holding a local file or folder to send, per type that reads one.
+_PATH_KEYS = {OperationType.FILE_UPLOAD: "path", OperationType.MODEL_PUSH: "path"}
 
 
 async def prepare_for_queue(
@@ -34,7 +34,7 @@ async def prepare_for_queue(
     try:
         if key is None:
             return prepare_payload(operation_type, payload, upload_roots=roots)
-        # A file upload is hashed now: off the event loop.
+        # A file upload is hashed (an adapter folder listed) now: off the event loop.
         return await asyncio.to_thread(prepare_payload, operation_type, payload, upload_roots=roots)
     except InvalidOperationError as exc:
         raise ApiError(422, str(exc), "payload" if key is None else f"payload.{key}") from None

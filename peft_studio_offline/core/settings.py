@@ -87,6 +87,7 @@ class SyncSettings:
 
 @dataclass(frozen=True, slots=True)
 class ApiSettings:
+    enabled: bool = True  # the window serves the local API while it runs
     host: str = "127.0.0.1"  # loopback only: the API is for programs on this machine
     port: int = 8765  # 0 picks a free port
 

@@ -356,3 +356,22 @@ async def test_uploads_only_from_allowed_folders(live_api: LiveApi, tmp_path: An
     )
     assert missing.status_code == 422
     assert (await live_api.runtime.queue.get_queue_stats())["total"] == 1
+
+
+async def test_adapter_pushes_only_from_allowed_folders(live_api: LiveApi, tmp_path: Any) -> None:
+    inside = live_api.upload_root / "adapter"
+    inside.mkdir()
+    (inside / "adapter_config.json").write_text("{}")
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "adapter_config.json").write_text("{}")
+
+    def body(path: str) -> dict[str, Any]:
+        return {"operation_type": "model_push", "payload": {"path": path, "run_id": "r1"}}
+
+    ok = await live_api.client.post("/api/offline/queue", json=body(str(inside)))
+    assert ok.status_code == 201, ok.text
+    refused = await live_api.client.post("/api/offline/queue", json=body(str(outside)))
+    assert refused.status_code == 403
+    assert refused.json()["field"] == "payload.path"
+    assert (await live_api.runtime.queue.get_queue_stats())["total"] == 1
