@@ -168,7 +168,8 @@ async def _shoot(output: Path) -> None:
             at = now - (36 - step) * 600
             history.counts.append(CountSample(at, 160 - step * 3 + (step % 5) * 6, step // 12))
             history.syncs.append(SyncSample(at, 10 + (step * 13) % 40, step % 7 == 0, 3.0))
-        window.view.selectRow(3)
+        window.view.selectRow(6)
+        window.view.setFocus()
         await asyncio.sleep(0.3)
         QApplication.processEvents()
         output.parent.mkdir(parents=True, exist_ok=True)

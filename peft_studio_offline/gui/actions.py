@@ -7,11 +7,12 @@ Tests and scripts find actions by object name (``actionSyncNow``, ``actionDelete
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence, QPalette
 from PySide6.QtWidgets import QMenu, QMenuBar, QStyle, QWidget
 
 from peft_studio_offline.core.enums import ConflictResolution
 from peft_studio_offline.gui.commands import strategy_label
+from peft_studio_offline.gui.icons import action_icon
 
 
 class WindowActions(QObject):
@@ -44,10 +45,15 @@ class WindowActions(QObject):
             return action
 
         sp = QStyle.StandardPixmap
+        ink = window.palette().color(QPalette.ColorRole.WindowText)
+
+        def line(name: str) -> QIcon:
+            return action_icon(name, ink)
+
         # Sync
         self.sync_now = make(
             "actionSyncNow", "&Sync Now", "F5", "Send every operation that is due now",
-            icon(sp.SP_BrowserReload),
+            line("sync"),
         )  # fmt: skip
         self.auto_sync = make(
             "actionAutoSync", "&Auto Sync", None,
@@ -55,15 +61,15 @@ class WindowActions(QObject):
         )  # fmt: skip
         self.pause = make(
             "actionPause", "&Pause Syncing", "Ctrl+Shift+P",
-            "Stop sending until you resume", icon(sp.SP_MediaPause), checkable=True,
+            "Stop sending until you resume", line("pause"), checkable=True,
         )  # fmt: skip
         self.check = make(
             "actionCheckConnectivity", "&Check Connectivity Now", "Ctrl+K",
-            "Probe the configured endpoints now", icon(sp.SP_DriveNetIcon),
+            "Probe the configured endpoints now", line("check"),
         )  # fmt: skip
         self.conflicts = make(
             "actionConflicts", "Resolve &Conflicts…", "Ctrl+Shift+C",
-            "Decide between your version and the server's", icon(sp.SP_MessageBoxWarning),
+            "Decide between your version and the server's", line("conflicts"),
         )  # fmt: skip
         self.strategy_group = QActionGroup(window)
         self.strategy_group.setExclusive(True)
@@ -77,7 +83,7 @@ class WindowActions(QObject):
         # Queue
         self.add = make(
             "actionAddOperation", "&Add Operation…", QKeySequence.StandardKey.New,
-            "Queue a new operation by hand", icon(sp.SP_FileDialogNewFolder),
+            "Queue a new operation by hand", line("add"),
         )  # fmt: skip
         self.inspect = make(
             "actionInspect", "&Inspect…", "Ctrl+I", "Show everything about this operation",
@@ -85,7 +91,7 @@ class WindowActions(QObject):
         )  # fmt: skip
         self.retry = make(
             "actionRetryNow", "&Retry Now", "Ctrl+R", "Try the selected operations again now",
-            icon(sp.SP_BrowserReload),
+            line("retry"),
         )  # fmt: skip
         self.cancel = make(
             "actionCancel", "Ca&ncel", None, "Stop the selected operations from being sent",
@@ -97,7 +103,7 @@ class WindowActions(QObject):
         )  # fmt: skip
         self.delete = make(
             "actionDeleteSelected", "&Delete Selected…", QKeySequence.StandardKey.Delete,
-            "Remove the selected operations from the queue", icon(sp.SP_TrashIcon),
+            "Remove the selected operations from the queue", line("delete"),
         )  # fmt: skip
         # The Delete key must not fire while typing in the search field: the window gives
         # this action to the table instead, where its shortcut applies.

@@ -7,6 +7,7 @@ is used for the window when it is installed next to the package.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
@@ -110,3 +111,90 @@ def _installed_svg() -> Path | None:
         if candidate.is_file():
             return candidate
     return None
+
+
+# ------------------------------------------------------------ toolbar line icons
+
+
+def _stroke_icon(draw: Callable[[QPainter, float], None], colour: QColor) -> QIcon:
+    icon = QIcon()
+    for size in (16, 20, 24, 32, 48):
+        pixmap = QPixmap(size, size)
+        pixmap.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(pixmap)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        s = size / 24.0
+        pen = QPen(colour, 2.0 * s)
+        pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+        pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+        painter.setPen(pen)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        draw(painter, s)
+        painter.end()
+        icon.addPixmap(pixmap)
+    return icon
+
+
+def _sync(p: QPainter, s: float) -> None:
+    rect = QRectF(5 * s, 5 * s, 14 * s, 14 * s)
+    p.drawArc(rect, 30 * 16, 150 * 16)
+    p.drawArc(rect, 210 * 16, 150 * 16)
+    p.drawPolyline([QPointF(16 * s, 4 * s), QPointF(18.6 * s, 8.5 * s), QPointF(14 * s, 9.5 * s)])
+    p.drawPolyline([QPointF(8 * s, 20 * s), QPointF(5.4 * s, 15.5 * s), QPointF(10 * s, 14.5 * s)])
+
+
+def _retry(p: QPainter, s: float) -> None:
+    p.drawArc(QRectF(5 * s, 5 * s, 14 * s, 14 * s), 60 * 16, 300 * 16)
+    p.drawPolyline([QPointF(15 * s, 3.5 * s), QPointF(16 * s, 6.5 * s), QPointF(13 * s, 8 * s)])
+
+
+def _signal(p: QPainter, s: float) -> None:
+    p.drawArc(QRectF(3 * s, 6 * s, 18 * s, 18 * s), 45 * 16, 90 * 16)
+    p.drawArc(QRectF(7 * s, 10 * s, 10 * s, 10 * s), 45 * 16, 90 * 16)
+    p.drawPoint(QPointF(12 * s, 18.5 * s))
+    p.drawEllipse(QPointF(12 * s, 18.5 * s), 0.8 * s, 0.8 * s)
+
+
+def _plus(p: QPainter, s: float) -> None:
+    p.drawRoundedRect(QRectF(4 * s, 4 * s, 16 * s, 16 * s), 4 * s, 4 * s)
+    p.drawLine(QPointF(12 * s, 8 * s), QPointF(12 * s, 16 * s))
+    p.drawLine(QPointF(8 * s, 12 * s), QPointF(16 * s, 12 * s))
+
+
+def _trash(p: QPainter, s: float) -> None:
+    p.drawLine(QPointF(4 * s, 7 * s), QPointF(20 * s, 7 * s))
+    p.drawPolyline([QPointF(9 * s, 7 * s), QPointF(9.5 * s, 4 * s), QPointF(14.5 * s, 4 * s),
+                    QPointF(15 * s, 7 * s)])  # fmt: skip
+    p.drawPolyline([QPointF(6 * s, 7 * s), QPointF(7 * s, 20 * s), QPointF(17 * s, 20 * s),
+                    QPointF(18 * s, 7 * s)])  # fmt: skip
+    p.drawLine(QPointF(10 * s, 11 * s), QPointF(10 * s, 16 * s))
+    p.drawLine(QPointF(14 * s, 11 * s), QPointF(14 * s, 16 * s))
+
+
+def _conflict(p: QPainter, s: float) -> None:
+    p.drawLine(QPointF(12 * s, 21 * s), QPointF(12 * s, 13 * s))
+    p.drawLine(QPointF(12 * s, 13 * s), QPointF(6 * s, 6 * s))
+    p.drawLine(QPointF(12 * s, 13 * s), QPointF(18 * s, 6 * s))
+    p.drawPolyline([QPointF(5 * s, 10 * s), QPointF(5.5 * s, 5.5 * s), QPointF(10 * s, 5 * s)])
+    p.drawPolyline([QPointF(19 * s, 10 * s), QPointF(18.5 * s, 5.5 * s), QPointF(14 * s, 5 * s)])
+
+
+def _pause(p: QPainter, s: float) -> None:
+    p.drawLine(QPointF(9 * s, 6 * s), QPointF(9 * s, 18 * s))
+    p.drawLine(QPointF(15 * s, 6 * s), QPointF(15 * s, 18 * s))
+
+
+_DRAWINGS: dict[str, Callable[[QPainter, float], None]] = {
+    "sync": _sync,
+    "retry": _retry,
+    "check": _signal,
+    "add": _plus,
+    "delete": _trash,
+    "conflicts": _conflict,
+    "pause": _pause,
+}
+
+
+def action_icon(name: str, colour: QColor) -> QIcon:
+    """A line icon drawn in ``colour`` (the palette's text colour: it follows dark mode)."""
+    return _stroke_icon(_DRAWINGS[name], colour)

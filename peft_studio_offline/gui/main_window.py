@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QPoint, Qt, QUrl, Signal
+from PySide6.QtCore import QPoint, QSize, Qt, QUrl, Signal
 from PySide6.QtGui import QCloseEvent, QDesktopServices, QShowEvent
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -114,6 +114,7 @@ class MainWindow(QMainWindow):
         bar.setObjectName("mainToolbar")
         bar.setMovable(False)
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        bar.setIconSize(QSize(18, 18))
         a = self.actions_
         bar.addActions([a.sync_now, a.check])
         bar.addSeparator()
@@ -181,6 +182,7 @@ class MainWindow(QMainWindow):
         self.view.context_menu_requested.connect(self._on_view_context_menu)
         self.view.selectionModel().selectionChanged.connect(self._sync_action_states)
         self.model.modelReset.connect(self._sync_action_states)
+        self.model.page_loaded.connect(self.view.viewport().update)
 
         self._syncing_actions(False)
         strategy = c.conflict_strategy()

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QPoint, Qt, Signal
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QFont, QKeyEvent, QPainter, QPaintEvent, QPalette
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
-from peft_studio_offline.gui.queue_model import COLUMNS, QueueTableModel
+from peft_studio_offline.gui.queue_model import COLUMNS, QueueFilter, QueueTableModel
 
 
 class QueueView(QTableView):
@@ -37,6 +37,7 @@ class QueueView(QTableView):
         header.setSectionsMovable(True)
         header.setHighlightSections(False)
         header.setStretchLastSection(True)
+        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         header.setSortIndicator(0, Qt.SortOrder.DescendingOrder)
         for i, column in enumerate(COLUMNS):
             header.resizeSection(i, column.width)
@@ -48,6 +49,45 @@ class QueueView(QTableView):
     def selected_rows(self) -> list[int]:
         model = self.selectionModel()
         return sorted({index.row() for index in model.selectedRows()}) if model else []
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+        super().paintEvent(event)
+        model = self.model()
+        if not isinstance(model, QueueTableModel) or model.rowCount() or model.is_loading:
+            return
+        # An empty table says why it is empty instead of showing nothing.
+        if model.queue_filter != QueueFilter():
+            title, hint = "No operations match", "Clear the search or choose another filter."
+        else:
+            title, hint = (
+                "Nothing is queued",
+                "Uploads, metrics and model pushes made while offline wait here until they"
+                " can be sent.",
+            )
+        painter = QPainter(self.viewport())
+        colour = self.palette().color(QPalette.ColorRole.PlaceholderText)
+        painter.setPen(colour)
+        area = self.viewport().rect().adjusted(40, 0, -40, 0)
+        font = painter.font()
+        big = QFont(font)
+        big.setPointSizeF(font.pointSizeF() * 1.3)
+        big.setWeight(QFont.Weight.DemiBold)
+        painter.setFont(big)
+        top = area.center().y() - 30
+        painter.drawText(
+            area.adjusted(0, top - area.top(), 0, 0),
+            int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop),
+            title,
+        )
+        painter.setFont(font)
+        painter.drawText(
+            area.adjusted(0, top - area.top() + 32, 0, 0),
+            int(
+                Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap
+            ),
+            hint,
+        )
+        painter.end()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
