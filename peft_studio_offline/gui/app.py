@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import sys
 from collections.abc import Sequence
@@ -96,9 +97,20 @@ async def run_window(settings: object, db_path: Path, instance: object) -> int:
     closed = asyncio.Event()
     window.quit_requested.connect(closed.set)
     instance.activation_requested.connect(window.tray.raise_window)
+    first_page: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def page_shown() -> None:
+        if not first_page.done():
+            first_page.set_result(None)
+
+    window.model.reloaded.connect(page_shown)
     window.show()
     for problem in settings.problems:
         window.statusBar().showMessage(problem, 15000)
+    # Monitoring and auto sync start once the first page is up: the user sees the queue
+    # first, and the engine's first look at a large queue does not compete with it.
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(first_page, 2.0)
     try:
         await runtime.start()
     except PeftStudioOfflineError as exc:

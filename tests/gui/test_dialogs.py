@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import tomllib
 
+import pytest
 from PySide6.QtWidgets import QInputDialog, QLabel, QLineEdit, QPlainTextEdit
 
 from peft_studio_offline.core.enums import ConflictResolution, OperationStatus, OperationType
@@ -208,3 +209,30 @@ async def test_about_and_shortcuts(window: MainWindow) -> None:
     assert listed["Sync Now"] == "F5" and listed["Quit"] == "Ctrl+Q"
     assert listed["Delete Selected"] == "Del"
     shortcuts.close()
+
+
+async def test_settings_keep_endpoint_details_and_lock_environment_keys(
+    window: MainWindow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    window.paths.settings_file.parent.mkdir(parents=True, exist_ok=True)
+    window.paths.settings_file.write_text(
+        '[[network.endpoints]]\nurl = "http://127.0.0.1:9/health"\nexpected_body = "ok"\n'
+    )
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
+    dialog = window.open_settings()
+    assert isinstance(dialog, SettingsDialog)
+    mlflow = dialog.fields["sync.mlflow_tracking_uri"]
+    assert not mlflow.isEnabled() and "MLFLOW_TRACKING_URI" in mlflow.toolTip()
+    endpoints = dialog.fields["network.endpoints"]
+    assert isinstance(endpoints, QPlainTextEdit)
+    endpoints.setPlainText("http://127.0.0.1:9/health\nhttp://127.0.0.1:10/ping")
+    saved: list[bool] = []
+    dialog.saved.connect(lambda: saved.append(True))
+    dialog.submit()
+    await until(lambda: saved)
+    data = tomllib.loads(window.paths.settings_file.read_text())
+    assert data["network"]["endpoints"] == [
+        {"url": "http://127.0.0.1:9/health", "expected_body": "ok"},
+        "http://127.0.0.1:10/ping",
+    ]
+    assert "mlflow_tracking_uri" not in data.get("sync", {})

@@ -183,7 +183,14 @@ class SettingsDialog(QDialog):
         if isinstance(widget, QDoubleSpinBox):
             return widget.value()
         if isinstance(widget, QPlainTextEdit):
-            return [line.strip() for line in widget.toPlainText().splitlines() if line.strip()]
+            urls = [line.strip() for line in widget.toPlainText().splitlines() if line.strip()]
+            # An endpoint written in the file with its expected status/body keeps them.
+            known = {
+                str(e.get("url")): e
+                for e in self.settings.network.endpoints
+                if not isinstance(e, str)
+            }
+            return [dict(known[url]) if url in known else url for url in urls]
         if isinstance(widget, QLineEdit):
             return widget.text().strip()
         raise TypeError(key)
