@@ -40,14 +40,18 @@ class WindowActions(QObject):
                 action.setToolTip(tip)
             if glyph is not None:
                 action.setIcon(glyph)
+                if self._line_icons and self._line_icons[-1][0] is None:
+                    self._line_icons[-1] = (action, self._line_icons[-1][1])
             action.setCheckable(checkable)
             window.addAction(action)
             return action
 
         sp = QStyle.StandardPixmap
         ink = window.palette().color(QPalette.ColorRole.WindowText)
+        self._line_icons: list[tuple[QAction | None, str]] = []
 
         def line(name: str) -> QIcon:
+            self._line_icons.append((None, name))  # the action is filled in by make()
             return action_icon(name, ink)
 
         # Sync
@@ -139,6 +143,13 @@ class WindowActions(QObject):
         self.about.setMenuRole(QAction.MenuRole.AboutRole)
 
         self.selection_actions = (self.inspect, self.retry, self.cancel, self.priority, self.delete)
+
+    def recolour(self, palette: QPalette) -> None:
+        """Redraw the line icons in the palette's text colour (light/dark switch)."""
+        ink = palette.color(QPalette.ColorRole.WindowText)
+        for action, name in self._line_icons:
+            if action is not None:
+                action.setIcon(action_icon(name, ink))
 
     def build_menus(self, bar: QMenuBar) -> dict[str, QMenu]:
         menus: dict[str, QMenu] = {}

@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QPoint, QSize, Qt, QUrl, Signal
+from PySide6.QtCore import QEvent, QPoint, QSize, Qt, QUrl, Signal
 from PySide6.QtGui import QCloseEvent, QDesktopServices, QShowEvent
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -471,6 +471,13 @@ class MainWindow(QMainWindow):
     def quit(self) -> None:
         """Ctrl+Q: close the window, which ends the application (``quit_requested``)."""
         self.close()
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802
+        # The system switched between light and dark: icons drawn in code follow.
+        actions = getattr(self, "actions_", None)  # also called while __init__ runs
+        if event.type() == QEvent.Type.PaletteChange and actions is not None:
+            actions.recolour(self.palette())
+        super().changeEvent(event)
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
         super().showEvent(event)
