@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from PySide6.QtCore import QPoint, Qt
-from PySide6.QtGui import QAction, QFont
+from PySide6.QtCore import QPoint, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QFont, QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
@@ -50,7 +50,13 @@ def _heading(text: str) -> QLabel:
 
 
 class OfflineDetails(QFrame):
-    """A popup under (or above) the indicator; Escape or a click outside closes it."""
+    """A popup under (or above) the indicator; Escape or a click outside closes it.
+
+    While it is open, ``refresh_due`` fires every second so that "checked 12 s ago" stays
+    true; the window answers with what it already holds in memory (no database reads).
+    """
+
+    refresh_due = Signal()
 
     def __init__(
         self,
@@ -130,6 +136,10 @@ class OfflineDetails(QFrame):
         self.chart = ActivityChart(history)
         layout.addWidget(self.chart)
 
+        self._ticker = QTimer(self)
+        self._ticker.setInterval(1000)
+        self._ticker.timeout.connect(self.refresh_due)
+
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         self.buttons: list[QToolButton] = []
@@ -142,6 +152,14 @@ class OfflineDetails(QFrame):
             buttons.addWidget(button)
             self.buttons.append(button)
         layout.addLayout(buttons)
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
+        super().showEvent(event)
+        self._ticker.start()
+
+    def hideEvent(self, event: QHideEvent) -> None:  # noqa: N802
+        self._ticker.stop()
+        super().hideEvent(event)
 
     # ------------------------------------------------------------------- content
 

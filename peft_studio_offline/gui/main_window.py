@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, QPoint, QSize, Qt, QUrl, Signal
+from PySide6.QtCore import QEvent, QPoint, QSize, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QCloseEvent, QDesktopServices, QShowEvent
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -87,6 +87,12 @@ class MainWindow(QMainWindow):
         self.tray = TrayIcon(self.actions_, self)
         self._connect()
         self._sync_action_states()
+
+        # "Due now" and retry times depend on the clock: repaint (no reads) now and then.
+        self._clock_timer = QTimer(self)
+        self._clock_timer.setInterval(15_000)
+        self._clock_timer.timeout.connect(self.view.viewport().update)
+        self._clock_timer.start()
 
         self.window_state = WindowState(self.paths.config_dir)
         self.window_state.restore(self, self.view.horizontalHeader())
@@ -391,6 +397,7 @@ class MainWindow(QMainWindow):
         if self._details is None:
             a = self.actions_
             self._details = OfflineDetails(self.history, [a.check, a.sync_now, a.pause], self)
+            self._details.refresh_due.connect(self._on_details_refresh_due)
         details = self._details
         b = self.bridge
         details.show_stats(b.stats)
@@ -401,6 +408,12 @@ class MainWindow(QMainWindow):
             details.show_state(self.indicator.state)
         details.open_at(self.indicator)
         return details
+
+    def _on_details_refresh_due(self) -> None:
+        if self._details is not None:
+            self._details.show_network(self.bridge.network_info())
+            self._details.show_last_sync(*self.bridge.last_sync_summary())
+            self._details.chart.update()
 
     @property
     def details(self) -> OfflineDetails | None:
@@ -491,6 +504,7 @@ class MainWindow(QMainWindow):
             log.exception("Saving the window layout failed")
         self.bridge.close()
         self.model.shutdown()
+        self._clock_timer.stop()
         self.tray.hide()
         if self._details is not None:
             self._details.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from pathlib import Path
 
 import pytest
 from PySide6.QtWidgets import QInputDialog, QLabel, QLineEdit, QPlainTextEdit
@@ -236,3 +237,24 @@ async def test_settings_keep_endpoint_details_and_lock_environment_keys(
         "http://127.0.0.1:10/ping",
     ]
     assert "mlflow_tracking_uri" not in data.get("sync", {})
+
+
+async def test_add_upload_checks_the_file_exists(
+    core: Core, window: MainWindow, tmp_path: Path
+) -> None:
+    dialog = window.open_add_operation()
+    assert isinstance(dialog, AddOperationDialog)
+    form = dialog.select_type(OperationType.FILE_UPLOAD)
+    form.set_value("path", str(tmp_path / "missing.bin"))
+    form.set_value("url", "ftp://example")
+    dialog.submit()
+    assert dialog.error.text() == "The URL must start with http:// or https://."
+    form.set_value("url", "http://127.0.0.1:9/upload")
+    dialog.submit()
+    assert dialog.error.text() == f"There is no file {tmp_path / 'missing.bin'}."
+    (tmp_path / "weights.bin").write_bytes(b"x")
+    form.set_value("path", str(tmp_path / "weights.bin"))
+    dialog.submit()
+    await until(lambda: dialog.added_id is not None)
+    op = await core.queue.get_operation(dialog.added_id)  # type: ignore[arg-type]
+    assert op is not None and op.payload["path"] == str(tmp_path / "weights.bin")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import shiboken6
@@ -157,6 +158,16 @@ class _Form(QWidget):
         url = out.get("url")
         if isinstance(url, str) and not url.startswith(("http://", "https://")):
             raise ValueError("The URL must start with http:// or https://.")
+        path = out.get("path")
+        if isinstance(path, str):
+            # A typo found now beats a failure found at sync time, maybe days later.
+            local = Path(path).expanduser()
+            wanted_dir = "folder" in next(f.label for f in self.fields if f.key == "path").lower()
+            if wanted_dir and not local.is_dir():
+                raise ValueError(f"There is no folder {local}.")
+            if not wanted_dir and not local.is_file():
+                raise ValueError(f"There is no file {local}.")
+            out["path"] = str(local)
         return out
 
 
