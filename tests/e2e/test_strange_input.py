@@ -179,7 +179,8 @@ def test_http_api_strange_input(tmp_path: Path, isolated_home: Path) -> None:
          "--no-auto-sync"]
     )  # fmt: skip
     try:
-        url = serve.wait_for("text", 60)["text"].strip()
+        url = serve.wait_for("text", 60)["text"].strip().rstrip("/")  # where it listens
+        url = url if url.endswith("/api/offline") else f"{url}/api/offline"
         token = (isolated_home / "data" / "api-token").read_text().strip()
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"},
                           timeout=120) as client:  # fmt: skip
