@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,7 @@ from peft_studio_offline.core.network import NetworkMonitor
 from peft_studio_offline.core.queue import OfflineQueueManager
 from peft_studio_offline.core.sync.engine import SyncEngine
 from peft_studio_offline.gui import MainWindow
+from peft_studio_offline.gui.queue_model import COLUMN_INDEX
 from tests.e2e.effects_server import CountingApp
 from tests.support.asgi import AsgiServer
 
@@ -44,6 +46,7 @@ async def test_indicator_shows_offline_while_the_server_is_gone(
     try:
         indicator = window.findChild(QWidget, "offlineIndicator")
         assert indicator is window.indicator
+        await queue.enqueue("api_call", {"url": server.url("/items/0")})
         await monitor.start_monitoring()
         await _until(lambda: window.indicator.text == "Online", "Online")
         server.kill()
@@ -51,18 +54,36 @@ async def test_indicator_shows_offline_while_the_server_is_gone(
         server.start()
         await _until(lambda: window.indicator.text == "Online", "Online again")
 
-        # A full disk: the queue refuses the write, the window stays up and keeps counting.
+        # A full disk: adding from the window shows the queue's sentence; the window stays.
         await queue.set_storage_limit(1)
-        try:
-            await queue.enqueue("api_call", {"url": server.url("/items/1"), "pad": "x" * 9000})
-        except StorageFullError:
-            pass
-        else:
-            raise AssertionError("the storage limit did not refuse the write")
+        task = window.commands.enqueue(
+            "api_call", {"url": server.url("/items/1"), "pad": "x" * 9000}, 0
+        )
+        assert task is not None
+        await _until(task.done, "the add finishing")
+        assert isinstance(task.exception(), StorageFullError)
+        await _until(lambda: getattr(window, "error_box", None) is not None, "an error message")
+        box = window.error_box
+        assert "nothing was written" in box.text() and str(queue.db_path) in box.text()
+        box.close()
         await queue.set_storage_limit(None)
         await queue.enqueue("api_call", {"url": server.url("/items/2")})
-        await _until(lambda: window.indicator.state.pending == 1, "one pending")
+        await _until(lambda: window.indicator.state.pending == 2, "two pending")
         assert window.isVisible()
+
+        # A row another version wrote: the table shows why it cannot be read.
+        with sqlite3.connect(queue.db_path) as conn:
+            conn.execute("UPDATE offline_operations SET operation_type = 'teleport' WHERE id = 1")
+        conn.close()
+        window.model.reload()
+        column = COLUMN_INDEX["error_message"]
+        await _until(
+            lambda: any(
+                "teleport" in str(window.model.data(window.model.index(row, column)))
+                for row in range(window.model.rowCount())
+            ),
+            "the unreadable row's reason",
+        )
     finally:
         await monitor.stop_monitoring()
         if shiboken6.isValid(window):
