@@ -180,10 +180,16 @@ def transport_failure(exc: httpx.HTTPError, url: str) -> Outcome:
     """A network error: the request may or may not have arrived; retry (idempotently)."""
     kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
     text = str(exc) or type(exc).__name__
-    return Outcome.retry(
-        f"The request to {host_of(url)} {kind}: {text}.",
-        details={"error": type(exc).__name__},
-    )
+    message = f"The request to {host_of(url)} {kind}: {text}."
+    details = {"error": type(exc).__name__}
+    if never_reached(exc):
+        return Outcome.unreachable(message, details=details)
+    return Outcome.retry(message, details=details)
+
+
+def never_reached(exc: httpx.HTTPError) -> bool:
+    """True when no byte of the request can have reached the server (no connection made)."""
+    return isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
 
 
 def small_json(response: httpx.Response, limit: int = 4096) -> Any:

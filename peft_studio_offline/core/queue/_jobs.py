@@ -84,12 +84,15 @@ def mark_failed(
     message: str,
     delay: float,
     permanent: bool,
+    count_attempt: bool,
     default_max_attempts: int,
     details: Mapping[str, Any] | None,
 ) -> Result:
     current = row(conn, op_id)
-    attempts = (current["retry_count"] or 0) + 1
-    final = permanent or attempts >= (current["max_attempts"] or default_max_attempts)
+    attempts = (current["retry_count"] or 0) + (1 if count_attempt or permanent else 0)
+    final = permanent or (
+        count_attempt and attempts >= (current["max_attempts"] or default_max_attempts)
+    )
     due = now + max(0.0, delay)
     conn.execute(
         "UPDATE offline_operations SET status = ?, retry_count = ?, error_message = ?,"
@@ -100,7 +103,8 @@ def mark_failed(
     info = dict(details or {})
     if not final:
         info["retry_at"] = format_timestamp(datetime.fromtimestamp(due, UTC))
-    history(conn, op_id, attempts, now, "failed" if final else "retry", message, info)
+    outcome = "failed" if final else ("retry" if count_attempt else "unreachable")
+    history(conn, op_id, attempts, now, outcome, message, info)
     return None, _changed(op_id)
 
 

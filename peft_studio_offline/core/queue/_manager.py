@@ -641,13 +641,16 @@ class OfflineQueueManager:
         *,
         retry_after: float | None = None,
         permanent: bool = False,
+        count_attempt: bool = True,
         details: Mapping[str, Any] | None = None,
     ) -> Operation:
         """Record a failed attempt: pending again after a backoff, or failed at the limit.
 
         ``retry_after`` (seconds) replaces the backoff, e.g. from a ``Retry-After`` header;
-        ``permanent`` fails the operation now (the service refused it for good). Returns
-        the operation as it is afterwards.
+        ``permanent`` fails the operation now (the service refused it for good).
+        ``count_attempt=False`` (the service could not be reached at all) schedules the retry
+        without using up an attempt: an outage alone never fails an operation for good.
+        Returns the operation as it is afterwards.
         """
         current = await self.get_operation(op_id)
         if current is None:
@@ -662,6 +665,7 @@ class OfflineQueueManager:
                 message=str(error) if error is not None else "Failed.",
                 delay=delay,
                 permanent=permanent,
+                count_attempt=count_attempt,
                 default_max_attempts=self.max_attempts,
                 details=details,
             )

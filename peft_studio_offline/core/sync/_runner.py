@@ -353,18 +353,20 @@ class Runner:
             status = OperationStatus.COMPLETED
         else:
             message = outcome.message or "The operation did not go through."
+            # Once per run; a later run retries it. Skipped before the write, so the feeder
+            # cannot claim it again in between, were its retry already due.
+            self.skip.add(op.id)
             updated = await self.queue.mark_failed(
                 op.id,
                 message,
                 retry_after=outcome.retry_after,
                 permanent=outcome.kind is OutcomeKind.FAILED,
+                count_attempt=outcome.attempted,
                 details=outcome.details,
             )
             self.tally.failed += 1
             self.tally.errors.append({"id": op.id, "error": message})
             status = updated.status
-            if status is OperationStatus.PENDING:
-                self.skip.add(op.id)  # once per run; a later run retries it
         self._finish(op)
         return status
 

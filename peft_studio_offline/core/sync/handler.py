@@ -64,6 +64,10 @@ class Outcome:
     base: Any = None
     remote_version: str | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
+    # False when the request certainly never reached the service (connection refused, no
+    # route, connect timeout): such a retry does not use up one of the operation's attempts,
+    # so that an outage alone never makes an operation fail for good.
+    attempted: bool = True
 
     @classmethod
     def done(cls, details: Mapping[str, Any] | None = None) -> Outcome:
@@ -77,6 +81,11 @@ class Outcome:
         details: Mapping[str, Any] | None = None,
     ) -> Outcome:
         return cls(OutcomeKind.RETRY, message, retry_after=retry_after, details=dict(details or {}))
+
+    @classmethod
+    def unreachable(cls, message: str, details: Mapping[str, Any] | None = None) -> Outcome:
+        """The service could not be reached at all: retry later, without counting an attempt."""
+        return cls(OutcomeKind.RETRY, message, details=dict(details or {}), attempted=False)
 
     @classmethod
     def failed(cls, message: str, details: Mapping[str, Any] | None = None) -> Outcome:

@@ -17,7 +17,11 @@ from urllib.parse import quote
 
 import httpx
 
-from peft_studio_offline.core.handlers.httputil import IDEMPOTENCY_HEADER, parse_retry_after
+from peft_studio_offline.core.handlers.httputil import (
+    IDEMPOTENCY_HEADER,
+    never_reached,
+    parse_retry_after,
+)
 from peft_studio_offline.core.handlers.mlflow._errors import (
     MlflowError,
     MlflowRequestError,
@@ -279,12 +283,14 @@ class MlflowRestClient:
         except httpx.TimeoutException as exc:
             raise MlflowUnreachableError(
                 f"The MLflow server at {self.base_url} did not answer {method} {endpoint} in time.",
+                reached=not never_reached(exc),
                 method=method,
                 endpoint=endpoint,
             ) from exc
         except httpx.TransportError as exc:
             raise MlflowUnreachableError(
                 f"The MLflow server at {self.base_url} cannot be reached ({_describe(exc)}).",
+                reached=not never_reached(exc),
                 method=method,
                 endpoint=endpoint,
             ) from exc

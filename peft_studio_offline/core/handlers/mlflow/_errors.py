@@ -47,9 +47,17 @@ class MlflowError(PeftStudioOfflineError):
 
 
 class MlflowUnreachableError(MlflowError):
-    """No answer: connection refused or reset, DNS failure, timeout, or a lost response."""
+    """No answer: connection refused or reset, DNS failure, timeout, or a lost response.
+
+    ``reached`` is False when no connection was made at all, so the request certainly
+    had no effect.
+    """
 
     transient = True
+
+    def __init__(self, message: str, *, reached: bool = True, **facts: Any) -> None:
+        super().__init__(message, **facts)
+        self.reached = reached
 
 
 class MlflowServerError(MlflowError):

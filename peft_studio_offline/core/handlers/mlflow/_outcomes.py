@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from peft_studio_offline.core.handlers.mlflow._client import MlflowRestClient
-from peft_studio_offline.core.handlers.mlflow._errors import MlflowError
+from peft_studio_offline.core.handlers.mlflow._errors import MlflowError, MlflowUnreachableError
 from peft_studio_offline.core.sync.handler import Outcome
 
 _INACTIVE = "must be in the 'active' state"
@@ -15,6 +15,8 @@ def outcome_for(exc: MlflowError, message: str | None = None) -> Outcome:
     """Retry what may work later; fail for good what the server refused (keeping its words)."""
     text = message or str(exc)
     details: dict[str, Any] = exc.details()
+    if isinstance(exc, MlflowUnreachableError) and not exc.reached:
+        return Outcome.unreachable(text, details=details)
     if exc.transient:
         return Outcome.retry(text, retry_after=exc.retry_after, details=details)
     return Outcome.failed(text, details=details)
