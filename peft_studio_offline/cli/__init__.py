@@ -54,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 async def _run(args: argparse.Namespace) -> int:
     from peft_studio_offline.cli._commands import COMMANDS
-    from peft_studio_offline.core.errors import PeftStudioOfflineError
+    from peft_studio_offline.core.errors import CorruptDatabaseError, PeftStudioOfflineError
     from peft_studio_offline.core.runtime import Runtime, set_runtime
     from peft_studio_offline.core.settings import Settings
 
@@ -71,6 +71,9 @@ async def _run(args: argparse.Namespace) -> int:
         return await COMMANDS[command](args, runtime)
     except UsageError:
         raise
+    except CorruptDatabaseError as exc:
+        _error(str(exc), f". Run '{PROG} move-aside' to keep it aside and start a new queue")
+        return FAILED
     except PeftStudioOfflineError as exc:
         _error(str(exc))
         return FAILED

@@ -232,6 +232,22 @@ def _type(text: str) -> str:
         raise UsageError(str(exc)) from None
 
 
+async def move_aside(args: argparse.Namespace, runtime: Runtime) -> int:
+    """The way forward from a damaged database: rename it, so a new queue can start."""
+    from peft_studio_offline.core.errors import CorruptDatabaseError
+    from peft_studio_offline.core.queue import move_aside_corrupt_database
+
+    try:
+        await runtime.queue.open()
+    except CorruptDatabaseError:
+        moved = move_aside_corrupt_database(runtime.db_path)
+        out(json.dumps({"moved_to": str(moved)}) if args.json else f"Moved to {moved}.")
+        return OK
+    raise InvalidOperationError(
+        f"The queue database {runtime.db_path} can be read; nothing was moved."
+    )
+
+
 COMMANDS: dict[str, Command] = {
     "enqueue": enqueue,
     "list": list_operations,
@@ -240,4 +256,5 @@ COMMANDS: dict[str, Command] = {
     "stats": stats,
     "sync": sync,
     "status": status,
+    "move-aside": move_aside,
 }

@@ -109,7 +109,12 @@ def build_parser(version: str, self_test: bool) -> argparse.ArgumentParser:
     serve.add_argument(
         "--no-auto-sync", action="store_true", help="do not sync by itself (manual sync only)"
     )
-    for sub in (enqueue, listing, show, delete, stats, sync, status, serve):
+    move_aside = commands.add_parser(
+        "move-aside",
+        help="keep an unreadable queue database aside (renamed) and start a new queue",
+    )
+    _add_json(move_aside, 'print {"moved_to": PATH}')
+    for sub in (enqueue, listing, show, delete, stats, sync, status, serve, move_aside):
         _add_db(sub, top=False)
     return parser
 
