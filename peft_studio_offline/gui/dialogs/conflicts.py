@@ -48,10 +48,17 @@ def _mono() -> QFont:
 
 
 def suggested_merge(record: ConflictRecord) -> Any:
-    """The three-way merge of the two sides (theirs where both changed one field)."""
+    """The three-way merge of the two sides; where both changed one field, yours is kept."""
     if isinstance(record.local, dict) and isinstance(record.remote, dict):
         return three_way_merge(record.base, record.local, record.remote).merged
     return record.local
+
+
+def clashes(record: ConflictRecord) -> tuple[str, ...]:
+    """Fields changed differently on both sides (paths like /params/lr)."""
+    if isinstance(record.local, dict) and isinstance(record.remote, dict):
+        return three_way_merge(record.base, record.local, record.remote).conflicts
+    return ()
 
 
 class ConflictDialog(QDialog):
@@ -103,6 +110,9 @@ class ConflictDialog(QDialog):
         self.merged.setFont(_mono())
         self.merged_label = QLabel("&Merged result (edit before merging):", sides)
         self.merged_label.setBuddy(self.merged)
+        self.detail = QLabel(sides)
+        self.detail.setObjectName("conflictDetail")
+        self.detail.setWordWrap(True)
         grid.addWidget(self.local_label, 0, 0)
         grid.addWidget(self.remote_label, 0, 1)
         grid.addWidget(self.local, 1, 0)
@@ -111,6 +121,7 @@ class ConflictDialog(QDialog):
         grid.addWidget(self.merged_label, 2, 1)
         grid.addWidget(self.base, 3, 0)
         grid.addWidget(self.merged, 3, 1)
+        grid.addWidget(self.detail, 4, 0, 1, 2)
         grid.setRowStretch(1, 3)
         grid.setRowStretch(3, 2)
         splitter.addWidget(self.list)
@@ -199,6 +210,7 @@ class ConflictDialog(QDialog):
         if entry is None:
             for view in (self.local, self.remote, self.base, self.merged):
                 view.clear()
+            self.detail.clear()
             return
         op, record = entry
         self.local_label.setText(
@@ -217,8 +229,14 @@ class ConflictDialog(QDialog):
         )
         self.base.setPlainText(_json(mask_secrets(record.base)) if known else "")
         self.merged.setPlainText(_json(suggested_merge(record)))
-        if record.message:
-            self.summary.setToolTip(record.message)
+        notes = [record.message] if record.message else []
+        both = clashes(record)
+        if both:
+            notes.append(
+                "Changed on both sides: " + ", ".join(both) + " (the merge keeps yours; edit it"
+                " to choose)."
+            )
+        self.detail.setText("\n".join(notes))
 
     # ---------------------------------------------------------------- resolving
 

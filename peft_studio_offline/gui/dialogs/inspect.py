@@ -104,7 +104,7 @@ class InspectDialog(QDialog):
         header = self.history.header()
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         self.tabs.addTab(self.history, "History")
-        self.conflict = QPlainTextEdit(self)
+        self.conflict = QPlainTextEdit()  # becomes a tab (and a child) when there is one
         self.conflict.setObjectName("inspectConflict")
         self.conflict.setReadOnly(True)
         self.conflict.setFont(_mono())

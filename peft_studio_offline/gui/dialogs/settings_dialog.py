@@ -95,7 +95,9 @@ class SettingsDialog(QDialog):
             self._line(s.sync.mlflow_tracking_uri),
         )  # fmt: skip
 
-        creds = self._group(layout, "Credentials")
+        creds_box = QGroupBox("Credentials", self)
+        creds_layout = QVBoxLayout(creds_box)
+        layout.addWidget(creds_box)
         note = QLabel(
             "Tokens are kept in the system keyring (or a file only you can read when there is"
             " no keyring), never in the settings file or the queue. Leave a token empty to"
@@ -103,7 +105,9 @@ class SettingsDialog(QDialog):
             self,
         )
         note.setWordWrap(True)
-        creds.addRow(note)
+        creds_layout.addWidget(note)
+        creds = QFormLayout()
+        creds_layout.addLayout(creds)
         self._add(
             creds, "credentials.api_token", "API token &name", self._line(s.credentials.api_token)
         )
