@@ -117,7 +117,10 @@ async def run_window(settings: object, db_path: Path, instance: object) -> int:
         window.commands.failed.emit(f"Sync could not start: {exc}")
     await closed.wait()
     window.tasks.cancel_all()
-    await window.tasks.drain()
+    try:
+        await asyncio.wait_for(window.tasks.drain(), 5.0)
+    except TimeoutError:  # quitting must not hang on a task that ignores cancellation
+        log.warning("Some window tasks did not stop within 5 s; quitting anyway.")
     await runtime.close()
     set_runtime(None)
     return 0

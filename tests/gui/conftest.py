@@ -94,6 +94,8 @@ async def window(core: Core, qapp: QApplication) -> AsyncIterator[MainWindow]:
     yield win
     if shiboken6.isValid(win):
         win.close()
-        await win.tasks.drain()
+        # As the app does on quit: what is still running (a check, a sync) is cancelled.
+        win.tasks.cancel_all()
+        await asyncio.wait_for(win.tasks.drain(), 10)
         win.deleteLater()
     await asyncio.sleep(0)

@@ -112,6 +112,8 @@ async def test_details_show_each_endpoint_and_check_now(
     window.actions_.check.trigger()
     await until(lambda: tree.topLevelItem(0).text(1) not in ("OK", ""), timeout=20)
     details.close()
+    window.tasks.cancel_all()  # the monitor may still be confirming the failure
+    await window.tasks.drain()
     await monitor.aclose()
 
 
