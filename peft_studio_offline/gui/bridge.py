@@ -57,6 +57,7 @@ class CoreBridge(QObject):
         self.stats: dict[str, int] = {}
         self.network_status = str(getattr(monitor, "status", NetworkStatus.UNKNOWN))
         self.syncing = False
+        self._announced = False
         self.sync_done = 0
         self.sync_total = 0
         self.last_sync: dict[str, Any] | None = None
@@ -138,24 +139,37 @@ class CoreBridge(QObject):
         """A ``SyncEvent``: started, progress (done of total) or finished (with the result)."""
         kind = getattr(event, "kind", None)
         if kind == "started":
-            self.note_sync_started(int(getattr(event, "total", 0) or 0))
+            # An automatic run shows itself once it sends something: the engine looks for
+            # due work after every change, and most looks find none.
+            manual = getattr(event, "trigger", "manual") == "manual"
+            self.note_sync_started(int(getattr(event, "total", 0) or 0), announce=manual)
         elif kind == "progress":
             self.note_sync_progress(int(event.done or 0), int(event.total or 0))
         elif kind == "finished":
             result = getattr(event, "result", None)
             self.note_sync_finished(dict(result) if isinstance(result, Mapping) else {})
 
-    def note_sync_started(self, total: int = 0) -> None:
-        if self.syncing and total <= self.sync_total:
+    @property
+    def sync_visible(self) -> bool:
+        """A run is going on that the user should see (manual, or sending something)."""
+        return self.syncing and self._announced
+
+    def note_sync_started(self, total: int = 0, *, announce: bool = True) -> None:
+        if self.syncing:
+            self.sync_total = max(self.sync_total, total)
+            if announce and not self._announced:
+                self._announced = True
+                self.sync_started.emit(self.sync_total)
             return
         self.syncing = True
+        self._announced = announce
         self.sync_done = 0
         self.sync_total = total
-        self.sync_started.emit(total)
+        if announce:
+            self.sync_started.emit(total)
 
     def note_sync_progress(self, done: int, total: int) -> None:
-        if not self.syncing:
-            self.note_sync_started(total)
+        self.note_sync_started(total)
         self.sync_done = done
         self.sync_total = max(total, done)
         self.sync_progress.emit(self.sync_done, self.sync_total)
@@ -164,6 +178,7 @@ class CoreBridge(QObject):
         """A sync ended (engine event, or the window's own call returning)."""
         already = not self.syncing and self.last_sync == dict(result)
         self.syncing = False
+        self._announced = False
         if already:
             return
         if result:

@@ -57,7 +57,7 @@ class WindowCommands(QObject):
     # ---------------------------------------------------------------------- sync
 
     def sync_now(self) -> asyncio.Task[None] | None:
-        if self.bridge.syncing:
+        if self.bridge.sync_visible:  # a quiet automatic look is joined instead
             self.message.emit("A sync is already running.")
             return None
         return self.tasks.start(self._sync(), "sync")

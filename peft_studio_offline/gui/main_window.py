@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QInputDialog,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QProgressBar,
     QToolBar,
@@ -75,6 +76,8 @@ class MainWindow(QMainWindow):
         self.history = StatsHistory()
         self.paused = False
         self.pending_dialog: QWidget | None = None  # the last dialog opened (tests look here)
+        self.context_menu: QMenu | None = None
+        self.error_box: QMessageBox | None = None
         self._details: OfflineDetails | None = None
         self._closing = False
 
@@ -218,7 +221,7 @@ class MainWindow(QMainWindow):
         state = indicator_state(
             b.network_status,
             b.stats,
-            syncing=b.syncing,
+            syncing=b.sync_visible,
             done=b.sync_done,
             total=b.sync_total,
             paused=self.paused,

@@ -87,3 +87,21 @@ async def test_switching_the_conflict_strategy(core: Core, window: MainWindow) -
     actions[ConflictResolution.MERGE].trigger()
     assert core.engine.conflict_strategy is ConflictResolution.MERGE
     assert "Merge" in window.statusBar().currentMessage()
+
+
+async def test_quiet_automatic_looks_do_not_flash_the_progress(window: MainWindow) -> None:
+    from peft_studio_offline.core.sync.progress import SyncEvent
+
+    events = window.bridge
+    shown: list[int] = []
+    events.sync_started.connect(shown.append)
+    events._on_engine_event(SyncEvent("started", 1, "auto"))
+    assert not window.progress.isVisible() and not window.indicator.text.startswith("Syncing")
+    events._on_engine_event(SyncEvent("finished", 1, "auto", result={"total": 0}))
+    assert shown == []
+    events._on_engine_event(SyncEvent("started", 2, "auto"))
+    events._on_engine_event(SyncEvent("progress", 2, "auto", done=1, total=5))
+    assert shown == [5] and window.progress.isVisible()
+    assert window.indicator.text == "Syncing 1 of 5"
+    events._on_engine_event(SyncEvent("finished", 2, "auto", done=5, total=5, result={"total": 5}))
+    assert not window.progress.isVisible()
