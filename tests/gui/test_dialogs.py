@@ -258,3 +258,27 @@ async def test_add_upload_checks_the_file_exists(
     await until(lambda: dialog.added_id is not None)
     op = await core.queue.get_operation(dialog.added_id)  # type: ignore[arg-type]
     assert op is not None and op.payload["path"] == str(tmp_path / "weights.bin")
+
+
+async def test_tokens_go_to_the_credential_store_not_the_settings(window: MainWindow) -> None:
+    from peft_studio_offline.core.credentials import CredentialStore
+    from peft_studio_offline.core.settings import Settings
+
+    window.paths.settings_file.parent.mkdir(parents=True, exist_ok=True)
+    window.paths.settings_file.write_text('[credentials]\nstore = "file"\n')
+    dialog = window.open_settings()
+    assert isinstance(dialog, SettingsDialog)
+    name = dialog.fields["credentials.api_token"]
+    assert isinstance(name, QLineEdit)
+    dialog.api_secret.setText("tok-123")
+    dialog.submit()
+    assert "name" in dialog.error.text()  # a secret needs a name to be kept under
+    name.setText("team-api")
+    saved: list[bool] = []
+    dialog.saved.connect(lambda: saved.append(True))
+    dialog.submit()
+    await until(lambda: saved)
+    text = window.paths.settings_file.read_text()
+    assert "team-api" in text and "tok-123" not in text
+    store = CredentialStore.from_settings(Settings.load(window.paths))
+    assert store.get("team-api") == "tok-123"

@@ -220,14 +220,15 @@ class SettingsDialog(QDialog):
         except (PeftStudioOfflineError, ValueError) as exc:
             self.show_error(str(exc))
             return
-        secrets = {
-            settings.credentials.api_token: self.api_secret.text(),
-            settings.credentials.mlflow_token: self.mlflow_secret.text(),
-        }
-        for name, secret in secrets.items():
+        pairs = [
+            ("API token", settings.credentials.api_token, self.api_secret.text()),
+            ("MLflow token", settings.credentials.mlflow_token, self.mlflow_secret.text()),
+        ]
+        for what, name, secret in pairs:
             if secret and not name:
-                self.show_error("Give the token a name before entering it.")
+                self.show_error(f"Give the {what} a name to keep it under before entering it.")
                 return
+        secrets = {name: secret for _what, name, secret in pairs if name and secret}
         self.buttons.setEnabled(False)
         self.error.hide()
         self.task = self.tasks.start(self._save(settings, secrets), "save the settings")
@@ -236,9 +237,8 @@ class SettingsDialog(QDialog):
         try:
             # Writing the file and talking to the keyring may block: not on the GUI thread.
             await asyncio.to_thread(save_settings, settings)
-            wanted = {name: secret for name, secret in secrets.items() if name and secret}
-            if wanted:
-                await asyncio.to_thread(_store_secrets, settings, wanted)
+            if secrets:
+                await asyncio.to_thread(_store_secrets, settings, secrets)
         except Exception as exc:
             if shiboken6.isValid(self):
                 self.buttons.setEnabled(True)
