@@ -15,11 +15,18 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QMessageBox
+
+    from peft_studio_offline.core.runtime import Runtime
+    from peft_studio_offline.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
 APP_NAME = "PEFT Studio Offline"
-DESKTOP_ID = "peft-studio-offline"
+DESKTOP_ID = "io.github.peftstudio.Offline"  # the .desktop entry in resources/
 
 
 def _parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
@@ -74,24 +81,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 async def run_window(settings: object, db_path: Path, instance: object) -> int:
     """Open the queue, show the window, start the services, and wait for the user to quit."""
-    from PySide6.QtWidgets import QMessageBox
 
     from peft_studio_offline.core.errors import PeftStudioOfflineError
-    from peft_studio_offline.core.runtime import Runtime, set_runtime
+    from peft_studio_offline.core.runtime import set_runtime
     from peft_studio_offline.core.settings import Settings
     from peft_studio_offline.gui.main_window import MainWindow
     from peft_studio_offline.gui.single_instance import SingleInstance
 
     assert isinstance(settings, Settings) and isinstance(instance, SingleInstance)
-    runtime = Runtime(settings, db_path=db_path)
-    set_runtime(runtime)
-    try:
-        await runtime.queue.open()
-    except PeftStudioOfflineError as exc:
-        log.error("The queue cannot be opened: %s", exc)
-        await _tell(QMessageBox.Icon.Critical, str(exc))
-        await runtime.close()
+    runtime = await _open_runtime(settings, db_path)
+    if runtime is None:
         return 1
+    set_runtime(runtime)
 
     window = MainWindow(runtime.queue, runtime.monitor, runtime.engine, paths=settings.paths)
     closed = asyncio.Event()
@@ -115,7 +116,19 @@ async def run_window(settings: object, db_path: Path, instance: object) -> int:
         await runtime.start()
     except PeftStudioOfflineError as exc:
         window.commands.failed.emit(f"Sync could not start: {exc}")
+    api = None
+    if settings.api.enabled:
+        # Imported only now: the window's start does not pay for the web stack.
+        from peft_studio_offline.api.server import start_api
+
+        api = await start_api(runtime)
+        if api is None:
+            window.statusBar().showMessage(
+                "The local API is off: its port is taken (see api.port in the settings).", 15000
+            )
     await closed.wait()
+    if api is not None:
+        await api.stop()
     window.tasks.cancel_all()
     try:
         await asyncio.wait_for(window.tasks.drain(), 5.0)
@@ -124,6 +137,71 @@ async def run_window(settings: object, db_path: Path, instance: object) -> int:
     await runtime.close()
     set_runtime(None)
     return 0
+
+
+async def _open_runtime(settings: Settings, db_path: Path) -> Runtime | None:
+    """The runtime with its queue open; for a damaged database, the user decides the way on.
+
+    The damaged file is never changed: either it is moved aside, whole, and a new queue
+    starts, or the app quits and leaves it as it is.
+    """
+    from PySide6.QtWidgets import QMessageBox
+
+    from peft_studio_offline.core.errors import CorruptDatabaseError, PeftStudioOfflineError
+    from peft_studio_offline.core.queue import move_aside_corrupt_database
+    from peft_studio_offline.core.runtime import Runtime
+
+    runtime = Runtime(settings, db_path=db_path)
+    try:
+        await runtime.queue.open()
+        return runtime
+    except CorruptDatabaseError as exc:
+        await runtime.close()
+        log.error("The queue cannot be opened: %s", exc)
+        choice = await _ask(
+            f"{exc}\n\nStart with a new, empty queue? The damaged file is kept aside,"
+            " renamed, next to the new one.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+        )
+        if choice != QMessageBox.StandardButton.Yes:
+            return None
+        try:
+            moved = move_aside_corrupt_database(db_path)
+        except PeftStudioOfflineError as move_error:
+            await _tell(QMessageBox.Icon.Critical, str(move_error))
+            return None
+        log.warning("The damaged queue database was moved to %s.", moved)
+        runtime = Runtime(settings, db_path=db_path)
+        try:
+            await runtime.queue.open()
+        except PeftStudioOfflineError as again:
+            await runtime.close()
+            await _tell(QMessageBox.Icon.Critical, str(again))
+            return None
+        return runtime
+    except PeftStudioOfflineError as exc:
+        log.error("The queue cannot be opened: %s", exc)
+        await _tell(QMessageBox.Icon.Critical, str(exc))
+        await runtime.close()
+        return None
+
+
+async def _ask(text: str, buttons: QMessageBox.StandardButton) -> QMessageBox.StandardButton:
+    """A question box shown with open() and awaited; answers the button pressed."""
+    from PySide6.QtWidgets import QMessageBox
+
+    box = QMessageBox(QMessageBox.Icon.Warning, APP_NAME, text)
+    box.setObjectName("corruptDatabaseQuestion")
+    box.setStandardButtons(buttons)
+    answer: asyncio.Future[QMessageBox.StandardButton] = asyncio.get_running_loop().create_future()
+
+    def finished(_result: int) -> None:
+        if not answer.done():
+            answer.set_result(box.standardButton(box.clickedButton()))
+
+    box.finished.connect(finished)
+    box.open()
+    return await answer
 
 
 async def _tell(icon: object, text: str) -> None:

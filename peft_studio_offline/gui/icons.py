@@ -105,8 +105,8 @@ def app_icon(badge: str | None = None) -> QIcon:
 def _installed_svg() -> Path | None:
     here = Path(__file__).resolve()
     for candidate in (
-        here.parent / "resources" / "peft-studio-offline.svg",
-        here.parents[2] / "resources" / "peft-studio-offline.svg",
+        here.parent / "resources" / "io.github.peftstudio.Offline.svg",
+        here.parents[2] / "resources/icons/hicolor/scalable/apps/io.github.peftstudio.Offline.svg",
     ):
         if candidate.is_file():
             return candidate

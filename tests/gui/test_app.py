@@ -63,6 +63,7 @@ def _env() -> dict[str, str]:
     env = dict(os.environ)
     env["QT_QPA_PLATFORM"] = "offscreen"
     env["PEFT_STUDIO_OFFLINE_CHECK_URLS"] = ""  # probe nothing
+    env["PEFT_STUDIO_OFFLINE_API_PORT"] = "0"  # the local API on any free port
     return env
 
 
