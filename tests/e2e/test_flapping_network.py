@@ -1,7 +1,8 @@
 """Flapping network: the target server goes away and comes back at random while a sync runs.
 
 The engine runs in its own process with monitoring and automatic sync on (as ``serve``
-runs it); the server is stopped (gracefully or abruptly) and started again every 0.2-2 s.
+runs it); the server is stopped (gracefully or abruptly) and started again every 0.2-2 s,
+with every sixth outage held for 2-3 s.
 """
 
 from __future__ import annotations
@@ -64,7 +65,10 @@ async def test_flapping_server_loses_nothing_and_the_monitor_follows(tmp_path: P
         outages = 0
         end = time.monotonic() + FLAP_SECONDS
         while time.monotonic() < end:
-            time.sleep(rng.uniform(0.2, 2.0))
+            # Every sixth outage lasts 2-3 s, longer than a check takes to notice it, so that
+            # each run measures whether the monitor followed; the rest are 0.2-2 s at random.
+            long_one = not server.running and outages % 6 == 1
+            time.sleep(rng.uniform(2.0, 3.0) if long_one else rng.uniform(0.2, 2.0))
             # Between the call and its return the server may still answer, or already does.
             timeline.append((time.time(), "changing"))
             if server.running:

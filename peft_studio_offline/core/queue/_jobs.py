@@ -136,7 +136,7 @@ def mark_conflict(
 
 
 def release(
-    conn: sqlite3.Connection, now: float, ids: Sequence[int], reason: str
+    conn: sqlite3.Connection, now: float, ids: Sequence[int], reason: str, record: bool = True
 ) -> tuple[int, ...]:
     """Put taken operations back as pending without counting an attempt."""
     stamp = timestamp_now(now)
@@ -150,17 +150,20 @@ def release(
             " RETURNING id, retry_count",
             (stamp, *chunk),
         ).fetchall()
-        conn.executemany(
-            "INSERT INTO operation_attempts (operation_id, attempt, at, outcome, error)"
-            " VALUES (?, ?, ?, 'released', ?)",
-            [(r[0], r[1], stamp, f"Put back as pending: {reason}.") for r in rows],
-        )
+        if record:
+            conn.executemany(
+                "INSERT INTO operation_attempts (operation_id, attempt, at, outcome, error)"
+                " VALUES (?, ?, ?, 'released', ?)",
+                [(r[0], r[1], stamp, f"Put back as pending: {reason}.") for r in rows],
+            )
         released.extend(r[0] for r in rows)
     return tuple(released)
 
 
-def release_job(conn: sqlite3.Connection, now: float, *, ids: Sequence[int], reason: str) -> Result:
-    released = release(conn, now, ids, reason)
+def release_job(
+    conn: sqlite3.Connection, now: float, *, ids: Sequence[int], reason: str, record: bool
+) -> Result:
+    released = release(conn, now, ids, reason, record)
     return len(released), _changed(*released)
 
 

@@ -572,7 +572,15 @@ class OfflineQueueManager:
             )
             for op_id, dep_id in dep_rows:
                 deps.setdefault(op_id, []).append(dep_id)
-        return [row_to_operation(row, tuple(deps.get(row["id"], ()))) for row in rows]
+        operations: list[Operation] = []
+        for start in range(0, len(rows), _ROWS_PER_STEP):
+            if start:
+                await asyncio.sleep(0)  # a large page must not hold up the event loop
+            operations.extend(
+                row_to_operation(row, tuple(deps.get(row["id"], ())))
+                for row in rows[start : start + _ROWS_PER_STEP]
+            )
+        return operations
 
     # ------------------------------------------------------------ claim, outcomes
 
@@ -698,12 +706,19 @@ class OfflineQueueManager:
             )
         )
 
-    async def release(self, op_ids: Iterable[int], reason: str = "interrupted") -> int:
-        """Put taken operations back as pending, without counting an attempt."""
+    async def release(
+        self, op_ids: Iterable[int], reason: str = "interrupted", *, record: bool = True
+    ) -> int:
+        """Put taken operations back as pending, without counting an attempt.
+
+        ``record=False`` leaves no line in their history (they were taken, never started).
+        """
         ids = sorted(set(op_ids))
         if not ids:
             return 0
-        count: int = await self._write(partial(_jobs.release_job, ids=ids, reason=reason))
+        count: int = await self._write(
+            partial(_jobs.release_job, ids=ids, reason=reason, record=record)
+        )
         return count
 
     async def requeue(
@@ -845,6 +860,8 @@ def _filters(
     return where, params
 
 
+# Rows turned into records between two yields to the event loop (~2 ms of work).
+_ROWS_PER_STEP = 200
 # Columns ``list_operations`` may sort on (the window's table headers).
 _SORTABLE = frozenset(
     {"id", "operation_type", "status", "priority", "retry_count", "created_at", "updated_at",

@@ -67,6 +67,7 @@ class Runner:
         self.queue = engine.queue
         self.tally = tally
         self.held: set[int] = set()  # claimed and not yet settled
+        self.sent: set[int] = set()  # held ones whose request has begun
         self.skip: set[int] = set()  # not to be claimed again in this run
         self.done = 0
         self.current: Operation | None = None
@@ -263,6 +264,7 @@ class Runner:
             return False
         self.current = first
         self._emit(first)
+        self.sent.update(op.id for op in group.operations)
         if len(group.operations) == 1:
             outcomes = [await self._attempt(group.handler, first, context)]
         else:
@@ -468,13 +470,21 @@ class Runner:
         ids = [i for i in ids if i in self.held]
         if not ids:
             return
-        await asyncio.shield(self.queue.release(ids, reason))
+        # Only an interrupted request is worth a line in the history; an operation that was
+        # taken but never started goes back silently.
+        interrupted = [i for i in ids if i in self.sent]
+        untouched = [i for i in ids if i not in self.sent]
+        if interrupted:
+            await asyncio.shield(self.queue.release(interrupted, reason))
+        if untouched:
+            await asyncio.shield(self.queue.release(untouched, reason, record=False))
         self.held.difference_update(ids)
         self.tally.released += len(ids)
         self._settled.set()
 
     def _finish(self, op: Operation) -> None:
         self.held.discard(op.id)
+        self.sent.discard(op.id)
         self.done += 1
         self._settled.set()
         self._emit(op)
