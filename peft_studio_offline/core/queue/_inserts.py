@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -85,7 +86,8 @@ class NewOperation:
 
 
 def new_idempotency_key() -> str:
-    return os.urandom(16).hex()
+    """128 bits, time-ordered like a UUIDv7: new keys go to the end of the key index."""
+    return f"{time.time_ns() // 1000:014x}{os.urandom(9).hex()}"
 
 
 def validate(
