@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 import os
-import time
 import sqlite3
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -63,6 +63,11 @@ class NewOperation:
     conflict_strategy: str | None
     resource_key: str | None
     depends_on: tuple[int, ...]
+
+    @property
+    def plain(self) -> bool:
+        """Nothing about it needs a look at the queue before it is inserted."""
+        return self.dedup_key is None and not self.depends_on
 
     def row(self, now: float, stamp: str) -> tuple[Any, ...]:
         return (
@@ -214,6 +219,8 @@ class InsertBatch:
     overflow: OverflowPolicy
 
     def run(self, conn: sqlite3.Connection, now: float) -> tuple[Any, QueueChange | None]:
+        if not self.max_size and all(n.plain for request in self.requests for n in request):
+            return self._run_plain(conn, now)
         results: list[list[int] | Exception] = []
         existing = self._existing_dedup(conn)
         known_ids = self._existing_ids(conn)
@@ -276,6 +283,27 @@ class InsertBatch:
             )
         added = tuple(row[0] for row in rows)
         return results, QueueChange("added", added) if added else None
+
+    def _run_plain(self, conn: sqlite3.Connection, now: float) -> tuple[Any, QueueChange | None]:
+        """The common case, with nothing to look up first: ids follow on from the last one."""
+        first = _next_id(conn)
+        stamp = timestamp_now(now)
+        rows = [
+            (op_id, *new.row(now, stamp))
+            for op_id, new in enumerate((n for r in self.requests for n in r), start=first)
+        ]
+        conn.executemany(
+            f"INSERT INTO offline_operations (id, {_INSERT_COLUMNS})"
+            f" VALUES ({', '.join('?' * 17)})",
+            rows,
+        )
+        add_to_counters(conn, OperationStatus.PENDING.value, len(rows), first + len(rows) - 1)
+        results: list[list[int]] = []
+        op_id = first
+        for request in self.requests:
+            results.append(list(range(op_id, op_id + len(request))))
+            op_id += len(request)
+        return results, QueueChange("added", tuple(range(first, op_id)))
 
     def _existing_dedup(self, conn: sqlite3.Connection) -> dict[str, int]:
         keys = sorted({n.dedup_key for r in self.requests for n in r if n.dedup_key is not None})

@@ -4,10 +4,11 @@ Callers hand in jobs and wait for their own commit. Whatever is waiting when the
 comes round is committed in one transaction, so a hundred concurrent ``enqueue`` calls
 cost one fsync instead of a hundred.
 
-The writer owns a plain ``sqlite3`` connection on a thread of its own, and runs a whole
-group commit (BEGIN IMMEDIATE, every job, COMMIT) as one function call on that thread.
-aiosqlite, which serves the reads, hands over one statement per call; a commit of three
-statements would cost three thread hops (~50 µs each), which is most of an enqueue.
+The writer is a thread of its own with a plain ``sqlite3`` connection. It takes jobs from a
+thread-safe queue, runs a whole group commit (BEGIN IMMEDIATE, every job, COMMIT) without
+leaving the thread, and hands the results back to the event loop in one callback. A job
+thus costs two thread crossings in all; aiosqlite, which serves the reads, would cost two
+per statement, and a commit of three statements is most of an enqueue's time.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import queue
 import sqlite3
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -49,6 +51,14 @@ class WriteJob:
 
 
 @dataclass(eq=False)
+class _Call:
+    """A plain function to run on the writer thread, outside any transaction."""
+
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    future: asyncio.Future[Any]
+
+
 class _Stop:
     pass
 
@@ -69,95 +79,116 @@ class Writer:
         self.changes = changes
         self.merger = merger
         self.conn: sqlite3.Connection | None = None
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="queue-writer")
-        self._jobs: asyncio.Queue[WriteJob | _Stop] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
+        self._inbox: queue.SimpleQueue[WriteJob | _Call | _Stop] = queue.SimpleQueue()
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.Thread(target=self._serve, name="queue-writer", daemon=True)
+        self._thread.start()
         self._closed = False
+        self._stopped = asyncio.Event()
         self._data_version: int | None = None
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(*args)`` on the writer thread (opening, migrating, closing)."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, fn, *args)
+        future: asyncio.Future[T] = self._loop.create_future()
+        self._inbox.put(_Call(fn, args, future))
+        return await future
 
     def start(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        self._task = asyncio.get_running_loop().create_task(self._loop(), name="queue-writer")
 
     async def submit(self, run: Job, *, merge_key: str | None = None, data: Any = None) -> Any:
         if self._closed or self.conn is None:
             raise QueueClosedError("The queue is closed.")
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._jobs.put_nowait(WriteJob(run, future, merge_key, data))
+        future: asyncio.Future[Any] = self._loop.create_future()
+        self._inbox.put(WriteJob(run, future, merge_key, data))
         return await future
 
     async def stop(self) -> None:
-        """Finish every job already handed in, then close the connection and the thread."""
+        """Finish every job already handed in, close the connection, end the thread."""
         if self._closed:
             return
         self._closed = True
-        if self._task is not None and not self._task.done():
-            self._jobs.put_nowait(_Stop())
-            await self._task
-        conn, self.conn = self.conn, None
-        if conn is not None:
-            await self.call(conn.close)
-        self._executor.shutdown(wait=False)
+        self._inbox.put(_Stop())
+        await self._stopped.wait()
 
-    async def _loop(self) -> None:
+    # ----------------------------------------------------------- on the writer thread
+
+    def _serve(self) -> None:
         while True:
             try:
-                first = await asyncio.wait_for(self._jobs.get(), IDLE_CHECK_SECONDS)
-            except TimeoutError:
-                await self._notice_other_writers()
+                first = self._inbox.get(timeout=IDLE_CHECK_SECONDS)
+            except queue.Empty:
+                if self._loop.is_closed():  # the queue was never closed: end quietly
+                    self._close()
+                    return
+                self._notice_other_writers()
                 continue
             batch: list[WriteJob] = []
-            stop = False
-            item: WriteJob | _Stop = first
-            while True:
+            item: WriteJob | _Call | _Stop | None = first
+            while item is not None:
                 if isinstance(item, _Stop):
-                    stop = True
-                    break
-                batch.append(item)
-                if self._jobs.empty():
-                    break
-                item = self._jobs.get_nowait()
-            if batch:
-                await self._run_batch(batch)
-            if stop:
-                return
+                    self._flush(batch)
+                    self._close()
+                    return
+                if isinstance(item, _Call):
+                    self._flush(batch)
+                    batch = []
+                    self._run_call(item)
+                else:
+                    batch.append(item)
+                try:
+                    item = self._inbox.get_nowait()
+                except queue.Empty:
+                    item = None
+            self._flush(batch)
 
-    async def _notice_other_writers(self) -> None:
+    def _post(self, callback: Callable[..., None], *args: Any) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting
+            self._loop.call_soon_threadsafe(callback, *args)
+
+    def _run_call(self, call: _Call) -> None:
+        try:
+            result = call.fn(*call.args)
+        except BaseException as exc:
+            self._post(_settle_one, call.future, None, exc)
+        else:
+            self._post(_settle_one, call.future, result, None)
+
+    def _close(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+        self._post(self._stopped.set)
+
+    def _notice_other_writers(self) -> None:
         """Another process (the CLI, a second window) committed: tell subscribers."""
-        conn = self.conn
-        if conn is None:
+        if self.conn is None:
             return
         try:
-            version = await self.call(
-                lambda: int(conn.execute("PRAGMA data_version").fetchone()[0])
-            )
+            version = int(self.conn.execute("PRAGMA data_version").fetchone()[0])
         except sqlite3.Error:
             return
         if self._data_version is not None and version != self._data_version:
-            self.changes.emit(QueueChange("external"))
+            self._post(self.changes.emit, QueueChange("external"))
         self._data_version = version
 
-    async def _run_batch(self, batch: list[WriteJob]) -> None:
-        now = self.clock()
+    def _flush(self, batch: list[WriteJob]) -> None:
+        if not batch:
+            return
         groups = self._merged(batch)
         try:
-            outcomes, changes = await self.call(self._commit_groups, groups, now)
+            outcomes, changes = self._commit_groups(groups, self.clock())
         except Exception as exc:  # a bug: every waiting caller hears of it
             log.exception("The queue writer failed")
             outcomes = [(job, None, exc) for group in groups for job in group]
             changes = []
+        self._post(self._deliver, outcomes, changes)
+
+    def _deliver(self, outcomes: list[Outcome], changes: list[QueueChange]) -> None:
+        """On the event loop: wake every caller, then tell subscribers."""
         for job, result, error in outcomes:
-            if job.future.done():
-                continue  # the caller gave up waiting; the write stands
-            if error is None:
-                job.future.set_result(result)
-            else:
-                job.future.set_exception(error)
+            _settle_one(job.future, result, error)
         for change in changes:
             self.changes.emit(change)
 
@@ -175,8 +206,6 @@ class Writer:
             else:
                 groups.append([job])
         return groups
-
-    # ----------------------------------------------------------- on the writer thread
 
     def _commit_groups(
         self, groups: list[list[WriteJob]], now: float
@@ -237,3 +266,12 @@ class Writer:
                 outcomes.append((job, None if error else single, error))
         if change is not None:
             changes.append(change)
+
+
+def _settle_one(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.done():
+        return  # the caller gave up waiting; the write stands
+    if error is None:
+        future.set_result(result)
+    else:
+        future.set_exception(error)
