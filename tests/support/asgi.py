@@ -16,15 +16,16 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-from types import TracebackType
 from typing import Any, Self
 
 import uvicorn
 
+from tests.support.servers import StartStop
+
 LOOPBACK = "127.0.0.1"
 
 
-class AsgiServer:
+class AsgiServer(StartStop):
     """One uvicorn server for one ASGI app; start/stop/kill/restart from the test thread."""
 
     def __init__(self, app: Any, *, port: int = 0, graceful_timeout: float = 2.0) -> None:
@@ -98,14 +99,3 @@ class AsgiServer:
         server.force_exit = force
         server.should_exit = True
         thread.join(10)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -24,13 +24,12 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
 
 import httpx
 import pytest
 
-from tests.support.servers import LOOPBACK, free_port
+from tests.support.servers import LOOPBACK, StartStop, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 INSTALLER = REPO / "packaging" / "mlflow-server.sh"
@@ -65,7 +64,7 @@ def ensure_mlflow_installed() -> Path:
     return executable
 
 
-class MlflowServer:
+class MlflowServer(StartStop):
     """``mlflow server`` in a subprocess: one worker, SQLite store, artifact proxy."""
 
     def __init__(self, root: Path, port: int | None = None) -> None:
@@ -145,17 +144,6 @@ class MlflowServer:
         # The worker may outlive the parent by a moment: the port must be free for start().
         _wait_port_free(self.port)
 
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
 
 def _wait_port_free(port: int, timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
@@ -193,7 +181,7 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSe
             server.stop()
 
 
-class DroppingProxy:
+class DroppingProxy(StartStop):
     """An HTTP/1.1 relay to ``upstream_port`` that loses chosen responses on purpose.
 
     ``drop(pattern, times, after=n)``: of the requests whose request line contains
@@ -284,17 +272,6 @@ class DroppingProxy:
                 if side is not None:
                     with contextlib.suppress(Exception):
                         side.close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 async def _read_message(reader: asyncio.StreamReader, *, is_request: bool) -> bytes | None:

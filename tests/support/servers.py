@@ -21,6 +21,27 @@ from typing import Self
 LOOPBACK = "127.0.0.1"
 
 
+class StartStop:
+    """``with server:`` starts it and stops it, for every test server here."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
 @dataclass(frozen=True)
 class Reply:
     """What the server answers to one request."""
@@ -70,7 +91,7 @@ class _Server(ThreadingHTTPServer):
         self.server_name, self.server_port = str(host), int(port)
 
 
-class HttpServer:
+class HttpServer(StartStop):
     """An HTTP server on 127.0.0.1 in a thread; ``responder`` decides every answer.
 
     ``stop()`` closes the listening socket (new connections are refused); ``start()`` again
@@ -130,17 +151,6 @@ class HttpServer:
         with self._lock:
             self.requests.append(path)
 
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
 
 def _as_responder(value: Responder | Reply) -> Responder:
     if isinstance(value, Reply):
@@ -148,7 +158,7 @@ def _as_responder(value: Responder | Reply) -> Responder:
     return value
 
 
-class SilentServer:
+class SilentServer(StartStop):
     """Accepts TCP connections on 127.0.0.1 and never sends a byte (until stopped)."""
 
     def __init__(self) -> None:
@@ -186,17 +196,6 @@ class SilentServer:
         self._listener.close()
         for conn in self._held:
             conn.close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def free_port() -> int:
