@@ -10,12 +10,18 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from pathlib import Path
 
 from peft_studio_offline import OfflineQueueManager
 
 
 async def claim(path: str) -> None:
     async with OfflineQueueManager(path) as queue:
+        # Start together with the other workers: wait for the go file next to the database.
+        print("ready", flush=True)
+        go = Path(path).with_name("go")
+        while not go.exists():
+            await asyncio.sleep(0.01)
         idle = 0
         while idle < 20:
             batch = await queue.claim(7)

@@ -28,9 +28,13 @@ def start(mode: str, db_path: Path) -> subprocess.Popen[str]:
 async def test_two_processes_never_take_the_same_operation(db_path: Path) -> None:
     async with OfflineQueueManager(db_path) as queue:
         ids = await queue.enqueue_many(
-            [{"operation_type": "api_call", "payload": {"n": n}} for n in range(600)]
+            [{"operation_type": "api_call", "payload": {"n": n}} for n in range(2000)]
         )
     workers = [start("claim", db_path), start("claim", db_path)]
+    for worker in workers:
+        assert worker.stdout is not None
+        assert worker.stdout.readline().strip() == "ready"
+    db_path.with_name("go").touch()
     outputs = [w.communicate(timeout=120) for w in workers]
     assert [w.returncode for w in workers] == [0, 0], [o[1] for o in outputs]
     taken = [[int(line) for line in out.split()] for out, _ in outputs]
@@ -40,7 +44,7 @@ async def test_two_processes_never_take_the_same_operation(db_path: Path) -> Non
     assert taken[0] and taken[1], "both processes should have worked"
     async with OfflineQueueManager(db_path) as queue:
         stats = await queue.get_queue_stats()
-    assert stats["completed"] == 600 and stats["in_progress"] == 0
+    assert stats["completed"] == 2000 and stats["in_progress"] == 0
 
 
 async def test_kill_9_loses_nothing_acknowledged(db_path: Path) -> None:
