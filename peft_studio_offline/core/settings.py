@@ -74,9 +74,9 @@ class NetworkSettings:
 @dataclass(frozen=True, slots=True)
 class SyncSettings:
     auto_sync: bool = True
-    # Operations taken per claim. Large enough that metric points for one run coalesce into
-    # full MLflow log-batch requests (1,000 metrics each); claiming 1,000 takes ~2 ms.
-    batch_size: int = 1000
+    # Operations taken per claim; small enough that a large claim never holds up the window.
+    # Handlers that coalesce operations (metrics) are given up to 1,000 at once.
+    batch_size: int = 100
     concurrency: int = 8
     conflict_strategy: ConflictResolution = ConflictResolution.LOCAL_WINS
     api_base_url: str = ""

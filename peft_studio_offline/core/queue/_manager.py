@@ -555,7 +555,8 @@ class OfflineQueueManager:
     async def next_due_at(self) -> float | None:
         """When the earliest pending operation is (or was) due, as Unix time; None if none."""
         rows = await self._read(
-            "SELECT min(next_attempt_at) FROM offline_operations WHERE status = 'pending'"
+            "SELECT min(next_attempt_at) FROM offline_operations INDEXED BY idx_operations_due"
+            " WHERE status = 'pending'"
         )
         return None if rows[0][0] is None else float(rows[0][0])
 

@@ -52,6 +52,9 @@ CREATE_REST = [
     "CREATE UNIQUE INDEX idx_operations_idempotency ON offline_operations (idempotency_key)",
     "CREATE UNIQUE INDEX idx_operations_dedup ON offline_operations (dedup_key)"
     " WHERE dedup_key IS NOT NULL AND status IN ('pending', 'in_progress')",
+    # When the next pending operation is due: the sync engine's wake-up time, in O(log n).
+    "CREATE INDEX idx_operations_due ON offline_operations (next_attempt_at)"
+    " WHERE status = 'pending'",
     "CREATE INDEX idx_operations_lease ON offline_operations (lease_expires_at)"
     " WHERE status = 'in_progress'",
     "CREATE INDEX idx_operations_resource ON offline_operations (resource_key, id)"

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Operations taken at once for coalescing handlers: an MLflow log-batch holds 1,000 metrics.
+COALESCING_CLAIM = 1000
+
 
 @dataclass(slots=True)
 class _Group:
@@ -130,16 +133,7 @@ class Runner:
                 await self._wait_settled()
             if self._failure is not None:
                 return
-            types = engine.handled_types()
-            batch = (
-                await self.queue.claim(
-                    engine.batch_size,
-                    operation_types=types,
-                    exclude_ids=self.skip | engine.deferred_ids(),
-                )
-                if types
-                else []
-            )
+            batch = await self._claim()
             if not batch:
                 if not self.held or self._failure is not None:
                     return
@@ -150,6 +144,27 @@ class Runner:
             self._emit(None)
             for chain in self._chains(batch):
                 self._units.put_nowait(chain)
+
+    async def _claim(self) -> list[Operation]:
+        """One round's operations: ``batch_size`` of them, and for handlers that coalesce
+        many operations into one request (metrics), enough to fill such requests."""
+        engine = self.engine
+        types = engine.handled_types()
+        if not types:
+            return []
+        excluded = self.skip | engine.deferred_ids()
+        coalescing = [t for t in types if hasattr(engine.handler_for(t), "handle_batch")]
+        batch = await self.queue.claim(
+            engine.batch_size, operation_types=types, exclude_ids=excluded
+        )
+        taken = {op.id for op in batch}
+        if coalescing and any(op.operation_type in coalescing for op in batch):
+            more = COALESCING_CLAIM - len(batch)
+            if more > 0:
+                batch += await self.queue.claim(
+                    more, operation_types=coalescing, exclude_ids=excluded | taken
+                )
+        return batch
 
     async def _wait_settled(self) -> None:
         self._settled.clear()
