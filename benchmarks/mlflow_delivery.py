@@ -1,7 +1,7 @@
 """Metric points queued offline, delivered to a real MLflow server, next to MLflow's own rate.
 
     .venv/bin/python benchmarks/mlflow_delivery.py [--points 100000] [--per-step 4]
-        [--batch-size 1000] [--uri http://127.0.0.1:5000]
+        [--batch-size 100] [--uri http://127.0.0.1:5000]
 
 Without ``--uri`` it starts its own ``mlflow server`` (one worker, SQLite store; installed
 into .venv-mlflow when missing). Three figures from the same server in the same run:
@@ -148,7 +148,9 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--points", type=int, default=100_000)
     parser.add_argument("--per-step", type=int, default=4, choices=range(1, len(KEYS) + 1))
-    parser.add_argument("--batch-size", type=int, default=1000, help="operations per claim")
+    parser.add_argument(
+        "--batch-size", type=int, default=100, help="operations per claim (the default setting)"
+    )
     parser.add_argument("--uri", help="an MLflow tracking server to use instead of starting one")
     args = parser.parse_args()
     points = args.points - args.points % args.per_step
