@@ -1,12 +1,16 @@
 """Single connectivity checks against real servers on 127.0.0.1.
 
 One server answers, one is stopped (refused), one accepts and never answers (timeout), one is
-a captive portal (200 with the wrong body, a redirect, 511). Nothing leaves loopback.
+a captive portal (200 with the wrong body, a redirect, 511). Nothing leaves loopback. Within
+one check a failed probe is retried, up to ``failure_threshold`` probes in all, within the
+check's ``timeout``.
 """
 
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from datetime import datetime
 
 import httpx
@@ -18,6 +22,25 @@ from tests.support.servers import HttpServer, Reply, SilentServer, refused_url
 
 MARKER = "peft-studio-ok"
 PORTAL_PAGE = "<html><body>Welcome to Hotel WiFi. Please sign in.</body></html>"
+SLACK = 2.0  # seconds of headroom for a busy machine
+
+
+def in_turn(*replies: Reply) -> Callable[[str], Reply]:
+    """A responder giving ``replies`` one per request, then the last one from then on."""
+    lock = threading.Lock()
+    left = list(replies)
+
+    def respond(path: str) -> Reply:
+        with lock:
+            return left.pop(0) if len(left) > 1 else left[0]
+
+    return respond
+
+
+def wait_for_connections(server: SilentServer, count: int, within: float = 5.0) -> None:
+    deadline = time.monotonic() + within
+    while server.connection_count < count and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 async def test_an_answering_server_is_online() -> None:
@@ -99,7 +122,9 @@ async def test_redirects_and_511_are_a_portal_in_the_way(reply: Reply, reason: s
             assert await monitor.check_connectivity() is False
             assert monitor.status is NetworkStatus.LIMITED
             [endpoint] = monitor.get_status_info()["endpoints"]
-    assert portal.requests == ["/health"]  # the redirect was not followed
+    # Probed twice within the check (the default failure_threshold), the redirect never followed.
+    assert portal.requests == ["/health", "/health"]
+    assert endpoint["attempts"] == 2
     assert endpoint["http_status"] == reply.status
     assert reason in endpoint["error"]
 
@@ -221,5 +246,80 @@ async def test_status_info_before_any_check() -> None:
             "latency_ms": None,
             "error": None,
             "checked_at": None,
+            "attempts": None,
         }
     ]
+
+
+# -- retries within one check -------------------------------------------------------------
+
+
+async def test_a_failed_probe_is_retried_within_the_same_check() -> None:
+    with HttpServer(in_turn(Reply(503, "busy"), Reply(200, "ok"))) as server:
+        async with NetworkMonitor([server.url()]) as monitor:
+            assert await monitor.check_connectivity() is True
+            assert monitor.consecutive_failures == 0
+            [endpoint] = monitor.get_status_info()["endpoints"]
+    assert server.request_count == 2
+    assert endpoint["attempts"] == 2
+    assert endpoint["http_status"] == 200
+    assert endpoint["error"] is None
+
+
+@pytest.mark.parametrize("threshold", [1, 2, 3])
+async def test_an_endpoint_is_down_after_failure_threshold_failed_probes(threshold: int) -> None:
+    failures = [Reply(503, "busy")] * threshold
+    with HttpServer(in_turn(*failures, Reply(200, "ok"))) as server:
+        async with NetworkMonitor([server.url()], failure_threshold=threshold) as monitor:
+            assert await monitor.check_connectivity() is False
+            assert server.request_count == threshold  # all of them in this one check
+            assert monitor.consecutive_failures == 1
+            assert monitor.get_status_info()["endpoints"][0]["attempts"] == threshold
+            assert await monitor.check_connectivity() is True  # the next answer is healthy
+    with HttpServer(in_turn(*failures[1:], Reply(200, "ok"))) as server:
+        async with NetworkMonitor([server.url()], failure_threshold=threshold) as monitor:
+            assert await monitor.check_connectivity() is True  # one failure fewer: healthy
+    assert server.request_count == threshold
+
+
+async def test_every_probe_of_a_hanging_endpoint_ends_within_the_timeout() -> None:
+    timeout = 0.9
+    with SilentServer() as silent:
+        async with NetworkMonitor([silent.url()], timeout=timeout, failure_threshold=3) as monitor:
+            began = time.monotonic()
+            assert await monitor.check_connectivity() is False
+            took = time.monotonic() - began
+            [endpoint] = monitor.get_status_info()["endpoints"]
+        wait_for_connections(silent, 3)
+        # A probe with no answer after its share (timeout / 3) gets company, not a successor
+        # that would start only when it gives up.
+        assert silent.connection_count == 3
+    assert endpoint["attempts"] == 3
+    assert endpoint["error"] == "No answer within 0.9 s."  # the first probe had it all
+    assert took <= timeout + SLACK
+
+
+async def test_a_slow_healthy_answer_may_use_the_whole_timeout() -> None:
+    def slow(path: str) -> Reply:
+        time.sleep(1.2)  # more than its share (timeout / 2), less than the timeout
+        return Reply(200, "ok")
+
+    with HttpServer(slow) as server:
+        async with NetworkMonitor([server.url()], timeout=2.0) as monitor:
+            assert await monitor.check_connectivity() is True
+            [endpoint] = monitor.get_status_info()["endpoints"]
+    assert endpoint["ok"] is True
+    assert endpoint["latency_ms"] >= 1000
+
+
+async def test_a_portal_answer_is_reported_over_a_plain_failure() -> None:
+    # The first probe fails plainly, the retry meets a portal: the portal is what to show.
+    replies = in_turn(Reply(503, "busy"), Reply(200, PORTAL_PAGE))
+    with HttpServer(replies) as server:
+        endpoints = [{"url": server.url(), "expected_body": MARKER}]
+        async with NetworkMonitor(endpoints) as monitor:
+            assert await monitor.check_connectivity() is False
+            assert monitor.status is NetworkStatus.LIMITED
+            [endpoint] = monitor.get_status_info()["endpoints"]
+    assert server.request_count == 2
+    assert endpoint["outcome"] == "intercepted"

@@ -1,8 +1,12 @@
 """``NetworkMonitor``: whether the services we sync with can be reached, kept up to date.
 
 Online means an HTTP probe of a configured endpoint got the answer that endpoint promises,
-not that a network interface is up. See ``_probe.combine`` for how several endpoints add
-up, and ``_policy`` for hysteresis and timing.
+not that a network interface is up. See ``_attempts`` for how one endpoint is judged
+within one check (retries inside the ``timeout``), ``_probe.combine`` for how several
+endpoints add up, and ``_policy`` for when the status changes and when to check again.
+
+An outage of a steady online status is reported within ``timeout + check_interval``, and
+one lost probe does not flip it (see ``failure_threshold``).
 
 The monitor lives on one asyncio event loop; call its methods from that loop's thread.
 """
@@ -22,6 +26,7 @@ from typing import Any, Self
 import httpx
 
 from peft_studio_offline.core.enums import NetworkStatus
+from peft_studio_offline.core.network._attempts import check_endpoint
 from peft_studio_offline.core.network._endpoint import (
     Endpoint,
     EndpointSpec,
@@ -30,7 +35,7 @@ from peft_studio_offline.core.network._endpoint import (
     parse_endpoints,
 )
 from peft_studio_offline.core.network._policy import apply_check, next_delay
-from peft_studio_offline.core.network._probe import ProbeOutcome, ProbeResult, combine, probe
+from peft_studio_offline.core.network._probe import ProbeOutcome, ProbeResult, combine
 from peft_studio_offline.core.settings import Settings, endpoints_from_settings
 
 log = logging.getLogger(__name__)
@@ -50,8 +55,9 @@ class NetworkMonitor:
     takes them from the settings (``PEFT_STUDIO_OFFLINE_CHECK_URLS`` overrides, read now);
     ``[]`` probes nothing and the status stays unknown.
 
-    Options: ``failure_threshold`` (failed checks in a row before a steady online status
-    flips; default from the settings when they are read or given, else 2),
+    Options: ``failure_threshold`` (the hysteresis: failed probes in a row, within one check
+    and its ``timeout``, before an endpoint counts as down; 1 trusts a single probe; default
+    from the settings when they are read or given, else 2),
     ``backoff_initial`` (seconds before the first re-check after a failure, doubling up to
     ``check_interval``), ``settings`` (a ``Settings`` to use instead of loading them) and
     ``client`` (an ``httpx.AsyncClient`` to probe with; the caller closes it).
@@ -133,7 +139,7 @@ class NetworkMonitor:
 
     @property
     def consecutive_failures(self) -> int:
-        """Checks in a row that found no endpoint healthy."""
+        """Checks in a row that found no endpoint healthy (each after its own retries)."""
         return self._failures
 
     @property
@@ -167,6 +173,7 @@ class NetworkMonitor:
             "latency_ms": None,
             "error": None,
             "checked_at": None,
+            "attempts": None,
         }
         result = self._results.get(endpoint.url)
         if result is not None:
@@ -215,13 +222,10 @@ class NetworkMonitor:
     async def check_connectivity(self) -> bool:
         """Check now and return whether the status is online.
 
-        When a steady online status meets a failed check, the check is repeated (after the
-        backoff) until the failure is confirmed or disproved, so the answer is current.
+        The probes end within ``timeout``: the check settles its own doubts (a failed probe
+        is retried within that time), so its answer is the current one.
         """
         await self._check_once()
-        while self.is_online and self._failures > 0:
-            await asyncio.sleep(self._delay())
-            await self._check_once()
         return self.is_online
 
     def request_check(self) -> None:
@@ -267,9 +271,7 @@ class NetworkMonitor:
                 *(self._probe(client, endpoint) for endpoint in self._endpoints)
             )
             old = self._status
-            self._status, self._failures = apply_check(
-                old, self._failures, combine(results), self.failure_threshold
-            )
+            self._status, self._failures = apply_check(old, self._failures, combine(results))
             self._results = {result.url: result for result in results}
             self._last_check = datetime.now(UTC)
             if self._status is not old:
@@ -281,7 +283,7 @@ class NetworkMonitor:
 
     async def _probe(self, client: httpx.AsyncClient, endpoint: Endpoint) -> ProbeResult:
         try:
-            return await probe(client, endpoint, self.timeout)
+            return await check_endpoint(client, endpoint, self.timeout, self.failure_threshold)
         except Exception as exc:  # a bug: one endpoint's failure must not end the check
             log.exception("Probing %s failed unexpectedly", endpoint.url)
             return ProbeResult(

@@ -42,6 +42,7 @@ class ProbeResult:
     http_status: int | None = None
     latency_ms: float | None = None  # until the response headers arrived
     error: str | None = None
+    attempts: int = 1  # probes the check made of this endpoint before this verdict
 
     @property
     def ok(self) -> bool:
@@ -56,6 +57,7 @@ class ProbeResult:
             "latency_ms": self.latency_ms,
             "error": self.error,
             "checked_at": self.checked_at.isoformat(),
+            "attempts": self.attempts,
         }
 
 
