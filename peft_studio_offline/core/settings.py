@@ -66,7 +66,7 @@ class QueueSettings:
 class NetworkSettings:
     check_interval: float = 30.0
     timeout: float = 5.0
-    failure_threshold: int = 2  # consecutive failed checks before a stable status flips
+    failure_threshold: int = 2  # failed probes in one check before an endpoint is down
     # URLs or {url, expected_status, expected_body}; empty means the sync targets' health URLs
     endpoints: tuple[str | Mapping[str, Any], ...] = ()
 
