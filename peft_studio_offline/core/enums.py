@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from peft_studio_offline.core.errors import InvalidOperationError
+
 
 class OperationType(StrEnum):
     """What kind of network work an operation is."""
@@ -69,8 +71,6 @@ class OverflowPolicy(StrEnum):
 
 def parse_operation_type(value: object) -> OperationType:
     """Accept the enum or its string value; anything else is a ``ValueError``."""
-    from peft_studio_offline.core.errors import InvalidOperationError
-
     found = _TYPES_BY_VALUE.get(value) if isinstance(value, str) else None
     if found is not None:
         return found
@@ -83,8 +83,6 @@ _TYPES_BY_VALUE: dict[str, OperationType] = {t.value: t for t in OperationType}
 
 def parse_conflict_resolution(value: object) -> ConflictResolution:
     """Accept the enum or its string value; anything else is a ``ValueError``."""
-    from peft_studio_offline.core.errors import InvalidOperationError
-
     if isinstance(value, ConflictResolution):
         return value
     if isinstance(value, str):

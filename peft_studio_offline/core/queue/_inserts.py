@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 import os
+import random
 import sqlite3
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from itertools import chain
+from typing import Any, NamedTuple
 
 from peft_studio_offline.core.enums import (
     OperationStatus,
@@ -41,19 +43,20 @@ ENQUEUE_OPTIONS = frozenset(
 )
 
 _INSERT_COLUMNS = (
-    "operation_type, payload, status, created_at, updated_at, retry_count, priority,"
+    "id, operation_type, payload, status, created_at, updated_at, retry_count, priority,"
     " idempotency_key, max_attempts, next_attempt_at, expires_at, dedup_key, conflict_strategy,"
     " resource_key, payload_blob, has_dependencies"
 )
 
 
-@dataclass(slots=True)
-class NewOperation:
-    """A validated operation, ready to insert."""
+class InsertValues(NamedTuple):
+    """What the caller decides about a new row, in the order the insert statement binds it.
+
+    The row's id, timestamps and due time are the writer's, set for a whole commit at once.
+    """
 
     operation_type: str
     payload_text: str
-    payload_blob: bytes | None
     priority: int
     idempotency_key: str
     max_attempts: int
@@ -62,37 +65,40 @@ class NewOperation:
     dedup_key: str | None
     conflict_strategy: str | None
     resource_key: str | None
-    depends_on: tuple[int, ...]
+    payload_blob: bytes | None
+    has_dependencies: int
+
+
+_VALUES_PER_ROW = len(InsertValues._fields)
+
+
+@dataclass(slots=True)
+class NewOperation:
+    """A validated operation, ready to insert."""
+
+    values: InsertValues
+    depends_on: tuple[int, ...] = ()
+
+    @property
+    def dedup_key(self) -> str | None:
+        return self.values.dedup_key
 
     @property
     def plain(self) -> bool:
         """Nothing about it needs a look at the queue before it is inserted."""
-        return self.dedup_key is None and not self.depends_on
+        return self.values.dedup_key is None and not self.depends_on
 
-    def row(self, now: float, stamp: str) -> tuple[Any, ...]:
-        return (
-            self.operation_type,
-            self.payload_text,
-            OperationStatus.PENDING.value,
-            stamp,
-            stamp,
-            0,
-            self.priority,
-            self.idempotency_key,
-            self.max_attempts,
-            now if self.not_before is None else max(now, self.not_before),
-            self.expires_at,
-            self.dedup_key,
-            self.conflict_strategy,
-            self.resource_key,
-            self.payload_blob,
-            1 if self.depends_on else 0,
-        )
+
+# Keys must be unique, not secret: a generator seeded from the OS draws the random part
+# without a system call (os.urandom would drop and retake the GIL on every enqueue, which
+# stalls the writer thread). Reseeded in a forked child so that parent and child differ.
+_KEY_RANDOM = random.Random()
+os.register_at_fork(after_in_child=_KEY_RANDOM.seed)
 
 
 def new_idempotency_key() -> str:
     """128 bits, time-ordered like a UUIDv7: new keys go to the end of the key index."""
-    return f"{time.time_ns() // 1000:014x}{os.urandom(9).hex()}"
+    return f"{time.time_ns() // 1000:014x}{_KEY_RANDOM.getrandbits(72):018x}"
 
 
 def validate(
@@ -121,8 +127,10 @@ def validate(
         raise InvalidOperationError("The priority must be between -2147483648 and 2147483648.")
     if not options:  # the common case: every option at its default
         return NewOperation(
-            kind.value, text, blob, priority, new_idempotency_key(), default_max_attempts,
-            None, None, None, None, None, (),
+            InsertValues(
+                kind.value, text, priority, new_idempotency_key(), default_max_attempts,
+                None, None, None, None, None, blob, 0,
+            )
         )  # fmt: skip
     max_attempts = options.get("max_attempts", default_max_attempts)
     if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
@@ -134,10 +142,10 @@ def validate(
     strategy = options.get("conflict_strategy")
     strategy_value = None if strategy is None else parse_conflict_resolution(strategy).value
     idempotency_key = options.get("idempotency_key") or new_idempotency_key()
-    return NewOperation(
+    depends_on = _dependencies(options.get("depends_on"))
+    values = InsertValues(
         operation_type=kind.value,
         payload_text=text,
-        payload_blob=blob,
         priority=priority,
         idempotency_key=_text_option(idempotency_key, "idempotency_key"),
         max_attempts=max_attempts,
@@ -146,8 +154,10 @@ def validate(
         dedup_key=_optional_text(options.get("dedup_key"), "dedup_key"),
         conflict_strategy=strategy_value,
         resource_key=_optional_text(options.get("resource_key"), "resource_key"),
-        depends_on=_dependencies(options.get("depends_on")),
+        payload_blob=blob,
+        has_dependencies=1 if depends_on else 0,
     )
+    return NewOperation(values, depends_on)
 
 
 def _text_option(value: object, name: str) -> str:
@@ -227,12 +237,12 @@ class InsertBatch:
         unfinished = _unfinished(conn) if self.max_size else 0
         next_id = _next_id(conn)
         stamp = timestamp_now(now)
-        rows: list[tuple[Any, ...]] = []
+        rows: list[InsertValues] = []
         dependencies: list[tuple[int, int]] = []
         planned_dedup: dict[str, int] = {}
         for request in self.requests:
             ids: list[int] = []
-            new_rows: list[tuple[Any, ...]] = []
+            new_rows: list[InsertValues] = []
             new_deps: list[tuple[int, int]] = []
             new_dedup: dict[str, int] = {}
             try:
@@ -249,7 +259,7 @@ class InsertBatch:
                             f"depends_on names operation {missing[0]}, which does not exist."
                         )
                     op_id = next_id + len(rows) + len(new_rows)
-                    new_rows.append((op_id, *new.row(now, stamp)))
+                    new_rows.append(new.values)
                     new_deps.extend((op_id, dep) for dep in new.depends_on)
                     if key is not None:
                         new_dedup[key] = op_id
@@ -266,37 +276,25 @@ class InsertBatch:
             rows.extend(new_rows)
             dependencies.extend(new_deps)
             planned_dedup.update(new_dedup)
-            known_ids.update(row[0] for row in new_rows)
+            known_ids.update(range(next_id + len(rows) - len(new_rows), next_id + len(rows)))
             results.append(ids)
         if rows:
-            conn.executemany(
-                f"INSERT INTO offline_operations (id, {_INSERT_COLUMNS})"
-                f" VALUES ({', '.join('?' * 17)})",
-                rows,
-            )
-            add_to_counters(conn, OperationStatus.PENDING.value, len(rows), rows[-1][0])
+            insert_rows(conn, next_id, stamp, now, rows)
+            add_to_counters(conn, OperationStatus.PENDING.value, len(rows), next_id + len(rows) - 1)
         if dependencies:
             conn.executemany(
                 "INSERT OR IGNORE INTO operation_dependencies (operation_id, depends_on_id)"
                 " VALUES (?, ?)",
                 dependencies,
             )
-        added = tuple(row[0] for row in rows)
+        added = tuple(range(next_id, next_id + len(rows)))
         return results, QueueChange("added", added) if added else None
 
     def _run_plain(self, conn: sqlite3.Connection, now: float) -> tuple[Any, QueueChange | None]:
         """The common case, with nothing to look up first: ids follow on from the last one."""
         first = _next_id(conn)
-        stamp = timestamp_now(now)
-        rows = [
-            (op_id, *new.row(now, stamp))
-            for op_id, new in enumerate((n for r in self.requests for n in r), start=first)
-        ]
-        conn.executemany(
-            f"INSERT INTO offline_operations (id, {_INSERT_COLUMNS})"
-            f" VALUES ({', '.join('?' * 17)})",
-            rows,
-        )
+        rows = [new.values for request in self.requests for new in request]
+        insert_rows(conn, first, timestamp_now(now), now, rows)
         add_to_counters(conn, OperationStatus.PENDING.value, len(rows), first + len(rows) - 1)
         results: list[list[int]] = []
         op_id = first
@@ -354,6 +352,46 @@ class InsertBatch:
             [(stamp, message, op_id) for op_id in ids],
         )
         return excess
+
+
+# Rows go in several to a statement: executemany steps once per row, and every step lets go
+# of the GIL and must take it back from the event loop's thread, which is what held back a
+# busy writer. A few fixed sizes keep the distinct statements (each prepared once, then
+# cached by sqlite3) few. Parameters ?1-?3 are the first id, the timestamp and the time of
+# the commit; row k takes id ?1 + k and its own InsertValues after them.
+_ROWS_PER_STATEMENT = (64, 16, 4, 1)
+
+
+def _insert_statement(rows: int) -> str:
+    tuples = []
+    for k in range(rows):
+        v = [f"?{4 + k * _VALUES_PER_ROW + i}" for i in range(_VALUES_PER_ROW)]
+        tuples.append(
+            f"(?1 + {k}, {v[0]}, {v[1]}, 'pending', ?2, ?2, 0, {v[2]}, {v[3]}, {v[4]},"
+            f" max(?3, coalesce({v[5]}, ?3)), {v[6]}, {v[7]}, {v[8]}, {v[9]}, {v[10]}, {v[11]})"
+        )
+    return f"INSERT INTO offline_operations ({_INSERT_COLUMNS}) VALUES {', '.join(tuples)}"
+
+
+_INSERT_STATEMENTS = {size: _insert_statement(size) for size in _ROWS_PER_STATEMENT}
+
+
+def insert_rows(
+    conn: sqlite3.Connection, first_id: int, stamp: str, now: float, rows: list[InsertValues]
+) -> None:
+    """Insert new pending rows with ids from ``first_id`` on, created at ``now``."""
+    start = 0
+    for size in _ROWS_PER_STATEMENT:
+        end = start + (len(rows) - start) // size * size
+        if end > start:
+            conn.executemany(
+                _INSERT_STATEMENTS[size],
+                (
+                    [first_id + i, stamp, now, *chain.from_iterable(rows[i : i + size])]
+                    for i in range(start, end, size)
+                ),
+            )
+        start = end
 
 
 def _unfinished(conn: sqlite3.Connection) -> int:

@@ -288,11 +288,14 @@ class OfflineQueueManager:
         self._reader = None
         retire_owner(self.owner)
 
-    async def _write(self, job: Job, **submit: Any) -> Any:
-        if self._writer is None:
-            await self.open()
+    async def _write(self, job: Job, *, durable: bool = True) -> Any:
+        writer = self._writer or await self._opened_writer()
+        return await writer.submit(job, durable=durable)
+
+    async def _opened_writer(self) -> Writer:
+        await self.open()
         assert self._writer is not None
-        return await self._writer.submit(job, **submit)
+        return self._writer
 
     async def _read(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[Any]:
         if self._reader is None:
@@ -313,7 +316,8 @@ class OfflineQueueManager:
                     self._claimed = await self._write(
                         partial(
                             _jobs.renew_leases, owner=self.owner, lease_seconds=self.lease_seconds
-                        )
+                        ),
+                        durable=False,
                     )
                 await self._recover_orphans()
             except QueueError as exc:
@@ -340,7 +344,8 @@ class OfflineQueueManager:
     ) -> int:
         """Store one operation; returns its id once it is committed to disk."""
         new = self._validate(operation_type, payload, priority, options)
-        ids: list[int] = await self._write(self._insert_job([new]), merge_key="insert", data=[new])
+        writer = self._writer or await self._opened_writer()
+        ids: list[int] = await writer.submit_merged("insert", [new])
         return ids[0]
 
     async def enqueue_many(self, items: Iterable[Mapping[str, Any]]) -> list[int]:
@@ -368,7 +373,8 @@ class OfflineQueueManager:
                 raise type(exc)(f"Item {index}: {exc}") from None
         if not news:
             return []
-        result: list[int] = await self._write(self._insert_job(news), merge_key="insert", data=news)
+        writer = self._writer or await self._opened_writer()
+        result: list[int] = await writer.submit_merged("insert", news)
         return result
 
     def _validate(
@@ -383,17 +389,6 @@ class OfflineQueueManager:
             compress_threshold=self.compress_threshold,
             now=self._clock(),
         )
-
-    def _insert_job(self, news: list[NewOperation]) -> Job:
-        batch = InsertBatch([news], self.max_size, self.overflow)
-
-        def run(conn: sqlite3.Connection, now: float) -> tuple[Any, QueueChange | None]:
-            results, change = batch.run(conn, now)
-            if isinstance(results[0], BaseException):
-                raise results[0]
-            return results[0], change
-
-        return run
 
     def _merge_inserts(self, jobs: list[WriteJob]) -> Job:
         """Every enqueue waiting at the same moment goes into one insert and one commit."""
@@ -624,7 +619,10 @@ class OfflineQueueManager:
                     params={"owner": self.owner, "limit": wanted},
                     owner=self.owner,
                     lease_seconds=self.lease_seconds,
-                )
+                ),
+                # A claim lost to power loss leaves its operations pending, which is where
+                # opening the queue puts every claim of a stopped process anyway.
+                durable=False,
             )
         )
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import zlib
@@ -41,6 +42,8 @@ def timestamp_now(now: float) -> str:
     return format_timestamp(datetime.fromtimestamp(now, UTC))
 
 
+# Rows written by one commit share their timestamps, so a claimed batch repeats a few texts.
+@functools.lru_cache(maxsize=1024)
 def parse_timestamp(text: str | None) -> datetime:
     if not text:
         return datetime.fromtimestamp(0, UTC)

@@ -44,10 +44,11 @@ IDLE_CHECK_SECONDS = 1.0
 
 @dataclass(eq=False)
 class WriteJob:
-    run: Job
+    run: Job | None  # None when a merger runs it (a merge key is set)
     future: asyncio.Future[Any]
     merge_key: str | None = None
     data: Any = None
+    durable: bool = True
 
 
 @dataclass(eq=False)
@@ -86,6 +87,7 @@ class Writer:
         self._closed = False
         self._stopped = asyncio.Event()
         self._data_version: int | None = None
+        self._durable = True  # configure_writer sets synchronous = FULL
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(*args)`` on the writer thread (opening, migrating, closing)."""
@@ -96,12 +98,27 @@ class Writer:
     def start(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
 
-    async def submit(self, run: Job, *, merge_key: str | None = None, data: Any = None) -> Any:
-        if self._closed or self.conn is None:
-            raise QueueClosedError("The queue is closed.")
+    def submit(self, run: Job, *, durable: bool = True) -> asyncio.Future[Any]:
+        """Hand in a job; the future it returns settles once the job's commit is done.
+
+        ``durable=False`` is for writes whose loss on power failure harms nothing (claims,
+        lease renewals): a commit of only such jobs does not wait for the disk.
+        """
+        return self._hand_in(run, None, None, durable)
+
+    def submit_merged(self, merge_key: str, data: Any) -> asyncio.Future[Any]:
+        """Hand in ``data`` for the merger, together with whatever else waits under the key."""
+        return self._hand_in(None, merge_key, data, True)
+
+    def _hand_in(
+        self, run: Job | None, merge_key: str | None, data: Any, durable: bool
+    ) -> asyncio.Future[Any]:
         future: asyncio.Future[Any] = self._loop.create_future()
-        self._inbox.put(WriteJob(run, future, merge_key, data))
-        return await future
+        if self._closed or self.conn is None:
+            future.set_exception(QueueClosedError("The queue is closed."))
+        else:
+            self._inbox.put(WriteJob(run, future, merge_key, data, durable))
+        return future
 
     async def stop(self) -> None:
         """Finish every job already handed in, close the connection, end the thread."""
@@ -215,6 +232,7 @@ class Writer:
         outcomes: list[Outcome] = []
         changes: list[QueueChange] = []
         try:
+            self._set_durable(conn, any(job.durable for group in groups for job in group))
             conn.execute("BEGIN IMMEDIATE")
             try:
                 for group in groups:
@@ -240,6 +258,16 @@ class Writer:
             return [(jobs[0], None, error)], []
         return outcomes, changes
 
+    def _set_durable(self, conn: sqlite3.Connection, durable: bool) -> None:
+        """FULL waits for the disk at commit; NORMAL does not, yet keeps the file whole.
+
+        In WAL mode the next FULL commit syncs the log with everything before it, so a
+        NORMAL commit can only be lost together with the commits that followed it.
+        """
+        if durable != self._durable:
+            conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
+            self._durable = durable
+
     def _run_group(
         self,
         conn: sqlite3.Connection,
@@ -248,17 +276,19 @@ class Writer:
         outcomes: list[Outcome],
         changes: list[QueueChange],
     ) -> None:
-        if len(group) == 1:
-            run = group[0].run
-        else:
+        merged = group[0].merge_key is not None
+        if merged:
             assert self.merger is not None
             run = self.merger(group)
+        else:
+            assert group[0].run is not None
+            run = group[0].run
         try:
             result, change = run(conn, now)
         except PeftStudioOfflineError as exc:
             outcomes.extend((job, None, exc) for job in group)
             return
-        if len(group) == 1:
+        if not merged:
             outcomes.append((group[0], result, None))
         else:
             for job, single in zip(group, result, strict=True):
