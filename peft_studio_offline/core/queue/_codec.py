@@ -59,8 +59,10 @@ def decode_payload(text: str | None, blob: bytes | None) -> dict[str, Any]:
 
 def _check_keys(payload: Mapping[Any, Any]) -> None:
     """JSON would silently turn non-string keys into strings; refuse them instead."""
-    if type(payload) is dict and all(
-        type(k) is str and type(v) in _SCALARS for k, v in payload.items()
+    if (
+        type(payload) is dict
+        and _STR.issuperset(map(type, payload))
+        and _SCALARS.issuperset(map(type, payload.values()))
     ):
         return  # the common flat payload, checked without the general walk
     stack: list[Any] = [payload]
@@ -79,6 +81,7 @@ def _check_keys(payload: Mapping[Any, Any]) -> None:
 
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
+_STR = frozenset({str})
 
 
 def _check_text(text: str) -> None:

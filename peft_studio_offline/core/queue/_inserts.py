@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 from peft_studio_offline.core.enums import (
     OperationStatus,
+    OperationType,
     OverflowPolicy,
     parse_conflict_resolution,
     parse_operation_type,
@@ -26,6 +27,7 @@ from peft_studio_offline.core.queue._rows import timestamp_now
 from peft_studio_offline.core.queue._schema import add_to_counters
 
 INT64_MAX = 2**63 - 1
+_TYPE_TEXT = {kind: kind.value for kind in OperationType}  # a dict beats the enum's .value
 UNFINISHED = ("pending", "in_progress", "conflict")
 
 ENQUEUE_OPTIONS = frozenset(
@@ -128,7 +130,7 @@ def validate(
     if not options:  # the common case: every option at its default
         return NewOperation(
             InsertValues(
-                kind.value, text, priority, new_idempotency_key(), default_max_attempts,
+                _TYPE_TEXT[kind], text, priority, new_idempotency_key(), default_max_attempts,
                 None, None, None, None, None, blob, 0,
             )
         )  # fmt: skip
@@ -144,7 +146,7 @@ def validate(
     idempotency_key = options.get("idempotency_key") or new_idempotency_key()
     depends_on = _dependencies(options.get("depends_on"))
     values = InsertValues(
-        operation_type=kind.value,
+        operation_type=_TYPE_TEXT[kind],
         payload_text=text,
         priority=priority,
         idempotency_key=_text_option(idempotency_key, "idempotency_key"),
