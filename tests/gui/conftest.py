@@ -1,7 +1,8 @@
 """GUI test setup: async tests run on a qasync loop; Qt objects are freed on this thread.
 
-pytest-asyncio runs every ``async def`` test here on a ``qasync.QEventLoop`` through its
-``pytest_asyncio_loop_factories`` hook, so awaiting core coroutines also runs Qt's events.
+pytest-asyncio runs every ``async def`` test here on the app's loop (``GuiEventLoop``, a
+``qasync.QEventLoop``) through its ``pytest_asyncio_loop_factories`` hook, so awaiting core
+coroutines also runs Qt's events.
 Inside an async test never call ``qtbot.wait*``: the nested loop loses the test's task.
 """
 
@@ -16,9 +17,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-import qasync
 import shiboken6
 from PySide6.QtWidgets import QApplication
+
+from peft_studio_offline.gui.event_loop import GuiEventLoop, new_event_loop
 
 if TYPE_CHECKING:
     from peft_studio_offline.core.network import NetworkMonitor
@@ -27,12 +29,12 @@ if TYPE_CHECKING:
     from peft_studio_offline.gui import MainWindow
 
 
-def _qasync_loop() -> qasync.QEventLoop:
+def _qasync_loop() -> GuiEventLoop:
     app = QApplication.instance() or QApplication([])
     assert isinstance(app, QApplication)
     # Closing a test's window must not quit the application, which would stop the loop.
     app.setQuitOnLastWindowClosed(False)
-    return qasync.QEventLoop(app)
+    return new_event_loop(app)
 
 
 def pytest_asyncio_loop_factories(
