@@ -40,12 +40,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     options, qt_arguments = _parse(arguments)
 
-    import qasync
     from PySide6.QtCore import qInstallMessageHandler
     from PySide6.QtWidgets import QApplication
 
     from peft_studio_offline.core.logs import configure_logging, qt_message_handler
     from peft_studio_offline.core.settings import Settings
+    from peft_studio_offline.gui.event_loop import new_event_loop
     from peft_studio_offline.gui.icons import app_icon
     from peft_studio_offline.gui.single_instance import SingleInstance
 
@@ -73,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     instance.listen()
     try:
-        with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
+        with asyncio.Runner(loop_factory=lambda: new_event_loop(app)) as runner:
             return runner.run(run_window(settings, db_path, instance))
     finally:
         instance.close()
@@ -86,6 +86,11 @@ async def run_window(settings: object, db_path: Path, instance: object) -> int:
     from peft_studio_offline.core.runtime import set_runtime
     from peft_studio_offline.core.settings import Settings
     from peft_studio_offline.gui.main_window import MainWindow
+    from peft_studio_offline.gui.services import (
+        freeze_startup_objects,
+        import_api_server,
+        import_services,
+    )
     from peft_studio_offline.gui.single_instance import SingleInstance
 
     assert isinstance(settings, Settings) and isinstance(instance, SingleInstance)
@@ -94,31 +99,34 @@ async def run_window(settings: object, db_path: Path, instance: object) -> int:
         return 1
     set_runtime(runtime)
 
-    window = MainWindow(runtime.queue, runtime.monitor, runtime.engine, paths=settings.paths)
+    # The window paints the queue first; the monitor, the engine and the HTTP stack are
+    # loaded after that first paint, and monitoring and auto sync start then.
+    window = MainWindow(runtime.queue, None, None, paths=settings.paths)
     closed = asyncio.Event()
     window.quit_requested.connect(closed.set)
     instance.activation_requested.connect(window.tray.raise_window)
-    first_page: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    painted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
-    def page_shown() -> None:
-        if not first_page.done():
-            first_page.set_result(None)
+    def on_first_paint() -> None:
+        if not painted.done():
+            painted.set_result(None)
 
-    window.model.reloaded.connect(page_shown)
+    window.first_painted.connect(on_first_paint)
     window.show()
     for problem in settings.problems:
         window.statusBar().showMessage(problem, 15000)
-    # Monitoring and auto sync start once the first page is up: the user sees the queue
-    # first, and the engine's first look at a large queue does not compete with it.
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(first_page, 2.0)
-    try:
-        await runtime.start()
-    except PeftStudioOfflineError as exc:
-        window.commands.failed.emit(f"Sync could not start: {exc}")
+    with contextlib.suppress(TimeoutError):  # e.g. started minimised: go on regardless
+        await asyncio.wait_for(painted, 2.0)
+    await import_services()
+    if not closed.is_set():
+        window.attach_services(runtime.monitor, runtime.engine)
+        try:
+            await runtime.start()
+        except PeftStudioOfflineError as exc:
+            window.commands.failed.emit(f"Sync could not start: {exc}")
     api = None
-    if settings.api.enabled:
-        # Imported only now: the window's start does not pay for the web stack.
+    if settings.api.enabled and not closed.is_set():
+        await import_api_server()  # only now: neither the paint nor sync waits for it
         from peft_studio_offline.api.server import start_api
 
         api = await start_api(runtime)
@@ -126,6 +134,7 @@ async def run_window(settings: object, db_path: Path, instance: object) -> int:
             window.statusBar().showMessage(
                 "The local API is off: its port is taken (see api.port in the settings).", 15000
             )
+    freeze_startup_objects()
     await closed.wait()
     if api is not None:
         await api.stop()

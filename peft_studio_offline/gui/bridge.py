@@ -40,6 +40,8 @@ class CoreBridge(QObject):
 
     # Counts are re-read this long after the first change of a burst.
     STATS_DELAY_MS = 150
+    # A sync reports every operation; the widgets hear of it at most this often.
+    PROGRESS_INTERVAL_MS = 100
 
     def __init__(
         self,
@@ -51,11 +53,12 @@ class CoreBridge(QObject):
     ) -> None:
         super().__init__(parent)
         self.queue = queue
-        self.monitor = monitor
-        self.engine = engine
+        self.monitor: Any = None  # both None until attach()
+        self.engine: Any = None
         self._tasks = tasks
         self.stats: dict[str, int] = {}
-        self.network_status = str(getattr(monitor, "status", NetworkStatus.UNKNOWN))
+        self.network_status = str(NetworkStatus.UNKNOWN)
+        self._closed = False
         self.syncing = False
         self._announced = False
         self.sync_done = 0
@@ -67,22 +70,40 @@ class CoreBridge(QObject):
         self._stats_timer.setSingleShot(True)
         self._stats_timer.setInterval(self.STATS_DELAY_MS)
         self._stats_timer.timeout.connect(self._on_stats_timer_timeout)
-        self._subscribe()
+        self._progress_timer = QTimer(self)
+        self._progress_timer.setSingleShot(True)
+        self._progress_timer.setInterval(self.PROGRESS_INTERVAL_MS)
+        self._progress_timer.timeout.connect(self._on_progress_timer_timeout)
+        self._progress_due = False
+        self._unsubscribe.append(self.queue.changes.subscribe(self._on_queue_change))
+        if monitor is not None or engine is not None:
+            self.attach(monitor, engine)
         self.refresh_stats()
 
     # ------------------------------------------------------------- subscriptions
 
-    def _subscribe(self) -> None:
-        self._unsubscribe.append(self.queue.changes.subscribe(self._on_queue_change))
-        if self.monitor is not None and hasattr(self.monitor, "add_callback"):
-            self.monitor.add_callback(self._on_network_change)
-            self._unsubscribe.append(lambda: self.monitor.remove_callback(self._on_network_change))
-        subscribe = _engine_subscription(self.engine)
+    @property
+    def attached(self) -> bool:
+        """The monitor and the engine are known (the app attaches them after first paint)."""
+        return self.monitor is not None or self.engine is not None
+
+    def attach(self, monitor: Any, engine: Any) -> bool:
+        """Follow ``monitor`` and ``engine`` from now on; False once the bridge is closed."""
+        if self._closed:
+            return False
+        self.monitor, self.engine = monitor, engine
+        self.network_status = str(getattr(monitor, "status", NetworkStatus.UNKNOWN))
+        if monitor is not None and hasattr(monitor, "add_callback"):
+            monitor.add_callback(self._on_network_change)
+            self._unsubscribe.append(lambda: monitor.remove_callback(self._on_network_change))
+        subscribe = _engine_subscription(engine)
         if subscribe is not None:
             self._unsubscribe.append(subscribe(self._on_engine_event))
+        return True
 
     def close(self) -> None:
         """Stop listening to the core (the window is going away)."""
+        self._closed = True
         for undo in self._unsubscribe:
             try:
                 undo()
@@ -90,6 +111,7 @@ class CoreBridge(QObject):
                 log.debug("Unsubscribing failed", exc_info=True)
         self._unsubscribe.clear()
         self._stats_timer.stop()
+        self._progress_timer.stop()
 
     # ------------------------------------------------------------------- queue
 
@@ -169,14 +191,33 @@ class CoreBridge(QObject):
             self.sync_started.emit(total)
 
     def note_sync_progress(self, done: int, total: int) -> None:
+        """Shown at once, then at most every ``PROGRESS_INTERVAL_MS`` (the latest figures):
+        repainting the status bar for each of thousands of operations would slow the sync."""
         self.note_sync_started(total)
         self.sync_done = done
         self.sync_total = max(total, done)
+        if self._progress_timer.isActive():
+            self._progress_due = True
+            return
+        self._emit_progress()
+        self._progress_timer.start()
+
+    def _on_progress_timer_timeout(self) -> None:
+        if self._progress_due and self.syncing:
+            self._emit_progress()
+            self._progress_timer.start()
+
+    def _emit_progress(self) -> None:
+        self._progress_due = False
         self.sync_progress.emit(self.sync_done, self.sync_total)
 
     def note_sync_finished(self, result: Mapping[str, Any]) -> None:
         """A sync ended (engine event, or the window's own call returning)."""
         already = not self.syncing and self.last_sync == dict(result)
+        if self._progress_due and self.syncing:
+            self._emit_progress()  # the last figures before the end
+        self._progress_timer.stop()
+        self._progress_due = False
         self.syncing = False
         self._announced = False
         if already:

@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, QPoint, QSize, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QEvent, QObject, QPoint, QSize, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QCloseEvent, QDesktopServices, QShowEvent
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -50,15 +50,22 @@ TITLE = "PEFT Studio Offline"
 
 
 class MainWindow(QMainWindow):
-    """The window over one queue, network monitor and sync engine made by the caller."""
+    """The window over one queue, network monitor and sync engine made by the caller.
+
+    The monitor and the engine may come later: with ``None`` for both the window shows the
+    queue at once and the sync controls wait, disabled, for ``attach_services()`` (the app
+    paints its window before it loads the HTTP stack and the engine).
+    """
 
     quit_requested = Signal()
+    first_painted = Signal()  # the table painted for the first time with its first page
+    services_attached = Signal()  # the monitor and the engine are attached
 
     def __init__(
         self,
         queue_manager: OfflineQueueManager,
-        network_monitor: Any,
-        sync_engine: Any,
+        network_monitor: Any | None,
+        sync_engine: Any | None,
         *,
         paths: AppPaths | None = None,
         parent: QWidget | None = None,
@@ -71,7 +78,7 @@ class MainWindow(QMainWindow):
         self.resize(1180, 720)
 
         self.tasks = TaskKeeper(on_error=self._show_error)
-        self.bridge = CoreBridge(queue_manager, network_monitor, sync_engine, self.tasks, self)
+        self.bridge = CoreBridge(queue_manager, None, None, self.tasks, self)
         self.commands = WindowCommands(self.bridge, self.tasks, self)
         self.history = StatsHistory()
         self.paused = False
@@ -101,8 +108,33 @@ class MainWindow(QMainWindow):
         self.window_state.restore(self, self.view.horizontalHeader())
         header = self.view.horizontalHeader()
         self.model.sort(header.sortIndicatorSection(), header.sortIndicatorOrder())
+        self._painted = False
+        self.view.viewport().installEventFilter(self)
         self.model.reload()
+        if network_monitor is not None or sync_engine is not None:
+            self.attach_services(network_monitor, sync_engine)
+
+    def attach_services(self, network_monitor: Any, sync_engine: Any) -> None:
+        """Drive ``network_monitor`` and ``sync_engine`` from now on (ignored once closing)."""
+        if self._closing or not self.bridge.attach(network_monitor, sync_engine):
+            return
+        self.commands.monitor = network_monitor
+        self.commands.engine = sync_engine
+        a = self.actions_
+        strategy = self.commands.conflict_strategy()
+        if strategy is not None:
+            a.strategies[strategy].setChecked(True)
+        a.auto_sync.blockSignals(True)
+        a.auto_sync.setChecked(self.bridge.auto_sync_enabled())
+        a.auto_sync.blockSignals(False)
+        self._syncing_actions(self.bridge.sync_visible)
+        self._refresh_indicator()
         self.bridge.announce_network_info()
+        self.services_attached.emit()
+
+    @property
+    def services_ready(self) -> bool:
+        return self.bridge.attached
 
     # --------------------------------------------------------------------- build
 
@@ -194,12 +226,6 @@ class MainWindow(QMainWindow):
         self.model.page_loaded.connect(self.view.viewport().update)
 
         self._syncing_actions(False)
-        strategy = c.conflict_strategy()
-        if strategy is not None:
-            a.strategies[strategy].setChecked(True)
-        a.auto_sync.blockSignals(True)
-        a.auto_sync.setChecked(b.auto_sync_enabled())
-        a.auto_sync.blockSignals(False)
 
     # ---------------------------------------------------------------- selection
 
@@ -255,7 +281,10 @@ class MainWindow(QMainWindow):
             self._details.show_network(info)
 
     def _syncing_actions(self, syncing: bool) -> None:
-        self.actions_.sync_now.setEnabled(not syncing)
+        a, ready = self.actions_, self.bridge.attached
+        a.sync_now.setEnabled(ready and not syncing)
+        for action in (a.check, a.auto_sync, a.pause, a.conflicts, *a.strategy_group.actions()):
+            action.setEnabled(ready)
 
     def _on_bridge_sync_started(self, total: int) -> None:
         self.progress.setRange(0, total or 0)  # 0..0 shows a busy bar until the total is known
@@ -494,6 +523,24 @@ class MainWindow(QMainWindow):
         if event.type() == QEvent.Type.PaletteChange and actions is not None:
             actions.recolour(self.palette())
         super().changeEvent(event)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        # The first paint of the table once its first page is in: the app starts its
+        # services after it, so that nothing delays what the user sees first.
+        if (
+            not self._painted
+            and event.type() == QEvent.Type.Paint
+            and watched is self.view.viewport()
+            and self.model.first_page_loaded
+        ):
+            self._painted = True
+            self.view.viewport().removeEventFilter(self)
+            self.first_painted.emit()  # what waits for it resumes after this paint
+        return super().eventFilter(watched, event)
+
+    @property
+    def painted(self) -> bool:
+        return self._painted
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
         super().showEvent(event)

@@ -147,6 +147,7 @@ class QueueTableModel(QAbstractTableModel):
         self._total = 0
         self._pending = _PendingChanges()
         self._flushing = False
+        self._first_page_loaded = False
         self._flush_timer = QTimer(self)
         self._flush_timer.setSingleShot(True)
         self._flush_timer.setInterval(self.COALESCE_MS)
@@ -228,6 +229,11 @@ class QueueTableModel(QAbstractTableModel):
     @property
     def is_loading(self) -> bool:
         return self._fetching
+
+    @property
+    def first_page_loaded(self) -> bool:
+        """A first page has been read (it may be empty) since the model was made."""
+        return self._first_page_loaded
 
     def set_filter(self, queue_filter: QueueFilter) -> None:
         if queue_filter != self._filter:
@@ -313,6 +319,7 @@ class QueueTableModel(QAbstractTableModel):
         self._exhausted = len(page) < self.PAGE_SIZE
         self.page_loaded.emit(len(self._rows))
         if first:
+            self._first_page_loaded = True
             self.reloaded.emit()
 
     def _start_count(self) -> None:

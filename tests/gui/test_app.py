@@ -59,6 +59,57 @@ DRIVER = textwrap.dedent(
 )
 
 
+# Runs the app and reports what was loaded when the window first painted, then whether the
+# services started after it.
+LATE_SERVICES_DRIVER = textwrap.dedent(
+    """
+    import gc
+    import sys
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from peft_studio_offline.core.runtime import get_runtime
+    from peft_studio_offline.gui import app as gui_app
+    from peft_studio_offline.gui import services
+
+    qt_app = QApplication([])
+    load_services = services.import_services
+
+    def window():
+        found = [w for w in qt_app.topLevelWidgets() if w.objectName() == "mainWindow"]
+        return found[0] if found else None
+
+    async def watched_import():
+        shown = window()
+        print("at first paint:", "painted" if shown.painted else "not painted",
+              "engine" if "peft_studio_offline.core.sync.engine" in sys.modules else "-",
+              "httpx" if "httpx" in sys.modules else "-", flush=True)
+        await load_services()
+
+    services.import_services = watched_import
+
+    def poll():
+        shown = window()
+        if shown is None or not shown.services_ready:
+            return
+        runtime = get_runtime()
+        if not (runtime.monitor.monitoring and runtime.engine.auto_sync_enabled):
+            return
+        if not gc.get_freeze_count():
+            return
+        timer.stop()
+        print("started:", shown.bridge.engine is runtime.engine,
+              shown.actions_.sync_now.isEnabled(), flush=True)
+        shown.actions_.quit.trigger()
+
+    timer = QTimer()
+    timer.timeout.connect(poll)
+    timer.start(20)
+    sys.exit(gui_app.main([]))
+    """
+)
+
+
 def _env() -> dict[str, str]:
     env = dict(os.environ)
     env["QT_QPA_PLATFORM"] = "offscreen"
@@ -128,3 +179,24 @@ def test_second_start_brings_the_first_window_forward(tmp_path: Path) -> None:
         if first.poll() is None:
             first.kill()
             first.wait()
+
+
+def test_the_window_paints_before_the_services_load_and_they_start_after(
+    tmp_path: Path,
+) -> None:
+    script = tmp_path / "late_services.py"
+    script.write_text(LATE_SERVICES_DRIVER)
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=90,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    # Painted first, with neither the engine nor the HTTP stack imported yet...
+    assert "at first paint: painted - -" in lines, done.stdout
+    # ...and then the same engine the runtime runs drives the window, auto sync on.
+    assert "started: True True" in lines, done.stdout
