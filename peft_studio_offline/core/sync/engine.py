@@ -220,6 +220,8 @@ class SyncEngine:
         self._runner = runner
         self.events.emit(SyncEvent("started", tally.run_id, trigger))
         try:
+            if self._ssl_context is None:  # reading the certificate store: not on the loop
+                self._ssl_context = await asyncio.to_thread(httpx.create_ssl_context)
             await runner.run()
         finally:
             self._runner = None
