@@ -14,7 +14,8 @@ and schedules like asyncio's own loop:
   callbacks that were ready when it began; what they schedule waits for the next turn, so
   Qt paints and reads input between turns, as it did between qasync's timers.
 - ``call_later``/``call_at`` return an ``asyncio.TimerHandle`` whose ``cancel()`` stops its
-  Qt timer and forgets the handle at once.
+  Qt timer and forgets the handle at once. A callback never runs before its time: a delay
+  longer than a Qt timer can wait, or a timer that fires early, is waited for again.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ log = logging.getLogger(__name__)
 
 # Seconds of ready callbacks run in one turn before Qt gets its turn (painting, input).
 TURN_BUDGET = 0.008
+# The longest a Qt timer can wait (a signed 32-bit count of ms, about 24 days).
+LONGEST_TIMER_MS = 2**31 - 1
 
 
 class _Scheduler(QObject):
@@ -81,7 +84,7 @@ class _Scheduler(QObject):
     def add_timed(self, handle: asyncio.TimerHandle, delay: float) -> None:
         if self._stopped:
             return
-        timer_id = self.startTimer(int(max(0.0, delay) * 1000))
+        timer_id = self.startTimer(min(int(max(0.0, delay) * 1000), LONGEST_TIMER_MS))
         self.timed[timer_id] = handle
         self._timer_of[handle] = timer_id
 
@@ -97,8 +100,13 @@ class _Scheduler(QObject):
         if handle is None:
             return
         del self._timer_of[handle]
-        if not handle._cancelled:
-            self._run(handle)
+        if handle._cancelled:
+            return
+        remaining = handle.when() - self._loop.time()
+        if remaining > 0.002:  # longer than one Qt timer can wait, or a coarse timer's early
+            self.add_timed(handle, remaining)
+            return
+        self._run(handle)
 
     # ------------------------------------------------------------------- common
 

@@ -46,6 +46,25 @@ async def test_timeouts_that_do_not_fire_leave_nothing_behind() -> None:
     assert loop.scheduled_count <= before + 5  # qasync: 400 more, for 30 s
 
 
+async def test_delays_longer_than_a_qt_timer_are_accepted() -> None:
+    loop = _loop()
+    before = loop.scheduled_count
+    handle = loop.call_later(100 * 86400, print, "in a hundred days")  # Qt: at most 24 days
+    assert loop.scheduled_count == before + 1
+    assert handle.when() > loop.time() + 99 * 86400
+    handle.cancel()
+    assert loop.scheduled_count == before
+
+
+async def test_a_callback_never_runs_before_its_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    loop = _loop()
+    monkeypatch.setattr(event_loop, "LONGEST_TIMER_MS", 100)  # as if 0.1 s were 24 days
+    done = loop.create_future()
+    started = loop.time()
+    loop.call_later(0.35, lambda: done.set_result(loop.time() - started))
+    assert await done >= 0.345  # not at the first timer's 0.1 s
+
+
 async def test_timed_callbacks_run_in_time_order() -> None:
     loop = _loop()
     ran: list[str] = []
