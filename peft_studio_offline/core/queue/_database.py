@@ -4,7 +4,9 @@ Durability: WAL with ``synchronous=FULL``. WAL lets the window, the command line
 read while one of them writes; FULL makes SQLite fsync the WAL on every commit, so an
 acknowledged operation survives power loss, not just a crashed process (WAL with NORMAL
 can lose the last commits on power loss). The cost is one fsync per commit, which group
-commit spreads over every operation that was waiting.
+commit spreads over every operation that was waiting. Claims and lease renewals alone
+commit with NORMAL (see ``Writer._set_durable``): losing one leaves operations pending,
+which is what reopening the queue does to an unfinished claim anyway.
 """
 
 from __future__ import annotations
