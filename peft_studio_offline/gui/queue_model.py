@@ -4,8 +4,9 @@ A queue can hold a million operations, so the model never loads it whole. It ask
 for one page at a time (``canFetchMore``/``fetchMore``; keyset paging on the id, offset
 paging when sorted on another column) and keeps only the rows the view scrolled through.
 Change events from the core are collected for a moment and applied in one go: the loaded
-rows they touch are re-read in one query and updated, inserted or removed in place; only an
-``external`` change (another process wrote, ids unknown) or a bulk insert reloads the view.
+rows they touch are re-read and updated, inserted or removed in place; only an ``external``
+change (another process wrote, ids unknown) or a bulk insert reloads the view. Each row's
+texts are formatted once and kept while the row is unchanged: a paint asks for ~2,000 cells.
 """
 
 from __future__ import annotations
@@ -60,6 +61,21 @@ COLUMNS: tuple[Column, ...] = (
 )
 COLUMN_INDEX = {column.key: i for i, column in enumerate(COLUMNS)}
 _NUMERIC = {"id", "priority", "retry_count"}
+
+# data() runs for every cell and role on each paint (~2,000 calls for a screenful): roles
+# are compared as plain ints and each row's texts are formatted once, not on every paint.
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
+_DECORATION = int(Qt.ItemDataRole.DecorationRole)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
+_ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole)
+_OPERATION = int(Qt.ItemDataRole.UserRole) + 1
+_ID = int(Qt.ItemDataRole.UserRole) + 2
+_ROLES = frozenset({_DISPLAY, _DECORATION, _TOOLTIP, _ALIGNMENT, _OPERATION, _ID})
+_STATUS_COLUMN = COLUMN_INDEX["status"]
+_NEXT_ATTEMPT_COLUMN = COLUMN_INDEX["next_attempt_at"]
+_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+_ALIGNMENTS = tuple(_RIGHT if column.key in _NUMERIC else None for column in COLUMNS)
+_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,14 +133,16 @@ class _PendingChanges:
 class QueueTableModel(QAbstractTableModel):
     """Operations of one queue, newest first by default."""
 
-    OperationRole = Qt.ItemDataRole.UserRole + 1
-    IdRole = Qt.ItemDataRole.UserRole + 2
+    OperationRole = _OPERATION
+    IdRole = _ID
 
     PAGE_SIZE = 500
     # A bulk insert bigger than this reloads the first page instead of inserting row by row.
     BULK_INSERT = 2000
     # Changes are gathered this long, then applied together (many per second during a sync).
     COALESCE_MS = 100
+    # Rows whose texts are kept formatted (a few screens; dropped all at once beyond).
+    TEXT_CACHE_ROWS = 2000
 
     total_changed = Signal(int)  # operations matching the filter, in the whole queue
     page_loaded = Signal(int)  # rows now loaded
@@ -148,6 +166,7 @@ class QueueTableModel(QAbstractTableModel):
         self._pending = _PendingChanges()
         self._flushing = False
         self._first_page_loaded = False
+        self._texts: dict[int, tuple[Operation, tuple[str, ...]]] = {}  # id -> (op, texts)
         self._flush_timer = QTimer(self)
         self._flush_timer.setSingleShot(True)
         self._flush_timer.setInterval(self.COALESCE_MS)
@@ -175,26 +194,41 @@ class QueueTableModel(QAbstractTableModel):
     def flags(self, index: AnyIndex) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        return _FLAGS
 
-    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or index.row() >= len(self._rows):
+    def data(self, index: AnyIndex, role: int = _DISPLAY) -> Any:
+        role = int(role)
+        if role not in _ROLES:
+            return None  # font, colours, check state...: the view's defaults
+        row = index.row()  # -1 for an invalid index
+        if not 0 <= row < len(self._rows):
             return None
-        op = self._rows[index.row()]
-        key = COLUMNS[index.column()].key
-        if role == Qt.ItemDataRole.DisplayRole:
-            return _display(op, key)
-        if role == self.IdRole:
+        op = self._rows[row]
+        column = index.column()
+        if role == _DISPLAY:
+            texts = self._texts_of(op)
+            if column == _NEXT_ATTEMPT_COLUMN:  # "Due now" follows the clock
+                return _next_attempt(op, texts[column])
+            return texts[column]
+        if role == _ALIGNMENT:
+            return _ALIGNMENTS[column]
+        if role == _DECORATION:
+            return status_icon(op.status) if column == _STATUS_COLUMN else None
+        if role == _ID:
             return op.id
-        if role == self.OperationRole:
+        if role == _OPERATION:
             return op
-        if role == Qt.ItemDataRole.DecorationRole and key == "status":
-            return status_icon(op.status)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return _tooltip(op, key)
-        if role == Qt.ItemDataRole.TextAlignmentRole and key in _NUMERIC:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        return None
+        return _tooltip(op, COLUMNS[column].key)
+
+    def _texts_of(self, op: Operation) -> tuple[str, ...]:
+        cached = self._texts.get(op.id)
+        if cached is not None and cached[0] is op:
+            return cached[1]
+        if len(self._texts) >= self.TEXT_CACHE_ROWS:
+            self._texts.clear()
+        texts = tuple(_display(op, column.key, keep=True) for column in COLUMNS)
+        self._texts[op.id] = (op, texts)
+        return texts
 
     def canFetchMore(self, parent: AnyIndex) -> bool:  # noqa: N802
         return not parent.isValid() and not self._exhausted and not self._fetching
@@ -254,6 +288,7 @@ class QueueTableModel(QAbstractTableModel):
         self._generation += 1
         self._pending = _PendingChanges()
         self.beginResetModel()
+        self._texts.clear()
         self._rows = []
         self._row_of = {}
         self._exhausted = False
@@ -429,7 +464,8 @@ class QueueTableModel(QAbstractTableModel):
         return self._row_of
 
 
-def _display(op: Operation, key: str) -> str:
+def _display(op: Operation, key: str, *, keep: bool = False) -> str:
+    """The cell's text; with ``keep``, for the next attempt its time even when due now."""
     if key == "id":
         return str(op.id)
     if key == "operation_type":
@@ -445,19 +481,27 @@ def _display(op: Operation, key: str) -> str:
     if key == "updated_at":
         return formatting.local_time(op.updated_at, seconds=True)
     if key == "next_attempt_at":
-        return _next_attempt(op)
+        return _due_time(op) if keep else _next_attempt(op)
     if key == "error_message":
         text = (op.error_message or op.problem or "").strip()
         return text.splitlines()[0][:200] if text else ""
     return ""
 
 
-def _next_attempt(op: Operation) -> str:
+def _next_attempt(op: Operation, due_time: str | None = None) -> str:
+    """ "Due now", or when the next attempt is due (``due_time``: that time, formatted)."""
     if op.status is not OperationStatus.PENDING:
         return ""
     due = op.next_attempt_at
     if due is None or due <= datetime.now(UTC):
         return "Due now"
+    return due_time if due_time is not None else formatting.local_time(due, seconds=True)
+
+
+def _due_time(op: Operation) -> str:
+    due = op.next_attempt_at
+    if op.status is not OperationStatus.PENDING or due is None:
+        return ""
     return formatting.local_time(due, seconds=True)
 
 

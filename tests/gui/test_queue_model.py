@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
 from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtGui import QIcon
 
 from peft_studio_offline.core.enums import OperationStatus
 from peft_studio_offline.gui.queue_model import COLUMN_INDEX, QueueFilter, QueueTableModel
@@ -185,3 +187,50 @@ async def test_display_text(core: Core, models: list[QueueTableModel]) -> None:
     assert values["next_attempt_at"] == "Due now"
     assert model.data(model.index(0, 0), QueueTableModel.IdRole) == 1
     assert model.headerData(0, Qt.Orientation.Horizontal) == "ID"
+
+
+async def test_kept_texts_follow_row_changes_and_the_clock(
+    core: Core, models: list[QueueTableModel]
+) -> None:
+    model = await _model(core, 0, models)
+    op_id = await core.queue.enqueue("api_call", {"endpoint": "/x"}, not_before=time.time() + 1.5)
+    await until(lambda: model.rowCount() == 1)
+    next_attempt = model.index(0, COLUMN_INDEX["next_attempt_at"])
+    status = model.index(0, COLUMN_INDEX["status"])
+    assert model.data(next_attempt) not in ("", "Due now")  # a time of day
+    assert model.data(status) == "Pending"
+    spy = _Spy(model)
+    # No change reaches the model, yet once the time has come the row says so.
+    await until(lambda: model.data(next_attempt) == "Due now")
+    assert spy.changes == 0
+    claimed = await core.queue.claim(limit=1)
+    assert [op.id for op in claimed] == [op_id]
+    await until(lambda: model.data(status) == "Sending")  # the new row, not its kept text
+    assert model.data(next_attempt) == ""
+
+
+async def test_roles_other_than_shown_ones_are_left_to_the_view(
+    core: Core, models: list[QueueTableModel]
+) -> None:
+    model = await _model(core, 40, models)
+    model.TEXT_CACHE_ROWS = 10
+    for row in range(40):
+        assert model.data(model.index(row, COLUMN_INDEX["id"])) == str(40 - row)
+    assert len(model._texts) <= 10  # texts are kept for a few screens only
+    priority = model.index(0, COLUMN_INDEX["priority"])
+    right = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    assert model.data(priority, Qt.ItemDataRole.TextAlignmentRole) == right
+    assert model.data(model.index(0, 1), Qt.ItemDataRole.TextAlignmentRole) is None
+    assert isinstance(
+        model.data(model.index(0, COLUMN_INDEX["status"]), Qt.ItemDataRole.DecorationRole), QIcon
+    )
+    assert model.data(priority, Qt.ItemDataRole.DecorationRole) is None
+    for role in (
+        Qt.ItemDataRole.FontRole,
+        Qt.ItemDataRole.BackgroundRole,
+        Qt.ItemDataRole.CheckStateRole,
+    ):
+        assert model.data(priority, role) is None
+    assert model.data(QModelIndex()) is None
+    assert model.flags(priority) == Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+    assert model.flags(QModelIndex()) == Qt.ItemFlag.NoItemFlags
