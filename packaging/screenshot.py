@@ -187,14 +187,15 @@ async def _shoot(output: Path) -> None:
 
 
 def main() -> int:
-    import qasync
     from PySide6.QtWidgets import QApplication
+
+    from peft_studio_offline.gui.event_loop import new_event_loop
 
     output = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "resources" / "screenshot.png"
     app = QApplication.instance() or QApplication([])
     assert isinstance(app, QApplication)
     app.setQuitOnLastWindowClosed(False)  # closing the window must not stop the loop here
-    with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
+    with asyncio.Runner(loop_factory=lambda: new_event_loop(app)) as runner:
         runner.run(_shoot(output))
     return 0
 

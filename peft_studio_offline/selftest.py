@@ -1,6 +1,6 @@
 """``peft-studio-offline --self-test``: does this installation work?
 
-Starts Qt offscreen on the qasync loop, opens a queue in a temporary folder (the user's own
+Starts Qt offscreen on the window's event loop, opens a queue in a temporary folder (the user's own
 queue and settings are never touched), enqueues, reads and deletes an operation, answers one
 request of the local API in-process, builds the main window, then quits. Prints one line per
 step and returns 0 when every step passed, 1 otherwise. Used to check a built bundle, where
@@ -50,21 +50,23 @@ def run_self_test() -> int:
         )
         for problem in settings.problems:
             print(f"      {problem}", flush=True)
-        import qasync
         from PySide6 import __version__ as qt_version
         from PySide6.QtCore import qInstallMessageHandler
         from PySide6.QtWidgets import QApplication
 
+        from peft_studio_offline.gui.event_loop import new_event_loop
+
         qInstallMessageHandler(qt_message_handler)
 
         app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "self-test"])
-        _passed("qt", f"PySide6 {qt_version}, platform {app.platformName()}")  # type: ignore[attr-defined]
+        assert isinstance(app, QApplication)
+        _passed("qt", f"PySide6 {qt_version}, platform {app.platformName()}")
         with (
             tempfile.TemporaryDirectory(prefix="peft-studio-offline-self-test-") as folder,
-            asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner,
+            asyncio.Runner(loop_factory=lambda: new_event_loop(app)) as runner,
         ):
             runner.run(asyncio.wait_for(_checks(Path(folder)), _TIMEOUT))
-        # Free the closed qasync loop here, on the GUI thread: freed by the cycle collector
+        # Free the closed loop here, on the GUI thread: freed by the cycle collector
         # on another thread, it makes Qt stop timers from the wrong thread.
         gc.collect()
         if errors.records:
