@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import Request
 
 from peft_studio_offline.api.errors import ApiError
-from peft_studio_offline.api.masking import masked_operation
+from peft_studio_offline.core.masking import masked_operation
 from peft_studio_offline.core.operation import Operation
 from peft_studio_offline.core.queue import OfflineQueueManager
 from peft_studio_offline.core.runtime import Runtime

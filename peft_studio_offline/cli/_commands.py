@@ -9,11 +9,11 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from peft_studio_offline.api.masking import mask_secrets, masked_operation
 from peft_studio_offline.cli import _format as fmt
 from peft_studio_offline.cli._parser import UsageError
 from peft_studio_offline.core.enums import OperationStatus, parse_operation_type
 from peft_studio_offline.core.errors import InvalidOperationError, OperationNotFoundError
+from peft_studio_offline.core.masking import mask_secrets, masked_operation
 from peft_studio_offline.core.runtime import Runtime
 
 if TYPE_CHECKING:

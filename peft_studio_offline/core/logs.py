@@ -77,7 +77,7 @@ def forget_secrets() -> None:
         _registered.clear()
 
 
-def mask_secrets(text: str) -> str:
+def mask_log_text(text: str) -> str:
     """``text`` with every secret this module recognises replaced by ``***``."""
     with _registered_lock:
         known = sorted(_registered, key=len, reverse=True)
@@ -114,14 +114,14 @@ class SecretFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # a bad format string: let the handler report it as usual
             return True
-        record.msg = mask_secrets(message)
+        record.msg = mask_log_text(message)
         record.args = None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
-            record.exc_text = mask_secrets(record.exc_text)
+            record.exc_text = mask_log_text(record.exc_text)
         if record.stack_info:
-            record.stack_info = mask_secrets(record.stack_info)
+            record.stack_info = mask_log_text(record.stack_info)
         return True
 
 

@@ -189,7 +189,7 @@ class WindowCommands(QObject):
         return self.tasks.start(self._export(path, query), "export the queue")
 
     async def _export(self, path: Path, query: Mapping[str, Any]) -> None:
-        from peft_studio_offline.api.masking import masked_operation
+        from peft_studio_offline.core.masking import masked_operation
 
         operations = await self.queue.list_operations(**query, limit=None)
         data = [masked_operation(op.to_dict()) for op in operations]

@@ -15,7 +15,7 @@ from keyring.backends import fail
 from keyring.errors import KeyringLocked, PasswordDeleteError
 
 from peft_studio_offline.core.credentials import SERVICE_NAME, CredentialError, CredentialStore
-from peft_studio_offline.core.logs import forget_secrets, mask_secrets
+from peft_studio_offline.core.logs import forget_secrets, mask_log_text
 from peft_studio_offline.core.paths import AppPaths
 from peft_studio_offline.core.settings import Settings
 
@@ -177,7 +177,7 @@ def test_store_from_settings(paths: AppPaths) -> None:
 def test_secrets_read_or_stored_are_masked_in_logs(paths: AppPaths) -> None:
     store = CredentialStore(paths, keyring_backend=MemoryKeyring())
     store.set("api", "plain-looking-value")
-    assert mask_secrets("sent plain-looking-value to the server") == "sent *** to the server"
+    assert mask_log_text("sent plain-looking-value to the server") == "sent *** to the server"
 
 
 def test_system_keyring_answer_is_consistent(paths: AppPaths) -> None:

@@ -18,7 +18,7 @@ from peft_studio_offline.core.logs import (
     forget_secrets,
     log_file_for,
     log_qt_message,
-    mask_secrets,
+    mask_log_text,
     qt_message_handler,
     register_secret,
     reset_logging,
@@ -153,7 +153,7 @@ def test_unwritable_log_dir_falls_back_to_stderr(tmp_path: Path) -> None:
     ],
 )
 def test_secrets_are_masked(text: str, leaked: str) -> None:
-    masked = mask_secrets(text)
+    masked = mask_log_text(text)
     assert leaked not in masked
     assert "***" in masked
 
@@ -163,7 +163,7 @@ def test_secrets_are_masked(text: str, leaked: str) -> None:
     ["retry_count=3 status=pending", "GET http://127.0.0.1:5000/api/2.0/mlflow/runs/get", "ok"],
 )
 def test_ordinary_text_is_left_alone(text: str) -> None:
-    assert mask_secrets(text) == text
+    assert mask_log_text(text) == text
 
 
 def test_masking_applies_to_arguments_tracebacks_and_every_logger(settings: Settings) -> None:
@@ -186,7 +186,7 @@ def test_masking_applies_to_arguments_tracebacks_and_every_logger(settings: Sett
 
 def test_short_values_are_not_registered() -> None:
     register_secret("ab")
-    assert mask_secrets("tab stop") == "tab stop"
+    assert mask_log_text("tab stop") == "tab stop"
 
 
 def test_uncaught_exceptions_in_threads_are_logged_then_passed_on(

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 
 from peft_studio_offline.api.deps import engine_of, operation_json, queue_of, runtime_of
 from peft_studio_offline.api.errors import ApiError
-from peft_studio_offline.api.masking import mask_secrets
 from peft_studio_offline.api.schemas import (
     ID_MAX,
     ClearedOut,
@@ -24,6 +23,7 @@ from peft_studio_offline.api.schemas import (
 from peft_studio_offline.api.uploads import prepare_for_queue
 from peft_studio_offline.core.enums import OperationStatus, OperationType
 from peft_studio_offline.core.errors import OperationNotFoundError
+from peft_studio_offline.core.masking import mask_secrets
 from peft_studio_offline.core.queue import OfflineQueueManager
 
 router = APIRouter(tags=["queue"])

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Request
 from fastapi.encoders import jsonable_encoder
 
 from peft_studio_offline.api.deps import engine_of, monitor_of
-from peft_studio_offline.api.masking import mask_secrets
 from peft_studio_offline.api.schemas import (
     ConflictStrategyRequest,
     MessageOut,
@@ -17,6 +16,7 @@ from peft_studio_offline.api.schemas import (
     SyncResultOut,
     SyncStatusOut,
 )
+from peft_studio_offline.core.masking import mask_secrets
 
 router = APIRouter(tags=["sync"])
 

@@ -29,8 +29,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from peft_studio_offline.api.masking import mask_secrets
 from peft_studio_offline.core.enums import ConflictResolution
+from peft_studio_offline.core.masking import mask_secrets
 from peft_studio_offline.core.operation import ConflictRecord, Operation
 from peft_studio_offline.core.queue import OfflineQueueManager
 from peft_studio_offline.core.sync.merge import three_way_merge

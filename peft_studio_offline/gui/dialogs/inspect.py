@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from peft_studio_offline.api.masking import mask_secrets
+from peft_studio_offline.core.masking import mask_secrets
 from peft_studio_offline.core.operation import Attempt, ConflictRecord, Operation
 from peft_studio_offline.core.queue import OfflineQueueManager
 from peft_studio_offline.gui import formatting

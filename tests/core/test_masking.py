@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from peft_studio_offline.api.masking import MASK, mask_secrets, masked_operation
+from peft_studio_offline.core.masking import MASK, mask_secrets, masked_operation
 
 
 def test_secret_keys_are_masked_at_any_depth() -> None:

@@ -1,4 +1,4 @@
-"""Hide secrets in payloads before they are shown (API listings, the command line).
+"""Hide secrets in payloads before they are shown (the window, the HTTP API, the command line).
 
 The stored payload keeps its secrets (the sync engine needs them); only what is shown is
 masked. Keys are matched after lower-casing and dropping ``-`` and ``_``, so
