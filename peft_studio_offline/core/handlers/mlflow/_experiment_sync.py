@@ -26,7 +26,7 @@ from peft_studio_offline.core.handlers.mlflow._client import MlflowRestClient
 from peft_studio_offline.core.handlers.mlflow._errors import MlflowError
 from peft_studio_offline.core.handlers.mlflow._outcomes import check_run_active, outcome_for
 from peft_studio_offline.core.handlers.mlflow._payloads import NOTE_TAG, parse_experiment_sync
-from peft_studio_offline.core.handlers.mlflow._target import TrackingTarget
+from peft_studio_offline.core.handlers.mlflow._target import TrackingHandler
 from peft_studio_offline.core.handlers.mlflow._textmerge import merge_text
 from peft_studio_offline.core.operation import Operation
 from peft_studio_offline.core.sync.handler import (
@@ -40,16 +40,8 @@ _TAGS_PER_REQUEST = 100
 Fields = dict[str, str | None]
 
 
-class ExperimentSyncHandler:
+class ExperimentSyncHandler(TrackingHandler):
     """Pushes run metadata, detecting changes made on the server meanwhile."""
-
-    def __init__(
-        self, *, tracking_uri: str | None = None, environ: Mapping[str, str] | None = None
-    ) -> None:
-        self.tracking = TrackingTarget(tracking_uri, environ)
-
-    def target(self, operation: Operation, context: HandlerContext) -> str | None:
-        return self.tracking.host(context)
 
     def resource_key(self, payload: Mapping[str, Any]) -> str | None:
         """Edits of one run's metadata are sent in the order they were made."""

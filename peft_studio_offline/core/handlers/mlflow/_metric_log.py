@@ -26,7 +26,7 @@ from peft_studio_offline.core.handlers.mlflow._client import MlflowRestClient
 from peft_studio_offline.core.handlers.mlflow._errors import MlflowError
 from peft_studio_offline.core.handlers.mlflow._outcomes import run_problem, with_server_words
 from peft_studio_offline.core.handlers.mlflow._payloads import MetricLog, parse_metric_log
-from peft_studio_offline.core.handlers.mlflow._target import TrackingTarget
+from peft_studio_offline.core.handlers.mlflow._target import TrackingHandler
 from peft_studio_offline.core.operation import Operation
 from peft_studio_offline.core.sync.handler import HandlerContext, Outcome
 
@@ -45,7 +45,7 @@ class _Result:
             self.failed, self.failed_details = message, dict(details)
 
 
-class MetricLogHandler:
+class MetricLogHandler(TrackingHandler):
     """Sends ``metric_log`` operations, coalescing those for the same run."""
 
     def __init__(
@@ -55,16 +55,13 @@ class MetricLogHandler:
         limits: BatchLimits = MLFLOW_LIMITS,
         environ: Mapping[str, str] | None = None,
     ) -> None:
-        self.tracking = TrackingTarget(tracking_uri, environ)
+        super().__init__(tracking_uri=tracking_uri, environ=environ)
         self.limits = limits
         self.requests_sent = 0  # for benchmarks and the status view
 
     def batch_key(self, operation: Operation) -> str | None:
         run_id = operation.payload.get("run_id")
         return run_id if isinstance(run_id, str) and run_id else None
-
-    def target(self, operation: Operation, context: HandlerContext) -> str | None:
-        return self.tracking.host(context)
 
     async def handle(self, operation: Operation, context: HandlerContext) -> Outcome:
         return (await self.handle_batch([operation], context))[0]

@@ -25,7 +25,7 @@ from peft_studio_offline.core.handlers.mlflow._payloads import (
     check_artifact_path,
     parse_model_push,
 )
-from peft_studio_offline.core.handlers.mlflow._target import TrackingTarget
+from peft_studio_offline.core.handlers.mlflow._target import TrackingHandler
 from peft_studio_offline.core.operation import Operation
 from peft_studio_offline.core.sync.handler import HandlerContext, Outcome
 
@@ -34,16 +34,8 @@ PROXY_SCHEME = "mlflow-artifacts:"
 PROXY_HTTP_PATH = "/api/2.0/mlflow-artifacts/artifacts/"
 
 
-class ModelPushHandler:
+class ModelPushHandler(TrackingHandler):
     """Uploads adapter folders and registers them, once."""
-
-    def __init__(
-        self, *, tracking_uri: str | None = None, environ: Mapping[str, str] | None = None
-    ) -> None:
-        self.tracking = TrackingTarget(tracking_uri, environ)
-
-    def target(self, operation: Operation, context: HandlerContext) -> str | None:
-        return self.tracking.host(context)
 
     def resource_key(self, payload: Mapping[str, Any]) -> str | None:
         """Two pushes to the same run and folder name go in queue order (the later wins)."""

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from peft_studio_offline.core.handlers.httputil import host_of
 from peft_studio_offline.core.handlers.mlflow._client import MlflowRestClient
 from peft_studio_offline.core.handlers.mlflow._errors import MlflowConfigurationError
+from peft_studio_offline.core.operation import Operation
 from peft_studio_offline.core.sync.handler import HandlerContext
 
 TOKEN_VARIABLE = "MLFLOW_TRACKING_TOKEN"
@@ -79,3 +80,15 @@ class TrackingTarget:
             timeout=context.timeout,
             idempotency_key=idempotency_key,
         )
+
+
+class TrackingHandler:
+    """What every MLflow handler shares: a tracking target, and the host the engine paces."""
+
+    def __init__(
+        self, *, tracking_uri: str | None = None, environ: Mapping[str, str] | None = None
+    ) -> None:
+        self.tracking = TrackingTarget(tracking_uri, environ)
+
+    def target(self, operation: Operation, context: HandlerContext) -> str | None:
+        return self.tracking.host(context)
