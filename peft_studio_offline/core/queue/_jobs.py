@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from peft_studio_offline.core.errors import InvalidStateError, OperationNotFoundError
 from peft_studio_offline.core.events import QueueChange
-from peft_studio_offline.core.queue._rows import format_timestamp, timestamp_now
+from peft_studio_offline.core.queue._rows import OPERATION_COLUMNS, format_timestamp, timestamp_now
 from peft_studio_offline.core.queue._schema import count_new_rows
 
 Result = tuple[Any, QueueChange | None]
@@ -82,30 +82,35 @@ def mark_failed(
     *,
     op_id: int,
     message: str,
-    delay: float,
+    retry_after: float | None,
+    backoff: Callable[[int], float],
     permanent: bool,
     count_attempt: bool,
     default_max_attempts: int,
     details: Mapping[str, Any] | None,
 ) -> Result:
+    """Record a failed attempt; the result is the operation's row as it is afterwards."""
     current = row(conn, op_id)
-    attempts = (current["retry_count"] or 0) + (1 if count_attempt or permanent else 0)
+    retry_count = current["retry_count"] or 0
+    # The backoff grows with attempts used; an unreachable service uses none.
+    delay = retry_after if retry_after is not None else backoff(retry_count + 1)
+    attempts = retry_count + (1 if count_attempt or permanent else 0)
     final = permanent or (
         count_attempt and attempts >= (current["max_attempts"] or default_max_attempts)
     )
     due = now + max(0.0, delay)
-    conn.execute(
+    after = conn.execute(
         "UPDATE offline_operations SET status = ?, retry_count = ?, error_message = ?,"
         " next_attempt_at = ?, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?"
-        " WHERE id = ?",
+        f" WHERE id = ? RETURNING {OPERATION_COLUMNS}",
         ("failed" if final else "pending", attempts, message, due, timestamp_now(now), op_id),
-    )
+    ).fetchall()[0]
     info = dict(details or {})
     if not final:
         info["retry_at"] = format_timestamp(datetime.fromtimestamp(due, UTC))
     outcome = "failed" if final else ("retry" if count_attempt else "unreachable")
     history(conn, op_id, attempts, now, outcome, message, info)
-    return None, _changed(op_id)
+    return after, _changed(op_id)
 
 
 def mark_conflict(

@@ -659,28 +659,20 @@ class OfflineQueueManager:
         without using up an attempt: an outage alone never fails an operation for good.
         Returns the operation as it is afterwards.
         """
-        current = await self.get_operation(op_id)
-        if current is None:
-            raise OperationNotFoundError(op_id)
-        delay = (
-            retry_after if retry_after is not None else self.backoff_delay(current.retry_count + 1)
-        )
-        await self._write(
+        after = await self._write(
             partial(
                 _jobs.mark_failed,
                 op_id=op_id,
                 message=str(error) if error is not None else "Failed.",
-                delay=delay,
+                retry_after=retry_after,
+                backoff=self.backoff_delay,
                 permanent=permanent,
                 count_attempt=count_attempt,
                 default_max_attempts=self.max_attempts,
                 details=details,
             )
         )
-        operation = await self.get_operation(op_id)
-        if operation is None:
-            raise OperationNotFoundError(op_id)
-        return operation
+        return (await self._to_operations([after]))[0]
 
     async def mark_conflict(
         self,
