@@ -181,6 +181,27 @@ async def test_rows_written_by_another_version_are_shown_and_skipped(db_path: Pa
     assert reason is not None and reason.startswith("Unreadable")
 
 
+async def test_payloads_other_programs_stored_differently_still_read(db_path: Path) -> None:
+    """JSON as a BLOB or with spaces around it reads back; a number is shown as unreadable."""
+    with sqlite3.connect(db_path) as conn:
+        conn.execute(
+            "CREATE TABLE offline_operations (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+            " operation_type TEXT NOT NULL, payload TEXT NOT NULL, status TEXT DEFAULT"
+            " 'pending', created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, updated_at TIMESTAMP"
+            " DEFAULT CURRENT_TIMESTAMP, retry_count INTEGER DEFAULT 0, error_message TEXT,"
+            " priority INTEGER DEFAULT 0)"
+        )
+        conn.executemany(
+            "INSERT INTO offline_operations (operation_type, payload) VALUES ('api_call', ?)",
+            [(b'{"stored": "as a blob"}',), (' {"stored": "with spaces"} \n',), (7,)],
+        )
+    async with OfflineQueueManager(db_path) as queue:
+        blob, spaced, number = await queue.list_operations()
+    assert (blob.payload, blob.readable) == ({"stored": "as a blob"}, True)
+    assert (spaced.payload, spaced.readable) == ({"stored": "with spaces"}, True)
+    assert not number.readable and "payload" in (number.problem or "")
+
+
 async def test_new_database_file_is_private(db_path: Path) -> None:
     async with OfflineQueueManager(db_path) as queue:
         await queue.enqueue("api_call", {})

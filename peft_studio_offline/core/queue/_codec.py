@@ -40,12 +40,16 @@ def encode_payload(payload: object, compress_threshold: int) -> tuple[str, bytes
     return text, None
 
 
-def decode_payload(text: str | None, blob: bytes | None) -> dict[str, Any]:
+def decode_payload(text: str | bytes | None, blob: bytes | None) -> dict[str, Any]:
     """Return the payload; raise ``ValueError`` when the stored data cannot be read."""
     if blob is not None:
         text = zlib.decompress(blob).decode("utf-8")
     if text is None:
         raise ValueError("the payload is missing")
+    if isinstance(text, bytes):  # another program stored it as a BLOB
+        text = text.decode("utf-8")
+    if not isinstance(text, str):
+        raise ValueError(f"the payload is a {type(text).__name__}, not JSON text")
     try:  # twice as fast as json.loads, which looks for whitespace around the value first
         value, end = _DECODER.raw_decode(text)
     except ValueError:
