@@ -41,6 +41,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from _loopback import serve_app
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 CHUNK = 50_000
@@ -62,18 +64,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 def serve(port: int) -> None:
-    import uvicorn
-
-    uvicorn.run(
-        "gui_large_queue:app",
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        access_log=False,
-        lifespan="off",
-        ws="none",
-        app_dir=str(Path(__file__).parent),
-    )
+    serve_app("gui_large_queue", port)
 
 
 def start_server() -> tuple[subprocess.Popen[bytes], str]:

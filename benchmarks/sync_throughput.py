@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from _loopback import serve_app
 
 from peft_studio_offline.core.queue import OfflineQueueManager
 from peft_studio_offline.core.sync.engine import SyncEngine
@@ -47,18 +48,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 def serve(port: int) -> None:
-    import uvicorn
-
-    uvicorn.run(
-        "sync_throughput:app",
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        access_log=False,
-        lifespan="off",
-        ws="none",
-        app_dir=str(Path(__file__).parent),
-    )
+    serve_app("sync_throughput", port)
 
 
 class Server:
