@@ -272,6 +272,49 @@ async def test_delete_and_clear_completed(db_path: Path) -> None:
         assert new_id > ids[-1]
 
 
+async def test_mark_completed_many_records_each_in_one_commit(db_path: Path) -> None:
+    async with OfflineQueueManager(db_path) as queue:
+        ids = await queue.enqueue_many(
+            [{"operation_type": "api_call", "payload": {"n": n}} for n in range(4)]
+        )
+        await queue.claim(4)
+        await queue.mark_failed(ids[1], "timed out")  # its success will be attempt 2
+        await queue.mark_conflict(ids[2], local={"a": 1}, remote={"a": 2})
+        await queue.delete_operation(ids[3])  # deleted while its request was out
+        changes: list[QueueChange] = []
+        queue.changes.subscribe(changes.append)
+        recorded = await queue.mark_completed_many(
+            [ids[0], ids[1], ids[2], ids[3], ids[0]],
+            details={ids[0]: {"status": 201, "response": {"ok": "ü"}}},
+        )
+        assert recorded == ids[:3]
+        assert [c.ids for c in changes if c.kind == "changed"] == [tuple(ids[:3])]
+        for op_id in ids[:3]:
+            operation = await queue.get_operation(op_id)
+            assert operation is not None and operation.status is OperationStatus.COMPLETED
+        first, second = await queue.get_attempts(ids[0]), await queue.get_attempts(ids[1])
+        assert (first[-1].outcome, first[-1].attempt) == ("completed", 1)
+        assert first[-1].details == {"status": 201, "response": {"ok": "ü"}}
+        assert (second[-1].outcome, second[-1].attempt, second[-1].details) == (
+            "completed",
+            2,
+            {},
+        )
+        assert await queue.get_conflict(ids[2]) is None
+        stats = await queue.get_queue_stats()
+        assert stats["completed"] == 3 and stats["in_progress"] == 0 and stats["total"] == 3
+
+
+async def test_mark_completed_many_refuses_bad_ids_and_writes_nothing(db_path: Path) -> None:
+    async with OfflineQueueManager(db_path) as queue:
+        op_id = await queue.enqueue("api_call", {})
+        with pytest.raises(InvalidOperationError, match="must be integers"):
+            await queue.mark_completed_many([op_id, "2"])  # type: ignore[list-item]
+        assert await queue.mark_completed_many([]) == []
+        operation = await queue.get_operation(op_id)
+        assert operation is not None and operation.status is OperationStatus.PENDING
+
+
 async def test_unknown_id_is_a_clear_error(db_path: Path) -> None:
     async with OfflineQueueManager(db_path) as queue:
         with pytest.raises(OperationNotFoundError, match="No operation with id 99"):

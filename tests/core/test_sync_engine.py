@@ -203,6 +203,33 @@ async def test_batch_handler_coalesces_consecutive_operations(
     assert sorted(calls) == [[0, 1, 2, 3], [4, 5]]
 
 
+@pytest.mark.parametrize("went_through", [True, False])
+async def test_an_operation_deleted_while_it_is_sent_leaves_the_run_going(
+    queue: OfflineQueueManager, engine: SyncEngine, went_through: bool
+) -> None:
+    ids = [await queue.enqueue("api_call", {"n": n}) for n in range(3)]
+
+    async def handler(payload: dict[str, Any]) -> bool:
+        if payload["n"] == 1:  # the user deletes it from the window while it is out
+            assert await queue.delete_operation(ids[1])
+            return went_through
+        return True
+
+    engine.register_handler("api_call", handler)
+    result = await engine.sync()
+    assert (result["total"], result["completed"], result["failed"]) == (
+        3,
+        3 if went_through else 2,
+        0 if went_through else 1,
+    )
+    errors = [e["error"] for e in result["errors"]]
+    assert errors == ([] if went_through else ["It was deleted while its request was being sent."])
+    assert await queue.get_operation(ids[1]) is None
+    for op_id in (ids[0], ids[2]):
+        operation = await queue.get_operation(op_id)
+        assert operation is not None and operation.status is OperationStatus.COMPLETED
+
+
 async def test_progress_events_and_history(queue: OfflineQueueManager, engine: SyncEngine) -> None:
     events: list[SyncEvent] = []
     unsubscribe = engine.add_progress_listener(events.append)

@@ -6,6 +6,7 @@ an HTTP date). Every other 4xx is a permanent failure that keeps the server's me
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import math
@@ -52,12 +53,21 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 
 def resolve_url(payload: Mapping[str, Any], base_url: str, *, key: str = "endpoint") -> str:
     """The absolute URL of a payload's ``url``, or its ``endpoint`` against ``base_url``."""
-    url = payload.get("url")
-    if isinstance(url, str) and url.strip():
+    url, endpoint = payload.get("url"), payload.get(key)
+    return _resolved(
+        url if isinstance(url, str) else None,
+        endpoint if isinstance(endpoint, str) else None,
+        base_url,
+        key,
+    )
+
+
+@functools.lru_cache(maxsize=256)  # a sync asks twice per operation: for its host, to send
+def _resolved(url: str | None, endpoint: str | None, base_url: str, key: str) -> str:
+    if url is not None and url.strip():
         target = url.strip()
     else:
-        endpoint = payload.get(key)
-        if not isinstance(endpoint, str) or not endpoint.strip():
+        if endpoint is None or not endpoint.strip():
             raise PayloadError(f"The payload needs a 'url' or an '{key}'.")
         endpoint = endpoint.strip()
         if endpoint.startswith(("http://", "https://")):
@@ -69,7 +79,8 @@ def resolve_url(payload: Mapping[str, Any], base_url: str, *, key: str = "endpoi
             )
         else:
             target = urljoin(base_url.rstrip("/") + "/", endpoint.lstrip("/"))
-    if urlsplit(target).scheme not in ("http", "https") or not urlsplit(target).netloc:
+    parts = urlsplit(target)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
         raise PayloadError(f"{target!r} is not an http(s) URL.")
     return target
 

@@ -639,7 +639,29 @@ class OfflineQueueManager:
 
     async def mark_completed(self, op_id: int, *, details: Mapping[str, Any] | None = None) -> None:
         """The operation reached its service."""
-        await self._write(partial(_jobs.mark_completed, op_id=op_id, details=details))
+        if not await self._write(partial(_jobs.mark_completed, completions=[(op_id, details)])):
+            raise OperationNotFoundError(op_id)
+
+    async def mark_completed_many(
+        self,
+        op_ids: Iterable[int],
+        *,
+        details: Mapping[int, Mapping[str, Any]] | None = None,
+    ) -> list[int]:
+        """Record many operations as completed in one commit; ``details`` maps an id to what
+        its history entry keeps. Returns the ids recorded: those deleted meanwhile are left out.
+        """
+        ids = list(dict.fromkeys(op_ids))
+        if any(isinstance(i, bool) or not isinstance(i, int) for i in ids):
+            raise InvalidOperationError("Operation ids must be integers.")
+        if not ids:
+            return []
+        extra = details or {}
+        completions = [(op_id, extra.get(op_id)) for op_id in ids]
+        found: tuple[int, ...] = await self._write(
+            partial(_jobs.mark_completed, completions=completions)
+        )
+        return list(found)
 
     async def mark_failed(
         self,

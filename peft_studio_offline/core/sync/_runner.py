@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from peft_studio_offline.core.enums import ConflictResolution, OperationStatus
+from peft_studio_offline.core.errors import OperationNotFoundError
 from peft_studio_offline.core.operation import Operation
 from peft_studio_offline.core.sync.conflicts import resend_payload
 from peft_studio_offline.core.sync.handler import (
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from peft_studio_offline.core.sync.engine import SyncEngine
 
 log = logging.getLogger(__name__)
+
+DELETED_WHILE_SENT = "It was deleted while its request was being sent."
 
 # Operations taken at once for coalescing handlers: an MLflow log-batch holds 1,000 metrics.
 COALESCING_CLAIM = 1000
@@ -79,7 +82,8 @@ class Runner:
         self._settled = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._failure: BaseException | None = None
-        self._records: set[asyncio.Task[None]] = set()  # successes being written
+        self._unrecorded: list[tuple[Operation, Outcome]] = []  # successes not yet written
+        self._recorder: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ control
 
@@ -121,8 +125,8 @@ class Runner:
             for worker in workers:
                 worker.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
-        while self._records:
-            await asyncio.gather(*list(self._records), return_exceptions=True)
+        if self._recorder is not None:
+            await asyncio.gather(self._recorder, return_exceptions=True)
         await self._give_back(self.held, self.stop_reason or "the sync was cancelled")
 
     async def _feed(self) -> None:
@@ -337,21 +341,30 @@ class Runner:
     # ----------------------------------------------------------------- outcomes
 
     def _record_later(self, op: Operation, outcome: Outcome) -> None:
-        task = asyncio.create_task(self._record_done(op, outcome))
-        self._records.add(task)
-        task.add_done_callback(self._records.discard)
+        self._unrecorded.append((op, outcome))
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.create_task(self._record_successes())
 
-    async def _record_done(self, op: Operation, outcome: Outcome) -> None:
-        try:
-            await self.queue.mark_completed(op.id, details=outcome.details)
-        except Exception as exc:
-            log.exception("The sync run failed while recording an outcome")
-            if self._failure is None:
-                self._failure = exc
-            self._settled.set()
-            return
-        self.tally.completed += 1
-        self._finish(op)
+    async def _record_successes(self) -> None:
+        """Write the successes that came in meanwhile, all in one commit, until none wait.
+
+        One write per success cost the writer a statement and a commit each, and the event
+        loop a task and a future each; batching them is what keeps up with the requests.
+        """
+        while self._unrecorded:
+            batch, self._unrecorded = self._unrecorded, []
+            details = {op.id: outcome.details for op, outcome in batch if outcome.details}
+            try:
+                await self.queue.mark_completed_many([op.id for op, _ in batch], details=details)
+            except Exception as exc:  # left held: the wind-down puts them back as pending
+                log.exception("The sync run failed while recording an outcome")
+                if self._failure is None:
+                    self._failure = exc
+                self._settled.set()
+                return
+            for op, _ in batch:
+                self.tally.completed += 1
+                self._finish(op)
 
     async def _settle(
         self,
@@ -362,6 +375,27 @@ class Runner:
         resolved: bool = False,
     ) -> OperationStatus:
         """Record one outcome in the queue; returns the operation's status after it."""
+        try:
+            return await self._record_outcome(handler, op, outcome, context, resolved)
+        except OperationNotFoundError:
+            # Deleted while its request was out: there is nothing left to record it on.
+            log.info("Operation %d was deleted while it was being sent", op.id)
+            if outcome.kind is OutcomeKind.DONE:
+                self.tally.completed += 1
+            else:
+                self.tally.failed += 1
+                self.tally.errors.append({"id": op.id, "error": DELETED_WHILE_SENT})
+            self._finish(op)
+            return OperationStatus.CANCELLED
+
+    async def _record_outcome(
+        self,
+        handler: OperationHandler,
+        op: Operation,
+        outcome: Outcome,
+        context: HandlerContext,
+        resolved: bool,
+    ) -> OperationStatus:
         if outcome.kind is OutcomeKind.CONFLICT:
             return await self._on_conflict(handler, op, outcome, context, resolved)
         if outcome.kind is OutcomeKind.DONE:
@@ -505,6 +539,8 @@ class Runner:
         self._emit(op)
 
     def _emit(self, op: Operation | None) -> None:
+        if not self.engine.events:
+            return  # nobody listens: an event per operation is not free to build
         self.engine.events.emit(
             SyncEvent(
                 "progress",
