@@ -230,6 +230,26 @@ async def test_an_operation_deleted_while_it_is_sent_leaves_the_run_going(
         assert operation is not None and operation.status is OperationStatus.COMPLETED
 
 
+async def test_successes_are_recorded_many_to_a_commit(queue: OfflineQueueManager) -> None:
+    async def handler(payload: dict[str, Any]) -> bool:
+        return True
+
+    ids = await queue.enqueue_many(
+        [{"operation_type": "api_call", "payload": {"n": n}} for n in range(200)]
+    )
+    writes: list[tuple[int, ...]] = []
+    queue.changes.subscribe(lambda change: writes.append(change.ids))
+    async with SyncEngine(queue, None, concurrency=4, batch_size=100) as engine:
+        engine.register_handler("api_call", handler)
+        assert (await engine.sync())["completed"] == 200
+    # Two claims and the successes: a commit each would be 202 writes.
+    assert len(writes) < 50
+    for op_id in ids:
+        operation = await queue.get_operation(op_id)
+        assert operation is not None and operation.status is OperationStatus.COMPLETED
+        assert [a.outcome for a in await queue.get_attempts(op_id)] == ["completed"]
+
+
 async def test_progress_events_and_history(queue: OfflineQueueManager, engine: SyncEngine) -> None:
     events: list[SyncEvent] = []
     unsubscribe = engine.add_progress_listener(events.append)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
@@ -31,6 +32,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DELETED_WHILE_SENT = "It was deleted while its request was being sent."
+
+# A success waits up to this long (seconds) to share its commit with others: one commit per
+# success cost the writer a transaction each, and each of its statements must win the GIL
+# back from the busy event loop. Until it is written, an operation stays in progress; were
+# the app killed meanwhile, it is sent again with the same idempotency key.
+RECORD_WINDOW = 0.01
 
 # Operations taken at once for coalescing handlers: an MLflow log-batch holds 1,000 metrics.
 COALESCING_CLAIM = 1000
@@ -84,6 +91,9 @@ class Runner:
         self._failure: BaseException | None = None
         self._unrecorded: list[tuple[Operation, Outcome]] = []  # successes not yet written
         self._recorder: asyncio.Task[None] | None = None
+        # Enough successes wait to be written at once (the feeder needs them settled).
+        self._record_at = max(1, engine.batch_size // 4)
+        self._record_now = asyncio.Event()
 
     # ------------------------------------------------------------------ control
 
@@ -125,6 +135,8 @@ class Runner:
             for worker in workers:
                 worker.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
+        self._record_at = 0  # nothing more will come: write what waits at once
+        self._record_now.set()
         if self._recorder is not None:
             await asyncio.gather(self._recorder, return_exceptions=True)
         await self._give_back(self.held, self.stop_reason or "the sync was cancelled")
@@ -342,16 +354,18 @@ class Runner:
 
     def _record_later(self, op: Operation, outcome: Outcome) -> None:
         self._unrecorded.append((op, outcome))
+        if len(self._unrecorded) >= self._record_at:
+            self._record_now.set()
         if self._recorder is None or self._recorder.done():
             self._recorder = asyncio.create_task(self._record_successes())
 
     async def _record_successes(self) -> None:
-        """Write the successes that came in meanwhile, all in one commit, until none wait.
-
-        One write per success cost the writer a statement and a commit each, and the event
-        loop a task and a future each; batching them is what keeps up with the requests.
-        """
+        """Write waiting successes, many to a commit, until none wait (see RECORD_WINDOW)."""
         while self._unrecorded:
+            if len(self._unrecorded) < self._record_at:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._record_now.wait(), RECORD_WINDOW)
+            self._record_now.clear()
             batch, self._unrecorded = self._unrecorded, []
             details = {op.id: outcome.details for op, outcome in batch if outcome.details}
             try:
