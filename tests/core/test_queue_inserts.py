@@ -85,6 +85,36 @@ async def test_every_batch_size_stores_each_row_as_given(db_path: Path, count: i
             assert len(key) == 32
 
 
+@pytest.mark.parametrize("count", [1, 5, 64, 85, 149])
+async def test_rows_without_options_get_defaults_and_ascending_keys(
+    db_path: Path, count: int
+) -> None:
+    clock = Clock()
+    async with OfflineQueueManager(db_path, clock=clock, max_attempts=7) as queue:
+        first = await queue.enqueue("metric_log", {"first": True}, priority=2)
+        ids = await queue.enqueue_many(
+            [
+                {"operation_type": "api_call", "payload": {"n": n}, "priority": n % 3}
+                for n in range(count)
+            ]
+        )
+    with sqlite3.connect(db_path) as conn:
+        rows = conn.execute(
+            "SELECT id, operation_type, payload, priority, max_attempts, next_attempt_at,"
+            " idempotency_key, expires_at, resource_key, payload_blob, status"
+            " FROM offline_operations ORDER BY id"
+        ).fetchall()
+    assert [row[0] for row in rows] == [first, *ids]
+    assert rows[0][1:5] == ("metric_log", '{"first":true}', 2, 7)
+    for n, row in enumerate(rows[1:]):
+        assert (row[1], decode_payload(row[2], None), row[3]) == ("api_call", {"n": n}, n % 3)
+        assert row[4:6] == (7, clock.now) and row[7:] == (None, None, None, "pending")
+    keys = [row[6] for row in rows]
+    assert all(len(key) == 32 and int(key, 16) >= 0 for key in keys)
+    assert len(set(keys)) == len(keys)
+    assert keys[1:] == sorted(keys[1:])  # one commit's keys ascend: appended to the index
+
+
 async def test_concurrent_enqueues_get_distinct_ids_and_keys(db_path: Path) -> None:
     async with OfflineQueueManager(db_path) as queue:
         ids = await asyncio.gather(*(queue.enqueue("api_call", {"n": n}) for n in range(300)))

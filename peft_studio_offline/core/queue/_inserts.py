@@ -7,7 +7,7 @@ import os
 import random
 import sqlite3
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import chain
@@ -76,19 +76,36 @@ _VALUES_PER_ROW = len(InsertValues._fields)
 
 @dataclass(slots=True)
 class NewOperation:
-    """A validated operation, ready to insert."""
+    """A validated operation, ready to insert.
 
-    values: InsertValues
+    Most operations set no option: for them ``short`` holds (type, payload text, priority)
+    and ``values`` is None. Such a row binds three values instead of twelve, and SQLite
+    draws its idempotency key (see ``_short_row``): binding values and drawing keys hold
+    the GIL, which a busy writer must share with the event loop.
+    """
+
+    values: InsertValues | None
     depends_on: tuple[int, ...] = ()
+    short: tuple[str, str, int] | None = None
 
     @property
     def dedup_key(self) -> str | None:
-        return self.values.dedup_key
+        return None if self.values is None else self.values.dedup_key
 
     @property
     def plain(self) -> bool:
         """Nothing about it needs a look at the queue before it is inserted."""
-        return self.values.dedup_key is None and not self.depends_on
+        return self.values is None or (self.values.dedup_key is None and not self.depends_on)
+
+    def full_values(self, default_max_attempts: int) -> InsertValues:
+        if self.values is not None:
+            return self.values
+        assert self.short is not None
+        kind, text, priority = self.short
+        return InsertValues(
+            kind, text, priority, new_idempotency_key(), default_max_attempts,
+            None, None, None, None, None, None, 0,
+        )  # fmt: skip
 
 
 # Keys must be unique, not secret: a generator seeded from the OS draws the random part
@@ -128,6 +145,8 @@ def validate(
     if abs(priority) > 2**31:
         raise InvalidOperationError("The priority must be between -2147483648 and 2147483648.")
     if not options:  # the common case: every option at its default
+        if blob is None:
+            return NewOperation(None, (), (_TYPE_TEXT[kind], text, priority))
         return NewOperation(
             InsertValues(
                 _TYPE_TEXT[kind], text, priority, new_idempotency_key(), default_max_attempts,
@@ -229,6 +248,7 @@ class InsertBatch:
     requests: list[list[NewOperation]]
     max_size: int
     overflow: OverflowPolicy
+    default_max_attempts: int
 
     def run(self, conn: sqlite3.Connection, now: float) -> tuple[Any, QueueChange | None]:
         if not self.max_size and all(n.plain for request in self.requests for n in request):
@@ -261,7 +281,7 @@ class InsertBatch:
                             f"depends_on names operation {missing[0]}, which does not exist."
                         )
                     op_id = next_id + len(rows) + len(new_rows)
-                    new_rows.append(new.values)
+                    new_rows.append(new.full_values(self.default_max_attempts))
                     new_deps.extend((op_id, dep) for dep in new.depends_on)
                     if key is not None:
                         new_dedup[key] = op_id
@@ -295,9 +315,16 @@ class InsertBatch:
     def _run_plain(self, conn: sqlite3.Connection, now: float) -> tuple[Any, QueueChange | None]:
         """The common case, with nothing to look up first: ids follow on from the last one."""
         first = _next_id(conn)
-        rows = [new.values for request in self.requests for new in request]
-        insert_rows(conn, first, timestamp_now(now), now, rows)
-        add_to_counters(conn, OperationStatus.PENDING.value, len(rows), first + len(rows) - 1)
+        news = [new for request in self.requests for new in request]
+        shorts = [new.short for new in news if new.short is not None]
+        if len(shorts) == len(news):
+            insert_short_rows(
+                conn, first, timestamp_now(now), now, self.default_max_attempts, shorts
+            )
+        else:
+            rows = [new.full_values(self.default_max_attempts) for new in news]
+            insert_rows(conn, first, timestamp_now(now), now, rows)
+        add_to_counters(conn, OperationStatus.PENDING.value, len(news), first + len(news) - 1)
         results: list[list[int]] = []
         op_id = first
         for request in self.requests:
@@ -377,19 +404,66 @@ def _insert_statement(rows: int) -> str:
 
 _INSERT_STATEMENTS = {size: _insert_statement(size) for size in _ROWS_PER_STATEMENT}
 
+# A new idempotency key made by SQLite, 32 hex digits like ``new_idempotency_key``: the
+# commit's time in microseconds (?3 is in seconds), the row's id (low 32 bits) and 40
+# random bits. Keys of one commit ascend with the id, so they go to the end of the key
+# index; random keys there would scatter a large batch across it.
+_SQL_IDEMPOTENCY_KEY = (
+    "printf('%014x%08x', CAST(?3 * 1000000 AS INTEGER), (?1 + {k}) & 4294967295)"
+    " || lower(hex(randomblob(5)))"
+)
+
+
+def _short_statement(rows: int) -> str:
+    """Rows with every option at its default; ?4 is the queue's max_attempts."""
+    tuples = []
+    for k in range(rows):
+        kind, text, priority = (f"?{5 + k * 3 + i}" for i in range(3))
+        tuples.append(
+            f"(?1 + {k}, {kind}, {text}, 'pending', ?2, ?2, 0, {priority},"
+            f" {_SQL_IDEMPOTENCY_KEY.format(k=k)}, ?4, ?3, NULL, NULL, NULL, NULL, NULL, 0)"
+        )
+    return f"INSERT INTO offline_operations ({_INSERT_COLUMNS}) VALUES {', '.join(tuples)}"
+
+
+_SHORT_STATEMENTS = {size: _short_statement(size) for size in _ROWS_PER_STATEMENT}
+
 
 def insert_rows(
     conn: sqlite3.Connection, first_id: int, stamp: str, now: float, rows: list[InsertValues]
 ) -> None:
     """Insert new pending rows with ids from ``first_id`` on, created at ``now``."""
+    _insert(conn, _INSERT_STATEMENTS, first_id, (stamp, now), rows)
+
+
+def insert_short_rows(
+    conn: sqlite3.Connection,
+    first_id: int,
+    stamp: str,
+    now: float,
+    max_attempts: int,
+    rows: list[tuple[str, str, int]],
+) -> None:
+    """``insert_rows`` for rows that set no option (``NewOperation.short``)."""
+    _insert(conn, _SHORT_STATEMENTS, first_id, (stamp, now, max_attempts), rows)
+
+
+def _insert(
+    conn: sqlite3.Connection,
+    statements: dict[int, str],
+    first_id: int,
+    shared: tuple[object, ...],
+    rows: Sequence[Sequence[object]],
+) -> None:
+    """Each statement binds its first id, then ``shared``, then its rows' values in turn."""
     start = 0
     for size in _ROWS_PER_STATEMENT:
         end = start + (len(rows) - start) // size * size
         if end > start:
             conn.executemany(
-                _INSERT_STATEMENTS[size],
+                statements[size],
                 (
-                    [first_id + i, stamp, now, *chain.from_iterable(rows[i : i + size])]
+                    [first_id + i, *shared, *chain.from_iterable(rows[i : i + size])]
                     for i in range(start, end, size)
                 ),
             )

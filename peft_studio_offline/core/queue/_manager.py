@@ -392,7 +392,9 @@ class OfflineQueueManager:
 
     def _merge_inserts(self, jobs: list[WriteJob]) -> Job:
         """Every enqueue waiting at the same moment goes into one insert and one commit."""
-        return InsertBatch([job.data for job in jobs], self.max_size, self.overflow).run
+        return InsertBatch(
+            [job.data for job in jobs], self.max_size, self.overflow, self.max_attempts
+        ).run
 
     # -------------------------------------------------------------------- reads
 
