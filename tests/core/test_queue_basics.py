@@ -105,6 +105,31 @@ async def test_deeply_nested_payload_is_refused_cleanly(db_path: Path) -> None:
         assert (await queue.get_queue_stats())["total"] == 0
 
 
+async def test_a_payload_that_holds_itself_is_refused(db_path: Path) -> None:
+    looped: dict[str, object] = {"name": "run"}
+    looped["self"] = looped
+    listed: list[object] = [1]
+    listed.append(listed)
+    async with OfflineQueueManager(db_path) as queue:
+        for payload in (looped, {"items": listed}):
+            with pytest.raises(InvalidOperationError, match="contains itself"):
+                await queue.enqueue("api_call", payload)
+        assert (await queue.get_queue_stats())["total"] == 0
+
+
+async def test_payloads_store_as_compact_json(db_path: Path) -> None:
+    payload = {"x": [1, 2.5, None, True, "ü", {"k": "v"}], "big": 2**70, "tiny": 1e-300}
+    async with OfflineQueueManager(db_path) as queue:
+        op_id = await queue.enqueue("api_call", payload)
+        operation = await queue.get_operation(op_id)
+    assert operation is not None and operation.payload == payload
+    with sqlite3.connect(db_path) as conn:
+        (text,) = conn.execute("SELECT payload FROM offline_operations").fetchone()
+    assert (
+        text == '{"x":[1,2.5,null,true,"ü",{"k":"v"}],"big":1180591620717411303424,"tiny":1e-300}'
+    )
+
+
 async def test_pending_order_is_priority_then_age(db_path: Path) -> None:
     async with OfflineQueueManager(db_path) as queue:
         low = await queue.enqueue("api_call", {"n": 1}, priority=0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Mapping
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from peft_studio_offline.core.errors import InvalidOperationError
@@ -17,6 +18,18 @@ COMPRESSED_MARKER = "$compressed"
 _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 _DECODER = json.JSONDecoder()
 
+# The C encoder behind ``_ENCODER``, made once: ``JSONEncoder.encode`` builds it anew on
+# every call, which was half the cost of encoding a small payload. It keeps no record of
+# the containers it is inside (``_check_keys`` has refused a payload holding itself).
+_encode_chunks = (
+    c_make_encoder(None, _ENCODER.default, encode_basestring, None, ":", ",", False, False, False)
+    if c_make_encoder is not None
+    else None
+)
+
+# Deeper than this, a payload cannot be stored anyway: encoding recurses once a level.
+MAX_DEPTH = 1000
+
 
 def encode_payload(payload: object, compress_threshold: int) -> tuple[str, bytes | None]:
     """Return (JSON text, compressed blob or None); raise ``InvalidOperationError``."""
@@ -26,7 +39,7 @@ def encode_payload(payload: object, compress_threshold: int) -> tuple[str, bytes
         )
     _check_keys(payload)
     try:
-        text = _ENCODER.encode(payload)
+        text = "".join(_encode_chunks(payload, 0)) if _encode_chunks else _ENCODER.encode(payload)
     except RecursionError:
         raise InvalidOperationError("The payload is nested too deeply to store.") from None
     except (TypeError, ValueError) as exc:
@@ -62,16 +75,24 @@ def decode_payload(text: str | bytes | None, blob: bytes | None) -> dict[str, An
 
 
 def _check_keys(payload: Mapping[Any, Any]) -> None:
-    """JSON would silently turn non-string keys into strings; refuse them instead."""
+    """JSON would silently turn non-string keys into strings; refuse them instead.
+
+    Also refuses a payload nested deeper than ``MAX_DEPTH``, which includes one that holds
+    itself (the walk would otherwise never end).
+    """
     if (
         type(payload) is dict
         and _STR.issuperset(map(type, payload))
         and _SCALARS.issuperset(map(type, payload.values()))
     ):
         return  # the common flat payload, checked without the general walk
-    stack: list[Any] = [payload]
+    stack: list[tuple[Any, int]] = [(payload, 1)]
     while stack:
-        value = stack.pop()
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise InvalidOperationError(
+                "The payload is nested too deeply to store (or it contains itself)."
+            )
         if isinstance(value, Mapping):
             for key, item in value.items():
                 if not isinstance(key, str):
@@ -79,9 +100,11 @@ def _check_keys(payload: Mapping[Any, Any]) -> None:
                         f"Payload keys must be strings; {key!r} is a {type(key).__name__}."
                     )
                 if isinstance(item, Mapping | list | tuple):
-                    stack.append(item)
+                    stack.append((item, depth + 1))
         elif isinstance(value, list | tuple):
-            stack.extend(item for item in value if isinstance(item, Mapping | list | tuple))
+            stack.extend(
+                (item, depth + 1) for item in value if isinstance(item, Mapping | list | tuple)
+            )
 
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
