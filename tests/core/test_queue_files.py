@@ -121,6 +121,37 @@ async def test_spec_schema_database_is_migrated_with_every_row(db_path: Path) ->
         assert conn.execute("PRAGMA user_version").fetchone()[0] >= 1
 
 
+async def test_a_version_1_database_is_upgraded_with_its_rows(db_path: Path) -> None:
+    """Version 1 kept due times in an index of their own; version 2 keeps them in the
+    pending index, which claiming and the wake-up time then read."""
+    async with OfflineQueueManager(db_path) as queue:
+        soon = await queue.enqueue("api_call", {"n": 1}, not_before=2_000_000_000)
+        later = await queue.enqueue("api_call", {"n": 2}, not_before=2_100_000_000)
+    with sqlite3.connect(db_path, isolation_level=None) as conn:
+        conn.execute("DROP INDEX idx_operations_pending")
+        conn.execute(
+            "CREATE INDEX idx_operations_pending ON offline_operations (priority DESC, id)"
+            " WHERE status = 'pending'"
+        )
+        conn.execute(
+            "CREATE INDEX idx_operations_due ON offline_operations (next_attempt_at)"
+            " WHERE status = 'pending'"
+        )
+        conn.execute("PRAGMA user_version = 1")
+    async with OfflineQueueManager(db_path) as queue:
+        assert await queue.next_due_at() == 2_000_000_000
+        assert [op.id for op in await queue.list_operations()] == [soon, later]
+        now = await queue.enqueue("api_call", {"n": 3})
+        assert [op.id for op in await queue.claim(10)] == [now]
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        indexes = dict(
+            conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index'").fetchall()
+        )
+    assert "idx_operations_due" not in indexes
+    assert "next_attempt_at" in indexes["idx_operations_pending"]
+
+
 async def test_locked_database_waits_then_says_so(db_path: Path) -> None:
     async with OfflineQueueManager(db_path, busy_timeout=0.3) as queue:
         await queue.enqueue("api_call", {})

@@ -2,14 +2,14 @@
 
 ``PRAGMA user_version`` holds the schema version. Version 0 with an ``offline_operations``
 table is the original design's schema (the spec's nine columns); it is rebuilt into the
-current one with every row kept.
+current one with every row kept. Later versions are upgraded step by step (``upgrade``).
 """
 
 from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # The spec's nine columns first, under their names and meanings; then what a durable,
 # retrying, leasing queue needs. Times the engine compares (next attempt, lease, expiry)
@@ -40,11 +40,18 @@ CREATE TABLE offline_operations (
 )
 """
 
+# Claiming reads this partial index in priority order: it holds only pending rows, so a
+# queue with a million finished operations claims as fast as an empty one. It carries each
+# row's due time, so that claiming skips rows not yet due without reading them, and the
+# sync engine's wake-up time (the earliest due time) is read from it alone; a separate
+# index of due times cost every enqueue a fourth B-tree, 8% of concurrent enqueue speed.
+CREATE_PENDING_INDEX = (
+    "CREATE INDEX idx_operations_pending ON offline_operations (priority DESC, id,"
+    " next_attempt_at) WHERE status = 'pending'"
+)
+
 CREATE_REST = [
-    # Claiming reads this partial index in priority order: it holds only pending rows, so
-    # a queue with a million finished operations claims as fast as an empty one.
-    "CREATE INDEX idx_operations_pending ON offline_operations (priority DESC, id)"
-    " WHERE status = 'pending'",
+    CREATE_PENDING_INDEX,
     # Listing by a rare status (failed, conflict...) reads this; pending and completed rows,
     # the bulk of any queue, stay out of it so that inserting and completing cost less.
     "CREATE INDEX idx_operations_status ON offline_operations (status, id)"
@@ -52,9 +59,6 @@ CREATE_REST = [
     "CREATE UNIQUE INDEX idx_operations_idempotency ON offline_operations (idempotency_key)",
     "CREATE UNIQUE INDEX idx_operations_dedup ON offline_operations (dedup_key)"
     " WHERE dedup_key IS NOT NULL AND status IN ('pending', 'in_progress')",
-    # When the next pending operation is due: the sync engine's wake-up time, in O(log n).
-    "CREATE INDEX idx_operations_due ON offline_operations (next_attempt_at)"
-    " WHERE status = 'pending'",
     "CREATE INDEX idx_operations_lease ON offline_operations (lease_expires_at)"
     " WHERE status = 'in_progress'",
     "CREATE INDEX idx_operations_resource ON offline_operations (resource_key, id)"
@@ -125,6 +129,14 @@ def create_schema(conn: sqlite3.Connection) -> None:
     conn.execute(CREATE_OPERATIONS)
     for statement in CREATE_REST:
         conn.execute(statement)
+
+
+def upgrade(conn: sqlite3.Connection, version: int) -> None:
+    """Bring a schema of ``version`` (1 or later) up to ``SCHEMA_VERSION``."""
+    if version < 2:  # due times moved into the pending index
+        conn.execute("DROP INDEX IF EXISTS idx_operations_due")
+        conn.execute("DROP INDEX IF EXISTS idx_operations_pending")
+        conn.execute(CREATE_PENDING_INDEX)
 
 
 def migrate_from_spec_table(conn: sqlite3.Connection, default_max_attempts: int) -> None:
