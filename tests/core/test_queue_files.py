@@ -122,12 +122,15 @@ async def test_spec_schema_database_is_migrated_with_every_row(db_path: Path) ->
 
 
 async def test_a_version_1_database_is_upgraded_with_its_rows(db_path: Path) -> None:
-    """Version 1 kept due times in an index of their own; version 2 keeps them in the
-    pending index, which claiming and the wake-up time then read."""
+    """Version 1 kept due times in an index of their own and the last counted id in a table
+    of its own; version 2 keeps them in the pending index and among the counters."""
     async with OfflineQueueManager(db_path) as queue:
         soon = await queue.enqueue("api_call", {"n": 1}, not_before=2_000_000_000)
         later = await queue.enqueue("api_call", {"n": 2}, not_before=2_100_000_000)
     with sqlite3.connect(db_path, isolation_level=None) as conn:
+        conn.execute("CREATE TABLE queue_meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID")
+        conn.execute("INSERT INTO queue_meta VALUES ('counted_through_id', 2)")
+        conn.execute("DELETE FROM queue_counters WHERE status LIKE '#%'")
         conn.execute("DROP INDEX idx_operations_pending")
         conn.execute(
             "CREATE INDEX idx_operations_pending ON offline_operations (priority DESC, id)"
@@ -143,11 +146,15 @@ async def test_a_version_1_database_is_upgraded_with_its_rows(db_path: Path) -> 
         assert [op.id for op in await queue.list_operations()] == [soon, later]
         now = await queue.enqueue("api_call", {"n": 3})
         assert [op.id for op in await queue.claim(10)] == [now]
+        stats = await queue.get_queue_stats()
+    assert (stats["pending"], stats["in_progress"], stats["total"]) == (2, 1, 3)
     with sqlite3.connect(db_path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
         indexes = dict(
             conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index'").fetchall()
         )
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    assert "queue_meta" not in tables
     assert "idx_operations_due" not in indexes
     assert "next_attempt_at" in indexes["idx_operations_pending"]
 
@@ -204,6 +211,11 @@ async def test_rows_written_by_another_version_are_shown_and_skipped(db_path: Pa
         unknown_type = listed[1]
         bad_json = listed[2]
         reason = await queue.wait_reason(unknown_type.id)
+        counted = await queue.get_queue_stats()
+    async with OfflineQueueManager(db_path) as queue:  # counted once, not on every open
+        reopened = await queue.get_queue_stats()
+    assert (counted["pending"], counted["in_progress"], counted["total"]) == (2, 1, 3)
+    assert (reopened["pending"], reopened["total"]) == (3, 3)  # the claim ended with its queue
     assert [op.id for op in claimed] == [good]
     assert unknown_type.operation_type == "quantum_sync"
     assert not unknown_type.readable and "unknown operation type" in (unknown_type.problem or "")

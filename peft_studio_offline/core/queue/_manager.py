@@ -472,7 +472,9 @@ class OfflineQueueManager:
 
     async def get_queue_stats(self) -> dict[str, int]:
         """Counts per status and the total, read from counters (microseconds at any size)."""
-        rows = await self._read("SELECT status, count FROM queue_counters")
+        rows = await self._read(
+            "SELECT status, count FROM queue_counters WHERE status != ?", (_schema.COUNTED_THROUGH,)
+        )
         stats = {status.value: 0 for status in OperationStatus}
         for status, count in rows:
             if status in stats:
