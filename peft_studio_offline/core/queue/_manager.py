@@ -51,6 +51,8 @@ from peft_studio_offline.core.queue._inserts import (
     validate,
 )
 from peft_studio_offline.core.queue._rows import (
+    HAS_DEPENDENCIES_COLUMN,
+    ID_COLUMN,
     OPERATION_COLUMNS,
     format_timestamp,
     operation_columns,
@@ -567,7 +569,7 @@ class OfflineQueueManager:
         return None if rows[0][0] is None else float(rows[0][0])
 
     async def _to_operations(self, rows: Sequence[sqlite3.Row]) -> list[Operation]:
-        with_deps = [row["id"] for row in rows if row["has_dependencies"]]
+        with_deps = [row[ID_COLUMN] for row in rows if row[HAS_DEPENDENCIES_COLUMN]]
         deps: dict[int, list[int]] = {}
         for start in range(0, len(with_deps), 500):
             chunk = with_deps[start : start + 500]
@@ -584,7 +586,7 @@ class OfflineQueueManager:
             if start:
                 await asyncio.sleep(0)  # a large page must not hold up the event loop
             operations.extend(
-                row_to_operation(row, tuple(deps.get(row["id"], ())))
+                row_to_operation(row, tuple(deps.get(row[ID_COLUMN], ())))
                 for row in rows[start : start + _ROWS_PER_STEP]
             )
         return operations

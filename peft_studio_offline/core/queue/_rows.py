@@ -6,6 +6,7 @@ import functools
 import json
 import sqlite3
 import zlib
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,6 +29,9 @@ def operation_columns(alias: str = "") -> str:
 
 
 OPERATION_COLUMNS = operation_columns()
+# Positions in such a row, for reading it without a lookup by name.
+ID_COLUMN = _COLUMN_NAMES.index("id")
+HAS_DEPENDENCIES_COLUMN = _COLUMN_NAMES.index("has_dependencies")
 
 _KNOWN_TYPES = {t.value: t for t in OperationType}
 _KNOWN_STATUSES = {s.value: s for s in OperationStatus}
@@ -58,22 +62,26 @@ def from_epoch(value: float | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value, UTC)
 
 
-def row_to_operation(row: sqlite3.Row, depends_on: tuple[int, ...] = ()) -> Operation:
+def row_to_operation(row: Sequence[Any], depends_on: tuple[int, ...] = ()) -> Operation:
+    """An ``Operation`` from a row of ``OPERATION_COLUMNS``, which it reads in their order
+    (by position: a lookup by name scans the names, and a claim converts 100 rows)."""
+    (op_id, type_text, payload_text, status_text, created_at, updated_at, retry_count,
+     error_message, priority, idempotency_key, max_attempts, next_attempt_at, expires_at,
+     dedup_key, strategy_text, resource_key, lease_owner, lease_expires_at, payload_blob,
+     _) = row  # fmt: skip
     problem: str | None = None
-    type_text = row["operation_type"]
     operation_type: OperationType | str = _KNOWN_TYPES.get(type_text, str(type_text))
     if not isinstance(operation_type, OperationType):
         problem = f"unknown operation type {type_text!r}"
     try:
-        payload = decode_payload(row["payload"], row["payload_blob"])
+        payload = decode_payload(payload_text, payload_blob)
     except (ValueError, zlib.error) as exc:  # written by another version, or damaged
         payload = {}
         problem = problem or f"the payload cannot be read ({exc})"
-    status = _KNOWN_STATUSES.get(row["status"])
+    status = _KNOWN_STATUSES.get(status_text)
     if status is None:
         status = OperationStatus.PENDING
-        problem = problem or f"unknown status {row['status']!r}"
-    strategy_text = row["conflict_strategy"]
+        problem = problem or f"unknown status {status_text!r}"
     strategy = None
     if strategy_text:
         try:
@@ -81,25 +89,25 @@ def row_to_operation(row: sqlite3.Row, depends_on: tuple[int, ...] = ()) -> Oper
         except ValueError:
             problem = problem or f"unknown conflict strategy {strategy_text!r}"
     return Operation(
-        id=row["id"],
+        id=op_id,
         operation_type=operation_type,
         payload=payload,
         status=status,
-        priority=row["priority"] or 0,
-        retry_count=row["retry_count"] or 0,
-        error_message=row["error_message"],
-        created_at=parse_timestamp(row["created_at"]),
-        updated_at=parse_timestamp(row["updated_at"]),
-        idempotency_key=row["idempotency_key"],
-        max_attempts=row["max_attempts"],
-        next_attempt_at=from_epoch(row["next_attempt_at"]),
-        expires_at=from_epoch(row["expires_at"]),
+        priority=priority or 0,
+        retry_count=retry_count or 0,
+        error_message=error_message,
+        created_at=parse_timestamp(created_at),
+        updated_at=parse_timestamp(updated_at),
+        idempotency_key=idempotency_key,
+        max_attempts=max_attempts,
+        next_attempt_at=from_epoch(next_attempt_at),
+        expires_at=from_epoch(expires_at),
         depends_on=depends_on,
-        dedup_key=row["dedup_key"],
+        dedup_key=dedup_key,
         conflict_strategy=strategy,
-        resource_key=row["resource_key"],
-        lease_owner=row["lease_owner"],
-        lease_expires_at=from_epoch(row["lease_expires_at"]),
+        resource_key=resource_key,
+        lease_owner=lease_owner,
+        lease_expires_at=from_epoch(lease_expires_at),
         problem=problem,
     )
 
