@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from peft_studio_offline.core.queue import OfflineQueueManager
+from peft_studio_offline.core.queue._schema import COUNTED_THROUGH
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -154,7 +155,13 @@ def database_facts(db: Path) -> dict[str, Any]:
         statuses = dict(
             conn.execute("SELECT status, count(*) FROM offline_operations GROUP BY status")
         )
-        counters = {s: c for s, c in conn.execute("SELECT status, count FROM queue_counters") if c}
+        counters = {
+            status: count
+            for status, count in conn.execute(
+                "SELECT status, count FROM queue_counters WHERE status != ?", (COUNTED_THROUGH,)
+            )
+            if count
+        }
     conn.close()
     return {"integrity": integrity, "statuses": statuses, "counters": counters}
 
