@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from datetime import timedelta
 from pathlib import Path
@@ -328,6 +329,21 @@ async def test_mark_completed_many_records_each_in_one_commit(db_path: Path) -> 
         assert await queue.get_conflict(ids[2]) is None
         stats = await queue.get_queue_stats()
         assert stats["completed"] == 3 and stats["in_progress"] == 0 and stats["total"] == 3
+
+
+async def test_completion_details_may_hold_nan_and_infinity(db_path: Path) -> None:
+    """A service may answer a NaN loss; its success is recorded all the same."""
+    async with OfflineQueueManager(db_path) as queue:
+        ids = await queue.enqueue_many(
+            [{"operation_type": "metric_log", "payload": {"n": n}} for n in range(2)]
+        )
+        details = {ids[0]: {"response": {"loss": math.nan}}, ids[1]: {"max": math.inf}}
+        assert await queue.mark_completed_many(ids, details=details) == ids
+        first, second = await queue.get_attempts(ids[0]), await queue.get_attempts(ids[1])
+        stats = await queue.get_queue_stats()
+    assert math.isnan(first[-1].details["response"]["loss"])
+    assert second[-1].details == {"max": math.inf}
+    assert stats["completed"] == 2
 
 
 async def test_mark_completed_many_refuses_bad_ids_and_writes_nothing(db_path: Path) -> None:

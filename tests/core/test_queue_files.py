@@ -159,6 +159,43 @@ async def test_a_version_1_database_is_upgraded_with_its_rows(db_path: Path) -> 
     assert "next_attempt_at" in indexes["idx_operations_pending"]
 
 
+async def test_a_first_version_1_database_with_an_insert_trigger_is_counted_afresh(
+    db_path: Path,
+) -> None:
+    async with OfflineQueueManager(db_path) as queue:
+        ids = await queue.enqueue_many(
+            [{"operation_type": "api_call", "payload": {"n": n}} for n in range(3)]
+        )
+        await queue.mark_completed(ids[0])
+    with sqlite3.connect(db_path, isolation_level=None) as conn:
+        conn.execute(  # as the first version 1 had it; the counters it kept drifted
+            "CREATE TRIGGER trg_operations_insert AFTER INSERT ON offline_operations BEGIN"
+            " INSERT INTO queue_counters (status, count) VALUES (NEW.status, 1)"
+            " ON CONFLICT (status) DO UPDATE SET count = count + 1; END"
+        )
+        conn.execute("DELETE FROM queue_counters WHERE status LIKE '#%'")
+        conn.execute("UPDATE queue_counters SET count = 7 WHERE status = 'pending'")
+        conn.execute("PRAGMA user_version = 1")
+    async with OfflineQueueManager(db_path) as queue:
+        await queue.enqueue("api_call", {"n": 3})
+        stats = await queue.get_queue_stats()
+    assert (stats["pending"], stats["completed"], stats["total"]) == (3, 1, 4)
+    with sqlite3.connect(db_path) as conn:
+        triggers = {
+            r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        }
+    assert "trg_operations_insert" not in triggers
+
+
+async def test_a_schema_changed_by_another_program_is_named_as_such(db_path: Path) -> None:
+    async with OfflineQueueManager(db_path) as queue:
+        await queue.enqueue("api_call", {})
+        with sqlite3.connect(db_path, isolation_level=None) as conn:
+            conn.execute("DROP INDEX idx_operations_pending")  # as a newer version might
+        with pytest.raises(QueueError, match=r"changed by another program.*restart this app"):
+            await queue.claim(10)
+
+
 async def test_locked_database_waits_then_says_so(db_path: Path) -> None:
     async with OfflineQueueManager(db_path, busy_timeout=0.3) as queue:
         await queue.enqueue("api_call", {})

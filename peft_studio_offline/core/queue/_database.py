@@ -79,6 +79,13 @@ def translate(exc: sqlite3.Error, path: Path) -> PeftStudioOfflineError:
         return CorruptDatabaseError(path, message)
     if "unique constraint failed" in lowered and "idempotency_key" in lowered:
         return InvalidOperationError("That idempotency key is already used by another operation.")
+    if "no such table" in lowered or "no such index" in lowered:
+        # The schema is this version's own: only another program can have changed it, as a
+        # newer version of this app does when it upgrades the file on open.
+        return QueueError(
+            f"The queue database {path} was changed by another program, such as a newer"
+            " version of PEFT Studio Offline; restart this app to go on."
+        )
     if "readonly" in lowered or "read-only" in lowered:
         return QueueError(f"The queue database {path} is read-only; nothing was written.")
     return QueueError(f"The queue database {path} failed: {message}.")

@@ -77,10 +77,10 @@ def mark_completed(
     wanted = dict(completions)
     params = {
         "stamp": timestamp_now(now),
+        # Details go in as text made by ``dump``, as every history entry is: SQLite's JSON
+        # functions refuse what Python writes for NaN and infinity, which metrics can hold.
         "items": json.dumps(
-            [[op_id, dict(details) if details else None] for op_id, details in wanted.items()],
-            ensure_ascii=False,
-            default=str,
+            [[op_id, dump(dict(details)) if details else None] for op_id, details in wanted.items()]
         ),
     }
     recorded = conn.execute(

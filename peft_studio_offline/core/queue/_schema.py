@@ -133,12 +133,20 @@ def upgrade(conn: sqlite3.Connection, version: int) -> None:
         conn.execute("DROP INDEX IF EXISTS idx_operations_due")
         conn.execute("DROP INDEX IF EXISTS idx_operations_pending")
         conn.execute(CREATE_PENDING_INDEX)
+        # Counted afresh, once: the first version-1 files counted inserts by a trigger,
+        # later ones kept the last counted id in queue_meta.
+        conn.execute("DROP TRIGGER IF EXISTS trg_operations_insert")
+        conn.execute("DELETE FROM queue_counters")
         conn.execute(
-            "INSERT OR REPLACE INTO queue_counters (status, count) SELECT ?, value"
-            " FROM queue_meta WHERE key = 'counted_through_id'",
-            (COUNTED_THROUGH,),
+            "INSERT INTO queue_counters (status, count) SELECT status, count(*)"
+            " FROM offline_operations WHERE status IS NOT NULL GROUP BY status"
         )
+        add_to_counters(conn, None, 0, _max_id(conn))
         conn.execute("DROP TABLE IF EXISTS queue_meta")
+
+
+def _max_id(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT coalesce(max(id), 0) FROM offline_operations").fetchone()[0])
 
 
 def migrate_from_spec_table(conn: sqlite3.Connection, default_max_attempts: int) -> None:

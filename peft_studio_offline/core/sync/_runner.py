@@ -180,6 +180,14 @@ class Runner:
                 batch += await self.queue.claim(
                     more, operation_types=coalescing, exclude_ids=excluded | taken
                 )
+        # One that failed (or was held back) while the claim was on its way waits for a
+        # later run, as if the claim had left it out: it goes back untouched.
+        late = {op.id for op in batch if op.id in self.skip or engine.deferred_until(op.id)}
+        if late:
+            await asyncio.shield(
+                self.queue.release(late, "already tried in this run", record=False)
+            )
+            batch = [op for op in batch if op.id not in late]
         return batch
 
     async def _wait_settled(self) -> None:
@@ -418,8 +426,8 @@ class Runner:
             status = OperationStatus.COMPLETED
         else:
             message = outcome.message or "The operation did not go through."
-            # Once per run; a later run retries it. Skipped before the write, so the feeder
-            # cannot claim it again in between, were its retry already due.
+            # Once per run; a later run retries it. Skipped before the write, so that a claim
+            # made meanwhile, were its retry already due, gives it back (see ``_claim``).
             self.skip.add(op.id)
             updated = await self.queue.mark_failed(
                 op.id,
