@@ -177,6 +177,35 @@ async def test_handler_resource_key_orders_within_a_run(
     assert order == [0, 1, 2, 3, 4]
 
 
+async def test_a_resource_key_of_its_own_lets_an_operation_go_in_parallel(
+    queue: OfflineQueueManager, engine: SyncEngine
+) -> None:
+    in_flight: list[int] = []
+    most = 0
+
+    class Keyed:
+        def resource_key(self, payload: dict[str, Any]) -> str:
+            return "one collection"
+
+        async def handle(self, operation: Operation, context: HandlerContext) -> Outcome:
+            nonlocal most
+            in_flight.append(operation.id)
+            most = max(most, len(in_flight))
+            await asyncio.sleep(0.05)
+            in_flight.remove(operation.id)
+            return Outcome.done()
+
+    engine.register_handler("api_call", Keyed())
+    for n in range(4):
+        await queue.enqueue("api_call", {"n": n})
+    assert (await engine.sync())["completed"] == 4
+    assert most == 1  # the handler's key keeps them in order
+    for n in range(4):
+        await queue.enqueue("api_call", {"n": n}, resource_key=f"item-{n}")
+    assert (await engine.sync())["completed"] == 4
+    assert most == 4  # the engine has 4 workers
+
+
 async def test_batch_handler_coalesces_consecutive_operations(
     queue: OfflineQueueManager, engine: SyncEngine
 ) -> None:
