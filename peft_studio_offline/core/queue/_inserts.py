@@ -78,10 +78,11 @@ _VALUES_PER_ROW = len(InsertValues._fields)
 class NewOperation:
     """A validated operation, ready to insert.
 
-    Most operations set no option: for them ``short`` holds (type, payload text, priority)
-    and ``values`` is None. Such a row binds three values instead of twelve, and SQLite
-    draws its idempotency key (see ``_short_row``): binding values and drawing keys hold
-    the GIL, which a busy writer must share with the event loop.
+    Most operations set no option and carry a payload too small to compress: for them
+    ``short`` holds (type, payload text, priority) and ``values`` is None. Such a row binds
+    three values instead of twelve, and SQLite makes its idempotency key (see
+    ``_SQL_IDEMPOTENCY_KEY``): binding values and drawing keys hold the GIL, which a busy
+    writer must share with the event loop.
     """
 
     values: InsertValues | None
