@@ -79,6 +79,30 @@ async def test_auto_sync_runs_when_online_and_again_when_work_is_due(
     assert len(app.seen) == 6
 
 
+async def test_work_that_fell_due_after_the_last_claim_wakes_the_engine_at_once(
+    queue: OfflineQueueManager,
+) -> None:
+    """Due by the time the engine plans its sleep, but not when its run looked: a retry
+    whose short backoff ended in between. It must not wait for the idle poll."""
+
+    async def handler(payload: dict[str, Any]) -> bool:
+        return True
+
+    async with SyncEngine(queue, None, idle_poll=30) as engine:
+        engine.register_handler("api_call", handler)
+        await queue.enqueue("api_call", {"n": 1}, not_before=time.time() + 0.2)
+        assert (await engine.sync())["total"] == 0  # a run looked: nothing was due yet
+        await asyncio.sleep(0.3)
+        assert await engine._next_wakeup() == 0.01  # due since then: at once
+        assert (await engine.sync())["completed"] == 1
+
+        # Due when a run looked, and left: it waits on something, so the idle poll.
+        later = await queue.enqueue("api_call", {"n": 2}, not_before=time.time() + 3600)
+        await queue.enqueue("api_call", {"n": 3}, depends_on=[later])
+        assert (await engine.sync())["total"] == 0
+        assert await engine._next_wakeup() == 30
+
+
 async def test_offline_stops_at_once_and_puts_work_back_as_pending(
     queue: OfflineQueueManager,
 ) -> None:

@@ -170,6 +170,7 @@ class Runner:
             return []
         excluded = self.skip | engine.deferred_ids()
         coalescing = [t for t in types if hasattr(engine.handler_for(t), "handle_batch")]
+        engine.last_claim_at = time.time()
         batch = await self.queue.claim(
             engine.batch_size, operation_types=types, exclude_ids=excluded
         )

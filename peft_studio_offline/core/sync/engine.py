@@ -137,6 +137,9 @@ class SyncEngine:
         self._clients_loop: asyncio.AbstractEventLoop | None = None
         self._ssl_context: ssl.SSLContext | None = None
         self._deferred: dict[int, float] = {}  # op id -> not to be taken before (Unix time)
+        # When a run last asked the queue for work (Unix time): what fell due after that
+        # was not refused by the run, it came too late for it.
+        self.last_claim_at = 0.0
         # Resource -> the operation that must go before later changes to it (for keys that
         # handlers suggest; keys stored with operations are kept in order by the queue).
         self.lane_blockers: dict[str, int] = {}
@@ -325,8 +328,10 @@ class SyncEngine:
         waits: list[float] = []
         due = await self.queue.next_due_at()
         if due is not None:
-            # Due but not taken: it waits on a dependency, an earlier operation or a pause.
-            waits.append(due - now if due > now else self.idle_poll)
+            if due > self.last_claim_at:  # due later, or since the last claim looked
+                waits.append(due - now)
+            else:  # due but not taken: it waits on a dependency, an earlier one or a pause
+                waits.append(self.idle_poll)
         reopening = self.breaker.next_reopening()
         if reopening is not None:
             waits.append(reopening - now)
