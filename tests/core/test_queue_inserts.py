@@ -124,6 +124,20 @@ async def test_concurrent_enqueues_get_distinct_ids_and_keys(db_path: Path) -> N
     assert len({op.idempotency_key for op in operations if op}) == 300
 
 
+async def test_two_files_give_their_first_operations_different_keys(tmp_path: Path) -> None:
+    """Ids repeat from file to file; the random part of a made key tells the files apart."""
+    clock = Clock()
+    keys = []
+    for name in ("a.db", "b.db"):
+        async with OfflineQueueManager(tmp_path / name, clock=clock) as queue:
+            op_id = await queue.enqueue("api_call", {"n": 1})
+            operation = await queue.get_operation(op_id)
+        assert op_id == 1 and operation is not None
+        keys.append(operation.idempotency_key)
+    assert keys[0][:22] == keys[1][:22]  # the same time and id ...
+    assert keys[0] != keys[1]  # ... but not the same key
+
+
 async def test_claims_skip_the_disk_wait_but_enqueues_never_do(db_path: Path) -> None:
     """A claim may commit without fsync; the next enqueue's commit must wait for the disk."""
     async with OfflineQueueManager(db_path) as queue:

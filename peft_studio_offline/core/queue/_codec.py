@@ -37,14 +37,20 @@ def encode_payload(payload: object, compress_threshold: int) -> tuple[str, bytes
         raise InvalidOperationError(
             f"The payload must be a JSON object (a dict), not {type(payload).__name__}."
         )
-    _check_keys(payload)
+    if not (  # the common flat payload is checked here; anything else by the general walk
+        type(payload) is dict
+        and _STR.issuperset(map(type, payload))
+        and _SCALARS.issuperset(map(type, payload.values()))
+    ):
+        _check_keys(payload)
     try:
         text = "".join(_encode_chunks(payload, 0)) if _encode_chunks else _ENCODER.encode(payload)
     except RecursionError:
         raise InvalidOperationError("The payload is nested too deeply to store.") from None
     except (TypeError, ValueError) as exc:
         raise InvalidOperationError(f"The payload cannot be stored as JSON: {exc}.") from None
-    _check_text(text)
+    if not text.isascii():
+        _check_text(text)
     if compress_threshold and len(text) > compress_threshold:
         raw = text.encode("utf-8")
         blob = zlib.compress(raw, 6)
@@ -80,12 +86,6 @@ def _check_keys(payload: Mapping[Any, Any]) -> None:
     Also refuses a payload nested deeper than ``MAX_DEPTH``, which includes one that holds
     itself (the walk would otherwise never end).
     """
-    if (
-        type(payload) is dict
-        and _STR.issuperset(map(type, payload))
-        and _SCALARS.issuperset(map(type, payload.values()))
-    ):
-        return  # the common flat payload, checked without the general walk
     stack: list[tuple[Any, int]] = [(payload, 1)]
     while stack:
         value, depth = stack.pop()

@@ -392,7 +392,7 @@ class OfflineQueueManager:
             options,
             default_max_attempts=self.max_attempts,
             compress_threshold=self.compress_threshold,
-            now=self._clock(),
+            clock=self._clock,
         )
 
     def _merge_inserts(self, jobs: list[WriteJob]) -> Job:

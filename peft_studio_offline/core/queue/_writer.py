@@ -21,6 +21,8 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import groupby, repeat
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -65,6 +67,8 @@ class _Stop:
 
 
 Outcome = tuple[WriteJob, Any, BaseException | None]
+
+_merge_key = attrgetter("merge_key")
 
 
 class Writer:
@@ -142,19 +146,20 @@ class Writer:
                 continue
             batch: list[WriteJob] = []
             item: WriteJob | _Call | _Stop | None = first
+            take = self._inbox.get_nowait
             while item is not None:
-                if isinstance(item, _Stop):
-                    self._flush(batch)
-                    self._close()
-                    return
-                if isinstance(item, _Call):
+                if type(item) is WriteJob:
+                    batch.append(item)
+                elif isinstance(item, _Call):
                     self._flush(batch)
                     batch = []
                     self._run_call(item)
                 else:
-                    batch.append(item)
+                    self._flush(batch)
+                    self._close()
+                    return
                 try:
-                    item = self._inbox.get_nowait()
+                    item = take()
                 except queue.Empty:
                     item = None
             self._flush(batch)
@@ -211,17 +216,14 @@ class Writer:
 
     def _merged(self, batch: list[WriteJob]) -> list[list[WriteJob]]:
         """Consecutive jobs with the same merge key form one group."""
+        if self.merger is None:
+            return [[job] for job in batch]
         groups: list[list[WriteJob]] = []
-        for job in batch:
-            if (
-                groups
-                and self.merger is not None
-                and job.merge_key is not None
-                and groups[-1][0].merge_key == job.merge_key
-            ):
-                groups[-1].append(job)
+        for key, jobs in groupby(batch, key=_merge_key):
+            if key is None:
+                groups.extend([job] for job in jobs)
             else:
-                groups.append([job])
+                groups.append(list(jobs))
         return groups
 
     def _commit_groups(
@@ -290,6 +292,8 @@ class Writer:
             return
         if not merged:
             outcomes.append((group[0], result, None))
+        elif not any(isinstance(single, BaseException) for single in result):
+            outcomes.extend(zip(group, result, repeat(None), strict=False))
         else:
             for job, single in zip(group, result, strict=True):
                 error = single if isinstance(single, BaseException) else None
