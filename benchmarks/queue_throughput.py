@@ -183,10 +183,11 @@ async def throughput(folder: Path, count: int, many: int, rounds: int) -> None:
 def report_median(label: str, pairs: list[tuple[float, float]], target: str) -> None:
     ours = statistics.median(p[0] for p in pairs)
     baseline = statistics.median(p[1] for p in pairs)
-    ratio = statistics.median(p[0] / p[1] for p in pairs)
+    ratios = [p[0] / p[1] for p in pairs]
+    ratio = statistics.median(ratios)
     print(
         f"{label:<48} {ours:>12,.0f} ops/s  baseline {baseline:>12,.0f} ops/s"
-        f"  ratio {ratio:6.2f}  (target {target})"
+        f"  ratio {ratio:6.2f}  (target {target}; rounds {min(ratios):.2f}-{max(ratios):.2f})"
     )
 
 

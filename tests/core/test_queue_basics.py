@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import sqlite3
 from datetime import timedelta
@@ -71,6 +72,8 @@ async def test_string_type_accepted_and_operation_fields(db_path: Path) -> None:
         ("api_call", {"x": object()}, 0, {}),
         ("api_call", {"x": float("nan")}, 0, {}),
         ("api_call", {1: "int key"}, 0, {}),
+        ("api_call", {"ok": 1, 2: "a later key that is not text"}, 0, {}),
+        ("api_call", {"x": -math.inf}, 0, {}),
         ("api_call", {"s": "\ud800"}, 0, {}),
         ("api_call", {}, "high", {}),
         ("api_call", {}, 0, {"max_attempts": 0}),
@@ -129,6 +132,27 @@ async def test_payloads_store_as_compact_json(db_path: Path) -> None:
     assert (
         text == '{"x":[1,2.5,null,true,"ü",{"k":"v"}],"big":1180591620717411303424,"tiny":1e-300}'
     )
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"big": 2**70, "negative": -(2**64)},  # beyond 64 bits
+        {"none": None, "loss": 0.25},  # a real null next to a float
+        {"nullable": "null", "zero": -0.0, "small": 1e-7, "huge": 1.5e300},
+        {"ü": "Straße 🙂", "tab\t": "line\nbreak", "quote": '"'},
+        {},
+    ],
+)
+async def test_flat_payloads_keep_every_value(db_path: Path, payload: dict[str, object]) -> None:
+    """A dict of plain values takes the fast encoder; what it cannot write goes the long way."""
+    async with OfflineQueueManager(db_path) as queue:
+        op_id = await queue.enqueue("api_call", payload)
+        operation = await queue.get_operation(op_id)
+    assert operation is not None and operation.payload == payload
+    with sqlite3.connect(db_path) as conn:
+        (text,) = conn.execute("SELECT payload FROM offline_operations").fetchone()
+    assert json.loads(text) == payload and " " not in text.replace("Straße 🙂", "")
 
 
 async def test_pending_order_is_priority_then_age(db_path: Path) -> None:

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
+import orjson
+
 from peft_studio_offline.core.errors import InvalidOperationError
 
 # A compressed payload keeps a small JSON object in the ``payload`` column, so the column
@@ -33,16 +35,39 @@ MAX_DEPTH = 1000
 
 def encode_payload(payload: object, compress_threshold: int) -> tuple[str, bytes | None]:
     """Return (JSON text, compressed blob or None); raise ``InvalidOperationError``."""
-    if type(payload) is not dict and not isinstance(payload, Mapping):
+    if type(payload) is dict and _SCALARS.issuperset(map(type, payload.values())):
+        text = _flat_text(payload)
+    elif isinstance(payload, Mapping):
+        text = _general_text(payload)
+    else:
         raise InvalidOperationError(
             f"The payload must be a JSON object (a dict), not {type(payload).__name__}."
         )
-    if not (  # the common flat payload is checked here; anything else by the general walk
-        type(payload) is dict
-        and _STR.issuperset(map(type, payload))
-        and _SCALARS.issuperset(map(type, payload.values()))
-    ):
-        _check_keys(payload)
+    if compress_threshold and len(text) > compress_threshold:
+        raw = text.encode("utf-8")
+        blob = zlib.compress(raw, 6)
+        stub = json.dumps({COMPRESSED_MARKER: "zlib", "bytes": len(raw)})
+        return stub, blob
+    return text, None
+
+
+def _flat_text(payload: dict[Any, Any]) -> str:
+    """A dict of plain values, the common payload: orjson writes it four times faster.
+
+    Whatever orjson refuses (a key that is not text, an integer beyond 64 bits, a lone
+    surrogate) goes to the standard encoder, which says what is wrong. orjson writes NaN
+    and infinity as null, so a text holding null is made again by the standard encoder,
+    which refuses them.
+    """
+    try:
+        text = orjson.dumps(payload).decode()
+    except orjson.JSONEncodeError:
+        return _general_text(payload)
+    return _general_text(payload) if "null" in text else text
+
+
+def _general_text(payload: Mapping[Any, Any]) -> str:
+    _check_keys(payload)
     try:
         text = "".join(_encode_chunks(payload, 0)) if _encode_chunks else _ENCODER.encode(payload)
     except RecursionError:
@@ -51,12 +76,7 @@ def encode_payload(payload: object, compress_threshold: int) -> tuple[str, bytes
         raise InvalidOperationError(f"The payload cannot be stored as JSON: {exc}.") from None
     if not text.isascii():
         _check_text(text)
-    if compress_threshold and len(text) > compress_threshold:
-        raw = text.encode("utf-8")
-        blob = zlib.compress(raw, 6)
-        stub = json.dumps({COMPRESSED_MARKER: "zlib", "bytes": len(raw)})
-        return stub, blob
-    return text, None
+    return text
 
 
 def decode_payload(text: str | bytes | None, blob: bytes | None) -> dict[str, Any]:
@@ -108,7 +128,6 @@ def _check_keys(payload: Mapping[Any, Any]) -> None:
 
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
-_STR = frozenset({str})
 
 
 def _check_text(text: str) -> None:
