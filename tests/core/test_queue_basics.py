@@ -121,16 +121,22 @@ async def test_a_payload_that_holds_itself_is_refused(db_path: Path) -> None:
         assert (await queue.get_queue_stats())["total"] == 0
 
 
-async def test_payloads_store_as_compact_json(db_path: Path) -> None:
-    payload = {"x": [1, 2.5, None, True, "ü", {"k": "v"}], "big": 2**70, "tiny": 1e-300}
+async def _stored_text(db_path: Path, payload: dict[str, object]) -> str:
+    """Enqueue ``payload``, check that it reads back equal, return the text in the table."""
     async with OfflineQueueManager(db_path) as queue:
         op_id = await queue.enqueue("api_call", payload)
         operation = await queue.get_operation(op_id)
     assert operation is not None and operation.payload == payload
     with sqlite3.connect(db_path) as conn:
         (text,) = conn.execute("SELECT payload FROM offline_operations").fetchone()
+    return str(text)
+
+
+async def test_payloads_store_as_compact_json(db_path: Path) -> None:
+    payload = {"x": [1, 2.5, None, True, "ü", {"k": "v"}], "big": 2**70, "tiny": 1e-300}
     assert (
-        text == '{"x":[1,2.5,null,true,"ü",{"k":"v"}],"big":1180591620717411303424,"tiny":1e-300}'
+        await _stored_text(db_path, payload)
+        == '{"x":[1,2.5,null,true,"ü",{"k":"v"}],"big":1180591620717411303424,"tiny":1e-300}'
     )
 
 
@@ -146,12 +152,7 @@ async def test_payloads_store_as_compact_json(db_path: Path) -> None:
 )
 async def test_flat_payloads_keep_every_value(db_path: Path, payload: dict[str, object]) -> None:
     """A dict of plain values takes the fast encoder; what it cannot write goes the long way."""
-    async with OfflineQueueManager(db_path) as queue:
-        op_id = await queue.enqueue("api_call", payload)
-        operation = await queue.get_operation(op_id)
-    assert operation is not None and operation.payload == payload
-    with sqlite3.connect(db_path) as conn:
-        (text,) = conn.execute("SELECT payload FROM offline_operations").fetchone()
+    text = await _stored_text(db_path, payload)
     assert json.loads(text) == payload and " " not in text.replace("Straße 🙂", "")
 
 
