@@ -21,7 +21,7 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from itertools import groupby, repeat
+from itertools import groupby
 from operator import attrgetter
 from pathlib import Path
 from typing import Any, TypeVar
@@ -293,7 +293,7 @@ class Writer:
         if not merged:
             outcomes.append((group[0], result, None))
         elif not any(isinstance(single, BaseException) for single in result):
-            outcomes.extend(zip(group, result, repeat(None), strict=False))
+            outcomes.extend(zip(group, result, [None] * len(group), strict=True))
         else:
             for job, single in zip(group, result, strict=True):
                 error = single if isinstance(single, BaseException) else None
