@@ -71,7 +71,10 @@ class OverflowPolicy(StrEnum):
 
 def parse_operation_type(value: object) -> OperationType:
     """Accept the enum or its string value; anything else is a ``ValueError``."""
-    found = _TYPES_BY_VALUE.get(value) if isinstance(value, str) else None
+    try:
+        found = _TYPES_BY_VALUE.get(value) if isinstance(value, str) else None
+    except TypeError:  # a str subclass that cannot be hashed
+        found = None
     if found is not None:
         return found
     known = ", ".join(t.value for t in OperationType)

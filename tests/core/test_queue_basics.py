@@ -63,10 +63,15 @@ async def test_string_type_accepted_and_operation_fields(db_path: Path) -> None:
     assert len(operation.idempotency_key) == 32
 
 
+class _UnhashableText(str):
+    __hash__ = None  # type: ignore[assignment]
+
+
 @pytest.mark.parametrize(
     ("operation_type", "payload", "priority", "options"),
     [
         ("teleport", {}, 0, {}),
+        (_UnhashableText("api_call"), {}, 0, {}),
         ("api_call", [1, 2], 0, {}),
         ("api_call", "text", 0, {}),
         ("api_call", {"x": object()}, 0, {}),

@@ -141,7 +141,9 @@ def validate(
             + ", ".join(sorted(ENQUEUE_OPTIONS))
             + "."
         )
-    type_text = _TYPE_TEXT.get(operation_type) if isinstance(operation_type, str) else None
+    type_text = None
+    if type(operation_type) is str or isinstance(operation_type, OperationType):
+        type_text = _TYPE_TEXT.get(operation_type)
     if type_text is None:
         type_text = parse_operation_type(operation_type).value  # raises, naming the known types
     text, blob = encode_payload(payload, compress_threshold)
