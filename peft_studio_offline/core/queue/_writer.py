@@ -154,7 +154,7 @@ class Writer:
                     self._flush(batch)
                     batch = []
                     self._run_call(item)
-                else:
+                else:  # _Stop: finish what was handed in before it, then end
                     self._flush(batch)
                     self._close()
                     return
