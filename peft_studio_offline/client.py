@@ -10,8 +10,10 @@
 Each call sends the operation to the running app's local API when there is one (so the
 window shows it at once), and otherwise writes it straight into the queue database. It never
 raises or waits long because the network, or the app, is gone: HTTP timeouts are short, a
-server that failed is not asked again for a while, and the database is always there. Bad
-input (an unknown type, a payload that is not JSON) raises ``ClientError``, a ``ValueError``.
+server that failed is not asked again for a while, and the database is always there. When
+nothing can take an operation (a full disk), it is kept in memory, in order and bounded, and
+queued before the next one once the database takes it again. Bad input (an unknown type, a
+payload that is not JSON) raises ``ClientError``, a ``ValueError``.
 
 The app is found through ``PEFT_STUDIO_OFFLINE_API_URL`` and ``PEFT_STUDIO_OFFLINE_API_TOKEN``
 when they are set, else through the files ``api-server.json`` and ``api-token`` that a
@@ -35,6 +37,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from peft_studio_offline._client_backlog import Backlog, HeldOperation, NotStoredError
 from peft_studio_offline.core.enums import OperationType, parse_operation_type
 from peft_studio_offline.core.errors import InvalidOperationError, PeftStudioOfflineError
 
@@ -78,6 +81,7 @@ class OfflineClient:
         self._api_down_until = 0.0
         self._http: httpx.Client | None = None
         self._direct: _DirectQueue | None = None
+        self._backlog = Backlog()
         self._lock = threading.Lock()
         self._pid = os.getpid()
 
@@ -201,7 +205,8 @@ class OfflineClient:
     def enqueue(
         self, operation_type: OperationType | str, payload: Mapping[str, Any], priority: int = 0
     ) -> int | None:
-        """Queue any operation; returns its id, or None when it could not be stored."""
+        """Queue any operation; returns its id, or None while it is held in memory because
+        nothing could store it yet (see ``held_in_memory``)."""
         try:
             kind = parse_operation_type(operation_type)
         except InvalidOperationError as exc:
@@ -212,7 +217,31 @@ class OfflineClient:
             self._forget_parent()
         # The same key on both paths: an operation the server stored before its answer was
         # lost is found again rather than stored twice.
-        dedup_key = f"client-{uuid.uuid4().hex}"
+        operation = HeldOperation(kind, dict(payload), priority, f"client-{uuid.uuid4().hex}")
+        if len(self._backlog) and not (self._backlog.due() and self._backlog.flush(self._deliver)):
+            # Older work waits in memory: this one queues behind it, in the order made.
+            self._backlog.hold(operation, "older operations are still waiting to be queued")
+            return None
+        try:
+            return self._deliver(operation)
+        except NotStoredError as exc:
+            self._backlog.hold(operation, str(exc))
+            return None
+
+    @property
+    def held_in_memory(self) -> int:
+        """How many operations wait in memory because nothing could store them yet."""
+        return len(self._backlog)
+
+    def _deliver(self, operation: HeldOperation) -> int:
+        """Through the app's API when it answers, else into the database; raises
+        ``NotStoredError`` when neither takes it."""
+        kind, payload, priority, dedup_key = (
+            operation.kind,
+            operation.payload,
+            operation.priority,
+            operation.dedup_key,
+        )
         if self.use_api and time.monotonic() >= self._api_down_until:
             sent = self._send(kind, dict(payload), priority, dedup_key)
             if sent is not None:
@@ -226,12 +255,15 @@ class OfflineClient:
         self._lock = threading.Lock()
         self._http = None
         self._direct = None
+        self._backlog = Backlog()  # what the parent holds is the parent's to queue
         self._api_down_until = 0.0
 
     def close(self) -> None:
         if os.getpid() != self._pid:
             self._forget_parent()
             return
+        if len(self._backlog) and not self._backlog.flush(self._deliver):
+            self._backlog.abandon()
         with self._lock:
             if self._http is not None:
                 self._http.close()
@@ -279,8 +311,8 @@ class OfflineClient:
 
     def _store(
         self, kind: OperationType, payload: dict[str, Any], priority: int, dedup_key: str
-    ) -> int | None:
-        """Straight into the database; None (with a warning) when the database refuses."""
+    ) -> int:
+        """Straight into the database; ``NotStoredError`` when the database refuses."""
         try:
             with self._lock:
                 if self._direct is None:
@@ -289,9 +321,10 @@ class OfflineClient:
             return direct.enqueue(kind, payload, priority, dedup_key)
         except InvalidOperationError as exc:
             raise ClientError(str(exc)) from None
-        except (PeftStudioOfflineError, OSError, FutureTimeout) as exc:
-            log.warning("Could not queue the %s operation: %s", kind.value, exc)
-            return None
+        except FutureTimeout:
+            raise NotStoredError("The queue database did not answer within 30 s.") from None
+        except (PeftStudioOfflineError, OSError) as exc:
+            raise NotStoredError(str(exc)) from None
 
     def _client(self) -> httpx.Client | None:
         with self._lock:

@@ -27,6 +27,12 @@ log = logging.getLogger(__name__)
 
 FAILED = 1
 
+# Commands that only read or change what exists: on a --db path with no queue they say so
+# instead of creating an empty database there (a mistyped path would hide the real queue).
+NEEDS_EXISTING_QUEUE = frozenset(
+    {"list", "show", "stats", "status", "sync", "delete", "move-aside"}
+)
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 done, 1 failed, 2 usage error)."""
@@ -59,6 +65,10 @@ async def _run(args: argparse.Namespace) -> int:
     from peft_studio_offline.core.settings import Settings
 
     command: str = args.command
+    missing = _missing_queue(command, getattr(args, "db", None))
+    if missing is not None:
+        _error(f"There is no queue database at {missing}; nothing was created")
+        return FAILED
     settings = Settings.load()
     log_file = _configure_logging(settings)
     runtime = Runtime(settings, db_path=getattr(args, "db", None))
@@ -133,3 +143,12 @@ def _error(message: str, hint: str = "") -> None:
     text = message.rstrip(".")
     sys.stderr.write(f"{PROG}: {text}{hint}.\n")
     sys.stderr.flush()
+
+
+def _missing_queue(command: str, db: str | None) -> Path | None:
+    """The --db path a command that needs an existing queue was given, when nothing is there
+    (whatever is there, opening it decides whether it is a queue)."""
+    if command not in NEEDS_EXISTING_QUEUE or db is None:
+        return None
+    path = Path(db).expanduser()
+    return None if path.exists() else path

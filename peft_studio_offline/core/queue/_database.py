@@ -38,7 +38,8 @@ def check_file(path: Path) -> None:
     except OSError as exc:
         raise CorruptDatabaseError(path, f"it cannot be read: {exc.strerror}") from exc
     if path.is_dir():
-        raise CorruptDatabaseError(path, "it is a folder")
+        # Not damage: nothing there is to be moved aside; the path itself is wrong.
+        raise QueueError(f"{path} is a folder, not a queue database file; give a file's path.")
     if size == 0:
         return  # SQLite treats an empty file as an empty database
     try:
@@ -48,16 +49,79 @@ def check_file(path: Path) -> None:
         raise CorruptDatabaseError(path, f"it cannot be read: {exc.strerror}") from exc
     if len(header) < 100 or not header.startswith(SQLITE_HEADER):
         raise CorruptDatabaseError(path, "it is not an SQLite database")
+    expected = _expected_size(header)
+    if expected is None or size >= expected:
+        return
+    if has_companion_log(path):
+        # A checkpoint that ran out of space can write the header's new page count before
+        # the pages themselves; those pages are still in the WAL, so the length proves
+        # nothing. SQLite reads the file with its log and says whether it is whole.
+        verify_with_sqlite(path)
+        return
+    raise CorruptDatabaseError(path, f"it is truncated: {size} of {expected} bytes are there")
+
+
+def _expected_size(header: bytes) -> int | None:
+    """The length the header promises, or None when the header's count is not current."""
     page_size = struct.unpack(">H", header[16:18])[0]
     page_size = 65536 if page_size == 1 else page_size
     (page_count,) = struct.unpack(">I", header[28:32])
     (change_counter,) = struct.unpack(">I", header[24:28])
     (valid_for,) = struct.unpack(">I", header[92:96])
     # The header's page count is trustworthy only when it was written with the last change.
-    if page_count and change_counter == valid_for and size < page_count * page_size:
-        raise CorruptDatabaseError(
-            path, f"it is truncated: {size} of {page_count * page_size} bytes are there"
-        )
+    if not page_count or change_counter != valid_for:
+        return None
+    return int(page_count * page_size)
+
+
+def has_companion_log(path: Path) -> bool:
+    """True when a non-empty WAL or rollback journal beside the file holds part of it."""
+    for suffix in ("-wal", "-journal"):
+        try:
+            if path.with_name(path.name + suffix).stat().st_size > 0:
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def verify_with_sqlite(path: Path) -> None:
+    """Let SQLite judge the file with its log: raise only on damage that it finds.
+
+    When SQLite cannot even look (a full disk with no room for the shared-memory file, say),
+    the ordinary open decides instead.
+    """
+    damage = damage_found_by_sqlite(path)
+    if damage:
+        raise CorruptDatabaseError(path, damage)
+
+
+def damage_found_by_sqlite(path: Path) -> str | None:
+    """What SQLite's own check finds wrong with the file: a sentence, "" when it is whole,
+    None when SQLite could not look.
+
+    The connection is read-only: it neither checkpoints nor deletes the log when it closes,
+    so a damaged file is left exactly as it was.
+    """
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return None
+    try:
+        verdict = str(conn.execute("PRAGMA quick_check").fetchone()[0])
+    except sqlite3.DatabaseError as exc:
+        return str(exc) if is_damage(exc) else None
+    finally:
+        conn.close()
+    return "" if verdict == "ok" else f"SQLite's check found damage: {verdict}"
+
+
+def is_damage(exc: sqlite3.Error) -> bool:
+    """True when SQLite says the file itself is damaged, not that it could not be read now."""
+    if getattr(exc, "sqlite_errorname", "") in ("SQLITE_CORRUPT", "SQLITE_NOTADB"):
+        return True
+    lowered = str(exc).lower()
+    return "malformed" in lowered or "not a database" in lowered or "corrupt" in lowered
 
 
 def translate(exc: sqlite3.Error, path: Path) -> PeftStudioOfflineError:
@@ -73,9 +137,7 @@ def translate(exc: sqlite3.Error, path: Path) -> PeftStudioOfflineError:
             f"The queue database {path} cannot grow (the disk is full or its size limit is"
             " reached); nothing was written."
         )
-    if isinstance(exc, sqlite3.DatabaseError) and (
-        "malformed" in lowered or "not a database" in lowered or "corrupt" in lowered
-    ):
+    if isinstance(exc, sqlite3.DatabaseError) and is_damage(exc):
         return CorruptDatabaseError(path, message)
     if "unique constraint failed" in lowered and "idempotency_key" in lowered:
         return InvalidOperationError("That idempotency key is already used by another operation.")
