@@ -246,6 +246,10 @@ def test_list_does_not_load_the_http_stack_or_qt() -> None:
         (("list", "--status", "sleeping"), "Unknown status 'sleeping'"),
         (("list", "--type", "teleport"), "Unknown operation type"),
         (("serve", "--port", "70000"), "port"),
+        (("enqueue", "api_call", "{}", "--priority", "2147483648"), "-2147483648 and 2147483647"),
+        (("show", "99999999999999999999"), "ids go up to 9223372036854775807"),
+        (("list", "--limit", "0"), "--limit must be 1 or more"),
+        (("enqueue", "api_call", "@/nonexistent/payload.json"), "cannot be read"),
     ],
 )
 def test_usage_errors_exit_2_with_one_sentence(args: tuple[str, ...], words: str) -> None:
@@ -368,3 +372,34 @@ def test_self_test() -> None:
     result = run("--self-test")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "self-test passed" in result.stdout
+
+
+def test_a_payload_too_large_for_an_argument_comes_from_a_file_or_stdin(tmp_path: Path) -> None:
+    payload = {"url": "http://127.0.0.1:9/big", "blob": "b" * 300_000}  # past the 128 KiB limit
+    source = tmp_path / "payload.json"
+    source.write_text(json.dumps(payload))
+    from_file = int(ok("enqueue", "api_call", f"@{source}"))
+    from_stdin = subprocess.run(
+        [sys.executable, "-m", "peft_studio_offline", "enqueue", "api_call", "-"],
+        input=json.dumps(payload),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert from_stdin.returncode == 0, from_stdin.stderr
+    for op_id in (from_file, int(from_stdin.stdout)):
+        shown = json.loads(ok("show", str(op_id), "--json"))
+        assert shown["payload"]["blob"] == payload["blob"]
+
+
+def test_list_cuts_wide_characters_to_the_terminal_width(tmp_path: Path) -> None:
+    from wcwidth import wcswidth
+
+    for note in ("日本語のメモ" * 30, "plain note " * 30):
+        enqueue({"note": note, "url": "http://127.0.0.1:9/x"})
+    listed = run("list", env={**os.environ, "COLUMNS": "80"})
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert len(lines) == 3 and all(line.endswith("…") for line in lines[1:]), lines
+    # Each row fills the terminal and no more: a CJK character takes two columns.
+    assert all(79 <= wcswidth(line) <= 80 for line in lines[1:]), lines

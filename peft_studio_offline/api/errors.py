@@ -70,6 +70,10 @@ def describe_validation(errors: Sequence[Any]) -> tuple[str, str | None]:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        if not is_json(request.headers.get("content-type")):
+            return error_response(
+                415, "Send the request body as JSON, with Content-Type: application/json."
+            )
         detail, field = describe_validation(exc.errors())
         return error_response(422, detail, field)
 
@@ -81,7 +85,16 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else "The request failed."
         if exc.status_code == 404 and detail == "Not Found":
+            bad_id = id_that_is_not_a_number(request)
+            if bad_id is not None:
+                return error_response(
+                    422, f"'{bad_id}' is not an operation id (a number).", field="id"
+                )
             detail = f"There is no endpoint at {request.url.path}."
+        if exc.status_code == 400 and isinstance(exc.__cause__, RecursionError):
+            detail = "The request body is nested too deeply to read."
+        elif exc.status_code == 400 and detail == "There was an error parsing the body":
+            detail = "The request body could not be read as JSON."
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
             detail = f"{request.method} is not allowed on {request.url.path}."
@@ -103,23 +116,50 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(500, "The server failed unexpectedly; the log has the details.")
 
 
+def is_json(content_type: str | None) -> bool:
+    """True for a JSON media type, or none given (FastAPI then reads the body as JSON)."""
+    if not content_type:
+        return True
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
 def allowed_methods(request: Request) -> list[str]:
     """Every method the OpenAPI document lists for this path (Starlette names only one route's)."""
-    table: list[tuple[re.Pattern[str], set[str]]] | None = getattr(
-        request.app.state, "allowed_methods", None
-    )
+    methods: set[str] = set()
+    for numeric, _, listed in _path_table(request):
+        if numeric.match(request.url.path):
+            methods |= listed
+    return sorted(methods)
+
+
+def id_that_is_not_a_number(request: Request) -> str | None:
+    """The id segment of a path that fits a route except that its id is not a number."""
+    for _, any_segment, _ in _path_table(request):
+        found = any_segment.match(request.url.path)
+        if found is not None:
+            return next((part for part in found.groups() if not part.isdigit()), None)
+    return None
+
+
+_PathTable = list[tuple[re.Pattern[str], re.Pattern[str], set[str]]]
+
+
+def _path_table(request: Request) -> _PathTable:
+    """Each path of the OpenAPI document: (regex with numeric ids, regex with any id, methods)."""
+    table: _PathTable | None = getattr(request.app.state, "path_table", None)
     if table is None:
         table = []
         for template, item in request.app.openapi().get("paths", {}).items():
             # Every path parameter of this API is an id (an ``:int`` route).
-            regex = re.sub(r"\\{[^}]+\\}", "[0-9]+", re.escape(template))
-            table.append((re.compile(f"^{regex}$"), {m.upper() for m in item}))
-        request.app.state.allowed_methods = table
-    methods: set[str] = set()
-    for compiled, listed in table:
-        if compiled.match(request.url.path):
-            methods |= listed
-    return sorted(methods)
+            numeric = re.sub(r"\\{[^}]+\\}", "[0-9]+", re.escape(template))
+            any_segment = re.sub(r"\\{[^}]+\\}", "([^/]+)", re.escape(template))
+            methods = {m.upper() for m in item}
+            table.append((re.compile(f"^{numeric}$"), re.compile(f"^{any_segment}$"), methods))
+        request.app.state.path_table = table
+    return table
 
 
 def status_for(exc: PeftStudioOfflineError) -> int:

@@ -12,10 +12,10 @@ from peft_studio_offline.core.enums import (
     OperationStatus,
     OperationType,
 )
+from peft_studio_offline.core.operation import PRIORITY_MAX, PRIORITY_MIN
 
 # Ids beyond 2**53 do not survive JSON numbers read as floats; none will ever be that high.
 ID_MAX = 2**53
-PRIORITY_LIMIT = 2**31
 
 OperationId = Annotated[int, Field(ge=1, le=ID_MAX)]
 Key = Annotated[str, Field(min_length=1, max_length=512)]
@@ -53,7 +53,7 @@ class EnqueueRequest(_Request):
 
     operation_type: OperationType
     payload: Payload
-    priority: Annotated[StrictInt, Field(ge=-PRIORITY_LIMIT, le=PRIORITY_LIMIT)] = 0
+    priority: Annotated[StrictInt, Field(ge=PRIORITY_MIN, le=PRIORITY_MAX)] = 0
     max_attempts: Annotated[StrictInt, Field(ge=1, le=1000)] | None = None
     ttl: Annotated[float, Field(gt=0, le=10 * 365 * 86400, allow_inf_nan=False)] | None = Field(
         None, description="Seconds until the operation expires unsent."

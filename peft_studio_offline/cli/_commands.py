@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from peft_studio_offline.cli import _format as fmt
 from peft_studio_offline.cli._parser import UsageError
+from peft_studio_offline.cli._payload_text import payload_text
 from peft_studio_offline.core.enums import OperationStatus, parse_operation_type
 from peft_studio_offline.core.errors import InvalidOperationError, OperationNotFoundError
 from peft_studio_offline.core.masking import mask_secrets, masked_operation
@@ -35,7 +36,7 @@ async def enqueue(args: argparse.Namespace, runtime: Runtime) -> int:
     except InvalidOperationError as exc:
         raise UsageError(str(exc)) from None
     try:
-        payload = json.loads(args.payload)
+        payload = json.loads(payload_text(args.payload))
     except ValueError as exc:
         raise UsageError(f"The payload is not valid JSON ({exc}).") from None
     except RecursionError:
@@ -58,8 +59,8 @@ async def enqueue(args: argparse.Namespace, runtime: Runtime) -> int:
 async def list_operations(args: argparse.Namespace, runtime: Runtime) -> int:
     statuses = [_status(s) for s in args.status or []]
     types = [_type(t) for t in args.type or []]
-    if args.limit is not None and args.limit < 0:
-        raise UsageError("--limit must be zero or more.")
+    if args.limit is not None and args.limit < 1:
+        raise UsageError("--limit must be 1 or more.")  # 0 would show nothing and call it empty
     operations = await runtime.queue.list_operations(
         status=statuses or None,
         operation_type=types or None,

@@ -9,21 +9,37 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, TextIO
 
+from wcwidth import wcswidth, wcwidth
+
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], last_flexible: bool = True) -> str:
-    """Columns padded to their widest cell; the last one cut to fit the terminal."""
-    widths = [len(h) for h in headers]
+    """Columns padded to their widest cell; the last one cut to fit the terminal.
+
+    Widths are terminal columns, not characters: a CJK character or an emoji takes two.
+    """
+    rows = [[_one_line(cell) for cell in row] for row in rows]
+    widths = [display_width(h) for h in headers]
     for row in rows:
         for index, cell in enumerate(row):
-            widths[index] = max(widths[index], len(cell))
+            widths[index] = max(widths[index], display_width(cell))
     if last_flexible and headers:
         room = shutil.get_terminal_size((120, 24)).columns - sum(w + 2 for w in widths[:-1])
-        widths[-1] = max(len(headers[-1]), min(widths[-1], room))
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+        widths[-1] = max(display_width(headers[-1]), min(widths[-1], room))
+    lines = ["  ".join(_pad(h, w) for h, w in zip(headers, widths, strict=True)).rstrip()]
     for row in rows:
         cells = [_cut(cell, w) for cell, w in zip(row, widths, strict=True)]
-        lines.append("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip())
+        lines.append("  ".join(_pad(c, w) for c, w in zip(cells, widths, strict=True)).rstrip())
     return "\n".join(lines)
+
+
+def display_width(text: str) -> int:
+    """Columns the text takes on a terminal (a control character counts as one)."""
+    width = wcswidth(text)
+    return width if width >= 0 else sum(max(wcwidth(char), 1) for char in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * max(0, width - display_width(text))
 
 
 def key_values(pairs: Sequence[tuple[str, Any]]) -> str:
@@ -58,9 +74,23 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _one_line(cell: str) -> str:
+    return cell.replace("\r", " ").replace("\n", " ").replace("\t", " ")
+
+
 def _cut(cell: str, width: int) -> str:
-    cell = cell.replace("\n", " ")
-    return cell if len(cell) <= width else cell[: max(0, width - 1)] + "…"
+    """The cell cut to ``width`` columns, ending in "…" when something was cut."""
+    if display_width(cell) <= width:
+        return cell
+    kept: list[str] = []
+    used = 0
+    for char in cell:
+        char_width = max(wcwidth(char), 0)
+        if used + char_width > width - 1:
+            break
+        kept.append(char)
+        used += char_width
+    return "".join(kept) + "…"
 
 
 class ProgressBar:

@@ -7,6 +7,7 @@ import sys
 from typing import NoReturn
 
 from peft_studio_offline.core.enums import OperationStatus, OperationType
+from peft_studio_offline.core.operation import PRIORITY_BOUNDS, check_priority
 
 PROG = "peft-studio-offline"
 USAGE_ERROR = 2
@@ -28,19 +29,22 @@ def operation_id(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not an operation id (a number)") from None
-    if not 1 <= value <= 2**63 - 1:
+    if value < 1:
         raise argparse.ArgumentTypeError(f"{value} is not an operation id (ids start at 1)")
+    if value > 2**63 - 1:
+        raise argparse.ArgumentTypeError(
+            f"{value} is not an operation id (ids go up to {2**63 - 1})"
+        )
     return value
 
 
 def priority(text: str) -> int:
     try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"the priority must be an integer, not '{text}'") from None
-    if abs(value) > 2**31:
-        raise argparse.ArgumentTypeError("the priority must be between -2147483648 and 2147483648")
-    return value
+        return check_priority(int(text))
+    except ValueError:  # InvalidOperationError is one too
+        raise argparse.ArgumentTypeError(
+            f"the priority must be an integer {PRIORITY_BOUNDS}, not '{text}'"
+        ) from None
 
 
 def port(text: str) -> int:
@@ -71,7 +75,11 @@ def build_parser(version: str, self_test: bool) -> argparse.ArgumentParser:
 
     enqueue = commands.add_parser("enqueue", help="add an operation to the queue")
     enqueue.add_argument("type", metavar="TYPE", help=_choices(OperationType))
-    enqueue.add_argument("payload", metavar="PAYLOAD_JSON", help="the payload, a JSON object")
+    enqueue.add_argument(
+        "payload",
+        metavar="PAYLOAD_JSON",
+        help="the payload, a JSON object; @FILE reads it from a file, - from standard input",
+    )
     enqueue.add_argument("--priority", type=priority, default=0, help="higher runs first")
     _add_json(enqueue, 'print {"id": N}')
 

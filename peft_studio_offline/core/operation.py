@@ -7,6 +7,23 @@ from datetime import UTC, datetime
 from typing import Any
 
 from peft_studio_offline.core.enums import ConflictResolution, OperationStatus, OperationType
+from peft_studio_offline.core.errors import InvalidOperationError
+
+# A priority is a signed 32-bit integer, the same bounds everywhere it is accepted.
+PRIORITY_MIN = -(2**31)
+PRIORITY_MAX = 2**31 - 1
+PRIORITY_BOUNDS = f"between {PRIORITY_MIN} and {PRIORITY_MAX}"
+
+
+def check_priority(priority: object) -> int:
+    """The priority as given, or ``InvalidOperationError`` naming the bounds."""
+    if isinstance(priority, bool) or not isinstance(priority, int):
+        raise InvalidOperationError(
+            f"The priority must be an integer {PRIORITY_BOUNDS}, not {priority!r}."
+        )
+    if not PRIORITY_MIN <= priority <= PRIORITY_MAX:
+        raise InvalidOperationError(f"The priority must be {PRIORITY_BOUNDS}, not {priority}.")
+    return priority
 
 
 def utc_now() -> datetime:

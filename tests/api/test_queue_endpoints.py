@@ -323,8 +323,16 @@ async def test_bad_query_or_path_is_422(
     assert response.json()["field"]
 
 
-async def test_not_a_number_id_is_404_and_wrong_method_is_405(live_api: LiveApi) -> None:
-    assert (await live_api.client.get("/api/offline/queue/abc")).status_code == 404
+async def test_not_a_number_id_is_422_and_wrong_method_is_405(live_api: LiveApi) -> None:
+    for path in ("/api/offline/queue/abc", "/api/offline/queue/abc/retry"):
+        method = "POST" if path.endswith("retry") else "GET"
+        answer = await live_api.client.request(method, path)
+        assert answer.status_code == 422, answer.text
+        assert answer.json() == {
+            "detail": "'abc' is not an operation id (a number).",
+            "field": "id",
+        }
+    assert (await live_api.client.get("/api/offline/nothing-here")).status_code == 404
     response = await live_api.client.put("/api/offline/queue")
     assert response.status_code == 405
     assert set(response.headers["allow"].replace(" ", "").split(",")) == {"GET", "POST"}
@@ -375,3 +383,49 @@ async def test_adapter_pushes_only_from_allowed_folders(live_api: LiveApi, tmp_p
     assert refused.status_code == 403
     assert refused.json()["field"] == "payload.path"
     assert (await live_api.runtime.queue.get_queue_stats())["total"] == 1
+
+
+async def test_a_form_body_is_415_asking_for_json(live_api: LiveApi) -> None:
+    response = await live_api.client.post(
+        "/api/offline/queue", data={"operation_type": "api_call", "payload": "{}"}
+    )
+    assert response.status_code == 415, response.text
+    assert response.json()["detail"] == (
+        "Send the request body as JSON, with Content-Type: application/json."
+    )
+    assert (await live_api.runtime.queue.get_queue_stats())["total"] == 0
+
+
+async def test_a_body_nested_too_deeply_is_named(live_api: LiveApi) -> None:
+    body = b'{"operation_type": "api_call", "payload": {"a": ' + b"[" * 100_000 + b"]" * 100_000
+    response = await live_api.client.post(
+        "/api/offline/queue", content=body + b"}}", headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["detail"] == "The request body is nested too deeply to read."
+
+
+async def test_priority_bounds_are_those_of_a_32_bit_integer(live_api: LiveApi) -> None:
+    body: dict[str, Any] = {"operation_type": "api_call", "payload": {"url": "http://h/x"}}
+    for refused in (2**31, -(2**31) - 1):
+        answer = await live_api.client.post(
+            "/api/offline/queue", json={**body, "priority": refused}
+        )
+        assert answer.status_code == 422 and answer.json()["field"] == "priority"
+    for accepted in (2**31 - 1, -(2**31)):
+        answer = await live_api.client.post(
+            "/api/offline/queue", json={**body, "priority": accepted}
+        )
+        assert answer.status_code == 201, answer.text
+
+
+async def test_retrying_a_cancelled_operation_forgets_the_cancellation(live_api: LiveApi) -> None:
+    queue = live_api.runtime.queue
+    op_id = await queue.enqueue("api_call", {"url": "http://127.0.0.1:9/x"})
+    await queue.cancel(op_id)
+    assert (await queue.get_operation(op_id)).error_message == "Cancelled by the user."  # type: ignore[union-attr]
+    answer = await live_api.client.post(f"/api/offline/queue/{op_id}/retry")
+    assert answer.status_code == 200, answer.text
+    operation = await queue.get_operation(op_id)
+    assert operation is not None and operation.status.value == "pending"
+    assert operation.error_message is None

@@ -22,6 +22,7 @@ from peft_studio_offline.core.enums import (
 )
 from peft_studio_offline.core.errors import InvalidOperationError, QueueFullError
 from peft_studio_offline.core.events import QueueChange
+from peft_studio_offline.core.operation import PRIORITY_MAX, PRIORITY_MIN, check_priority
 from peft_studio_offline.core.queue._codec import encode_payload
 from peft_studio_offline.core.queue._rows import timestamp_now
 from peft_studio_offline.core.queue._schema import add_to_counters
@@ -147,10 +148,8 @@ def validate(
     if type_text is None:
         type_text = parse_operation_type(operation_type).value  # raises, naming the known types
     text, blob = encode_payload(payload, compress_threshold)
-    if type(priority) is not int and (isinstance(priority, bool) or not isinstance(priority, int)):
-        raise InvalidOperationError(f"The priority must be an integer, not {priority!r}.")
-    if abs(priority) > 2**31:
-        raise InvalidOperationError("The priority must be between -2147483648 and 2147483648.")
+    if type(priority) is not int or not PRIORITY_MIN <= priority <= PRIORITY_MAX:
+        priority = check_priority(priority)  # raises, naming the bounds, unless an int subclass
     if not options:  # the common case: every option at its default
         if blob is None:
             return NewOperation(None, (), (type_text, text, priority))

@@ -266,9 +266,12 @@ def requeue(
     if current["status"] == "in_progress" and current["lease_owner"] != owner:
         raise InvalidStateError(f"Operation {op_id} is being sent right now.")
     retry_count = 0 if reset_attempts else current["retry_count"]
+    # A cancellation's reason is no error once the user asks for the operation again; a
+    # failure's message stays, as the last error, until the next attempt replaces it.
     conn.execute(
         "UPDATE offline_operations SET status = 'pending', next_attempt_at = ?,"
-        " retry_count = ?, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?"
+        " retry_count = ?, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?,"
+        " error_message = CASE WHEN status = 'cancelled' THEN NULL ELSE error_message END"
         " WHERE id = ?",
         (now, retry_count, timestamp_now(now), op_id),
     )

@@ -31,7 +31,7 @@ from peft_studio_offline.core.errors import (
     QueueError,
 )
 from peft_studio_offline.core.events import EventSource, QueueChange
-from peft_studio_offline.core.operation import Attempt, ConflictRecord, Operation
+from peft_studio_offline.core.operation import Attempt, ConflictRecord, Operation, check_priority
 from peft_studio_offline.core.paths import ensure_private_dir
 from peft_studio_offline.core.queue import _jobs, _schema
 from peft_studio_offline.core.queue._codec import encode_payload
@@ -787,8 +787,7 @@ class OfflineQueueManager:
         await self._write(partial(_jobs.cancel, op_id=op_id, reason=reason))
 
     async def set_priority(self, op_id: int, priority: int) -> None:
-        if isinstance(priority, bool) or not isinstance(priority, int) or abs(priority) > 2**31:
-            raise InvalidOperationError(f"The priority must be an integer, not {priority!r}.")
+        check_priority(priority)
         await self._write(partial(_jobs.set_priority, op_id=op_id, priority=priority))
 
     async def record_event(
