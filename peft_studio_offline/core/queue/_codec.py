@@ -35,8 +35,8 @@ MAX_DEPTH = 1000
 
 def encode_payload(payload: object, compress_threshold: int) -> tuple[str, bytes | None]:
     """Return (JSON text, compressed blob or None); raise ``InvalidOperationError``."""
-    if type(payload) is dict and _SCALARS.issuperset(map(type, payload.values())):
-        text = _flat_text(payload)
+    if type(payload) is dict and _is_plain(payload, 1):
+        text = _plain_text(payload)
     elif isinstance(payload, Mapping):
         text = _general_text(payload)
     else:
@@ -51,13 +51,37 @@ def encode_payload(payload: object, compress_threshold: int) -> tuple[str, bytes
     return text, None
 
 
-def _flat_text(payload: dict[Any, Any]) -> str:
-    """A dict of plain values, the common payload: orjson writes it four times faster.
+def _is_plain(value: dict[Any, Any] | list[Any], depth: int) -> bool:
+    """True when the value holds only dicts, lists and JSON scalars, of exactly those types.
+
+    Such a payload, the usual one, is written by orjson exactly as the standard encoder
+    would write it; anything else (a tuple, a subclass, a type orjson writes and json refuses
+    such as a UUID or a dataclass) takes the standard path with its checks and sentences.
+    Types are compared exactly, a set at a time: ABC ``isinstance`` checks per value made the
+    general walk cost more than the encoding itself.
+    """
+    if depth > _ORJSON_DEPTH:
+        return False  # orjson would refuse it; the standard path says why
+    values = value.values() if type(value) is dict else value
+    kinds = set(map(type, values))
+    if kinds <= _SCALARS:
+        return True
+    if not kinds <= _PLAIN:
+        return False
+    for item in values:
+        kind = type(item)
+        if (kind is dict or kind is list) and not _is_plain(item, depth + 1):
+            return False
+    return True
+
+
+def _plain_text(payload: dict[Any, Any]) -> str:
+    """Plain JSON, the common payload: orjson writes it four times faster than json.
 
     Whatever orjson refuses (a key that is not text, an integer beyond 64 bits, a lone
-    surrogate) goes to the standard encoder, which says what is wrong. orjson writes NaN
-    and infinity as null, so a text holding null is made again by the standard encoder,
-    which refuses them.
+    surrogate, nesting deeper than it goes) goes to the standard encoder, which says what
+    is wrong. orjson writes NaN and infinity as null, so a text holding null is made again
+    by the standard encoder, which refuses them.
     """
     try:
         text = orjson.dumps(payload).decode()
@@ -128,6 +152,8 @@ def _check_keys(payload: Mapping[Any, Any]) -> None:
 
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
+_PLAIN = _SCALARS | {dict, list}
+_ORJSON_DEPTH = 254  # orjson refuses containers nested deeper than 255
 
 
 def _check_text(text: str) -> None:
