@@ -294,3 +294,26 @@ async def test_a_one_off_sync_leaves_no_connection_open(
     await queue.enqueue("api_call", {"url": server.url("/x"), "method": "POST"})
     assert (await engine.sync())["completed"] == 1
     assert engine._clients == []  # closed with the run: nothing left for the collector
+
+
+async def test_posts_to_one_collection_go_in_parallel_and_puts_in_order(
+    queue: OfflineQueueManager,
+) -> None:
+    app = EffectsApp(delay=0.05)
+    with AsgiServer(app) as server:
+        async with SyncEngine(queue, None, concurrency=8) as engine:
+            for n in range(24):
+                await queue.enqueue(
+                    "api_call", {"url": server.url("/api/metrics"), "method": "POST", "data": n}
+                )
+            assert (await engine.sync())["completed"] == 24
+            assert app.most_in_flight >= 4, app.most_in_flight
+
+            app.most_in_flight = 0
+            for n in range(6):
+                await queue.enqueue(
+                    "api_call", {"url": server.url("/api/runs/1"), "method": "PATCH", "data": n}
+                )
+            assert (await engine.sync())["completed"] == 6
+            assert app.most_in_flight == 1
+    assert [body for path, body in app.applied if path == "/api/runs/1"] == list(range(6))

@@ -86,7 +86,8 @@ class EffectsApp(_App):
     ``effects[key]`` counts how often a key's request was applied (it must stay 1);
     ``applied`` lists (path, JSON body) in the order they took effect. ``drop_next = n``
     makes the next n new requests take effect and then lose their response (the
-    connection is closed mid-answer). ``delay`` slows every request down.
+    connection is closed mid-answer). ``delay`` slows every request down;
+    ``most_in_flight`` is the most requests it was answering at once.
     """
 
     def __init__(self, *, delay: float = 0.0) -> None:
@@ -96,8 +97,18 @@ class EffectsApp(_App):
         self.answers: dict[str, tuple[int, Any]] = {}
         self.drop_next = 0
         self.delay = delay
+        self.in_flight = 0
+        self.most_in_flight = 0
 
     async def handle(self, request: Seen, send: Send) -> None:
+        self.in_flight += 1  # one event loop serves every request: no lock needed
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await self._handle(request, send)
+        finally:
+            self.in_flight -= 1
+
+    async def _handle(self, request: Seen, send: Send) -> None:
         if self.delay:
             await asyncio.sleep(self.delay)
         if request.method == "GET":

@@ -33,6 +33,7 @@ from peft_studio_offline.core.sync.handler import HandlerContext, Outcome
 
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 _CONFLICT_STATUSES = frozenset({409, 412})
+_UNORDERED_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "POST"})
 
 
 class ApiCallHandler:
@@ -45,10 +46,14 @@ class ApiCallHandler:
             return None
 
     def resource_key(self, payload: Mapping[str, Any]) -> str | None:
-        """Changes to one URL keep their order; reads need none."""
+        """Changes to one URL keep their order; reads need none, and neither do POSTs.
+
+        A POST to a collection (``/api/metrics``) makes a resource of its own, so many POSTs
+        to one URL go in parallel; a shared ``resource_key`` orders them when that matters.
+        """
         method = str(payload.get("method") or "GET").upper()
         where = payload.get("url") or payload.get("endpoint")
-        if method in ("GET", "HEAD", "OPTIONS") or not isinstance(where, str):
+        if method in _UNORDERED_METHODS or not isinstance(where, str):
             return None
         return f"api:{where.strip()}"
 
