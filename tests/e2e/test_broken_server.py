@@ -34,7 +34,13 @@ HTML_PAGE = (
 
 
 class MisbehavingApp:
-    """Misbehaves on the first delivery of each key, per its path; answers 201 after that."""
+    """Misbehaves on the first delivery of each key, per its path; answers 201 after that.
+
+    Like a real service, it applies a request once per ``Idempotency-Key``. ``effects``
+    counts the applications per operation (the body's ``p``): an operation sent again
+    under a second key would be applied twice and show as a duplicate. ``deliveries``
+    counts every request per key, so a resend after a good answer shows too.
+    """
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -44,16 +50,20 @@ class MisbehavingApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        while (await receive()).get("more_body"):
-            pass
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         key = headers.get("idempotency-key", "")
         path: str = scope["path"]
         with self.lock:
             self.deliveries[key] += 1
             first = self.deliveries[key] == 1
-            if not self.effects[key]:
-                self.effects[key] = 1  # applied once per key, whatever happens next
+            if first:  # a new key: the service applies it
+                self.effects[json.loads(body)["p"]] += 1
         if not first:
             await reply(send, 201, {"ok": True})
         elif path == "/slow":
@@ -143,7 +153,9 @@ async def test_each_misbehaviour_is_retried_and_explained(tmp_path: Path) -> Non
         first_errors={p: (h[0].error if h else None) for p, h in histories.items()},
     )
     assert not problems, "\n".join(problems)
-    assert len(effects) == len(CASES) and set(effects.values()) == {1}
+    assert effects == dict.fromkeys(CASES, 1), "an operation was applied twice"
+    # One misbehaving delivery and one good one per operation: nothing sent after success.
+    assert sorted(app.deliveries.values()) == [2] * len(CASES), app.deliveries
     assert json.dumps(_plain(histories))  # the history is plain data, ready for the window
 
 

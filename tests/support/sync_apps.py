@@ -83,8 +83,9 @@ async def reply(send: Send, status: int, body: Any, headers: dict[str, str] | No
 class EffectsApp(_App):
     """Applies each POST/PUT once per ``Idempotency-Key`` and replays the answer after that.
 
-    ``effects[key]`` counts how often a key's request was applied (it must stay 1);
-    ``applied`` lists (path, JSON body) in the order they took effect. ``drop_next = n``
+    Like a real service it applies a key once, so ``effects[key]`` is 1 by construction:
+    count duplicates in ``applied``, which lists (path, JSON body) in the order they took
+    effect (an operation sent again under another key shows there twice). ``drop_next = n``
     makes the next n new requests take effect and then lose their response (the
     connection is closed mid-answer). ``delay`` slows every request down;
     ``most_in_flight`` is the most requests it was answering at once.
