@@ -118,7 +118,8 @@ async def _checks(folder: Path) -> None:
 async def _optional(step: str, module: str, check: Callable[[], Awaitable[str]]) -> None:
     """Run ``check`` when this installation has ``module``; an import error there fails."""
     if importlib.util.find_spec(module) is None:
-        _passed(step, "not part of this installation, skipped")
+        # Not "ok": nothing was checked, and a reader must be able to tell.
+        print(f"  skip  {step}: not part of this installation", flush=True)
         return
     _passed(step, await check())
 

@@ -62,7 +62,9 @@ def test_bundle_passes_its_self_test_offscreen(program: Path, tmp_path: Path) ->
     result = run(program, tmp_path / "home", "--self-test")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "platform offscreen" in result.stdout
-    assert "ok  window" in result.stdout
+    for step in ("queue", "api", "window"):  # each checked, none skipped
+        assert f"  ok  {step}" in result.stdout, result.stdout
+    assert "  skip  " not in result.stdout
     assert result.stdout.rstrip().splitlines()[-1].startswith("self-test passed")
 
 
