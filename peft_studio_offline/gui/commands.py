@@ -181,7 +181,22 @@ class WindowCommands(QObject):
         priority: int,
         options: Mapping[str, Any],
     ) -> int:
-        op_id: int = await self.queue.enqueue(operation_type, payload, priority, **options)
+        from peft_studio_offline.core.submit import submit
+
+        from peft_studio_offline.core.settings import Settings
+
+        live = getattr(self.engine, "settings", None)  # the live ones, once attached
+        settings = live if isinstance(live, Settings) else await asyncio.to_thread(Settings.load)
+        # The core's one submit path; a relative path in the window means one in the home.
+        op_id = await submit(
+            self.queue,
+            operation_type,
+            payload,
+            priority,
+            settings=settings,
+            base_dir=Path.home(),
+            **options,
+        )
         self.message.emit(f"Added operation {op_id}.")
         return op_id
 

@@ -34,10 +34,12 @@ class SyncEvent:
 class RunTally:
     """Counts of one run while it goes; each operation ends in exactly one bucket.
 
-    ``completed``, ``failed`` (the attempt failed: retried later or failed for good) and
-    ``conflicts`` (parked for the user) add up to ``total``. ``conflicts_resolved`` counts
-    conflicts that the strategy settled (already in ``completed`` or ``failed``);
-    ``released`` counts operations put back untouched (a paused host, a stop).
+    ``completed``, ``failed`` (the attempt failed), ``conflicts`` (parked for the user) and
+    ``waiting`` (nothing sent: a setting it needs is not configured yet, named in
+    ``waiting_for``) add up to ``total``. ``failed`` splits into ``failed_for_good`` and
+    ``retrying`` (pending again, tried later). ``conflicts_resolved`` counts conflicts that
+    the strategy settled (already in ``completed`` or ``failed``); ``released`` counts
+    operations put back untouched (a paused host, a stop).
     """
 
     run_id: int
@@ -47,6 +49,10 @@ class RunTally:
     claimed: int = 0
     completed: int = 0
     failed: int = 0
+    failed_for_good: int = 0
+    retrying: int = 0
+    waiting: int = 0
+    waiting_for: set[str] = field(default_factory=set)
     conflicts: int = 0
     conflicts_resolved: int = 0
     released: int = 0
@@ -55,7 +61,7 @@ class RunTally:
 
     @property
     def total(self) -> int:
-        return self.completed + self.failed + self.conflicts
+        return self.completed + self.failed + self.conflicts + self.waiting
 
     def result(self) -> dict[str, Any]:
         """The dict ``SyncEngine.sync()`` returns."""
@@ -64,6 +70,10 @@ class RunTally:
             "total": self.total,
             "completed": self.completed,
             "failed": self.failed,
+            "failed_for_good": self.failed_for_good,
+            "retrying": self.retrying,
+            "waiting": self.waiting,
+            "waiting_for": sorted(self.waiting_for),
             "conflicts": self.conflicts,
             "errors": list(self.errors),
             "conflicts_resolved": self.conflicts_resolved,
