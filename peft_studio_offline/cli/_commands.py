@@ -174,10 +174,10 @@ async def sync(args: argparse.Namespace, runtime: Runtime) -> int:
     if args.json:
         out(json.dumps(result, default=str))
     else:
-        out(
-            f"Synced {result['total']} operation(s): {result['completed']} completed,"
-            f" {result['failed']} failed, {result['conflicts']} in conflict."
-        )
+        from peft_studio_offline.core.sync.progress import outcome_phrases
+
+        rest = "".join(f", {phrase}" for phrase in outcome_phrases(result))
+        out(f"Synced {result['total']} operation(s): {result['completed']} completed{rest}.")
         for error in result.get("errors", [])[:20]:
             out(f"  {error['id']}: {error['error']}")
     return OK  # the run happened; failed operations are retried later, as the result says

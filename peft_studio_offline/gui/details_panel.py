@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from peft_studio_offline.core.enums import OperationStatus
+from peft_studio_offline.core.sync.progress import outcome_phrases
 from peft_studio_offline.gui import formatting
 from peft_studio_offline.gui.chart import ActivityChart
 from peft_studio_offline.gui.history import StatsHistory
@@ -195,10 +196,7 @@ class OfflineDetails(QFrame):
         lines = [
             f"{when}: {result.get('completed', 0)} of {result.get('total', 0)} sent",
         ]
-        if result.get("failed"):
-            lines.append(f"{result['failed']} failed")
-        if result.get("conflicts"):
-            lines.append(f"{result['conflicts']} in conflict")
+        lines += outcome_phrases(result)
         errors = result.get("errors") or []
         if errors:
             first = errors[0]

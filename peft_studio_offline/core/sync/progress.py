@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -93,3 +94,33 @@ class RunTally:
         entry = self.result()
         entry["errors"] = len(self.errors)
         return entry
+
+
+def outcome_phrases(result: Mapping[str, Any]) -> list[str]:
+    """What became of a run's operations besides those sent, in words, for every summary.
+
+    Failed for good apart from what will be retried, and work that waits for a setting
+    apart from both: "2 failed for good", "4 will be retried", "6 wait for a setting
+    (sync.mlflow_tracking_uri)", "1 in conflict".
+    """
+    phrases: list[str] = []
+    failed = int(result.get("failed", 0) or 0)
+    for_good = int(result.get("failed_for_good", failed) or 0)
+    retrying = int(result.get("retrying", failed - for_good) or 0)
+    waiting = int(result.get("waiting", 0) or 0)
+    conflicts = int(result.get("conflicts", 0) or 0)
+    if for_good:
+        phrases.append(f"{for_good} failed for good")
+    if retrying:
+        phrases.append(f"{retrying} will be retried")
+    if waiting:
+        settings = ", ".join(result.get("waiting_for") or ())
+        verb = "waits" if waiting == 1 else "wait"
+        phrases.append(
+            f"{waiting} {verb} for a setting ({settings})"
+            if settings
+            else f"{waiting} {verb} for a setting"
+        )
+    if conflicts:
+        phrases.append(f"{conflicts} in conflict")
+    return phrases
