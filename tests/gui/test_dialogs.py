@@ -259,7 +259,9 @@ async def test_add_upload_checks_the_file_exists(
     dialog.submit()
     missing = (tmp_path / "missing.bin").resolve()
     await until(
-        lambda: dialog.error.text() == f"The file {missing} does not exist or is not a regular file."
+        lambda: (
+            dialog.error.text() == f"The file {missing} does not exist or is not a regular file."
+        )
     )
     (tmp_path / "weights.bin").write_bytes(b"x")
     form.set_value("path", str(tmp_path / "weights.bin"))
