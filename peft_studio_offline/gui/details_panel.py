@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
 )
 
 from peft_studio_offline.core.enums import OperationStatus
-from peft_studio_offline.core.sync.progress import outcome_phrases
 from peft_studio_offline.gui import formatting
 from peft_studio_offline.gui.chart import ActivityChart
 from peft_studio_offline.gui.history import StatsHistory
@@ -196,6 +195,9 @@ class OfflineDetails(QFrame):
         lines = [
             f"{when}: {result.get('completed', 0)} of {result.get('total', 0)} sent",
         ]
+        # Imported here: the sync package loads the engine, which the first paint must not.
+        from peft_studio_offline.core.sync.progress import outcome_phrases
+
         lines += outcome_phrases(result)
         errors = result.get("errors") or []
         if errors:
