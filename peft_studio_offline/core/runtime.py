@@ -133,6 +133,8 @@ class Runtime:
         self.settings = new
         if self._engine is not None:
             await self._engine.apply_settings(new)
+        if self._monitor is not None:  # a new target is probed, so auto sync sees it online
+            self._monitor.apply_settings(new)
         return True
 
     async def _watch_settings(self) -> None:

@@ -96,27 +96,26 @@ async def test_a_running_runtime_sends_them_when_the_settings_file_gains_the_tar
     app, server = effects
     paths = AppPaths.under(isolated_home)
     paths.settings_file.parent.mkdir(parents=True, exist_ok=True)
-    health = server.url("/health")
-    paths.settings_file.write_text(
-        f'[network]\nendpoints = ["{health}"]\ncheck_interval = 0.5\nfailure_threshold = 1\n'
-    )
+    paths.settings_file.write_text("[network]\ncheck_interval = 60.0\n")  # a fresh install
     runtime = Runtime(Settings.load(paths))
     try:
         await runtime.start()  # monitoring and automatic sync, as the window and serve do
         op_id = await runtime.submit("api_call", {"endpoint": "/later", "method": "PUT"})
-        await until(lambda: runtime.engine.saw_waiting)
+        result = await runtime.engine.sync()  # Sync now: nowhere to send it yet
+        assert (result["waiting"], result["failed"]) == (1, 0)
         op = await runtime.queue.get_operation(op_id)
         assert op is not None and op.status is OperationStatus.PENDING and op.retry_count == 0
 
-        # As the Settings dialog saves it: the running app notices, no restart.
+        # As the Settings dialog saves it: the running app notices, probes the new target,
+        # finds it online and sends the work, without a restart or another click.
         paths.settings_file.write_text(
             paths.settings_file.read_text() + f'\n[sync]\napi_base_url = "{server.url("/")}"\n'
         )
-        await until(lambda: len(app.seen) == 1)
-        await until(lambda: runtime.engine.history and runtime.engine.history[-1]["completed"])
+        await until(lambda: app.applied)
+        assert app.applied == [("/later", None)]
+        await until(lambda: runtime.engine.history[-1]["completed"] == 1)
         op = await runtime.queue.get_operation(op_id)
         assert op is not None and op.status is OperationStatus.COMPLETED and op.retry_count == 0
-        assert app.seen[0].path == "/later"
     finally:
         await runtime.close()
 
@@ -167,3 +166,21 @@ async def test_the_summary_counts_failed_for_good_apart_from_retried_and_waiting
     assert (stats["failed"], stats["pending"]) == (1, 2)
     [failed] = await queue.list_operations(status="failed")
     assert failed.next_attempt_at is None and failed.to_dict()["next_attempt_at"] is None
+
+
+async def test_a_missing_mlflow_secret_waits_and_is_never_sent_without_it(
+    queue: OfflineQueueManager, effects: tuple[EffectsApp, AsgiServer], isolated_home: Path
+) -> None:
+    app, server = effects  # plays the tracking server: nothing may reach it
+    settings = settings_with(AppPaths.under(isolated_home), mlflow_tracking_uri=server.url("/"))
+    settings = dataclasses.replace(
+        settings, credentials=dataclasses.replace(settings.credentials, mlflow_token="ml")
+    )
+    op_id = await queue.enqueue("experiment_sync", {"run_id": "r", "tags": {"stage": "done"}})
+    async with SyncEngine(queue, None, settings=settings, credentials={}.get) as engine:
+        result = await engine.sync()
+    assert (result["waiting"], result["waiting_for"]) == (1, ["credentials.mlflow_token"])
+    op = await queue.get_operation(op_id)
+    assert op is not None and op.status is OperationStatus.PENDING and op.retry_count == 0
+    assert "credentials.mlflow_token" in str(await queue.wait_reason(op_id))
+    assert app.seen == []
