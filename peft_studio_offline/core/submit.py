@@ -193,9 +193,9 @@ def _check_absolute(value: object, key: str) -> None:
 
 
 def _check_method(method: object, allowed: tuple[str, ...], what: str) -> None:
-    if method is None:
-        return
-    if not isinstance(method, str) or method.strip().upper() not in allowed:
+    if method is None or method == "":
+        return  # the handler's default
+    if not isinstance(method, str) or method.upper() not in allowed:
         raise InvalidOperationError(
             f"{what[0].upper()}{what[1:]} is sent with {', '.join(allowed[:-1])} or"
             f" {allowed[-1]}, not {method!r}.",
