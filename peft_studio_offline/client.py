@@ -98,25 +98,19 @@ class OfflineClient:
     ) -> int | None:
         """Queue metric values of a run (``{"loss": 0.3}``); returns the operation id.
 
-        Values that are not finite numbers (NaN, inf) cannot be sent and are left out with
-        a warning, so that a diverging run keeps training.
+        NaN and infinite values are kept, as ``"NaN"``, ``"Infinity"`` and ``"-Infinity"``
+        (what MLflow records), like everywhere else: a diverging run keeps training and its
+        curve shows where it diverged.
         """
-        if not isinstance(run_id, str) or not run_id:
-            raise ClientError("run_id must be a non-empty string.")
         if not isinstance(metrics, Mapping):
             raise ClientError("metrics must be a mapping of names to numbers.")
         moment = int((time.time() if timestamp is None else timestamp) * 1000)
         entries: list[dict[str, Any]] = []
         for key, raw in metrics.items():
-            value = _number(key, raw)
-            if value is None:
-                continue
-            entry: dict[str, Any] = {"key": str(key), "value": value, "timestamp": moment}
+            entry: dict[str, Any] = {"key": key, "value": _number(raw), "timestamp": moment}
             if step is not None:
                 entry["step"] = int(step)
             entries.append(entry)
-        if not entries:
-            return None
         payload: dict[str, Any] = {"run_id": run_id, "metrics": entries}
         if step is not None:
             payload["step"] = int(step)
@@ -133,8 +127,6 @@ class OfflineClient:
     ) -> int | None:
         """Queue an adapter directory for upload to the run's artifacts."""
         folder = Path(path).expanduser().resolve()
-        if not folder.is_dir():
-            raise ClientError(f"The adapter folder {folder} does not exist.")
         payload: dict[str, Any] = {"path": str(folder), "artifact_path": artifact_path}
         if run_id is not None:
             payload["run_id"] = run_id
@@ -212,7 +204,7 @@ class OfflineClient:
         except InvalidOperationError as exc:
             raise ClientError(str(exc)) from None
         if not isinstance(payload, Mapping):
-            raise ClientError("The payload must be a mapping (a JSON object).")
+            raise ClientError(f"The payload must be a JSON object, not {type(payload).__name__}.")
         if os.getpid() != self._pid:
             self._forget_parent()
         # The same key on both paths: an operation the server stored before its answer was
@@ -391,14 +383,8 @@ class _DirectQueue:
     def enqueue(
         self, kind: OperationType, payload: dict[str, Any], priority: int, dedup_key: str
     ) -> int:
-        from peft_studio_offline.core.handlers import prepare_payload
-
-        payload = prepare_payload(
-            kind, payload, upload_roots=self._runtime.settings.sync.upload_roots
-        )
-        result: int = self._call(
-            self._runtime.queue.enqueue(kind, payload, priority, dedup_key=dedup_key)
-        )
+        # The core's one submit path, as the API takes when the app is running.
+        result: int = self._call(self._runtime.submit(kind, payload, priority, dedup_key=dedup_key))
         return result
 
     def _call(self, coroutine: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
@@ -419,14 +405,17 @@ class _DirectQueue:
             self._loop.close()
 
 
-def _number(key: object, raw: object) -> float | None:
-    try:
-        value = float(raw)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ClientError(f"The metric {key!r} is not a number ({raw!r}).") from None
-    if not math.isfinite(value):
-        log.warning("The metric %r is %s and was left out.", key, value)
-        return None
+def _number(raw: object) -> object:
+    """A number as JSON carries it (numpy and torch scalars made floats); anything else is
+    left for the submit path to judge, so that a bad value gets the same sentence as
+    everywhere."""
+    if isinstance(raw, str | bool) or not hasattr(raw, "__float__"):
+        return raw
+    value = float(raw)
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
     return value
 
 

@@ -199,8 +199,9 @@ def test_status(target: HttpServer) -> None:
 
 def test_db_option_before_or_after_the_command(tmp_path: Path) -> None:
     db = tmp_path / "elsewhere.db"
-    assert int(ok("--db", str(db), "enqueue", "api_call", "{}")) == 1
-    assert int(ok("enqueue", "api_call", "{}", "--db", str(db))) == 2
+    call = '{"endpoint": "/a"}'
+    assert int(ok("--db", str(db), "enqueue", "api_call", call)) == 1
+    assert int(ok("enqueue", "api_call", call, "--db", str(db))) == 2
     assert json.loads(ok("stats", "--json", "--db", str(db)))["total"] == 2
     assert json.loads(ok("stats", "--json"))["total"] == 0  # the default file is untouched
 
@@ -267,7 +268,7 @@ def test_missing_id_exits_1(command: str) -> None:
 def test_a_file_that_is_not_a_database_exits_1_and_is_left_alone(tmp_path: Path) -> None:
     path = tmp_path / "notes.db"
     path.write_text("my notes, not a queue")
-    for args in (("list",), ("stats", "--json"), ("enqueue", "api_call", "{}")):
+    for args in (("list",), ("stats", "--json"), ("enqueue", "api_call", '{"endpoint": "/a"}')):
         line = one_sentence_error(run(*args, "--db", str(path)), 1)
         assert str(path) in line
     assert path.read_text() == "my notes, not a queue"

@@ -30,7 +30,7 @@ def test_a_damaged_database_is_named_and_can_be_moved_aside(tmp_path: Path) -> N
 
 def test_a_readable_database_is_not_moved(tmp_path: Path) -> None:
     db = tmp_path / "queue.db"
-    ok("enqueue", "api_call", "{}", "--db", str(db))
+    ok("enqueue", "api_call", '{"endpoint": "/a"}', "--db", str(db))
     refused = run("move-aside", "--db", str(db))
     assert refused.returncode == 1
     assert "can be read; nothing was moved" in refused.stderr

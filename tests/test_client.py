@@ -119,25 +119,26 @@ def test_a_training_loop_logs_every_step(isolated_home: Path) -> None:
     assert [op.payload["metrics"][0]["step"] for op in operations] == list(range(50))
 
 
-def test_not_finite_values_are_left_out_not_raised(isolated_home: Path) -> None:
+def test_not_finite_values_are_kept_as_mlflow_spells_them(isolated_home: Path) -> None:
     with OfflineClient() as client:
-        op_id = client.log_metrics("run-3", {"loss": float("nan"), "acc": 0.5}, step=1)
-        assert client.log_metrics("run-3", {"loss": float("inf")}, step=2) is None
-    [operation] = read_queue(default_db(isolated_home))
-    assert operation.id == op_id
-    assert [m["key"] for m in operation.payload["metrics"]] == ["acc"]
+        first = client.log_metrics("run-3", {"loss": float("nan"), "acc": 0.5}, step=1)
+        second = client.log_metrics("run-3", {"loss": float("inf")}, step=2)
+    operations = read_queue(default_db(isolated_home))
+    assert [op.id for op in operations] == [first, second]
+    values = [[m["value"] for m in op.payload["metrics"]] for op in operations]
+    assert values == [["NaN", 0.5], ["Infinity"]]
 
 
 def test_bad_input_raises_client_error(isolated_home: Path, tmp_path: Path) -> None:
     with OfflineClient() as client:
-        with pytest.raises(ClientError, match="not a number"):
+        with pytest.raises(ClientError, match="must be a number, not 'low'"):
             client.log_metrics("run", {"loss": "low"})
         with pytest.raises(ClientError, match="run_id"):
             client.log_metrics("", {"loss": 1.0})
         with pytest.raises(ClientError, match="Unknown operation type"):
             client.enqueue("teleport", {})
         with pytest.raises(ClientError, match="does not exist"):
-            client.push_adapter(tmp_path / "missing-adapter")
+            client.push_adapter(tmp_path / "missing-adapter", run_id="run")
         with pytest.raises(ValueError, match="JSON"):
             client.call_api("/x", data={"when": object()})
     assert not default_db(isolated_home).exists() or read_queue(default_db(isolated_home)) == []

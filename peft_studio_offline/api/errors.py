@@ -20,6 +20,7 @@ from peft_studio_offline.core.errors import (
     QueueFullError,
     QueueLockedError,
     StorageFullError,
+    UploadNotAllowedError,
 )
 
 log = logging.getLogger(__name__)
@@ -108,7 +109,7 @@ def install_error_handlers(app: FastAPI) -> None:
             headers = {"Retry-After": "2"}
         if status >= 500:
             log.warning("%s %s failed: %s", request.method, request.url.path, exc)
-        return error_response(status, str(exc), headers=headers)
+        return error_response(status, str(exc), getattr(exc, "field", None), headers=headers)
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:
@@ -167,6 +168,8 @@ def status_for(exc: PeftStudioOfflineError) -> int:
         return 404
     if isinstance(exc, QueueFullError | InvalidStateError):
         return 409
+    if isinstance(exc, UploadNotAllowedError):
+        return 403
     if isinstance(exc, InvalidOperationError):
         return 422
     if isinstance(exc, QueueLockedError):

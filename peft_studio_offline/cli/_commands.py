@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from peft_studio_offline.cli import _format as fmt
 from peft_studio_offline.cli._parser import UsageError
 from peft_studio_offline.cli._payload_text import payload_text
 from peft_studio_offline.core.enums import OperationStatus, parse_operation_type
-from peft_studio_offline.core.errors import InvalidOperationError, OperationNotFoundError
+from peft_studio_offline.core.errors import (
+    InvalidOperationError,
+    OperationNotFoundError,
+    QueueFullError,
+)
 from peft_studio_offline.core.masking import mask_secrets, masked_operation
 from peft_studio_offline.core.runtime import Runtime
 
@@ -43,15 +47,12 @@ async def enqueue(args: argparse.Namespace, runtime: Runtime) -> int:
         raise UsageError("The payload is nested too deeply to store.") from None
     if not isinstance(payload, dict):
         raise UsageError(f"The payload must be a JSON object, not {type(payload).__name__}.")
-    from peft_studio_offline.core.handlers import prepare_payload
-
     try:
-        payload = await asyncio.to_thread(
-            prepare_payload, kind, payload, upload_roots=runtime.settings.sync.upload_roots
-        )
+        op_id = await runtime.submit(kind, payload, args.priority, base_dir=Path.cwd())
+    except QueueFullError:
+        raise  # the queue's refusal, not the input's: exit 1
     except InvalidOperationError as exc:
         raise UsageError(str(exc)) from None
-    op_id = await runtime.queue.enqueue(kind, payload, args.priority)
     out(json.dumps({"id": op_id}) if args.json else str(op_id))
     return OK
 
@@ -174,10 +175,10 @@ async def sync(args: argparse.Namespace, runtime: Runtime) -> int:
     if args.json:
         out(json.dumps(result, default=str))
     else:
-        out(
-            f"Synced {result['total']} operation(s): {result['completed']} completed,"
-            f" {result['failed']} failed, {result['conflicts']} in conflict."
-        )
+        from peft_studio_offline.core.sync.progress import outcome_phrases
+
+        rest = "".join(f", {phrase}" for phrase in outcome_phrases(result))
+        out(f"Synced {result['total']} operation(s): {result['completed']} completed{rest}.")
         for error in result.get("errors", [])[:20]:
             out(f"  {error['id']}: {error['error']}")
     return OK  # the run happened; failed operations are retried later, as the result says

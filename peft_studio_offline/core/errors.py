@@ -14,7 +14,19 @@ class PeftStudioOfflineError(Exception):
 
 
 class InvalidOperationError(PeftStudioOfflineError, ValueError):
-    """The caller's input is not acceptable; nothing was written."""
+    """The caller's input is not acceptable; nothing was written.
+
+    ``field`` names the input at fault when one is (``payload.url``), for answers that
+    point at it (the HTTP API's 422).
+    """
+
+    def __init__(self, message: str = "", *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class UploadNotAllowedError(InvalidOperationError):
+    """A payload names a local file outside the folders allowed for uploads."""
 
 
 class OperationNotFoundError(PeftStudioOfflineError, LookupError):

@@ -15,18 +15,23 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from peft_studio_offline.core.enums import OperationType
 from peft_studio_offline.core.queue import OfflineQueueManager
 from peft_studio_offline.core.settings import Settings
+from peft_studio_offline.core.submit import submit, submit_many
 
 if TYPE_CHECKING:
     from peft_studio_offline.core.network import NetworkMonitor
     from peft_studio_offline.core.sync.engine import SyncEngine
 
 log = logging.getLogger(__name__)
+
+# Seconds between looks at the settings file while the services run (a stat call each).
+SETTINGS_POLL = 1.0
 
 
 class Runtime:
@@ -46,8 +51,10 @@ class Runtime:
         self.settings = settings if settings is not None else Settings.load(environ=environ)
         self.db_path = Path(db_path).expanduser() if db_path else self.settings.paths.database
         self.queue = build_queue(self.settings, self.db_path)
+        self._environ = environ
         self._monitor: NetworkMonitor | None = None
         self._engine: SyncEngine | None = None
+        self._settings_watch: asyncio.Task[None] | None = None
         self._closed = False
 
     @property
@@ -64,6 +71,40 @@ class Runtime:
             self._engine = build_sync_engine(self.settings, self.queue, self.monitor)
         return self._engine
 
+    async def submit(
+        self,
+        operation_type: OperationType | str,
+        payload: Mapping[str, Any],
+        priority: int = 0,
+        *,
+        over_api: bool = False,
+        base_dir: Path | None = None,
+        **options: Any,
+    ) -> int:
+        """Check, complete and queue one operation (``core.submit``); returns its id."""
+        return await submit(
+            self.queue,
+            operation_type,
+            payload,
+            priority,
+            settings=self.settings,
+            over_api=over_api,
+            base_dir=base_dir,
+            **options,
+        )
+
+    async def submit_many(
+        self,
+        items: Iterable[Mapping[str, Any]],
+        *,
+        over_api: bool = False,
+        base_dir: Path | None = None,
+    ) -> list[int]:
+        """``submit`` for many, in one transaction: all of them, or none."""
+        return await submit_many(
+            self.queue, items, settings=self.settings, over_api=over_api, base_dir=base_dir
+        )
+
     async def start(self, *, monitoring: bool = True, auto_sync: bool | None = None) -> None:
         """Open the queue; start monitoring and (as the settings say) automatic sync."""
         await self.queue.open()
@@ -71,12 +112,51 @@ class Runtime:
             await self.monitor.start_monitoring()
         if self.settings.sync.auto_sync if auto_sync is None else auto_sync:
             await self.engine.start_auto_sync()
+        if self._settings_watch is None:
+            self._settings_watch = asyncio.get_running_loop().create_task(
+                self._watch_settings(), name="settings-watch"
+            )
+
+    async def reload_settings(self) -> bool:
+        """Read the settings file (and environment) again and give the engine what changed.
+
+        Work that waited for a setting (a target, a credential) goes as soon as it is there,
+        without a restart. A file that became invalid (a save half-way) changes nothing.
+        True when the settings changed.
+        """
+        new = await asyncio.to_thread(Settings.load, self.settings.paths, self._environ)
+        if new.problems and not self.settings.problems:
+            log.warning("The settings file is not valid now; the settings in use are kept.")
+            return False
+        if new == self.settings:
+            return False
+        self.settings = new
+        if self._engine is not None:
+            await self._engine.apply_settings(new)
+        if self._monitor is not None:  # a new target is probed, so auto sync sees it online
+            self._monitor.apply_settings(new)
+        return True
+
+    async def _watch_settings(self) -> None:
+        """Reload the settings when their file changes (the Settings dialog, an editor)."""
+        stamp = _stamp(self.settings.paths.settings_file)
+        while True:
+            await asyncio.sleep(SETTINGS_POLL)
+            now = _stamp(self.settings.paths.settings_file)
+            if now != stamp:
+                stamp = now
+                with _logged("reloading the settings"):
+                    await self.reload_settings()
 
     async def close(self) -> None:
         """Stop sync and monitoring, then release the database; safe to call twice."""
         if self._closed:
             return
         self._closed = True
+        if self._settings_watch is not None:
+            self._settings_watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._settings_watch
         if self._engine is not None:
             with _logged("stopping automatic sync"):
                 await self._engine.stop_auto_sync()
@@ -121,6 +201,15 @@ def build_sync_engine(
     from peft_studio_offline.core.sync.engine import SyncEngine
 
     return SyncEngine(queue, monitor, settings=settings)
+
+
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    """What changes when a file is written or replaced (None: there is none)."""
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_mtime_ns, info.st_size, info.st_ino
 
 
 @contextlib.contextmanager

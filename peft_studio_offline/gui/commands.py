@@ -181,7 +181,21 @@ class WindowCommands(QObject):
         priority: int,
         options: Mapping[str, Any],
     ) -> int:
-        op_id: int = await self.queue.enqueue(operation_type, payload, priority, **options)
+        from peft_studio_offline.core.settings import Settings
+        from peft_studio_offline.core.submit import submit
+
+        live = getattr(self.engine, "settings", None)  # the live ones, once attached
+        settings = live if isinstance(live, Settings) else await asyncio.to_thread(Settings.load)
+        # The core's one submit path; a relative path in the window means one in the home.
+        op_id = await submit(
+            self.queue,
+            operation_type,
+            payload,
+            priority,
+            settings=settings,
+            base_dir=Path.home(),
+            **options,
+        )
         self.message.emit(f"Added operation {op_id}.")
         return op_id
 
@@ -225,12 +239,10 @@ def _sync_sentence(result: Mapping[str, Any]) -> str:
     total = int(result.get("total", 0) or 0)
     if not total:
         return "Sync finished: nothing was due."
+    from peft_studio_offline.core.sync.progress import outcome_phrases
+
     parts = [f"Sync finished: {result.get('completed', 0)} of {total} sent"]
-    if result.get("failed"):
-        parts.append(f"{result['failed']} failed")
-    if result.get("conflicts"):
-        parts.append(f"{result['conflicts']} in conflict")
-    return ", ".join(parts) + "."
+    return ", ".join(parts + outcome_phrases(result)) + "."
 
 
 def _write_json(path: Path, data: Any) -> None:

@@ -195,10 +195,10 @@ class OfflineDetails(QFrame):
         lines = [
             f"{when}: {result.get('completed', 0)} of {result.get('total', 0)} sent",
         ]
-        if result.get("failed"):
-            lines.append(f"{result['failed']} failed")
-        if result.get("conflicts"):
-            lines.append(f"{result['conflicts']} in conflict")
+        # Imported here: the sync package loads the engine, which the first paint must not.
+        from peft_studio_offline.core.sync.progress import outcome_phrases
+
+        lines += outcome_phrases(result)
         errors = result.get("errors") or []
         if errors:
             first = errors[0]

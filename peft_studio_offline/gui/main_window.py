@@ -315,13 +315,11 @@ class MainWindow(QMainWindow):
             self._details.show_last_sync(self.bridge.last_sync, self.bridge.last_sync_at)
         failed = int(result.get("failed", 0) or 0)
         conflicts = int(result.get("conflicts", 0) or 0)
-        if failed or conflicts:
-            parts = []
-            if failed:
-                parts.append(f"{failed} failed")
-            if conflicts:
-                parts.append(f"{conflicts} need your decision")
-            self.tray.notify("Sync finished with problems", ", ".join(parts) + ".", warning=True)
+        if failed or conflicts or result.get("waiting"):
+            from peft_studio_offline.core.sync.progress import outcome_phrases
+
+            text = ", ".join(outcome_phrases(result)) + "."
+            self.tray.notify("Sync finished with problems", text, warning=True)
 
     def _on_bridge_auto_sync_changed(self, enabled: bool) -> None:
         action = self.actions_.auto_sync

@@ -165,14 +165,32 @@ async def test_408_and_5xx_are_retried(queue: OfflineQueueManager) -> None:
 async def test_bad_payload_fails_for_good_without_a_request(
     queue: OfflineQueueManager, effects: tuple[EffectsApp, AsgiServer]
 ) -> None:
+    app, server = effects
+    async with SyncEngine(queue, None) as engine:
+        # Stored around the submit path (enqueue takes any object): the handler refuses it.
+        bad = await queue.enqueue("api_call", {"url": server.url("/x"), "method": "FETCH"})
+        result = await engine.sync()
+    assert result["failed"] == 1 and result["failed_for_good"] == 1
+    op = await queue.get_operation(bad)
+    assert op is not None and op.status is OperationStatus.FAILED
+    assert op.error_message == "Unknown HTTP method 'FETCH'."
+    assert op.next_attempt_at is None  # failed for good: no next try to show
+    assert app.seen == []
+
+
+async def test_relative_endpoint_waits_for_an_api_base_url(
+    queue: OfflineQueueManager, effects: tuple[EffectsApp, AsgiServer]
+) -> None:
     app, _ = effects
     async with SyncEngine(queue, None) as engine:  # no API base URL configured
         relative = await queue.enqueue("api_call", {"endpoint": "/x", "method": "POST"})
         result = await engine.sync()
-    assert result["failed"] == 1
+    assert (result["failed"], result["waiting"]) == (0, 1)
+    assert result["waiting_for"] == ["sync.api_base_url"]
     op = await queue.get_operation(relative)
-    assert op is not None and op.status is OperationStatus.FAILED
-    assert op.error_message is not None and "no API base URL" in op.error_message
+    assert op is not None and op.status is OperationStatus.PENDING and op.retry_count == 0
+    reason = await queue.wait_reason(relative)
+    assert reason is not None and "set sync.api_base_url" in reason
     assert app.seen == []
 
 

@@ -228,14 +228,32 @@ async def test_a_payload_queued_without_timestamps_is_resent_identically(
     ]
 
 
-async def test_no_tracking_uri_is_a_clear_permanent_failure(queue: OfflineQueueManager) -> None:
-    op_id = await queue.enqueue("metric_log", {"run_id": "r", "metrics": {"a": 1}})
+async def test_no_tracking_uri_waits_and_goes_once_the_environment_has_it(
+    mlflow_server: MlflowServer,
+    rest: MlflowRestClient,
+    queue: OfflineQueueManager,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _, run_id = await new_run(rest)
+    payload = prepare_mlflow_payload("metric_log", {"run_id": run_id, "metrics": {"a": 1}})
+    op_id = await queue.enqueue("metric_log", payload)
     async with await make_engine(queue) as engine:
         result = await engine.sync()
-    assert result["failed"] == 1
-    assert "MLFLOW_TRACKING_URI" in result["errors"][0]["error"]
+        again = await engine.sync()  # still nothing to send it to: still no attempt used
+    assert (result["failed"], result["waiting"]) == (0, 1)
+    assert again["total"] == 0
     op = await queue.get_operation(op_id)
-    assert op is not None and op.status is OperationStatus.FAILED
+    assert op is not None and op.status is OperationStatus.PENDING and op.retry_count == 0
+    reason = await queue.wait_reason(op_id)
+    assert reason is not None and "set sync.mlflow_tracking_uri" in reason
+    assert "MLFLOW_TRACKING_URI" in reason
+
+    # The next process has the variable (the command line's sync, a restarted app).
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.url)
+    async with await make_engine(queue) as engine:
+        assert (await engine.sync())["completed"] == 1
+    history = await rest.get_metric_history(run_id, "a")
+    assert [point["value"] for point in history] == [1.0]
 
 
 async def test_requests_stay_within_the_servers_limits_for_params_tags_and_metrics(

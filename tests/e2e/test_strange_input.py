@@ -136,7 +136,8 @@ def _cli(*argv: str) -> subprocess.CompletedProcess[str]:
 
 def test_command_line_strange_input(tmp_path: Path) -> None:
     db = str(tmp_path / "queue.db")
-    payload = {"text": STRANGE, "big": "ü" * 40_000}  # argv caps one argument at 128 KiB
+    # argv caps one argument at 128 KiB; the endpoint makes it an api_call its handler can send
+    payload = {"endpoint": "/strange", "text": STRANGE, "big": "ü" * 40_000}
     text = json.dumps(payload, ensure_ascii=False)
     added = _cli("enqueue", "--db", db, "--json", "api_call", text)
     assert added.returncode == 0, added.stderr
@@ -146,10 +147,11 @@ def test_command_line_strange_input(tmp_path: Path) -> None:
     deep = '{"a":' * 20_000 + "1" + "}" * 20_000
     refusals = {
         "nested too deeply": deep,
-        "lone surrogate": '{"s": "\\udc80"}',
+        "lone surrogate": '{"endpoint": "/s", "s": "\\udc80"}',
         "not a JSON object": "[1, 2]",
         "not JSON": "{oops",
-        "NaN": '{"n": NaN}',
+        "NaN": '{"endpoint": "/s", "n": NaN}',
+        "no target": '{"n": 1}',
     }
     for name, text in refusals.items():
         result = _cli("enqueue", "--db", db, "api_call", text)
@@ -185,7 +187,8 @@ def test_http_api_strange_input(tmp_path: Path, isolated_home: Path) -> None:
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"},
                           timeout=120) as client:  # fmt: skip
             accepted = 0
-            for payload in ({"text": STRANGE}, _ten_megabytes(), _nested(10)):
+            for strange in ({"text": STRANGE}, _ten_megabytes(), _nested(10)):
+                payload = {"endpoint": "/strange", **strange}  # an api_call it can send
                 made = client.post(
                     "/queue", json={"operation_type": "api_call", "payload": payload}
                 )
@@ -199,8 +202,11 @@ def test_http_api_strange_input(tmp_path: Path, isolated_home: Path) -> None:
                 + "1"
                 + "}" * 100_000
                 + "}",
-                "nan": '{"operation_type":"api_call","payload":{"n":NaN}}',
-                "lone surrogate": '{"operation_type":"api_call","payload":{"s":"\\udc80"}}',
+                "nan": '{"operation_type":"api_call","payload":{"endpoint":"/s","n":NaN}}',
+                "lone surrogate": '{"operation_type":"api_call",'
+                '"payload":{"endpoint":"/s","s":"\\udc80"}}',
+                "no target": '{"operation_type":"api_call","payload":{"method":"GET"}}',
+                "ftp": '{"operation_type":"api_call","payload":{"endpoint":"ftp://x/y"}}',
                 "array": '{"operation_type":"api_call","payload":[1]}',
                 "garbage": "\x00\xff not json",
                 "moderately deep": json.dumps(

@@ -145,7 +145,11 @@ async def test_add_operation_validates_then_queues(core: Core, window: MainWindo
     await until(lambda: dialog.added_id is not None)
     op = await core.queue.get_operation(dialog.added_id)  # type: ignore[arg-type]
     assert op is not None and op.priority == 4
-    assert op.payload == {"run_id": "run-1", "metrics": {"loss": 0.5}, "step": 3}
+    # Prepared by the core's submit path like every way in: each point's time fixed now.
+    [point] = op.payload["metrics"]
+    assert op.payload == {"run_id": "run-1", "metrics": [point]}
+    assert point == {"key": "loss", "value": 0.5, "timestamp": point["timestamp"], "step": 3}
+    assert abs(point["timestamp"] / 1000 - op.created_at.timestamp()) < 60
     await until(lambda: window.model.rowCount() == 1)
 
 
@@ -247,11 +251,18 @@ async def test_add_upload_checks_the_file_exists(
     form = dialog.select_type(OperationType.FILE_UPLOAD)
     form.set_value("path", str(tmp_path / "missing.bin"))
     form.set_value("url", "ftp://example")
-    dialog.submit()
-    assert dialog.error.text() == "The URL must start with http:// or https://."
+    dialog.submit()  # the core's submit path decides, with its own sentences
+    await until(
+        lambda: dialog.error.text() == "The url 'ftp://example' is not an http:// or https:// URL."
+    )
     form.set_value("url", "http://127.0.0.1:9/upload")
     dialog.submit()
-    assert dialog.error.text() == f"There is no file {tmp_path / 'missing.bin'}."
+    missing = (tmp_path / "missing.bin").resolve()
+    await until(
+        lambda: (
+            dialog.error.text() == f"The file {missing} does not exist or is not a regular file."
+        )
+    )
     (tmp_path / "weights.bin").write_bytes(b"x")
     form.set_value("path", str(tmp_path / "weights.bin"))
     dialog.submit()

@@ -20,7 +20,6 @@ from peft_studio_offline.api.schemas import (
     QueueStatsOut,
     ResolveRequest,
 )
-from peft_studio_offline.api.uploads import prepare_for_queue
 from peft_studio_offline.core.enums import OperationStatus, OperationType
 from peft_studio_offline.core.errors import OperationNotFoundError
 from peft_studio_offline.core.masking import mask_secrets
@@ -35,8 +34,6 @@ OpId = Annotated[int, Path(ge=1, le=ID_MAX, description="The operation's id.")]
 @router.post("/queue", status_code=201, response_model=EnqueuedOut)
 async def enqueue(body: EnqueueRequest, request: Request, queue: Queue) -> dict[str, Any]:
     """Add an operation to the offline queue (the spec's body, plus optional queue options)."""
-    roots = runtime_of(request).settings.sync.upload_roots
-    payload = await prepare_for_queue(body.operation_type, body.payload, roots)
     options: dict[str, Any] = {
         name: value
         for name in ("max_attempts", "ttl", "dedup_key", "resource_key", "conflict_strategy")
@@ -44,7 +41,10 @@ async def enqueue(body: EnqueueRequest, request: Request, queue: Queue) -> dict[
     }
     if body.depends_on:
         options["depends_on"] = body.depends_on
-    op_id = await queue.enqueue(body.operation_type, payload, body.priority, **options)
+    # The core's one submit path: per-type checks, the upload folders, then the queue.
+    op_id = await runtime_of(request).submit(
+        body.operation_type, body.payload, body.priority, over_api=True, **options
+    )
     operation = await queue.get_operation(op_id)
     if operation is None:  # deleted in between by another client
         raise OperationNotFoundError(op_id)

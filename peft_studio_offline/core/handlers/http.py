@@ -29,7 +29,7 @@ from peft_studio_offline.core.handlers.httputil import (
     transport_failure,
 )
 from peft_studio_offline.core.operation import Operation
-from peft_studio_offline.core.sync.handler import HandlerContext, Outcome
+from peft_studio_offline.core.sync.handler import HandlerContext, MissingSettingError, Outcome
 
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 _CONFLICT_STATUSES = frozenset({409, 412})
@@ -42,7 +42,7 @@ class ApiCallHandler:
     def target(self, operation: Operation, context: HandlerContext) -> str | None:
         try:
             return host_of(resolve_url(operation.payload, context.api_base_url))
-        except PayloadError:
+        except (PayloadError, MissingSettingError):
             return None
 
     def resource_key(self, payload: Mapping[str, Any]) -> str | None:

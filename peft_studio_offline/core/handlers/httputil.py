@@ -19,12 +19,13 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from peft_studio_offline.core.sync.handler import HandlerContext, Outcome
+from peft_studio_offline.core.sync.handler import HandlerContext, MissingSettingError, Outcome
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAX_RETRY_AFTER = 24 * 3600.0  # a longer wish is capped: the queue will still try tomorrow
 _MESSAGE_LIMIT = 500
 _RETRYABLE = frozenset({408, 425, 429})
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 class PayloadError(ValueError):
@@ -70,12 +71,14 @@ def _resolved(url: str | None, endpoint: str | None, base_url: str, key: str) ->
         if endpoint is None or not endpoint.strip():
             raise PayloadError(f"The payload needs a 'url' or an '{key}'.")
         endpoint = endpoint.strip()
-        if endpoint.startswith(("http://", "https://")):
+        if _SCHEME.match(endpoint):  # absolute, whatever its scheme (checked below)
             target = endpoint
         elif not base_url:
-            raise PayloadError(
-                f"The {key} {endpoint!r} is relative but no API base URL is configured"
-                " (settings sync.api_base_url or PEFT_STUDIO_OFFLINE_API_BASE_URL)."
+            raise MissingSettingError(
+                f"Waiting for an API base URL: the {key} {endpoint!r} is relative; set"
+                " sync.api_base_url (File → Settings or settings.toml) or"
+                " PEFT_STUDIO_OFFLINE_API_BASE_URL, and it is sent then.",
+                "sync.api_base_url",
             )
         else:
             target = urljoin(base_url.rstrip("/") + "/", endpoint.lstrip("/"))
@@ -115,9 +118,19 @@ def request_headers(
     token_name = context.settings.credentials.api_token
     if token_name and "authorization" not in lowered and is_under(url, context.api_base_url):
         token = context.credential(token_name)
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
+        if not token:
+            raise missing_secret(token_name, "credentials.api_token")
+        headers["Authorization"] = f"Bearer {token}"
     return headers
+
+
+def missing_secret(name: str, setting: str) -> MissingSettingError:
+    """The error for a secret that settings name but the credential store does not hold."""
+    return MissingSettingError(
+        f"Waiting for a credential: no secret {name!r} ({setting}) is in the credential"
+        " store; enter it in File → Settings, and it is sent then.",
+        setting,
+    )
 
 
 def server_message(response: httpx.Response) -> str:

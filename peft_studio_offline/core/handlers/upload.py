@@ -23,7 +23,7 @@ from typing import Any, BinaryIO
 
 import httpx
 
-from peft_studio_offline.core.errors import InvalidOperationError
+from peft_studio_offline.core.errors import InvalidOperationError, UploadNotAllowedError
 from peft_studio_offline.core.handlers.httputil import (
     PayloadError,
     classify_response,
@@ -33,7 +33,7 @@ from peft_studio_offline.core.handlers.httputil import (
     transport_failure,
 )
 from peft_studio_offline.core.operation import Operation
-from peft_studio_offline.core.sync.handler import HandlerContext, Outcome
+from peft_studio_offline.core.sync.handler import HandlerContext, MissingSettingError, Outcome
 
 CHUNK_SIZE = 256 * 1024
 
@@ -51,9 +51,10 @@ def check_upload_path(path: str | os.PathLike[str], roots: Iterable[str]) -> Pat
     resolved = Path(path).expanduser().resolve()
     allowed = [Path(root).expanduser().resolve() for root in roots if str(root).strip()]
     if allowed and not any(resolved.is_relative_to(root) for root in allowed):
-        raise InvalidOperationError(
+        raise UploadNotAllowedError(
             f"The file {resolved} is outside the folders allowed for uploads"
-            " (settings sync.upload_roots)."
+            " (settings sync.upload_roots).",
+            field="payload.path",
         )
     return resolved
 
@@ -76,10 +77,14 @@ def prepare_upload_payload(payload: Mapping[str, Any], roots: Iterable[str]) -> 
         raise InvalidOperationError("A file upload needs a 'path' to a local file.")
     path = check_upload_path(raw, roots)
     if not path.is_file():
-        raise InvalidOperationError(f"The file {path} does not exist or is not a regular file.")
+        raise InvalidOperationError(
+            f"The file {path} does not exist or is not a regular file.", field="payload.path"
+        )
     method = str(payload.get("method") or "PUT").upper()
     if method not in ("PUT", "POST"):
-        raise InvalidOperationError(f"A file upload is sent with PUT or POST, not {method!r}.")
+        raise InvalidOperationError(
+            f"A file upload is sent with PUT or POST, not {method!r}.", field="payload.method"
+        )
     out = dict(payload)
     out["path"] = str(path)
     if not out.get("sha256"):
@@ -98,7 +103,7 @@ class FileUploadHandler:
     def target(self, operation: Operation, context: HandlerContext) -> str | None:
         try:
             return host_of(resolve_url(operation.payload, context.api_base_url))
-        except PayloadError:
+        except (PayloadError, MissingSettingError):
             return None
 
     def resource_key(self, payload: Mapping[str, Any]) -> str | None:

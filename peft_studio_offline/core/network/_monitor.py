@@ -80,6 +80,7 @@ class NetworkMonitor:
         self.timeout = _positive("timeout", timeout)
         self.backoff_initial = _positive("backoff_initial", backoff_initial)
         self._problems: tuple[str, ...] = ()
+        self._from_settings = endpoints is None
         if endpoints is None:
             settings = settings if settings is not None else Settings.load()
             self._endpoints, self._problems = _lenient_endpoints(endpoints_from_settings(settings))
@@ -216,6 +217,25 @@ class NetworkMonitor:
                         )
         finally:
             self._delivering = False
+
+    def apply_settings(self, settings: Settings) -> None:
+        """Probe what new settings name (a sync target set while running), checking soon.
+
+        Only for a monitor whose endpoints came from settings; one given its own list keeps
+        it. Nothing happens when the endpoints stay the same.
+        """
+        if not self._from_settings:
+            return
+        endpoints, problems = _lenient_endpoints(endpoints_from_settings(settings))
+        if endpoints == self._endpoints:
+            return
+        self._endpoints, self._problems = endpoints, problems
+        self._results = {url: r for url, r in self._results.items() if url in self.urls()}
+        if self._loop is not None and not self._loop.is_closed():
+            self.request_check()
+
+    def urls(self) -> set[str]:
+        return {endpoint.url for endpoint in self._endpoints}
 
     # -- checking --------------------------------------------------------------------------
 

@@ -122,8 +122,13 @@ def mark_failed(
     count_attempt: bool,
     default_max_attempts: int,
     details: Mapping[str, Any] | None,
+    waiting: bool = False,
 ) -> Result:
-    """Record a failed attempt; the result is the operation's row as it is afterwards."""
+    """Record a failed attempt; the result is the operation's row as it is afterwards.
+
+    ``waiting``: nothing was sent, a setting is missing (recorded as ``waiting``, which
+    ``wake_waiting`` looks for); it counts no attempt.
+    """
     current = row(conn, op_id)
     retry_count = current["retry_count"] or 0
     # The backoff grows with attempts used; an unreachable service uses none.
@@ -142,9 +147,33 @@ def mark_failed(
     info = dict(details or {})
     if not final:
         info["retry_at"] = format_timestamp(datetime.fromtimestamp(due, UTC))
-    outcome = "failed" if final else ("retry" if count_attempt else "unreachable")
+    if final:
+        outcome = "failed"
+    else:
+        outcome = WAITING if waiting else ("retry" if count_attempt else "unreachable")
     history(conn, op_id, attempts, now, outcome, message, info)
     return after, _changed(op_id)
+
+
+# The history outcome of an operation that waits for a setting (see ``mark_failed``).
+WAITING = "waiting"
+
+
+def wake_waiting(conn: sqlite3.Connection, now: float, *, ids: Sequence[int]) -> Result:
+    """Make the given operations due now, if they are still pending."""
+    woken: list[int] = []
+    for start in range(0, len(ids), 500):
+        chunk = list(ids[start : start + 500])
+        woken += [
+            r[0]
+            for r in conn.execute(
+                "UPDATE offline_operations SET next_attempt_at = ?"
+                f" WHERE status = 'pending' AND id IN ({', '.join('?' * len(chunk))})"
+                " RETURNING id",
+                (now, *chunk),
+            )
+        ]
+    return len(woken), _changed(*woken)
 
 
 def mark_conflict(

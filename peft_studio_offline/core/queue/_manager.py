@@ -95,6 +95,10 @@ _READY = f"""
         WHERE e.resource_key = o.resource_key AND e.id < o.id
           AND e.status IN ('pending', 'in_progress', 'conflict')))
 """
+# How long an operation waiting for a setting stays put when nothing wakes it: the engine
+# wakes it at once when the setting appears; this is only the safety net.
+WAITING_RECHECK = 300.0
+
 # The partial index of pending rows, forced: the planner otherwise prefers the status index
 # and sorts every pending row to find the first hundred.
 _READY_FROM = "FROM offline_operations o INDEXED BY idx_operations_pending"
@@ -543,6 +547,13 @@ class OfflineQueueManager:
                     return f"Held: operation {dep_id}, which it depends on, is {status}."
                 if status != "completed":
                     return f"Waiting for operation {dep_id} ({status.replace('_', ' ')})."
+        last = await self._read(
+            "SELECT outcome, error FROM operation_attempts WHERE operation_id = ?"
+            " ORDER BY id DESC LIMIT 1",
+            (op_id,),
+        )
+        if last and last[0][0] == _jobs.WAITING:
+            return str(last[0][1])  # what to set, in words
         due = operation.next_attempt_at
         if due is not None and due.timestamp() > self._clock():
             return f"Retry at {due.astimezone():%H:%M:%S}."
@@ -708,6 +719,48 @@ class OfflineQueueManager:
             )
         )
         return (await self._to_operations([after]))[0]
+
+    async def mark_waiting(
+        self, op_id: int, reason: str, setting: str, *, recheck: float = WAITING_RECHECK
+    ) -> Operation:
+        """Nothing was sent: the operation waits for ``setting``, pending, no attempt used.
+
+        ``reason`` (what to set, in words) becomes its error message and its "why waiting".
+        It is due again after ``recheck`` seconds, or at once after ``wake_waiting()``.
+        """
+        after = await self._write(
+            partial(
+                _jobs.mark_failed,
+                op_id=op_id,
+                message=reason,
+                retry_after=recheck,
+                backoff=self.backoff_delay,
+                permanent=False,
+                count_attempt=False,
+                default_max_attempts=self.max_attempts,
+                details={"waiting_for": setting},
+                waiting=True,
+            )
+        )
+        return (await self._to_operations([after]))[0]
+
+    async def wake_waiting(self) -> int:
+        """Make every operation that waits for a setting due now; returns how many.
+
+        The sync engine calls it when its settings change and before its first run, so that
+        such work goes as soon as the setting is there. Reads the pending rows not yet due
+        (on the reader), then writes only those that wait.
+        """
+        rows = await self._read(
+            f"SELECT o.id {_READY_FROM} WHERE o.status = 'pending' AND o.next_attempt_at > ?"
+            " AND (SELECT a.outcome FROM operation_attempts a WHERE a.operation_id = o.id"
+            " ORDER BY a.id DESC LIMIT 1) = ?",
+            (self._clock(), _jobs.WAITING),
+        )
+        if not rows:
+            return 0
+        count: int = await self._write(partial(_jobs.wake_waiting, ids=[r[0] for r in rows]))
+        return count
 
     async def mark_conflict(
         self,

@@ -58,6 +58,9 @@ def parse_timestamp(text: str | None) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
+_PENDING = OperationStatus.PENDING
+
+
 def from_epoch(value: float | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value, UTC)
 
@@ -100,7 +103,8 @@ def row_to_operation(row: Sequence[Any], depends_on: tuple[int, ...] = ()) -> Op
         updated_at=parse_timestamp(updated_at),
         idempotency_key=idempotency_key,
         max_attempts=max_attempts,
-        next_attempt_at=from_epoch(next_attempt_at),
+        # Only a pending operation has a next try: one that failed for good shows none.
+        next_attempt_at=from_epoch(next_attempt_at) if status is _PENDING else None,
         expires_at=from_epoch(expires_at),
         depends_on=depends_on,
         dedup_key=dedup_key,

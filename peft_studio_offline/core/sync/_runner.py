@@ -19,6 +19,7 @@ from peft_studio_offline.core.operation import Operation
 from peft_studio_offline.core.sync.conflicts import resend_payload
 from peft_studio_offline.core.sync.handler import (
     HandlerContext,
+    MissingSettingError,
     OperationHandler,
     Outcome,
     OutcomeKind,
@@ -294,7 +295,10 @@ class Runner:
         """
         first = group.operations[0]
         context = self.engine.context_for(first, client)
-        host = _call_optional(group.handler, "target", first, context)
+        try:
+            host = _call_optional(group.handler, "target", first, context)
+        except MissingSettingError:
+            host = None  # nowhere to send it yet: the attempt says so
         host = host if isinstance(host, str) else None
         paused_until = self.engine.breaker.paused_until(host)
         if paused_until is not None:
@@ -309,10 +313,12 @@ class Runner:
             outcomes = [await self._attempt(group.handler, first, context)]
         else:
             outcomes = await self._attempt_batch(group, context)
-        # One request (or one coalesced request) is one data point for the breaker.
-        if any(outcome.kind is OutcomeKind.RETRY for outcome in outcomes):
+        # One request (or one coalesced request) is one data point for the breaker; an
+        # operation waiting for a setting sent nothing and says nothing about the host.
+        sent = [outcome for outcome in outcomes if outcome.waiting_for is None]
+        if any(outcome.kind is OutcomeKind.RETRY for outcome in sent):
             self.engine.breaker.record_failure(host)
-        else:
+        elif sent:
             self.engine.breaker.record_success(host)
         all_done = True
         for op, outcome in zip(group.operations, outcomes, strict=True):
@@ -333,6 +339,8 @@ class Runner:
             outcome = await handler.handle(op, context)
         except asyncio.CancelledError:
             raise
+        except MissingSettingError as exc:
+            return Outcome.waiting(str(exc), exc.setting)
         except Exception as exc:
             log.warning(
                 "The %s handler raised on operation %d", op.operation_type, op.id, exc_info=True
@@ -347,6 +355,8 @@ class Runner:
             outcomes = list(await send(list(group.operations), context))
         except asyncio.CancelledError:
             raise
+        except MissingSettingError as exc:
+            outcomes = [Outcome.waiting(str(exc), exc.setting)]
         except Exception as exc:
             log.warning(
                 "The %s batch handler raised", group.operations[0].operation_type, exc_info=True
@@ -425,6 +435,16 @@ class Runner:
             await self.queue.mark_completed(op.id, details=outcome.details)
             self.tally.completed += 1
             status = OperationStatus.COMPLETED
+        elif outcome.waiting_for is not None:
+            # Not configured yet: pending, no attempt used, due again once the setting is
+            # there (the engine wakes such operations when its settings change).
+            self.skip.add(op.id)
+            message = outcome.message or f"Waiting for the setting {outcome.waiting_for}."
+            await self.queue.mark_waiting(op.id, message, outcome.waiting_for)
+            self.tally.waiting += 1
+            self.tally.waiting_for.add(outcome.waiting_for)
+            self.engine.saw_waiting = True
+            status = OperationStatus.PENDING
         else:
             message = outcome.message or "The operation did not go through."
             # Once per run; a later run retries it. Skipped before the write, so that a claim
@@ -439,6 +459,10 @@ class Runner:
                 details=outcome.details,
             )
             self.tally.failed += 1
+            if updated.status is OperationStatus.FAILED:
+                self.tally.failed_for_good += 1
+            else:
+                self.tally.retrying += 1
             self.tally.errors.append({"id": op.id, "error": message})
             status = updated.status
         self._finish(op)

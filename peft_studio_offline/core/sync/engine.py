@@ -110,6 +110,7 @@ class SyncEngine:
         self._strategy = parse_conflict_resolution(
             options.get("conflict_strategy", settings.sync.conflict_strategy)
         )
+        self._own_credentials = options.get("credentials") is None
         self._credential: CredentialLookup = options.get("credentials") or _credential_lookup(
             settings
         )
@@ -145,6 +146,10 @@ class SyncEngine:
         self.lane_blockers: dict[str, int] = {}
         self._lanes: dict[str, tuple[asyncio.Lock, int]] = {}
         self._closed = False
+        # Operations that waited for a setting are woken before the first run (this process
+        # may have it) and whenever the settings change.
+        self._woken = False
+        self.saw_waiting = False  # a run left work waiting for a setting
 
     # ------------------------------------------------------------ configuration
 
@@ -172,6 +177,28 @@ class SyncEngine:
     @property
     def conflict_strategy(self) -> ConflictResolution:
         return self._strategy
+
+    async def apply_settings(self, settings: Settings) -> None:
+        """Use new settings from now on (the environment still wins), without a restart.
+
+        Operations that wait for a setting (a target, a credential) are made due at once and,
+        with automatic sync on, sent: the file, the Settings dialog or a new process that has
+        the setting all end a wait the same way.
+        """
+        self.settings = apply_environment(settings, os.environ)
+        if self._own_credentials:
+            self._credential = _credential_lookup(self.settings)
+        await self.wake_waiting()
+
+    async def wake_waiting(self) -> int:
+        """Make operations that wait for a setting due now; returns how many."""
+        self._woken = True
+        count = await self.queue.wake_waiting()
+        if count:
+            self._deferred.clear()
+            if self._wake is not None:
+                self._wake.set()
+        return count
 
     def add_progress_listener(self, callback: Callable[[SyncEvent], None]) -> Callable[[], None]:
         """Subscribe to the run events; returns a function that unsubscribes."""
@@ -223,6 +250,8 @@ class SyncEngine:
         self._runner = runner
         self.events.emit(SyncEvent("started", tally.run_id, trigger))
         try:
+            if not self._woken:
+                await self.wake_waiting()
             if self._ssl_context is None:  # reading the certificate store: not on the loop
                 self._ssl_context = await asyncio.to_thread(httpx.create_ssl_context)
             await runner.run()

@@ -22,6 +22,9 @@ Optional extras a handler may define (the engine looks for them with ``getattr``
 - ``target(operation, context) -> str | None``: the host the operation goes to, for the
   per-host circuit breaker.
 
+A handler that finds its target or credential not configured raises
+:class:`MissingSettingError`: the operation waits for that setting, using no attempt.
+
 The spec's plain ``async def handler(payload) -> bool`` is wrapped by :func:`as_handler`.
 """
 
@@ -35,6 +38,7 @@ from typing import Any, Protocol, runtime_checkable
 import httpx
 
 from peft_studio_offline.core.enums import ConflictResolution
+from peft_studio_offline.core.errors import PeftStudioOfflineError
 from peft_studio_offline.core.operation import Operation
 from peft_studio_offline.core.settings import Settings
 
@@ -68,6 +72,9 @@ class Outcome:
     # route, connect timeout): such a retry does not use up one of the operation's attempts,
     # so that an outage alone never makes an operation fail for good.
     attempted: bool = True
+    # The setting the operation waits for (``sync.mlflow_tracking_uri``...): nothing was
+    # sent, no attempt is used, and it goes once the setting is there.
+    waiting_for: str | None = None
 
     @classmethod
     def done(cls, details: Mapping[str, Any] | None = None) -> Outcome:
@@ -86,6 +93,17 @@ class Outcome:
     def unreachable(cls, message: str, details: Mapping[str, Any] | None = None) -> Outcome:
         """The service could not be reached at all: retry later, without counting an attempt."""
         return cls(OutcomeKind.RETRY, message, details=dict(details or {}), attempted=False)
+
+    @classmethod
+    def waiting(cls, message: str, setting: str) -> Outcome:
+        """Not configured yet: wait for ``setting``, without counting an attempt."""
+        return cls(
+            OutcomeKind.RETRY,
+            message,
+            details={"waiting_for": setting},
+            attempted=False,
+            waiting_for=setting,
+        )
 
     @classmethod
     def failed(cls, message: str, details: Mapping[str, Any] | None = None) -> Outcome:
@@ -111,6 +129,19 @@ class Outcome:
             remote_version=remote_version,
             details=dict(details or {}),
         )
+
+
+class MissingSettingError(PeftStudioOfflineError):
+    """What an operation needs is not configured yet (a target, a credential).
+
+    A handler raises it (or lets it through) instead of failing: the engine keeps the
+    operation pending without using an attempt, says which ``setting`` to set, and sends it
+    as soon as the setting is there.
+    """
+
+    def __init__(self, message: str, setting: str) -> None:
+        super().__init__(message)
+        self.setting = setting
 
 
 CredentialLookup = Callable[[str], str | None]

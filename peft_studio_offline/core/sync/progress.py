@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -34,10 +35,12 @@ class SyncEvent:
 class RunTally:
     """Counts of one run while it goes; each operation ends in exactly one bucket.
 
-    ``completed``, ``failed`` (the attempt failed: retried later or failed for good) and
-    ``conflicts`` (parked for the user) add up to ``total``. ``conflicts_resolved`` counts
-    conflicts that the strategy settled (already in ``completed`` or ``failed``);
-    ``released`` counts operations put back untouched (a paused host, a stop).
+    ``completed``, ``failed`` (the attempt failed), ``conflicts`` (parked for the user) and
+    ``waiting`` (nothing sent: a setting it needs is not configured yet, named in
+    ``waiting_for``) add up to ``total``. ``failed`` splits into ``failed_for_good`` and
+    ``retrying`` (pending again, tried later). ``conflicts_resolved`` counts conflicts that
+    the strategy settled (already in ``completed`` or ``failed``); ``released`` counts
+    operations put back untouched (a paused host, a stop).
     """
 
     run_id: int
@@ -47,6 +50,10 @@ class RunTally:
     claimed: int = 0
     completed: int = 0
     failed: int = 0
+    failed_for_good: int = 0
+    retrying: int = 0
+    waiting: int = 0
+    waiting_for: set[str] = field(default_factory=set)
     conflicts: int = 0
     conflicts_resolved: int = 0
     released: int = 0
@@ -55,7 +62,7 @@ class RunTally:
 
     @property
     def total(self) -> int:
-        return self.completed + self.failed + self.conflicts
+        return self.completed + self.failed + self.conflicts + self.waiting
 
     def result(self) -> dict[str, Any]:
         """The dict ``SyncEngine.sync()`` returns."""
@@ -64,6 +71,10 @@ class RunTally:
             "total": self.total,
             "completed": self.completed,
             "failed": self.failed,
+            "failed_for_good": self.failed_for_good,
+            "retrying": self.retrying,
+            "waiting": self.waiting,
+            "waiting_for": sorted(self.waiting_for),
             "conflicts": self.conflicts,
             "errors": list(self.errors),
             "conflicts_resolved": self.conflicts_resolved,
@@ -83,3 +94,33 @@ class RunTally:
         entry = self.result()
         entry["errors"] = len(self.errors)
         return entry
+
+
+def outcome_phrases(result: Mapping[str, Any]) -> list[str]:
+    """What became of a run's operations besides those sent, in words, for every summary.
+
+    Failed for good apart from what will be retried, and work that waits for a setting
+    apart from both: "2 failed for good", "4 will be retried", "6 wait for a setting
+    (sync.mlflow_tracking_uri)", "1 in conflict".
+    """
+    phrases: list[str] = []
+    failed = int(result.get("failed", 0) or 0)
+    for_good = int(result.get("failed_for_good", failed) or 0)
+    retrying = int(result.get("retrying", failed - for_good) or 0)
+    waiting = int(result.get("waiting", 0) or 0)
+    conflicts = int(result.get("conflicts", 0) or 0)
+    if for_good:
+        phrases.append(f"{for_good} failed for good")
+    if retrying:
+        phrases.append(f"{retrying} will be retried")
+    if waiting:
+        settings = ", ".join(result.get("waiting_for") or ())
+        verb = "waits" if waiting == 1 else "wait"
+        phrases.append(
+            f"{waiting} {verb} for a setting ({settings})"
+            if settings
+            else f"{waiting} {verb} for a setting"
+        )
+    if conflicts:
+        phrases.append(f"{conflicts} in conflict")
+    return phrases

@@ -1,15 +1,15 @@
 """Queue → Add Operation: a small form per operation type, checked before anything is queued.
 
-Each type lists its fields (the payload keys of CONTRACT.md); the form turns them into a
-payload and says in one sentence what is wrong with the first bad field. The queue's own
-validation still has the last word; its refusal (or a full disk) is shown in the dialog.
+Each type lists its fields (its built-in handler's payload keys); the form turns them into
+a payload, saying in one sentence when a field is missing or is not JSON. The rest is
+decided by the core's submit path (``core/submit.py``), as for every other way in: its
+refusal (or a full disk) is shown inline in the dialog.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import shiboken6
@@ -151,23 +151,8 @@ class _Form(QWidget):
                     raise ValueError(f"{field.label} is required.")
                 continue
             out[field.key] = value
-        if "endpoint" in {f.key for f in self.fields} and not (
-            out.get("endpoint") or out.get("url")
-        ):
-            raise ValueError("Give an endpoint or a full URL.")
-        url = out.get("url")
-        if isinstance(url, str) and not url.startswith(("http://", "https://")):
-            raise ValueError("The URL must start with http:// or https://.")
-        path = out.get("path")
-        if isinstance(path, str):
-            # A typo found now beats a failure found at sync time, maybe days later.
-            local = Path(path).expanduser()
-            wanted_dir = "folder" in next(f.label for f in self.fields if f.key == "path").lower()
-            if wanted_dir and not local.is_dir():
-                raise ValueError(f"There is no folder {local}.")
-            if not wanted_dir and not local.is_file():
-                raise ValueError(f"There is no file {local}.")
-            out["path"] = str(local)
+        # Everything else (a URL's scheme, a file that exists, a method) is the core's
+        # submit path's to decide, with the same sentence as every other way in.
         return out
 
 

@@ -86,7 +86,8 @@ def parse_metric_log(payload: Mapping[str, Any], *, default_timestamp: int) -> M
         for index, item in enumerate(raw):
             if not isinstance(item, Mapping) or "key" not in item or "value" not in item:
                 raise InvalidOperationError(
-                    f"Metric {index} must be an object with at least 'key' and 'value'."
+                    f"Metric {index} must be an object with at least 'key' and 'value'.",
+                    field="payload.metrics",
                 )
             key = _key(item["key"], "metric")
             timestamp = item.get("timestamp")
@@ -101,18 +102,25 @@ def parse_metric_log(payload: Mapping[str, Any], *, default_timestamp: int) -> M
             )
     else:
         raise InvalidOperationError(
-            "'metrics' must be an object of name: value or a list of {key, value, step, timestamp}."
+            "'metrics' must be an object of name: value"
+            " or a list of {key, value, step, timestamp}.",
+            field="payload.metrics",
         )
     params = _string_map(payload.get("params"), "params")
     tags = _string_map(payload.get("tags"), "tags")
     if not points and not params and not tags:
-        raise InvalidOperationError("A metric_log payload needs at least one metric, param or tag.")
+        raise InvalidOperationError(
+            "A metric_log payload needs at least one metric, param or tag.",
+            field="payload.metrics",
+        )
     return MetricLog(run_id, tuple(points), params, tags)
 
 
 def _metric_value(value: Any, key: object) -> float | str:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise InvalidOperationError(f"The value of metric {key!r} must be a number.")
+        raise InvalidOperationError(
+            f"The value of metric {key!r} must be a number.", field="payload.metrics"
+        )
     if isinstance(value, str):
         spelled = _NON_FINITE.get(value.strip().lower())
         if spelled is None:
@@ -120,7 +128,8 @@ def _metric_value(value: Any, key: object) -> float | str:
                 value = float(value)
             except ValueError:
                 raise InvalidOperationError(
-                    f"The value of metric {key!r} must be a number, not {value!r}."
+                    f"The value of metric {key!r} must be a number, not {value!r}.",
+                    field="payload.metrics",
                 ) from None
         else:
             return spelled
@@ -147,7 +156,9 @@ def prepare_model_push(payload: Mapping[str, Any], base_dir: Path | None = None)
     """The payload with the adapter folder made absolute and the artifact path filled in."""
     parsed = parse_model_push(payload, base_dir=base_dir)
     if not parsed.path.exists():
-        raise InvalidOperationError(f"The adapter folder {parsed.path} does not exist.")
+        raise InvalidOperationError(
+            f"The adapter folder {parsed.path} does not exist.", field="payload.path"
+        )
     prepared = dict(payload)
     prepared["path"] = str(parsed.path)
     prepared["artifact_path"] = parsed.artifact_path
@@ -157,7 +168,9 @@ def prepare_model_push(payload: Mapping[str, Any], base_dir: Path | None = None)
 def parse_model_push(payload: Mapping[str, Any], *, base_dir: Path | None = None) -> ModelPush:
     raw_path = payload.get("path")
     if not isinstance(raw_path, str) or not raw_path.strip():
-        raise InvalidOperationError("A model_push payload needs 'path', the adapter folder.")
+        raise InvalidOperationError(
+            "A model_push payload needs 'path', the adapter folder.", field="payload.path"
+        )
     path = Path(raw_path.strip()).expanduser()
     if not path.is_absolute():
         path = (base_dir or Path.cwd()) / path
@@ -165,11 +178,16 @@ def parse_model_push(payload: Mapping[str, Any], *, base_dir: Path | None = None
     if artifact_path is None:
         artifact_path = DEFAULT_ARTIFACT_PATH
     if not isinstance(artifact_path, str):
-        raise InvalidOperationError("'artifact_path' must be a string.")
+        raise InvalidOperationError(
+            "'artifact_path' must be a string.", field="payload.artifact_path"
+        )
     artifact_path = check_artifact_path(artifact_path)
     name = payload.get("registered_model_name")
     if name is not None and (not isinstance(name, str) or not name.strip()):
-        raise InvalidOperationError("'registered_model_name' must be a non-empty string.")
+        raise InvalidOperationError(
+            "'registered_model_name' must be a non-empty string.",
+            field="payload.registered_model_name",
+        )
     return ModelPush(path, _run_id(payload), artifact_path, name.strip() if name else None)
 
 
@@ -180,7 +198,8 @@ def check_artifact_path(value: str) -> str:
     if "\\" in text or any(p in ("..", ".") for p in parts) or any(c in text for c in "#%"):
         raise InvalidOperationError(
             f"The artifact path {value!r} cannot be stored by MLflow"
-            " (no '..', '\\', '#' or '%' allowed)."
+            " (no '..', '\\', '#' or '%' allowed).",
+            field="payload.artifact_path",
         )
     return "/".join(parts)
 
@@ -205,12 +224,16 @@ def parse_experiment_sync(payload: Mapping[str, Any]) -> ExperimentSync:
     run_id = _run_id(payload)
     fields = _metadata(payload, "payload")
     if not fields:
-        raise InvalidOperationError("An experiment_sync payload needs 'tags' or a 'note'.")
+        raise InvalidOperationError(
+            "An experiment_sync payload needs 'tags' or a 'note'.", field="payload.tags"
+        )
     base: dict[str, str | None] | None = None
     if payload.get("base") is not None:
         raw_base = payload["base"]
         if not isinstance(raw_base, Mapping):
-            raise InvalidOperationError("'base' must be an object with 'tags' and/or 'note'.")
+            raise InvalidOperationError(
+                "'base' must be an object with 'tags' and/or 'note'.", field="payload.base"
+            )
         base = _metadata(raw_base, "base")
     return ExperimentSync(run_id, fields, base)
 
@@ -236,7 +259,9 @@ def _metadata(source: Mapping[str, Any], where: str) -> dict[str, str | None]:
 def _run_id(payload: Mapping[str, Any]) -> str:
     run_id = payload.get("run_id")
     if not isinstance(run_id, str) or not run_id.strip():
-        raise InvalidOperationError("The payload needs 'run_id', the MLflow run's id.")
+        raise InvalidOperationError(
+            "The payload needs 'run_id', the MLflow run's id.", field="payload.run_id"
+        )
     return run_id.strip()
 
 
@@ -273,5 +298,7 @@ def _string_map(value: Any, name: str) -> dict[str, str]:
 
 def _integer(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise InvalidOperationError(f"'{name}' must be an integer, not {value!r}.")
+        raise InvalidOperationError(
+            f"'{name}' must be an integer, not {value!r}.", field=f"payload.{name}"
+        )
     return int(value)

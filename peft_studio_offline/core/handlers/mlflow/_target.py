@@ -15,11 +15,11 @@ import os
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from peft_studio_offline.core.handlers.httputil import host_of
+from peft_studio_offline.core.handlers.httputil import host_of, missing_secret
 from peft_studio_offline.core.handlers.mlflow._client import MlflowRestClient
 from peft_studio_offline.core.handlers.mlflow._errors import MlflowConfigurationError
 from peft_studio_offline.core.operation import Operation
-from peft_studio_offline.core.sync.handler import HandlerContext
+from peft_studio_offline.core.sync.handler import HandlerContext, MissingSettingError
 
 TOKEN_VARIABLE = "MLFLOW_TRACKING_TOKEN"
 USERNAME_VARIABLE = "MLFLOW_TRACKING_USERNAME"
@@ -46,9 +46,11 @@ class TrackingTarget:
     def uri(self, context: HandlerContext) -> str:
         uri = self.tracking_uri or context.mlflow_tracking_uri.strip()
         if not uri:
-            raise MlflowConfigurationError(
-                "No MLflow tracking server is configured"
-                " (settings sync.mlflow_tracking_uri or MLFLOW_TRACKING_URI)."
+            raise MissingSettingError(
+                "Waiting for an MLflow tracking server: set sync.mlflow_tracking_uri"
+                " (File → Settings or settings.toml) or MLFLOW_TRACKING_URI, and it is"
+                " sent then.",
+                "sync.mlflow_tracking_uri",
             )
         parts = urlsplit(uri)
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -60,22 +62,24 @@ class TrackingTarget:
     def host(self, context: HandlerContext) -> str | None:
         try:
             return host_of(self.uri(context))
-        except MlflowConfigurationError:
+        except (MlflowConfigurationError, MissingSettingError):
             return None
 
     def client(self, context: HandlerContext, idempotency_key: str) -> MlflowRestClient:
+        uri = self.uri(context)  # the target first: it is what a new user sets first
         headers: dict[str, str] = {}
         auth = self._auth
         name = context.settings.credentials.mlflow_token
         if name:
             token = context.credential(name)
-            if token:
-                auth = f"Bearer {token}"
+            if not token:
+                raise missing_secret(name, "credentials.mlflow_token")
+            auth = f"Bearer {token}"
         if auth:
             headers["Authorization"] = auth
         return MlflowRestClient(
             context.client,
-            self.uri(context),
+            uri,
             headers=headers,
             timeout=context.timeout,
             idempotency_key=idempotency_key,
