@@ -22,8 +22,12 @@ LIMIT = 64 * 1024
 
 
 @pytest.fixture
-async def small_limit_api(isolated_home: Path) -> AsyncIterator[tuple[ApiServer, httpx.AsyncClient]]:
-    settings = Settings.load(AppPaths.from_environment({"PEFT_STUDIO_OFFLINE_HOME": str(isolated_home)}))
+async def small_limit_api(
+    isolated_home: Path,
+) -> AsyncIterator[tuple[ApiServer, httpx.AsyncClient]]:
+    settings = Settings.load(
+        AppPaths.from_environment({"PEFT_STUDIO_OFFLINE_HOME": str(isolated_home)})
+    )
     settings = dataclasses.replace(
         settings,
         api=dataclasses.replace(settings.api, max_request_bytes=LIMIT),
@@ -34,7 +38,9 @@ async def small_limit_api(isolated_home: Path) -> AsyncIterator[tuple[ApiServer,
     server = ApiServer(runtime, port=0)
     url = await server.start()
     headers = {"Authorization": f"Bearer {server.token}"}
-    async with httpx.AsyncClient(base_url=url + "/api/offline", headers=headers, timeout=30) as client:
+    async with httpx.AsyncClient(
+        base_url=url + "/api/offline", headers=headers, timeout=30
+    ) as client:
         yield server, client
     await server.stop()
     await runtime.close()
@@ -93,7 +99,9 @@ async def test_bodies_within_the_limit_are_taken_chunked_or_not(
     assert operation["payload"] == json.loads(body)["payload"]
     assert (await server.runtime.queue.get_queue_stats())["total"] == 2
     # The connection is still good after a refusal.
-    refused = await client.post("/queue", content=_chunks(_enqueue_body(2 * LIMIT)), headers=headers)
+    refused = await client.post(
+        "/queue", content=_chunks(_enqueue_body(2 * LIMIT)), headers=headers
+    )
     assert refused.status_code == 413
     assert (await client.get("/queue/stats")).status_code == 200
 
@@ -101,7 +109,7 @@ async def test_bodies_within_the_limit_are_taken_chunked_or_not(
 def test_the_default_limit_is_at_most_32_mib_and_must_be_positive(tmp_path: Path) -> None:
     paths = AppPaths.from_environment({"PEFT_STUDIO_OFFLINE_HOME": str(tmp_path)})
     assert 0 < Settings(paths).api.max_request_bytes <= 32 * 1024 * 1024
-    with pytest.raises(SettingsError, match="api.max_request_bytes"):
+    with pytest.raises(SettingsError, match=r"api\.max_request_bytes"):
         Settings.from_mapping(paths, {"api": {"max_request_bytes": 0}})
 
 
