@@ -46,6 +46,22 @@ def summary(payload: Mapping[str, Any]) -> str:
     return json.dumps(payload, ensure_ascii=False, separators=(", ", ": "), default=str)
 
 
+def bounded(value: Any, limit: int) -> str:
+    """``value`` as JSON on one line, cut to ``limit`` characters (already masked)."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def size(count: int) -> str:
+    """``812 bytes``, ``4.0 KB``, ``10.5 MB``."""
+    if count < 1000:
+        return f"{count} bytes"
+    for unit, factor in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if count >= factor:
+            return f"{count / factor:.1f} {unit}"
+    return f"{count} bytes"  # pragma: no cover
+
+
 def dumps(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, default=str)
 
