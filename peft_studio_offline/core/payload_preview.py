@@ -84,11 +84,12 @@ def format_whole(text: str, *, line_limit: int = 4096) -> str:
         and len(out) > line_limit
         and any(len(line) > line_limit for line in out.split("\n"))
     ):
-        out = "\n".join(_broken_lines(out, line_limit))
+        out = "\n".join(broken_lines(out, line_limit))
     return out
 
 
-def _broken_lines(text: str, width: int) -> list[str]:
+def broken_lines(text: str, width: int) -> list[str]:
+    """The lines of ``text``, those longer than ``width`` broken into pieces."""
     lines: list[str] = []
     for line in text.split("\n"):
         if len(line) <= width:

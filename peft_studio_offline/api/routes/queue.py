@@ -11,7 +11,6 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from peft_studio_offline.api.deps import (
     engine_of,
-    operation_json,
     queue_of,
     runtime_of,
     summary_json,
@@ -150,7 +149,7 @@ async def list_conflicts(queue: Queue) -> dict[str, Any]:
     """Operations waiting for the user to settle a conflict, with both sides."""
     out = []
     for operation, record in await queue.list_conflicts():
-        item = operation_json(operation)
+        item = summary_json(operation)
         item["conflict"] = mask_secrets(record.to_dict())
         out.append(item)
     return {"conflicts": out}

@@ -547,9 +547,10 @@ class OfflineQueueManager:
         )
         return row_to_conflict(rows[0]) if rows else None
 
-    async def list_conflicts(self) -> list[tuple[Operation, ConflictRecord]]:
+    async def list_conflicts(self) -> list[tuple[OperationSummary, ConflictRecord]]:
+        """Operations in conflict (without their payloads) with both sides of each."""
         rows = await self._read(
-            f"SELECT {OPERATION_COLUMNS} FROM offline_operations WHERE status = 'conflict'"
+            f"SELECT {SUMMARY_COLUMNS} FROM offline_operations WHERE status = 'conflict'"
             " ORDER BY id"
         )
         records = {
@@ -561,7 +562,7 @@ class OfflineQueueManager:
         }
         return [
             (operation, records[operation.id])
-            for operation in await self._to_operations(rows)
+            for operation in await self._to_summaries(rows)
             if operation.id in records
         ]
 
