@@ -71,21 +71,42 @@ def preview(
 
 
 def format_whole(text: str, *, line_limit: int = 4096) -> str:
-    """The whole payload, masked and indented, with no line longer than ``line_limit``.
+    """The whole payload, masked and indented, with no line longer than ``line_limit``."""
+    return "\n".join(whole_pieces(text, line_limit=line_limit))
 
-    Pure Python on purpose: the caller runs it on a worker thread, and unlike the C decoder
-    it lets the GUI thread run between its steps. Long lines (one long string) are broken,
-    because a text view lays out a line of megabytes very slowly.
+
+def whole_pieces(text: str, *, line_limit: int = 4096, lines_per_piece: int = 2000) -> list[str]:
+    """The whole payload, masked and indented, in pieces of ``lines_per_piece`` lines.
+
+    Pure Python on purpose, step by small step: the caller runs it on a worker thread, and
+    unlike the C decoder (or one ``split`` of 20 MB) it lets the GUI thread run between
+    its steps. Lines longer than ``line_limit`` (one long string) are broken, because a
+    text view lays out a line of megabytes very slowly.
     """
     value, _ = read_prefix(text, None)
-    out = json.dumps(mask_secrets(value), ensure_ascii=False, indent=2, default=str)
-    if (
-        line_limit
-        and len(out) > line_limit
-        and any(len(line) > line_limit for line in out.split("\n"))
-    ):
-        out = "\n".join(broken_lines(out, line_limit))
-    return out
+    encoder = json.JSONEncoder(indent=2, ensure_ascii=False, default=str)
+    pieces: list[str] = []
+    lines: list[str] = []
+    carry = ""  # the start of a line not finished yet
+    for chunk in encoder.iterencode(mask_secrets(value)):
+        if "\n" not in chunk:
+            carry += chunk
+            continue
+        first, *rest = chunk.split("\n")
+        done = [carry + first, *rest[:-1]]
+        carry = rest[-1]
+        for line in done:
+            if len(line) > line_limit:
+                lines.extend(line[i : i + line_limit] for i in range(0, len(line), line_limit))
+            else:
+                lines.append(line)
+        if len(lines) >= lines_per_piece:
+            pieces.append("\n".join(lines))
+            lines = []
+    for line in broken_lines(carry, line_limit):
+        lines.append(line)
+    pieces.append("\n".join(lines))
+    return pieces
 
 
 def broken_lines(text: str, width: int) -> list[str]:
