@@ -26,6 +26,11 @@ def queue_of(request: Request) -> OfflineQueueManager:
     return runtime_of(request).queue
 
 
+async def queue_dependency(request: Request) -> OfflineQueueManager:
+    """``queue_of`` for ``Depends``: a coroutine, so FastAPI does not hop to a thread for it."""
+    return runtime_of(request).queue
+
+
 def monitor_of(request: Request) -> NetworkMonitor:
     try:
         return runtime_of(request).monitor

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from peft_studio_offline.api.deps import (
     engine_of,
-    queue_of,
+    queue_dependency,
     runtime_of,
     summary_json,
 )
@@ -36,7 +36,7 @@ from peft_studio_offline.core.queue import OfflineQueueManager
 
 router = APIRouter(tags=["queue"])
 
-Queue = Annotated[OfflineQueueManager, Depends(queue_of)]
+Queue = Annotated[OfflineQueueManager, Depends(queue_dependency)]
 OpId = Annotated[int, Path(ge=1, le=ID_MAX, description="The operation's id.")]
 
 
