@@ -155,7 +155,7 @@ class WindowCommands(QObject):
         return self.tasks.start(self._retry_failed(), "retry the failed operations")
 
     async def _retry_failed(self) -> None:
-        failed = await self.queue.list_operations(status=OperationStatus.FAILED, limit=None)
+        failed = await self.queue.list_summaries(status=OperationStatus.FAILED, limit=None)
         if not failed:
             self.message.emit("No failed operations to retry.")
             return

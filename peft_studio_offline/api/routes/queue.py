@@ -160,7 +160,7 @@ async def resolve_conflict(
     operation_id: OpId, body: ResolveRequest, request: Request, queue: Queue
 ) -> Response:
     """Settle a conflict: keep the local side, take the remote one, merge, or give a payload."""
-    operation = await queue.get_operation(operation_id)
+    operation = await queue.get_summary(operation_id)
     if operation is None:
         raise OperationNotFoundError(operation_id)
     if operation.status is not OperationStatus.CONFLICT:
