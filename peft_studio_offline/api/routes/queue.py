@@ -195,10 +195,8 @@ async def _detail(queue: OfflineQueueManager, operation_id: int) -> Response:
 
 def _with_payload(data: dict[str, Any], text: str) -> bytes:
     try:
-        try:
-            payload = orjson.loads(text)
-        except orjson.JSONDecodeError:  # integers beyond 64 bits: the standard decoder
-            payload = json.loads(text)
+        # Not orjson: it reads an integer beyond 64 bits as a float, changing the value.
+        payload = json.loads(text)
     except ValueError:  # written by another version, or damaged: ``problem`` says so
         payload = {}
     data["payload"] = mask_secrets(payload) if isinstance(payload, dict) else {}
