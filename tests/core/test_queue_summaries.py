@@ -76,3 +76,20 @@ async def test_summaries_take_the_filters_and_ids(db_path: Path) -> None:
         searched = await queue.list_summaries(search="h/4", ids=ids)
         assert [s.id for s in searched] == [ids[4]]
         assert await queue.list_summaries(ids=[]) == []
+
+
+async def test_a_summary_names_a_payload_it_cannot_read(db_path: Path) -> None:
+    import sqlite3
+
+    async with OfflineQueueManager(db_path) as queue:
+        ids = [await queue.enqueue(OperationType.API_CALL, {"n": i}) for i in range(3)]
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("UPDATE offline_operations SET payload = '[1, 2]' WHERE id = ?", (ids[0],))
+        conn.execute("UPDATE offline_operations SET payload = ? WHERE id = ?", ("[" * 9000, ids[1]))
+    conn.close()
+    async with OfflineQueueManager(db_path) as queue:
+        summaries = {s.id: s for s in await queue.list_summaries()}
+        assert "cannot be read" in (summaries[ids[0]].problem or "")
+        assert "not a JSON object" in (summaries[ids[1]].problem or "")
+        assert summaries[ids[2]].readable
+        assert (await queue.wait_reason(ids[0]) or "").startswith("Unreadable")

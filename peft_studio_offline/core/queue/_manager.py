@@ -489,7 +489,8 @@ class OfflineQueueManager:
         """The stored JSON text of a payload (None if there is no such operation).
 
         Decompressed on a worker thread: zlib lets the event loop run meanwhile. Nothing is
-        decoded: the caller decides how much of it to read (``core.payload_preview``).
+        decoded: the caller decides how much of it to read (``core.payload_preview``). A
+        damaged compressed payload gives "" (its summary's ``problem`` says why).
         """
         rows = await self._read(
             "SELECT payload, payload_blob FROM offline_operations WHERE id = ?", (op_id,)
@@ -929,7 +930,10 @@ def _status(value: OperationStatus | str) -> str:
 
 
 def _decompressed_text(blob: bytes) -> str:
-    return zlib.decompress(blob).decode("utf-8", errors="replace")
+    try:
+        return zlib.decompress(blob).decode("utf-8", errors="replace")
+    except zlib.error:  # damaged: the operation's ``problem`` says so; nothing to show
+        return ""
 
 
 def _page_query(

@@ -200,7 +200,14 @@ def _payload_head(
     if isinstance(head, bytes):  # another program stored it as a BLOB
         head = codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
     size = len(head.encode("utf-8")) if size is None else int(size)
-    return head, size, len(head.encode("utf-8")) >= size
+    complete = len(head.encode("utf-8")) >= size
+    # What can be checked without reading the rest: a whole (small) payload is decoded, the
+    # start of a large one must open an object.
+    if complete:
+        decode_payload(head, None)
+    elif not head.lstrip().startswith("{"):
+        raise ValueError("the payload is not a JSON object")
+    return head, size, complete
 
 
 def _loads(text: str | None) -> Any:
