@@ -41,11 +41,6 @@ def when(value: str | None) -> str:
         return value
 
 
-def summary(payload: Mapping[str, Any]) -> str:
-    """The payload on one line (already masked)."""
-    return json.dumps(payload, ensure_ascii=False, separators=(", ", ": "), default=str)
-
-
 def bounded(value: Any, limit: int) -> str:
     """``value`` as JSON on one line, cut to ``limit`` characters (already masked)."""
     text = json.dumps(value, ensure_ascii=False, default=str)
@@ -60,10 +55,6 @@ def size(count: int) -> str:
         if count >= factor:
             return f"{count / factor:.1f} {unit}"
     return f"{count} bytes"  # pragma: no cover
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
 
 
 def _text(value: Any) -> str:
