@@ -112,3 +112,22 @@ async def test_the_conflict_dialog_bounds_large_sides(core: Core, window: MainWi
     assert len(text) <= SIDE_CHARS + 10 and '"token": "***"' in text and "t5" not in text
     assert op_id == claimed.id
     dialog.close()
+
+
+async def test_the_export_writes_every_payload_whole_and_masked(
+    core: Core, window: MainWindow, tmp_path: Path
+) -> None:
+    payloads = [_payload(30_000, 1000), {"n": 10**30, "password": "pw"}, {"empty": {}}]
+    ids = [await core.queue.enqueue("api_call", p) for p in payloads]
+    target = tmp_path / "export.json"
+    task = window.commands.export(target, window.model.queue_filter.query())
+    assert task is not None
+    await task
+    exported = json.loads(target.read_text())
+    assert [item["id"] for item in exported] == ids
+    assert [item["payload"] for item in exported] == [mask_secrets(p) for p in payloads]
+    operation = await core.queue.get_operation(ids[1])
+    assert operation is not None
+    expected = operation.to_dict() | {"payload": mask_secrets(payloads[1])}
+    assert {k: v for k, v in exported[1].items() if k in expected} == expected
+    assert not (tmp_path / "export.json.part").exists()
