@@ -104,6 +104,35 @@ def test_show_human_and_json() -> None:
     assert data["attempts"] == []
 
 
+def test_list_and_show_stay_bounded_whatever_the_payload_size() -> None:
+    import asyncio
+
+    from peft_studio_offline import OfflineQueueManager
+
+    payload = {
+        "url": "https://me:hunter2@example.org/x",
+        "data": [{"key": f"k{i}", "value": i} for i in range(300_000)],
+    }
+
+    async def add() -> list[int]:
+        async with OfflineQueueManager() as queue:
+            return [await queue.enqueue("api_call", payload) for _ in range(3)]
+
+    ids = asyncio.run(add())
+    table = ok("list")
+    assert len(table) < 2000 and "hunter2" not in table
+    assert '{"url": "https://me:***' in table
+    items = json.loads(ok("list", "--json"))
+    assert len(json.dumps(items)) < 10_000
+    assert [item["payload"] for item in items] == [None, None, None]
+    assert all(item["payload_size"] > 7_000_000 for item in items)
+    shown = ok("show", str(ids[0]))
+    assert len(shown) < 80_000 and "hunter2" not in shown
+    assert "Payload (9.7 MB):" in shown and f"'show {ids[0]} --json' prints all of it." in shown
+    whole = json.loads(ok("show", str(ids[0]), "--json"))
+    assert len(whole["payload"]["data"]) == 300_000
+
+
 def test_delete() -> None:
     op_id = enqueue({"endpoint": "/a"})
     assert str(op_id) in ok("delete", str(op_id))

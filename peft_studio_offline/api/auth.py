@@ -7,15 +7,9 @@ import json
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-MAX_BODY_BYTES = 64 * 1024 * 1024
-
 
 class TokenMiddleware:
-    """Answer 401 unless ``Authorization: Bearer <token>`` matches (constant-time compare).
-
-    Also refuses bodies announced larger than ``MAX_BODY_BYTES`` with a 413, so that a
-    careless client cannot make the app hold gigabytes in memory.
-    """
+    """Answer 401 unless ``Authorization: Bearer <token>`` matches (constant-time compare)."""
 
     def __init__(self, app: ASGIApp, token: str) -> None:
         self.app = app
@@ -35,10 +29,6 @@ class TokenMiddleware:
                 else "The bearer token is not valid."
             )
             await _answer(send, 401, detail, [(b"www-authenticate", b'Bearer realm="peft-studio"')])
-            return
-        length = headers.get(b"content-length", b"0")
-        if length.isdigit() and int(length) > MAX_BODY_BYTES:
-            await _answer(send, 413, "The request body is larger than 64 MiB.", [])
             return
         await self.app(scope, receive, send)
 

@@ -8,7 +8,7 @@ from fastapi import Request
 
 from peft_studio_offline.api.errors import ApiError
 from peft_studio_offline.core.masking import masked_operation
-from peft_studio_offline.core.operation import Operation
+from peft_studio_offline.core.operation import Operation, OperationSummary
 from peft_studio_offline.core.queue import OfflineQueueManager
 from peft_studio_offline.core.runtime import Runtime
 
@@ -23,6 +23,11 @@ def runtime_of(request: Request) -> Runtime:
 
 
 def queue_of(request: Request) -> OfflineQueueManager:
+    return runtime_of(request).queue
+
+
+async def queue_dependency(request: Request) -> OfflineQueueManager:
+    """``queue_of`` for ``Depends``: a coroutine, so FastAPI does not hop to a thread for it."""
     return runtime_of(request).queue
 
 
@@ -43,3 +48,8 @@ def engine_of(request: Request) -> SyncEngine:
 def operation_json(operation: Operation) -> dict[str, Any]:
     """The operation as the API shows it: the contract's fields, secrets masked."""
     return masked_operation(operation.to_dict())
+
+
+def summary_json(summary: OperationSummary) -> dict[str, Any]:
+    """An operation as a list shows it (``OperationItemOut``), secrets masked."""
+    return masked_operation(summary.to_dict())

@@ -132,18 +132,34 @@ class ConflictOut(BaseModel):
     message: str | None = None
 
 
+class OperationItemOut(OperationOut):
+    """An operation in a list: its payload whole only when small, always its size and the
+    start of it (masked, on one line)."""
+
+    payload: dict[str, Any] | None = Field(  # type: ignore[assignment]
+        description="The whole payload when its JSON text is at most 4 KiB, else null."
+    )
+    payload_size: int = Field(description="Bytes of the payload's JSON text.")
+    payload_preview: str = Field(
+        description="The start of the payload as JSON on one line, at most about 1 KiB;"
+        " cut parts are shown as '…'."
+    )
+    payload_truncated: bool = Field(description="`payload` is null: the preview is not all.")
+
+
 class OperationDetailOut(OperationOut):
+    payload_size: int | None = Field(None, description="Bytes of the payload's JSON text.")
     wait_reason: str | None = None
     attempts: list[AttemptOut] = Field(default_factory=list)
     conflict: ConflictOut | None = None
 
 
-class EnqueuedOut(OperationOut):
-    """``POST /queue``: the new operation, ``id`` first."""
+class EnqueuedOut(OperationItemOut):
+    """``POST /queue``: the new operation, ``id`` first, as a list shows it."""
 
 
 class OperationListOut(BaseModel):
-    operations: list[OperationOut]
+    operations: list[OperationItemOut]
     total: int = Field(description="How many operations match the filters.")
     limit: int
     offset: int

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
@@ -19,6 +20,7 @@ from peft_studio_offline.core.errors import (
     QueueFullError,
 )
 from peft_studio_offline.core.masking import mask_secrets, masked_operation
+from peft_studio_offline.core.payload_preview import PayloadPreview
 from peft_studio_offline.core.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -27,6 +29,8 @@ if TYPE_CHECKING:
 Command = Callable[[argparse.Namespace, Runtime], Awaitable[int]]
 
 OK = 0
+SHOWN_PAYLOAD_CHARS = 64 * 1024  # what `show` prints of a payload, as the window does
+SHOWN_SIDE_CHARS = 4096  # of each side of a conflict
 
 
 def out(text: str) -> None:
@@ -62,7 +66,7 @@ async def list_operations(args: argparse.Namespace, runtime: Runtime) -> int:
     types = [_type(t) for t in args.type or []]
     if args.limit is not None and args.limit < 1:
         raise UsageError("--limit must be 1 or more.")  # 0 would show nothing and call it empty
-    operations = await runtime.queue.list_operations(
+    operations = await runtime.queue.list_summaries(
         status=statuses or None,
         operation_type=types or None,
         limit=args.limit,
@@ -85,7 +89,7 @@ async def list_operations(args: argparse.Namespace, runtime: Runtime) -> int:
             str(item["priority"]),
             f"{item['retry_count']}/{item['max_attempts']}",
             fmt.when(item["updated_at"]),
-            item["error_message"] or fmt.summary(item["payload"]),
+            item["error_message"] or item["payload_preview"],
         ]
         for item in items
     ]
@@ -93,20 +97,37 @@ async def list_operations(args: argparse.Namespace, runtime: Runtime) -> int:
     return OK
 
 
+async def _payload_preview(runtime: Runtime, op_id: int, size: int) -> PayloadPreview:
+    from peft_studio_offline.core.payload_preview import preview
+
+    text = await runtime.queue.get_payload_text(op_id)
+    if text is None:
+        raise OperationNotFoundError(op_id)
+    try:
+        return await asyncio.to_thread(preview, text, SHOWN_PAYLOAD_CHARS, size=size)
+    except ValueError:  # unreadable: the "Error" line says why
+        return PayloadPreview("{}", False, size)
+
+
 async def show(args: argparse.Namespace, runtime: Runtime) -> int:
     queue = runtime.queue
-    operation = await queue.get_operation(args.id)
-    if operation is None:
+    summary = await queue.get_summary(args.id)
+    if summary is None:
         raise OperationNotFoundError(args.id)
-    item = masked_operation(operation.to_dict())
     attempts = [mask_secrets(a.to_dict()) for a in await queue.get_attempts(args.id)]
     conflict = await queue.get_conflict(args.id)
-    if args.json:
+    if args.json:  # the whole operation, for programs
+        operation = await queue.get_operation(args.id)
+        if operation is None:
+            raise OperationNotFoundError(args.id)
+        item = masked_operation(operation.to_dict())
+        item["payload_size"] = summary.payload_size
         item["wait_reason"] = await queue.wait_reason(args.id)
         item["attempts"] = attempts
         item["conflict"] = None if conflict is None else mask_secrets(conflict.to_dict())
         out(json.dumps(item, ensure_ascii=False))
         return OK
+    item = masked_operation(summary.to_dict())
     out(
         fmt.key_values(
             [
@@ -126,11 +147,21 @@ async def show(args: argparse.Namespace, runtime: Runtime) -> int:
             ]
         )
     )
-    out("Payload:\n" + fmt.dumps(item["payload"]))
+    shown = await _payload_preview(runtime, args.id, summary.payload_size)
+    out(f"Payload ({fmt.size(summary.payload_size)}):\n" + shown.text)
+    if shown.truncated:
+        out(f"Only the start of the payload is shown; 'show {args.id} --json' prints all of it.")
     if conflict is not None:
         record = mask_secrets(conflict.to_dict())
         out("Conflict: " + (record["message"] or ""))
-        out(fmt.key_values([("Local", record["local"]), ("Remote", record["remote"])]))
+        out(
+            fmt.key_values(
+                [
+                    ("Local", fmt.bounded(record["local"], SHOWN_SIDE_CHARS)),
+                    ("Remote", fmt.bounded(record["remote"], SHOWN_SIDE_CHARS)),
+                ]
+            )
+        )
     if attempts:
         out("History:")
         rows = [

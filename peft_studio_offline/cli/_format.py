@@ -57,13 +57,20 @@ def when(value: str | None) -> str:
         return value
 
 
-def summary(payload: Mapping[str, Any]) -> str:
-    """The payload on one line (already masked)."""
-    return json.dumps(payload, ensure_ascii=False, separators=(", ", ": "), default=str)
+def bounded(value: Any, limit: int) -> str:
+    """``value`` as JSON on one line, cut to ``limit`` characters (already masked)."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
-def dumps(value: Any) -> str:
-    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+def size(count: int) -> str:
+    """``812 bytes``, ``4.0 KB``, ``10.5 MB``."""
+    if count < 1000:
+        return f"{count} bytes"
+    for unit, factor in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if count >= factor:
+            return f"{count / factor:.1f} {unit}"
+    return f"{count} bytes"  # pragma: no cover
 
 
 def _text(value: Any) -> str:

@@ -141,3 +141,100 @@ class ConflictRecord:
             "remote_version": self.remote_version,
             "message": self.message,
         }
+
+
+# A list item carries its payload whole up to this size (the usual metric or API call);
+# beyond it, only a preview and the size.
+LIST_PAYLOAD_BYTES = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class OperationSummary:
+    """An operation as lists and tables show it: everything but the payload, which is
+    represented by its size and the start of its JSON text. Reading one costs the same
+    whatever the payload's size."""
+
+    id: int
+    operation_type: OperationType | str
+    status: OperationStatus
+    priority: int
+    retry_count: int
+    error_message: str | None
+    created_at: datetime
+    updated_at: datetime
+    idempotency_key: str
+    max_attempts: int
+    next_attempt_at: datetime | None = None
+    expires_at: datetime | None = None
+    depends_on: tuple[int, ...] = ()
+    dedup_key: str | None = None
+    conflict_strategy: ConflictResolution | None = None
+    resource_key: str | None = None
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+    problem: str | None = None
+    payload_size: int = 0  # bytes of the payload's JSON text
+    payload_head: str = ""  # the start of that text, secrets NOT masked
+    payload_complete: bool = True  # ``payload_head`` is the whole text
+
+    @property
+    def readable(self) -> bool:
+        return self.problem is None
+
+    def payload_preview(self, limit: int) -> str:
+        """The start of the payload on one line, secrets masked, at most about ``limit``."""
+        from peft_studio_offline.core.payload_preview import preview
+
+        try:
+            shown = preview(
+                self.payload_head,
+                limit,
+                size=self.payload_size,
+                complete=self.payload_complete,
+                indent=None,
+            )
+        except ValueError:
+            return ""
+        return shown.text
+
+    def small_payload(self) -> dict[str, Any] | None:
+        """The whole payload when it is small (``LIST_PAYLOAD_BYTES``), else None."""
+        if not self.payload_complete or self.payload_size > LIST_PAYLOAD_BYTES:
+            return None
+        import json
+
+        try:
+            value = json.loads(self.payload_head)
+        except ValueError:
+            return None
+        return value if isinstance(value, dict) else None
+
+    def to_dict(self, preview_chars: int = 1024) -> dict[str, Any]:
+        """A list item of the HTTP API and the CLI: the payload whole only when small, its
+        preview and size always. Secrets in ``payload`` are not masked yet."""
+        return {
+            "id": self.id,
+            "operation_type": str(self.operation_type),
+            "payload": self.small_payload(),
+            "payload_size": self.payload_size,
+            "payload_preview": self.payload_preview(preview_chars),
+            "payload_truncated": not self.payload_complete
+            or self.payload_size > LIST_PAYLOAD_BYTES,
+            "status": self.status.value,
+            "priority": self.priority,
+            "retry_count": self.retry_count,
+            "max_attempts": self.max_attempts,
+            "error_message": self.error_message,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+            "next_attempt_at": iso(self.next_attempt_at),
+            "expires_at": iso(self.expires_at),
+            "idempotency_key": self.idempotency_key,
+            "depends_on": list(self.depends_on),
+            "dedup_key": self.dedup_key,
+            "conflict_strategy": None
+            if self.conflict_strategy is None
+            else self.conflict_strategy.value,
+            "resource_key": self.resource_key,
+            "problem": self.problem,
+        }

@@ -90,6 +90,8 @@ class ApiSettings:
     enabled: bool = True  # the window serves the local API while it runs
     host: str = "127.0.0.1"  # loopback only: the API is for programs on this machine
     port: int = 8765  # 0 picks a free port
+    # Larger request bodies are refused with 413, counted as they arrive (chunked ones too).
+    max_request_bytes: int = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +198,7 @@ _POSITIVE = {
     "queue.max_attempts", "queue.lease_seconds", "queue.busy_timeout",
     "network.check_interval", "network.timeout", "network.failure_threshold",
     "sync.batch_size", "sync.concurrency", "sync.request_timeout", "logging.max_bytes",
+    "api.max_request_bytes",
 }  # fmt: skip
 _NON_NEGATIVE = {"queue.max_size", "queue.compress_threshold", "api.port", "logging.backup_count"}
 _URLS = {"sync.api_base_url", "sync.mlflow_tracking_uri"}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -154,7 +155,7 @@ class WindowCommands(QObject):
         return self.tasks.start(self._retry_failed(), "retry the failed operations")
 
     async def _retry_failed(self) -> None:
-        failed = await self.queue.list_operations(status=OperationStatus.FAILED, limit=None)
+        failed = await self.queue.list_summaries(status=OperationStatus.FAILED, limit=None)
         if not failed:
             self.message.emit("No failed operations to retry.")
             return
@@ -203,13 +204,31 @@ class WindowCommands(QObject):
         return self.tasks.start(self._export(path, query), "export the queue")
 
     async def _export(self, path: Path, query: Mapping[str, Any]) -> None:
-        from peft_studio_offline.core.masking import masked_operation
+        """Every listed operation with its whole payload (masked), as a JSON array.
 
-        operations = await self.queue.list_operations(**query, limit=None)
-        data = [masked_operation(op.to_dict()) for op in operations]
-        # Serialising and writing a large export happens off the GUI thread.
-        await asyncio.to_thread(_write_json, path, data)
-        self.message.emit(f"Exported {_plural(len(data), 'operation')} to {path}.")
+        Payloads are read one at a time and decoded, masked and written on a worker
+        thread: the GUI thread handles only their summaries, whatever their size.
+        """
+        summaries = await self.queue.list_summaries(**query, limit=None)
+        writer = await asyncio.to_thread(_ExportWriter, path)
+        count = 0
+        try:
+            batch: list[tuple[dict[str, Any], str]] = []
+            batch_bytes = 0
+            for summary in summaries:
+                text = await self.queue.get_payload_text(summary.id)
+                if text is None:  # deleted meanwhile
+                    continue
+                batch.append((summary.to_dict(), text))
+                batch_bytes += len(text)
+                if batch_bytes > _EXPORT_BATCH_BYTES or len(batch) >= 500:
+                    count += await asyncio.to_thread(writer.write, batch)
+                    batch, batch_bytes = [], 0
+            count += await asyncio.to_thread(writer.write, batch)
+            await asyncio.to_thread(writer.finish)
+        finally:
+            await asyncio.to_thread(writer.close)
+        self.message.emit(f"Exported {_plural(count, 'operation')} to {path}.")
 
     # ---------------------------------------------------------------- conflicts
 
@@ -245,9 +264,45 @@ def _sync_sentence(result: Mapping[str, Any]) -> str:
     return ", ".join(parts + outcome_phrases(result)) + "."
 
 
-def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".part")
-    with tmp.open("w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2, ensure_ascii=False)
-        handle.write("\n")
-    tmp.replace(path)
+# Payload text gathered before a worker thread writes it (bounds the memory an export holds).
+_EXPORT_BATCH_BYTES = 8 * 1024 * 1024
+
+
+class _ExportWriter:
+    """A JSON array written item by item into ``NAME.part``, renamed when complete."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.tmp = path.with_name(path.name + ".part")
+        self.handle = self.tmp.open("w", encoding="utf-8")
+        self.handle.write("[")
+        self.first = True
+        self.done = False
+
+    def write(self, items: list[tuple[dict[str, Any], str]]) -> int:
+        from peft_studio_offline.core.masking import masked_operation
+        from peft_studio_offline.core.payload_preview import read_prefix
+
+        for data, text in items:
+            for key in ("payload_preview", "payload_truncated"):
+                data.pop(key, None)
+            try:
+                payload, _ = read_prefix(text, None)  # pure Python: the GUI thread runs too
+            except ValueError:  # unreadable: "problem" says why
+                payload = {}
+            data["payload"] = payload if isinstance(payload, dict) else {}
+            item = json.dumps(masked_operation(data), indent=2, ensure_ascii=False, default=str)
+            self.handle.write(("\n" if self.first else ",\n") + textwrap.indent(item, "  "))
+            self.first = False
+        return len(items)
+
+    def finish(self) -> None:
+        self.handle.write("\n]\n" if not self.first else "]\n")
+        self.handle.close()
+        self.tmp.replace(self.path)
+        self.done = True
+
+    def close(self) -> None:
+        if not self.done:
+            self.handle.close()
+            self.tmp.unlink(missing_ok=True)

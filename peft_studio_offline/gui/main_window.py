@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from peft_studio_offline.core.enums import ConflictResolution, NetworkStatus, OperationStatus
-from peft_studio_offline.core.operation import Operation
+from peft_studio_offline.core.operation import OperationSummary
 from peft_studio_offline.core.paths import AppPaths
 from peft_studio_offline.core.queue import OfflineQueueManager
 from peft_studio_offline.gui import formatting
@@ -229,7 +229,7 @@ class MainWindow(QMainWindow):
 
     # ---------------------------------------------------------------- selection
 
-    def selected_operations(self) -> list[Operation]:
+    def selected_operations(self) -> list[OperationSummary]:
         return self.model.operations(self.view.selected_rows())
 
     def selected_ids(self) -> list[int]:

@@ -7,11 +7,12 @@ Change events from the core are collected for a moment and applied in one go: th
 rows they touch are re-read and updated, inserted or removed in place; only an ``external``
 change (another process wrote, ids unknown) or a bulk insert reloads the view. Each row's
 texts are formatted once and kept while the row is unchanged: a paint asks for ~2,000 cells.
+Rows are summaries: no payload is read for the table, whatever its size, and whether a
+changed row still matches the filter is decided by the queue's own query.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from PySide6.QtCore import (
 
 from peft_studio_offline.core.enums import OperationStatus
 from peft_studio_offline.core.events import QueueChange
-from peft_studio_offline.core.operation import Operation
+from peft_studio_offline.core.operation import OperationSummary
 from peft_studio_offline.core.queue import OfflineQueueManager
 from peft_studio_offline.gui import formatting
 from peft_studio_offline.gui.icons import status_icon
@@ -93,26 +94,6 @@ class QueueFilter:
             "search": self.search.strip() or None,
         }
 
-    def matches(self, op: Operation) -> bool:
-        """The queue's filter, applied to one operation already read (live updates)."""
-        if self.statuses and op.status.value not in self.statuses:
-            return False
-        if self.types and str(op.operation_type) not in self.types:
-            return False
-        text = self.search.strip()
-        if not text:
-            return True
-        if text.isdigit() and int(text) == op.id:
-            return True
-        needle = text.casefold()
-        haystack = (
-            json.dumps(op.payload, ensure_ascii=False),
-            op.error_message or "",
-            op.idempotency_key,
-            str(op.operation_type),
-        )
-        return any(needle in part.casefold() for part in haystack)
-
     @property
     def counted_cheaply(self) -> bool:
         """Counts per status come from counters; a type or text filter needs a scan."""
@@ -154,7 +135,7 @@ class QueueTableModel(QAbstractTableModel):
         super().__init__(parent)
         self._queue = queue
         self._tasks = tasks
-        self._rows: list[Operation] = []
+        self._rows: list[OperationSummary] = []
         self._row_of: dict[int, int] | None = {}
         self._filter = QueueFilter()
         self._sort_key = "id"
@@ -166,7 +147,7 @@ class QueueTableModel(QAbstractTableModel):
         self._pending = _PendingChanges()
         self._flushing = False
         self._first_page_loaded = False
-        self._texts: dict[int, tuple[Operation, tuple[str, ...]]] = {}  # id -> (op, texts)
+        self._texts: dict[int, tuple[OperationSummary, tuple[str, ...]]] = {}  # id -> (op, texts)
         self._flush_timer = QTimer(self)
         self._flush_timer.setSingleShot(True)
         self._flush_timer.setInterval(self.COALESCE_MS)
@@ -220,7 +201,7 @@ class QueueTableModel(QAbstractTableModel):
             return op
         return _tooltip(op, COLUMNS[column].key)
 
-    def _texts_of(self, op: Operation) -> tuple[str, ...]:
+    def _texts_of(self, op: OperationSummary) -> tuple[str, ...]:
         cached = self._texts.get(op.id)
         if cached is not None and cached[0] is op:
             return cached[1]
@@ -274,13 +255,13 @@ class QueueTableModel(QAbstractTableModel):
             self._filter = queue_filter
             self.reload()
 
-    def operation_at(self, row: int) -> Operation | None:
+    def operation_at(self, row: int) -> OperationSummary | None:
         return self._rows[row] if 0 <= row < len(self._rows) else None
 
     def row_of(self, op_id: int) -> int | None:
         return self._index().get(op_id)
 
-    def operations(self, rows: Iterable[int]) -> list[Operation]:
+    def operations(self, rows: Iterable[int]) -> list[OperationSummary]:
         return [self._rows[r] for r in sorted(set(rows)) if 0 <= r < len(self._rows)]
 
     def reload(self) -> None:
@@ -337,7 +318,7 @@ class QueueTableModel(QAbstractTableModel):
                     options["after_id"] = self._rows[-1].id
             else:
                 options["offset"] = len(self._rows)
-            page = await self._queue.list_operations(**options)
+            page = await self._queue.list_summaries(**options)
         finally:
             if generation == self._generation:
                 self._fetching = False
@@ -385,14 +366,16 @@ class QueueTableModel(QAbstractTableModel):
             loaded = {i for i in pending.changed if i in index}
             insertable = self._insertable(pending.added, index)
             wanted = sorted(loaded | insertable)
-            found: dict[int, Operation] = {}
-            # Only ids the table shows (or would show at the top) are read again.
-            for op_id in wanted:
-                op = await self._queue.get_operation(op_id)
+            # Only ids the table shows (or would show at the top) are read again, in one
+            # query with the filter: one that no longer matches is not found.
+            found: dict[int, OperationSummary] = {}
+            if wanted:
+                rows = await self._queue.list_summaries(
+                    **self._filter.query(), ids=wanted, limit=None
+                )
                 if generation != self._generation:
                     return
-                if op is not None and self._filter.matches(op):
-                    found[op_id] = op
+                found = {op.id: op for op in rows}
             self._update_rows(loaded, found)
             self._insert_new([found[i] for i in sorted(insertable) if i in found])
             # Re-count only when it is cheap (counters) or rows surely went away.
@@ -412,7 +395,7 @@ class QueueTableModel(QAbstractTableModel):
             return {i for i in added if i not in index}
         return set()  # ascending with more to fetch: they arrive with a later page
 
-    def _update_rows(self, ids: set[int], found: dict[int, Operation]) -> None:
+    def _update_rows(self, ids: set[int], found: dict[int, OperationSummary]) -> None:
         gone: set[int] = set()
         for op_id in ids:
             row = self._index().get(op_id)
@@ -426,7 +409,7 @@ class QueueTableModel(QAbstractTableModel):
             self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
         self._remove_ids(gone)
 
-    def _insert_new(self, ops: Sequence[Operation]) -> None:
+    def _insert_new(self, ops: Sequence[OperationSummary]) -> None:
         if not ops:
             return
         ordered = sorted(ops, key=lambda op: op.id, reverse=self._descending)
@@ -464,7 +447,11 @@ class QueueTableModel(QAbstractTableModel):
         return self._row_of
 
 
-def _display(op: Operation, key: str, *, keep: bool = False) -> str:
+_ERROR_SCAN = 1000  # characters of an error read for its cell
+_ERROR_TOOLTIP = 2000  # and shown in its tooltip (the inspect view shows it all)
+
+
+def _display(op: OperationSummary, key: str, *, keep: bool = False) -> str:
     """The cell's text; with ``keep``, for the next attempt its time even when due now."""
     if key == "id":
         return str(op.id)
@@ -483,12 +470,13 @@ def _display(op: Operation, key: str, *, keep: bool = False) -> str:
     if key == "next_attempt_at":
         return _due_time(op) if keep else _next_attempt(op)
     if key == "error_message":
-        text = (op.error_message or op.problem or "").strip()
-        return text.splitlines()[0][:200] if text else ""
+        # The first line, cut: an error can be as long as a server's answer.
+        text = (op.error_message or op.problem or "")[:_ERROR_SCAN].strip()
+        return text.split("\n", 1)[0][:200]
     return ""
 
 
-def _next_attempt(op: Operation, due_time: str | None = None) -> str:
+def _next_attempt(op: OperationSummary, due_time: str | None = None) -> str:
     """ "Due now", or when the next attempt is due (``due_time``: that time, formatted)."""
     if op.status is not OperationStatus.PENDING:
         return ""
@@ -498,16 +486,19 @@ def _next_attempt(op: Operation, due_time: str | None = None) -> str:
     return due_time if due_time is not None else formatting.local_time(due, seconds=True)
 
 
-def _due_time(op: Operation) -> str:
+def _due_time(op: OperationSummary) -> str:
     due = op.next_attempt_at
     if op.status is not OperationStatus.PENDING or due is None:
         return ""
     return formatting.local_time(due, seconds=True)
 
 
-def _tooltip(op: Operation, key: str) -> str | None:
+def _tooltip(op: OperationSummary, key: str) -> str | None:
     if key == "error_message":
-        return op.error_message or op.problem or None
+        text = op.error_message or op.problem or None
+        if text is not None and len(text) > _ERROR_TOOLTIP:
+            text = text[:_ERROR_TOOLTIP] + "…"
+        return text
     if key in ("created_at", "updated_at", "next_attempt_at"):
         return formatting.full_time(getattr(op, key))
     if key == "retry_count":

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from peft_studio_offline.core.masking import MASK, mask_secrets, masked_operation
 
 
@@ -44,3 +46,15 @@ def test_urls_in_an_error_message_are_masked() -> None:
     )
     assert shown["error_message"] == f"Refused by https://me:{MASK}@example.test/x (401)."
     assert masked_operation({"payload": {}, "error_message": None})["error_message"] is None
+
+
+@pytest.mark.timeout(60)
+def test_a_long_run_of_letters_in_a_url_string_is_masked_in_one_pass() -> None:
+    """The scheme pattern rescanned the run from every position: minutes for 5 MB."""
+    long_run = "https://me:pa55@host/" + "p" * 2_000_000
+    assert mask_secrets({"u": long_run})["u"] == "https://me:***@host/" + "p" * 2_000_000
+    letters = "a" * 2_000_000 + "://x"
+    assert mask_secrets(letters) == letters
+    assert mask_secrets("see http://u:p@h and ftp://a:b@c, 1://x:y@z") == (
+        "see http://u:***@h and ftp://a:***@c, 1://x:***@z"
+    )

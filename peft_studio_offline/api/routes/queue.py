@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+import orjson
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from peft_studio_offline.api.deps import engine_of, operation_json, queue_of, runtime_of
+from peft_studio_offline.api.deps import (
+    engine_of,
+    queue_dependency,
+    runtime_of,
+    summary_json,
+)
 from peft_studio_offline.api.errors import ApiError
 from peft_studio_offline.api.schemas import (
     ID_MAX,
@@ -23,11 +31,12 @@ from peft_studio_offline.api.schemas import (
 from peft_studio_offline.core.enums import OperationStatus, OperationType
 from peft_studio_offline.core.errors import OperationNotFoundError
 from peft_studio_offline.core.masking import mask_secrets
+from peft_studio_offline.core.operation import OperationSummary
 from peft_studio_offline.core.queue import OfflineQueueManager
 
 router = APIRouter(tags=["queue"])
 
-Queue = Annotated[OfflineQueueManager, Depends(queue_of)]
+Queue = Annotated[OfflineQueueManager, Depends(queue_dependency)]
 OpId = Annotated[int, Path(ge=1, le=ID_MAX, description="The operation's id.")]
 
 
@@ -45,10 +54,10 @@ async def enqueue(body: EnqueueRequest, request: Request, queue: Queue) -> dict[
     op_id = await runtime_of(request).submit(
         body.operation_type, body.payload, body.priority, over_api=True, **options
     )
-    operation = await queue.get_operation(op_id)
-    if operation is None:  # deleted in between by another client
+    summary = await queue.get_summary(op_id)
+    if summary is None:  # deleted in between by another client
         raise OperationNotFoundError(op_id)
-    return operation_json(operation)
+    return summary_json(summary)
 
 
 @router.get("/queue", response_model=OperationListOut)
@@ -66,19 +75,23 @@ async def list_queue(
     offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
     order: Annotated[str, Query(pattern="^(asc|desc)$")] = "asc",
 ) -> dict[str, Any]:
-    """A page of operations (all statuses unless filtered), oldest first by default."""
+    """A page of operations (all statuses unless filtered), oldest first by default.
+
+    Each item carries its payload whole only when it is small; always its size and a
+    preview. ``GET /queue/{id}`` gives the whole payload.
+    """
     if search is not None:
         _check_text(search, "search")
     filters: dict[str, Any] = {"status": status, "operation_type": operation_type}
     if search:
         filters["search"] = search
-    operations = await queue.list_operations(
+    operations = await queue.list_summaries(
         **filters, limit=limit, offset=offset, descending=order == "desc"
     )
     total = await queue.count_operations(**filters)
     end = offset + len(operations)
     return {
-        "operations": [operation_json(op) for op in operations],
+        "operations": await _items(operations),
         "total": total,
         "limit": limit,
         "offset": offset,
@@ -105,8 +118,8 @@ async def clear_completed(
 
 
 @router.get("/queue/{operation_id:int}", response_model=OperationDetailOut)
-async def get_operation(operation_id: OpId, queue: Queue) -> dict[str, Any]:
-    """One operation, with its history, why it waits, and its conflict if it has one."""
+async def get_operation(operation_id: OpId, queue: Queue) -> Response:
+    """One operation with its whole payload, its history, why it waits, and its conflict."""
     return await _detail(queue, operation_id)
 
 
@@ -119,14 +132,14 @@ async def delete_operation(operation_id: OpId, queue: Queue) -> dict[str, Any]:
 
 
 @router.post("/queue/{operation_id:int}/cancel", response_model=OperationDetailOut)
-async def cancel_operation(operation_id: OpId, queue: Queue) -> dict[str, Any]:
+async def cancel_operation(operation_id: OpId, queue: Queue) -> Response:
     """Stop an operation that has not been sent; it stays listed as cancelled."""
     await queue.cancel(operation_id)
     return await _detail(queue, operation_id)
 
 
 @router.post("/queue/{operation_id:int}/retry", response_model=OperationDetailOut)
-async def retry_operation(operation_id: OpId, queue: Queue) -> dict[str, Any]:
+async def retry_operation(operation_id: OpId, queue: Queue) -> Response:
     """Make a failed, cancelled or waiting operation due now, with its attempts reset."""
     await queue.retry_now(operation_id)
     return await _detail(queue, operation_id)
@@ -137,7 +150,7 @@ async def list_conflicts(queue: Queue) -> dict[str, Any]:
     """Operations waiting for the user to settle a conflict, with both sides."""
     out = []
     for operation, record in await queue.list_conflicts():
-        item = operation_json(operation)
+        item = summary_json(operation)
         item["conflict"] = mask_secrets(record.to_dict())
         out.append(item)
     return {"conflicts": out}
@@ -146,9 +159,9 @@ async def list_conflicts(queue: Queue) -> dict[str, Any]:
 @router.post("/conflicts/{operation_id:int}/resolve", response_model=OperationDetailOut)
 async def resolve_conflict(
     operation_id: OpId, body: ResolveRequest, request: Request, queue: Queue
-) -> dict[str, Any]:
+) -> Response:
     """Settle a conflict: keep the local side, take the remote one, merge, or give a payload."""
-    operation = await queue.get_operation(operation_id)
+    operation = await queue.get_summary(operation_id)
     if operation is None:
         raise OperationNotFoundError(operation_id)
     if operation.status is not OperationStatus.CONFLICT:
@@ -159,16 +172,47 @@ async def resolve_conflict(
     return await _detail(queue, operation_id)
 
 
-async def _detail(queue: OfflineQueueManager, operation_id: int) -> dict[str, Any]:
-    operation = await queue.get_operation(operation_id)
-    if operation is None:
+async def _items(summaries: list[OperationSummary]) -> list[dict[str, Any]]:
+    """List items; their previews are made on a worker thread past a few (up to ~0.5 ms
+    each, a page of 1,000 would hold the event loop, the window's when it serves the API)."""
+    if len(summaries) <= 20:
+        return [summary_json(op) for op in summaries]
+    return await asyncio.to_thread(lambda: [summary_json(op) for op in summaries])
+
+
+async def _detail(queue: OfflineQueueManager, operation_id: int) -> Response:
+    """The operation with its whole payload, as JSON made on a worker thread.
+
+    A payload can be tens of megabytes: decoding, masking and encoding it here would hold
+    the event loop (the window's, when the window serves the API) for seconds. The answer
+    goes out as made, not through the response model, which would walk it once more.
+    """
+    summary = await queue.get_summary(operation_id)
+    text = await queue.get_payload_text(operation_id)
+    if summary is None or text is None:
         raise OperationNotFoundError(operation_id)
-    data = operation_json(operation)
+    data = summary_json(summary)
+    for key in ("payload_preview", "payload_truncated"):
+        del data[key]
     data["wait_reason"] = await queue.wait_reason(operation_id)
     data["attempts"] = [mask_secrets(a.to_dict()) for a in await queue.get_attempts(operation_id)]
     record = await queue.get_conflict(operation_id)
     data["conflict"] = None if record is None else mask_secrets(record.to_dict())
-    return data
+    body = await asyncio.to_thread(_with_payload, data, text)
+    return Response(body, media_type="application/json")
+
+
+def _with_payload(data: dict[str, Any], text: str) -> bytes:
+    try:
+        # Not orjson: it reads an integer beyond 64 bits as a float, changing the value.
+        payload = json.loads(text)
+    except ValueError:  # written by another version, or damaged: ``problem`` says so
+        payload = {}
+    data["payload"] = mask_secrets(payload) if isinstance(payload, dict) else {}
+    try:
+        return orjson.dumps(data)
+    except TypeError:
+        return json.dumps(data, ensure_ascii=False).encode()
 
 
 def _check_text(value: str, field: str) -> None:

@@ -8,6 +8,7 @@ import logging
 import random
 import sqlite3
 import time
+import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -31,7 +32,13 @@ from peft_studio_offline.core.errors import (
     QueueError,
 )
 from peft_studio_offline.core.events import EventSource, QueueChange
-from peft_studio_offline.core.operation import Attempt, ConflictRecord, Operation, check_priority
+from peft_studio_offline.core.operation import (
+    Attempt,
+    ConflictRecord,
+    Operation,
+    OperationSummary,
+    check_priority,
+)
 from peft_studio_offline.core.paths import ensure_private_dir
 from peft_studio_offline.core.queue import _jobs, _schema
 from peft_studio_offline.core.queue._codec import encode_payload
@@ -54,11 +61,13 @@ from peft_studio_offline.core.queue._rows import (
     HAS_DEPENDENCIES_COLUMN,
     ID_COLUMN,
     OPERATION_COLUMNS,
+    SUMMARY_COLUMNS,
     format_timestamp,
     operation_columns,
     row_to_attempt,
     row_to_conflict,
     row_to_operation,
+    row_to_summary,
 )
 from peft_studio_offline.core.queue._writer import Job, WriteJob, Writer
 
@@ -440,23 +449,65 @@ class OfflineQueueManager:
         """A page of operations in id order, with optional filters (the window, API, CLI).
 
         ``order_by`` names another column to sort on first, ties in id order (the window's
-        sortable table headers).
+        sortable table headers). Each operation comes with its whole payload: lists that
+        only show them use ``list_summaries``.
         """
-        if order_by not in _SORTABLE:
-            raise InvalidOperationError(f"Cannot sort operations by {order_by!r}.")
-        where, params = _filters(status, operation_type, search)
-        if after_id is not None:
-            where.append("id < :after_id" if descending else "id > :after_id")
-            params["after_id"] = after_id
-        wanted = _limit(limit)
-        params["limit"] = -1 if wanted is None else wanted
-        params["offset"] = _non_negative_int(offset, "offset")
-        sql = (
-            f"SELECT {OPERATION_COLUMNS} FROM offline_operations"
-            + (" WHERE " + " AND ".join(where) if where else "")
-            + f" ORDER BY {_order(order_by, descending)} LIMIT :limit OFFSET :offset"
-        )
+        sql, params = _page_query(
+            OPERATION_COLUMNS, status, operation_type, search, None, after_id, limit, offset,
+            descending, order_by,
+        )  # fmt: skip
         return await self._to_operations(await self._read(sql, params))
+
+    async def list_summaries(
+        self,
+        *,
+        status: OperationStatus | str | Iterable[OperationStatus | str] | None = None,
+        operation_type: OperationType | str | Iterable[OperationType | str] | None = None,
+        search: str | None = None,
+        ids: Iterable[int] | None = None,
+        after_id: int | None = None,
+        limit: int | None = 500,
+        offset: int = 0,
+        descending: bool = False,
+        order_by: str = "id",
+    ) -> list[OperationSummary]:
+        """``list_operations`` without the payloads: each operation with its payload's size
+        and the start of its text, read at the same cost whatever the payload's size.
+
+        ``ids`` keeps only those operations (the window re-reads the rows that changed,
+        under the same filters as the rest).
+        """
+        sql, params = _page_query(
+            SUMMARY_COLUMNS, status, operation_type, search, ids, after_id, limit, offset,
+            descending, order_by,
+        )  # fmt: skip
+        return await self._to_summaries(await self._read(sql, params))
+
+    async def get_summary(self, op_id: int) -> OperationSummary | None:
+        """One operation without its payload (see ``list_summaries``)."""
+        rows = await self._read(
+            f"SELECT {SUMMARY_COLUMNS} FROM offline_operations WHERE id = ?", (op_id,)
+        )
+        return (await self._to_summaries(rows))[0] if rows else None
+
+    async def get_payload_text(self, op_id: int) -> str | None:
+        """The stored JSON text of a payload (None if there is no such operation).
+
+        Decompressed on a worker thread: zlib lets the event loop run meanwhile. Nothing is
+        decoded: the caller decides how much of it to read (``core.payload_preview``). A
+        damaged compressed payload gives "" (its summary's ``problem`` says why).
+        """
+        rows = await self._read(
+            "SELECT payload, payload_blob FROM offline_operations WHERE id = ?", (op_id,)
+        )
+        if not rows:
+            return None
+        text, blob = rows[0]
+        if blob is not None:
+            return await asyncio.to_thread(_decompressed_text, blob)
+        if isinstance(text, bytes):
+            return text.decode("utf-8", errors="replace")
+        return str(text)
 
     async def count_operations(
         self,
@@ -502,9 +553,10 @@ class OfflineQueueManager:
         )
         return row_to_conflict(rows[0]) if rows else None
 
-    async def list_conflicts(self) -> list[tuple[Operation, ConflictRecord]]:
+    async def list_conflicts(self) -> list[tuple[OperationSummary, ConflictRecord]]:
+        """Operations in conflict (without their payloads) with both sides of each."""
         rows = await self._read(
-            f"SELECT {OPERATION_COLUMNS} FROM offline_operations WHERE status = 'conflict'"
+            f"SELECT {SUMMARY_COLUMNS} FROM offline_operations WHERE status = 'conflict'"
             " ORDER BY id"
         )
         records = {
@@ -516,13 +568,13 @@ class OfflineQueueManager:
         }
         return [
             (operation, records[operation.id])
-            for operation in await self._to_operations(rows)
+            for operation in await self._to_summaries(rows)
             if operation.id in records
         ]
 
     async def wait_reason(self, op_id: int) -> str | None:
         """Why an operation is not running yet, in words (None when it is not waiting)."""
-        operation = await self.get_operation(op_id)
+        operation = await self.get_summary(op_id)
         if operation is None:
             raise OperationNotFoundError(op_id)
         if operation.problem:
@@ -579,7 +631,31 @@ class OfflineQueueManager:
         )
         return None if rows[0][0] is None else float(rows[0][0])
 
+    async def _to_summaries(self, rows: Sequence[sqlite3.Row]) -> list[OperationSummary]:
+        deps = await self._dependencies_of(rows)
+        summaries: list[OperationSummary] = []
+        for start in range(0, len(rows), _ROWS_PER_STEP):
+            if start:
+                await asyncio.sleep(0)
+            summaries.extend(
+                row_to_summary(row, tuple(deps.get(row[ID_COLUMN], ())))
+                for row in rows[start : start + _ROWS_PER_STEP]
+            )
+        return summaries
+
     async def _to_operations(self, rows: Sequence[sqlite3.Row]) -> list[Operation]:
+        deps = await self._dependencies_of(rows)
+        operations: list[Operation] = []
+        for start in range(0, len(rows), _ROWS_PER_STEP):
+            if start:
+                await asyncio.sleep(0)  # a large page must not hold up the event loop
+            operations.extend(
+                row_to_operation(row, tuple(deps.get(row[ID_COLUMN], ())))
+                for row in rows[start : start + _ROWS_PER_STEP]
+            )
+        return operations
+
+    async def _dependencies_of(self, rows: Sequence[sqlite3.Row]) -> dict[int, list[int]]:
         with_deps = [row[ID_COLUMN] for row in rows if row[HAS_DEPENDENCIES_COLUMN]]
         deps: dict[int, list[int]] = {}
         for start in range(0, len(with_deps), 500):
@@ -592,15 +668,7 @@ class OfflineQueueManager:
             )
             for op_id, dep_id in dep_rows:
                 deps.setdefault(op_id, []).append(dep_id)
-        operations: list[Operation] = []
-        for start in range(0, len(rows), _ROWS_PER_STEP):
-            if start:
-                await asyncio.sleep(0)  # a large page must not hold up the event loop
-            operations.extend(
-                row_to_operation(row, tuple(deps.get(row[ID_COLUMN], ())))
-                for row in rows[start : start + _ROWS_PER_STEP]
-            )
-        return operations
+        return deps
 
     # ------------------------------------------------------------ claim, outcomes
 
@@ -912,6 +980,45 @@ def _status(value: OperationStatus | str) -> str:
         raise InvalidOperationError(
             f"Unknown status {value!r}; expected one of: {known}."
         ) from None
+
+
+def _decompressed_text(blob: bytes) -> str:
+    try:
+        return zlib.decompress(blob).decode("utf-8", errors="replace")
+    except zlib.error:  # damaged: the operation's ``problem`` says so; nothing to show
+        return ""
+
+
+def _page_query(
+    columns: str,
+    status: Any,
+    operation_type: Any,
+    search: str | None,
+    ids: Iterable[int] | None,
+    after_id: int | None,
+    limit: int | None,
+    offset: int,
+    descending: bool,
+    order_by: str,
+) -> tuple[str, dict[str, Any]]:
+    if order_by not in _SORTABLE:
+        raise InvalidOperationError(f"Cannot sort operations by {order_by!r}.")
+    where, params = _filters(status, operation_type, search)
+    if ids is not None:
+        wanted_ids = [_non_negative_int(i, "id") for i in ids]
+        where.append(f"id IN ({', '.join(map(str, wanted_ids)) or 'NULL'})")
+    if after_id is not None:
+        where.append("id < :after_id" if descending else "id > :after_id")
+        params["after_id"] = after_id
+    wanted = _limit(limit)
+    params["limit"] = -1 if wanted is None else wanted
+    params["offset"] = _non_negative_int(offset, "offset")
+    sql = (
+        f"SELECT {columns} FROM offline_operations"
+        + (" WHERE " + " AND ".join(where) if where else "")
+        + f" ORDER BY {_order(order_by, descending)} LIMIT :limit OFFSET :offset"
+    )
+    return sql, params
 
 
 def _filters(

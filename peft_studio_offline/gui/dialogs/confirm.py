@@ -6,18 +6,20 @@ from collections.abc import Sequence
 
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from peft_studio_offline.core.operation import Operation
+from peft_studio_offline.core.operation import Operation, OperationSummary
 from peft_studio_offline.gui import formatting
 
 _LISTED = 8
 
 
-def describe(op: Operation) -> str:
+def describe(op: Operation | OperationSummary) -> str:
     status = formatting.status_label(op.status).lower()
     return f"#{op.id} {formatting.type_label(op.operation_type)} ({status})"
 
 
-def delete_confirmation(parent: QWidget, operations: Sequence[Operation]) -> QMessageBox:
+def delete_confirmation(
+    parent: QWidget, operations: Sequence[Operation | OperationSummary]
+) -> QMessageBox:
     count = len(operations)
     if count == 1:
         text = f"Delete operation {describe(operations[0])}?"

@@ -31,7 +31,8 @@ from PySide6.QtWidgets import (
 
 from peft_studio_offline.core.enums import ConflictResolution
 from peft_studio_offline.core.masking import mask_secrets
-from peft_studio_offline.core.operation import ConflictRecord, Operation
+from peft_studio_offline.core.operation import ConflictRecord, OperationSummary
+from peft_studio_offline.core.payload_preview import preview
 from peft_studio_offline.core.queue import OfflineQueueManager
 from peft_studio_offline.core.sync.merge import three_way_merge
 from peft_studio_offline.gui import formatting
@@ -41,6 +42,19 @@ from peft_studio_offline.gui.tasks import TaskKeeper, describe_error
 
 def _json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
+
+
+# Each side is shown as a bounded, masked preview; a longer merge is not put in the editor.
+SIDE_CHARS = 16 * 1024
+MERGE_EDIT_CHARS = 256 * 1024
+
+
+def _shown(value: Any) -> str:
+    """One side of a conflict, masked, at most about ``SIDE_CHARS`` characters."""
+    compact = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    if len(compact) <= SIDE_CHARS:
+        return _json(mask_secrets(value))
+    return preview(compact, SIDE_CHARS).text
 
 
 def _mono() -> QFont:
@@ -79,8 +93,9 @@ class ConflictDialog(QDialog):
         self._queue = queue
         self._commands = commands
         self._tasks = tasks
-        self._conflicts: list[tuple[Operation, ConflictRecord]] = []
+        self._conflicts: list[tuple[OperationSummary, ConflictRecord]] = []
         self.busy = False
+        self._merged_value: Any = None  # the merge sent as it is when too large to edit
 
         layout = QVBoxLayout(self)
         self.summary = QLabel("Loading conflicts…", self)
@@ -200,7 +215,7 @@ class ConflictDialog(QDialog):
         for widget in (self.keep_mine, self.keep_theirs, self.merge, self.apply_all, self.merged):
             widget.setEnabled(enabled and not self.busy)
 
-    def current(self) -> tuple[Operation, ConflictRecord] | None:
+    def current(self) -> tuple[OperationSummary, ConflictRecord] | None:
         row = self.list.currentRow()
         return self._conflicts[row] if 0 <= row < len(self._conflicts) else None
 
@@ -221,15 +236,24 @@ class ConflictDialog(QDialog):
             f"<b>Theirs</b> — on the server, seen {formatting.full_time(record.detected_at)}"
             f"{version}"
         )
-        self.local.setPlainText(_json(mask_secrets(record.local)))
-        self.remote.setPlainText(_json(mask_secrets(record.remote)))
+        self.local.setPlainText(_shown(record.local))
+        self.remote.setPlainText(_shown(record.remote))
         known = record.base is not None
         self.base_label.setText(
             "<b>Base</b> — what both started from" if known else "Base: not known"
         )
-        self.base.setPlainText(_json(mask_secrets(record.base)) if known else "")
-        self.merged.setPlainText(_json(suggested_merge(record)))
+        self.base.setPlainText(_shown(record.base) if known else "")
+        merged = _json(suggested_merge(record))
+        editable = len(merged) <= MERGE_EDIT_CHARS
+        # A merge too large to edit comfortably is still offered, unedited.
+        self.merged.setPlainText(merged if editable else "")
+        self.merged.setReadOnly(not editable)
+        self._merged_value = None if editable else suggested_merge(record)
         notes = [record.message] if record.message else []
+        if not editable:
+            notes.append(
+                "The merged value is too large to show; Merge sends the suggested merge as it is."
+            )
         both = clashes(record)
         if both:
             notes.append(
@@ -245,7 +269,9 @@ class ConflictDialog(QDialog):
         if entry is None or self.busy:
             return
         merged: Any = None
-        if resolution is ConflictResolution.MERGE:
+        if resolution is ConflictResolution.MERGE and self._merged_value is not None:
+            merged = self._merged_value
+        elif resolution is ConflictResolution.MERGE:
             try:
                 merged = json.loads(self.merged.toPlainText())
             except json.JSONDecodeError as exc:
@@ -265,7 +291,7 @@ class ConflictDialog(QDialog):
 
     async def _resolve(
         self,
-        targets: list[tuple[Operation, ConflictRecord]],
+        targets: list[tuple[OperationSummary, ConflictRecord]],
         resolution: ConflictResolution,
         merged: Any,
     ) -> None:

@@ -2,12 +2,17 @@
 why it is waiting, in words.
 
 The dialog opens at once with what the table already has and fills in the rest (history,
-wait reason, conflict) when the queue answers.
+wait reason, conflict) when the queue answers. A payload can be tens of megabytes: the
+dialog shows its first 64 KB, read and formatted on a worker thread, and says how large it
+is. "Show all" formats the rest on a worker thread and hands it to the text view a few
+thousand lines per event-loop turn; "Save payload…" writes it from a worker thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
 import shiboken6
@@ -16,10 +21,13 @@ from PySide6.QtGui import QFont, QFontDatabase
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
+    QFileDialog,
     QFormLayout,
+    QHBoxLayout,
     QHeaderView,
     QLabel,
     QPlainTextEdit,
+    QPushButton,
     QTabWidget,
     QTreeWidget,
     QTreeWidgetItem,
@@ -27,12 +35,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from peft_studio_offline.core import payload_preview
 from peft_studio_offline.core.masking import mask_secrets
-from peft_studio_offline.core.operation import Attempt, ConflictRecord, Operation
+from peft_studio_offline.core.operation import Attempt, ConflictRecord, OperationSummary
 from peft_studio_offline.core.queue import OfflineQueueManager
 from peft_studio_offline.gui import formatting
 from peft_studio_offline.gui.icons import status_icon
 from peft_studio_offline.gui.tasks import TaskKeeper
+
+# Lines handed to the text view per event-loop turn by "Show all" (~15 ms each).
+LINES_PER_TURN = 2000
+# Characters of an error shown in the header and the history: an error can hold a
+# server's whole answer.
+ERROR_CHARS = 2000
+# Lines are broken at this length for the text view, which lays out a long line slowly
+# (16 lines of 4,096 characters held the GUI thread ~120 ms; 1,000 characters cost ~5 µs).
+LINE_CHARS = 1000
 
 
 def pretty_json(value: Any) -> str:
@@ -45,16 +63,30 @@ def _mono() -> QFont:
 
 def _selectable(text: str = "") -> QLabel:
     label = QLabel(text)
+    label.setTextFormat(Qt.TextFormat.PlainText)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     label.setWordWrap(True)
     return label
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def size_text(size: int) -> str:
+    """``812 bytes``, ``64.0 KB``, ``10.5 MB``."""
+    if size < 1000:
+        return f"{size} bytes"
+    if size < 1_000_000:
+        return f"{size / 1000:.1f} KB"
+    return f"{size / 1_000_000:.1f} MB"
 
 
 class InspectDialog(QDialog):
     def __init__(
         self,
         queue: OfflineQueueManager,
-        operation: Operation,
+        operation: OperationSummary,
         tasks: TaskKeeper,
         parent: QWidget | None = None,
     ) -> None:
@@ -66,6 +98,11 @@ class InspectDialog(QDialog):
         )
         self.resize(640, 560)
         self.operation = operation
+        self._queue = queue
+        self._tasks = tasks
+        self._payload_text: str | None = None  # the stored JSON text, once read
+        self.showing_all: asyncio.Task[None] | None = None
+        self.saving: asyncio.Task[None] | None = None
         layout = QVBoxLayout(self)
 
         form = QFormLayout()
@@ -90,12 +127,7 @@ class InspectDialog(QDialog):
         layout.addLayout(form)
 
         self.tabs = QTabWidget(self)
-        self.payload = QPlainTextEdit(self)
-        self.payload.setObjectName("inspectPayload")
-        self.payload.setAccessibleName("Payload, secrets masked")
-        self.payload.setReadOnly(True)
-        self.payload.setFont(_mono())
-        self.tabs.addTab(self.payload, "Payload")
+        self.tabs.addTab(self._payload_tab(), "Payload")
         self.history = QTreeWidget(self)
         self.history.setObjectName("inspectHistory")
         self.history.setAccessibleName("Attempt history")
@@ -117,7 +149,39 @@ class InspectDialog(QDialog):
         self.show_operation(operation)
         self.loaded = tasks.start(self._load(queue, operation.id), "read the operation")
 
-    def show_operation(self, op: Operation) -> None:
+    def _payload_tab(self) -> QWidget:
+        tab = QWidget(self)
+        column = QVBoxLayout(tab)
+        column.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
+        self.payload_note = QLabel("Reading the payload…", tab)
+        self.payload_note.setObjectName("inspectPayloadNote")
+        self.payload_note.setTextFormat(Qt.TextFormat.PlainText)
+        self.payload_note.setWordWrap(True)
+        self.show_all_button = QPushButton("Show &all", tab)
+        self.show_all_button.setObjectName("inspectShowAll")
+        self.show_all_button.setToolTip("Show the whole payload (secrets masked)")
+        self.show_all_button.setEnabled(False)
+        self.show_all_button.clicked.connect(self._on_show_all_button_clicked)
+        self.save_button = QPushButton("&Save payload…", tab)
+        self.save_button.setObjectName("inspectSavePayload")
+        self.save_button.setToolTip("Save the whole payload as JSON (secrets masked)")
+        self.save_button.setEnabled(False)
+        self.save_button.clicked.connect(self._on_save_button_clicked)
+        row.addWidget(self.payload_note, 1)
+        row.addWidget(self.show_all_button)
+        row.addWidget(self.save_button)
+        column.addLayout(row)
+        self.payload = QPlainTextEdit(tab)
+        self.payload.setObjectName("inspectPayload")
+        self.payload.setAccessibleName("Payload, secrets masked")
+        self.payload.setReadOnly(True)
+        self.payload.setFont(_mono())
+        self.payload.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        column.addWidget(self.payload, 1)
+        return tab
+
+    def show_operation(self, op: OperationSummary) -> None:
         self.operation = op
         self.status.setText(
             f"{formatting.status_label(op.status)} · priority {op.priority} · "
@@ -133,8 +197,7 @@ class InspectDialog(QDialog):
         if op.expires_at:
             parts.append(f"expires {formatting.full_time(op.expires_at)}")
         self.times.setText("\n".join(parts))
-        self.error.setText(op.error_message or op.problem or "none")
-        self.payload.setPlainText(pretty_json(mask_secrets(op.payload)))
+        self.error.setText(_cut(op.error_message or op.problem or "none", ERROR_CHARS))
 
     def show_history(self, attempts: list[Attempt]) -> None:
         self.history.clear()
@@ -142,6 +205,7 @@ class InspectDialog(QDialog):
             detail = attempt.error or (
                 json.dumps(mask_secrets(attempt.details), default=str) if attempt.details else ""
             )
+            detail = _cut(detail, ERROR_CHARS)
             item = QTreeWidgetItem(
                 [str(attempt.attempt), formatting.full_time(attempt.at), attempt.outcome, detail]
             )
@@ -149,23 +213,18 @@ class InspectDialog(QDialog):
             self.history.addTopLevelItem(item)
         self.tabs.setTabText(1, f"History ({len(attempts)})")
 
-    def show_conflict(self, record: ConflictRecord) -> None:
-        self.conflict.setPlainText(
-            "Local (yours):\n"
-            + pretty_json(mask_secrets(record.local))
-            + "\n\nRemote (theirs):\n"
-            + pretty_json(mask_secrets(record.remote))
-            + ("\n\nBase:\n" + pretty_json(mask_secrets(record.base)) if record.base else "")
-        )
+    def show_conflict(self, text: str) -> None:
+        self.conflict.setPlainText(text)
         if self.tabs.indexOf(self.conflict) < 0:
             self.tabs.addTab(self.conflict, "Conflict")
 
     async def _load(self, queue: OfflineQueueManager, op_id: int) -> None:
-        fresh = await queue.get_operation(op_id)
+        fresh = await queue.get_summary(op_id)
         if not shiboken6.isValid(self):  # closed while the queue answered
             return
         if fresh is None:
             self.wait_reason.setText("This operation is no longer in the queue.")
+            self.payload_note.setText("")
             return
         self.show_operation(fresh)
         reason = await queue.wait_reason(op_id)
@@ -176,4 +235,132 @@ class InspectDialog(QDialog):
         self.wait_reason.setText(reason or "Not waiting.")
         self.show_history(attempts)
         if record is not None:
-            self.show_conflict(record)
+            self.show_conflict(await asyncio.to_thread(conflict_text, record))
+        await self._load_payload(queue, op_id, fresh.payload_size)
+
+    async def _load_payload(self, queue: OfflineQueueManager, op_id: int, size: int) -> None:
+        text = await queue.get_payload_text(op_id)
+        if text is None or not shiboken6.isValid(self):
+            return
+        shown = await asyncio.to_thread(_preview, text, size)
+        if not shiboken6.isValid(self):
+            return
+        self._payload_text = text
+        self.payload.setPlainText(shown.text)
+        self.save_button.setEnabled(True)
+        if shown.truncated:
+            self.payload_note.setText(
+                f"The payload is {size_text(size)}; only its first "
+                f"{size_text(len(shown.text.encode()))} are shown."
+            )
+            self.show_all_button.setEnabled(True)
+        else:
+            self.payload_note.setText(f"The whole payload ({size_text(size)}).")
+
+    # ------------------------------------------------------------------ show all
+
+    def _on_show_all_button_clicked(self) -> None:
+        if self._payload_text is not None and self.showing_all is None:
+            self.showing_all = self._tasks.start(
+                self._show_all(self._payload_text), "show the whole payload"
+            )
+
+    async def _show_all(self, text: str) -> None:
+        self.show_all_button.setEnabled(False)
+        self.payload_note.setText("Formatting the whole payload…")
+        chunks = await asyncio.to_thread(_whole_in_chunks, text)
+        if not shiboken6.isValid(self):
+            return
+        self.payload.clear()
+        for index, chunk in enumerate(chunks, 1):
+            self.payload.appendPlainText(chunk)
+            self.payload_note.setText(f"Showing the whole payload… {100 * index // len(chunks)}%")
+            await asyncio.sleep(0)  # Qt paints and reads input between chunks
+            if not shiboken6.isValid(self):
+                return
+        self.payload.moveCursor(self.payload.textCursor().MoveOperation.Start)
+        self.payload_note.setText(
+            f"The whole payload ({size_text(self.operation.payload_size)}); lines longer"
+            f" than {LINE_CHARS:,} characters are broken. Save payload… writes it as it is."
+        )
+
+    # ---------------------------------------------------------------------- save
+
+    def _on_save_button_clicked(self) -> None:
+        dialog = QFileDialog(
+            self, "Save Payload", str(Path.home() / f"operation-{self.operation.id}.json")
+        )
+        dialog.setObjectName("savePayloadDialog")
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dialog.setNameFilter("JSON files (*.json)")
+        dialog.setDefaultSuffix("json")
+        dialog.fileSelected.connect(self.save_payload)
+        self.save_dialog = dialog
+        dialog.open()
+
+    def save_payload(self, name: str) -> asyncio.Task[None] | None:
+        """Write the whole payload (masked) to ``name`` from a worker thread."""
+        if self._payload_text is None:
+            return None
+        self.saving = self._tasks.start(
+            self._save(Path(name), self._payload_text), "save the payload"
+        )
+        return self.saving
+
+    async def _save(self, path: Path, text: str) -> None:
+        self.save_button.setEnabled(False)
+        try:
+            await asyncio.to_thread(write_payload, path, text)
+        finally:
+            if shiboken6.isValid(self):
+                self.save_button.setEnabled(True)
+        if shiboken6.isValid(self):
+            self.payload_note.setText(f"Saved to {path}.")
+
+
+def _preview(text: str, size: int) -> payload_preview.PayloadPreview:
+    try:
+        shown = payload_preview.preview(text, payload_preview.WINDOW_PREVIEW_CHARS, size=size)
+    except ValueError:  # unreadable: "Last error" says why
+        return payload_preview.PayloadPreview(_cut(text, 1000), True, size)
+    if len(shown.text) > LINE_CHARS:
+        lines = payload_preview.broken_lines(shown.text, LINE_CHARS)
+        return payload_preview.PayloadPreview("\n".join(lines), shown.truncated, size)
+    return shown
+
+
+def _whole_in_chunks(text: str) -> list[str]:
+    """The whole payload formatted, in pieces of ``LINES_PER_TURN`` lines."""
+    try:
+        return payload_preview.whole_pieces(
+            text, line_limit=LINE_CHARS, lines_per_piece=LINES_PER_TURN
+        )
+    except ValueError:
+        lines = payload_preview.broken_lines(text, LINE_CHARS)
+        return [
+            "\n".join(lines[start : start + LINES_PER_TURN])
+            for start in range(0, len(lines), LINES_PER_TURN)
+        ]
+
+
+def write_payload(path: Path, text: str) -> None:
+    """The payload as indented JSON with its secrets masked, written atomically."""
+    value, _ = payload_preview.read_prefix(text, None)
+    tmp = path.with_name(path.name + ".part")
+    with tmp.open("w", encoding="utf-8") as handle:
+        json.dump(mask_secrets(value), handle, indent=2, ensure_ascii=False)
+        handle.write("\n")
+    tmp.replace(path)
+
+
+def conflict_text(record: ConflictRecord) -> str:
+    """Both sides of a conflict (and the base), each cut to a bounded preview."""
+
+    def side(value: Any) -> str:
+        text = json.dumps(value, ensure_ascii=False, default=str)
+        return payload_preview.preview(text, payload_preview.WINDOW_PREVIEW_CHARS // 4).text
+
+    parts = ["Local (yours):\n" + side(record.local), "Remote (theirs):\n" + side(record.remote)]
+    if record.base:
+        parts.append("Base:\n" + side(record.base))
+    return "\n\n".join(parts)
