@@ -24,7 +24,7 @@ from peft_studio_offline.core.sync.engine import SyncEngine
 from peft_studio_offline.core.sync.progress import outcome_phrases
 from tests.support.asgi import AsgiServer
 from tests.support.servers import refused_url
-from tests.support.sync_apps import EffectsApp
+from tests.support.sync_apps import EffectsApp, ScriptedApp
 
 
 @pytest.fixture
@@ -184,3 +184,38 @@ async def test_a_missing_mlflow_secret_waits_and_is_never_sent_without_it(
     assert op is not None and op.status is OperationStatus.PENDING and op.retry_count == 0
     assert "credentials.mlflow_token" in str(await queue.wait_reason(op_id))
     assert app.seen == []
+
+
+async def test_an_api_that_asks_for_a_token_none_is_set_for_waits_for_one(
+    queue: OfflineQueueManager, isolated_home: Path
+) -> None:
+    app = ScriptedApp()
+    app.always = (401, {}, {"detail": "Not authenticated"})
+    with AsgiServer(app) as server:
+        base = server.url("/api")
+        settings = settings_with(AppPaths.under(isolated_home), api_base_url=base)
+        waiting = await queue.enqueue("api_call", {"endpoint": "/models", "method": "POST"})
+        # A token of its own, or a URL elsewhere: the server's refusal is final.
+        own = await queue.enqueue(
+            "api_call", {"endpoint": "/m", "method": "POST", "headers": {"Authorization": "x"}}
+        )
+        secrets: dict[str, str] = {}  # the credential store
+        async with SyncEngine(queue, None, settings=settings, credentials=secrets.get) as engine:
+            result = await engine.sync()
+            assert (result["waiting"], result["failed_for_good"]) == (1, 1)
+            assert result["waiting_for"] == ["credentials.api_token"]
+            op = await queue.get_operation(waiting)
+            assert op is not None and op.status is OperationStatus.PENDING and op.retry_count == 0
+            assert "credentials.api_token" in str(await queue.wait_reason(waiting))
+            failed = await queue.get_operation(own)
+            assert failed is not None and failed.status is OperationStatus.FAILED
+
+            # The user names a token and enters it: the server takes it now.
+            app.always = None
+            named = dataclasses.replace(
+                settings, credentials=dataclasses.replace(settings.credentials, api_token="t")
+            )
+            secrets["t"] = "tok"  # as the Settings dialog stores it
+            await engine.apply_settings(named)
+            assert (await engine.sync())["completed"] == 1
+    assert app.seen[-1].headers["authorization"] == "Bearer tok"

@@ -76,7 +76,8 @@ def prepare_payload(
     settings: Settings | None = None,
     upload_roots: Iterable[str] | None = None,
 ) -> dict[str, Any]:
-    """Complete a payload before it is queued (the API, the CLI and the window call this).
+    """Complete a payload before it is queued (``core.submit``, the one submit path, calls
+    this after its own checks; every front-end goes through that path).
 
     For a file upload: the path made absolute and checked against the allowed upload
     folders, and its ``sha256``/``size`` recorded, so that a file changed later is refused

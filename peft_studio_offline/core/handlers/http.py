@@ -21,6 +21,7 @@ import httpx
 
 from peft_studio_offline.core.handlers.httputil import (
     PayloadError,
+    check_token_needed,
     classify_response,
     host_of,
     request_headers,
@@ -97,6 +98,7 @@ class ApiCallHandler:
             return transport_failure(exc, url)
         except _RemoteUnreadableError as exc:
             return exc.outcome
+        check_token_needed(response, payload, context, url)
         return classify_response(response)
 
 

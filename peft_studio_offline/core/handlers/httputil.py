@@ -124,6 +124,26 @@ def request_headers(
     return headers
 
 
+def check_token_needed(
+    response: httpx.Response, payload: Mapping[str, Any], context: HandlerContext, url: str
+) -> None:
+    """``MissingSettingError`` when the API refused a request for want of a token none is set
+    for: a 401 from ``sync.api_base_url`` to a request without ``Authorization``, with no
+    ``credentials.api_token``. Nothing was applied, so the operation can wait for one."""
+    if response.status_code != 401 or context.settings.credentials.api_token:
+        return
+    headers = payload.get("headers")
+    if isinstance(headers, Mapping) and any(str(k).lower() == "authorization" for k in headers):
+        return
+    if is_under(url, context.api_base_url):
+        raise MissingSettingError(
+            f"Waiting for a credential: {host_of(url)} answered 401 Unauthorized and no token"
+            " is set for it; name one in credentials.api_token and enter its secret in File →"
+            " Settings, and it is sent then.",
+            "credentials.api_token",
+        )
+
+
 def missing_secret(name: str, setting: str) -> MissingSettingError:
     """The error for a secret that settings name but the credential store does not hold."""
     return MissingSettingError(

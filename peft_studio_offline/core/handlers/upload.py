@@ -26,6 +26,7 @@ import httpx
 from peft_studio_offline.core.errors import InvalidOperationError, UploadNotAllowedError
 from peft_studio_offline.core.handlers.httputil import (
     PayloadError,
+    check_token_needed,
     classify_response,
     host_of,
     request_headers,
@@ -168,6 +169,7 @@ class FileUploadHandler:
                 remote_version=response.headers.get("ETag"),
                 details={"status": response.status_code},
             )
+        check_token_needed(response, payload, context, url)
         outcome = classify_response(response)
         if stream.sha256 is not None:
             details = {**outcome.details, "sha256": stream.sha256, "size": size}
