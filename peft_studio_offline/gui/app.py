@@ -124,6 +124,7 @@ async def run_window(settings: object, db_path: Path, instance: object) -> int:
             await runtime.start()
         except PeftStudioOfflineError as exc:
             window.commands.failed.emit(f"Sync could not start: {exc}")
+        window.refresh_auto_sync()  # read again now that auto sync has (or has not) started
     api = None
     if settings.api.enabled and not closed.is_set():
         await import_api_server()  # only now: neither the paint nor sync waits for it

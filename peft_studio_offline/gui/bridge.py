@@ -144,6 +144,13 @@ class CoreBridge(QObject):
         if info:
             self.network_checked.emit(info)
 
+    @property
+    def probes_nothing(self) -> bool:
+        """The monitor has no endpoint to check (none set, and no sync target to derive one
+        from): its status stays unknown, whatever the network does."""
+        endpoints = self.network_info().get("endpoints", None)
+        return isinstance(endpoints, list) and not endpoints
+
     def network_info(self) -> dict[str, Any]:
         getter = getattr(self.monitor, "get_status_info", None)
         if getter is None:

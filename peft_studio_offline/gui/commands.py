@@ -46,6 +46,11 @@ class WindowCommands(QObject):
         return self.tasks.start(self._check(), "check the connection")
 
     async def _check(self) -> None:
+        if self.bridge.probes_nothing:
+            self.message.emit(
+                "Nothing to check: no endpoints or sync targets are set (File → Settings…)."
+            )
+            return
         self.message.emit("Checking the connection…")
         online = await self.monitor.check_connectivity()
         self.bridge.announce_network_info()

@@ -63,6 +63,8 @@ class OfflineDetails(QFrame):
         history: StatsHistory,
         actions: Sequence[QAction],
         parent: QWidget | None = None,
+        *,
+        settings_action: QAction | None = None,
     ) -> None:
         super().__init__(parent, Qt.WindowType.Popup)
         self.setObjectName("offlineDetails")
@@ -101,6 +103,28 @@ class OfflineDetails(QFrame):
         for column in (1, 2, 3):
             header_view.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         layout.addWidget(self.endpoints)
+        # With nothing to probe the status can never be known: say how to change that.
+        self.not_checking = QLabel(
+            "Nothing is checked: no endpoint or sync target (API base URL, MLflow tracking"
+            " URI) is set.",
+            self,
+        )
+        self.not_checking.setObjectName("offlineDetailsNotChecking")
+        self.not_checking.setWordWrap(True)
+        self.set_endpoints = QToolButton(self)
+        self.set_endpoints.setObjectName("offlineDetailsSetEndpoints")
+        if settings_action is not None:
+            self.set_endpoints.setDefaultAction(settings_action)
+        self.set_endpoints.setText("Set Endpoints…")
+        self.set_endpoints.setAccessibleName("Set endpoints or sync targets")
+        self.set_endpoints.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.set_endpoints.clicked.connect(self.close)  # the Settings dialog comes next
+        unset = QHBoxLayout()
+        unset.addWidget(self.not_checking, 1)
+        unset.addWidget(self.set_endpoints)
+        layout.addLayout(unset)
+        self.not_checking.hide()
+        self.set_endpoints.hide()
 
         columns = QHBoxLayout()
         stats_box = QVBoxLayout()
@@ -141,7 +165,11 @@ class OfflineDetails(QFrame):
         self._ticker.timeout.connect(self.refresh_due)
 
         buttons = QHBoxLayout()
-        buttons.addStretch(1)
+        # What the last button pressed here came to ("Connection checked: Offline.").
+        self.note = QLabel(self)
+        self.note.setObjectName("offlineDetailsNote")
+        self.note.setWordWrap(True)
+        buttons.addWidget(self.note, 1)
         self.buttons: list[QToolButton] = []
         for action in actions:
             button = QToolButton()
@@ -172,20 +200,30 @@ class OfflineDetails(QFrame):
             label.setText(formatting.count(int(stats.get(key, 0))))
         self.chart.update()
 
+    def show_note(self, text: str) -> None:
+        self.note.setText(text)
+
     def show_network(self, info: Mapping[str, Any]) -> None:
+        results = _endpoint_results(info)
+        nothing = not results
         last = formatting.parse_time(info.get("last_check"))
         upcoming = formatting.parse_time(info.get("next_check"))
-        parts = [f"Checked {formatting.relative_time(last)}" if last else "Not checked yet"]
-        if upcoming:
-            parts.append(f"next {formatting.relative_time(upcoming)}")
+        if nothing:
+            parts = ["Not checking"]  # no countdown to checks that never come
+        else:
+            parts = [f"Checked {formatting.relative_time(last)}" if last else "Not checked yet"]
+            if upcoming:
+                parts.append(f"next {formatting.relative_time(upcoming)}")
         self._checked.setText(" · ".join(parts))
         self.endpoints.clear()
-        for result in _endpoint_results(info):
+        for result in results:
             self.endpoints.addTopLevelItem(_endpoint_item(result))
-        if self.endpoints.topLevelItemCount() == 0:
-            item = QTreeWidgetItem(["No endpoints configured (Settings…)", "", "", ""])
+        if nothing:
+            item = QTreeWidgetItem(["No endpoints or sync targets set", "", "", ""])
             item.setDisabled(True)
             self.endpoints.addTopLevelItem(item)
+        self.not_checking.setVisible(nothing)
+        self.set_endpoints.setVisible(nothing)
 
     def show_last_sync(self, result: Mapping[str, Any] | None, at: float | None) -> None:
         if not result:

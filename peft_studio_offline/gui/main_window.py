@@ -95,6 +95,7 @@ class MainWindow(QMainWindow):
         self._build_toolbar()
         self._build_status_bar()
         self.tray = TrayIcon(self.actions_, self)
+        self.menus["sync"].aboutToShow.connect(self.refresh_auto_sync)
         self._connect()
         self._sync_action_states()
 
@@ -124,13 +125,18 @@ class MainWindow(QMainWindow):
         strategy = self.commands.conflict_strategy()
         if strategy is not None:
             a.strategies[strategy].setChecked(True)
-        a.auto_sync.blockSignals(True)
-        a.auto_sync.setChecked(self.bridge.auto_sync_enabled())
-        a.auto_sync.blockSignals(False)
+        self.refresh_auto_sync()
         self._syncing_actions(self.bridge.sync_visible)
         self._refresh_indicator()
         self.bridge.announce_network_info()
         self.services_attached.emit()
+
+    def refresh_auto_sync(self) -> None:
+        """The Auto Sync item shows what the engine does now (it may have been started, or
+        stopped, after the window last asked)."""
+        # While paused the item keeps what resuming restores.
+        if self.bridge.attached and not self.paused:
+            self._on_bridge_auto_sync_changed(self.bridge.auto_sync_enabled())
 
     @property
     def services_ready(self) -> bool:
@@ -212,10 +218,11 @@ class MainWindow(QMainWindow):
         b.sync_progress.connect(self._on_bridge_sync_progress)
         b.sync_finished.connect(self._on_bridge_sync_finished)
         b.auto_sync_changed.connect(self._on_bridge_auto_sync_changed)
-        c.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        c.message.connect(self._on_commands_message)
         c.failed.connect(self._show_error)
 
         self.indicator.clicked.connect(self.open_details)
+        self.indicator.failed_badge_clicked.connect(self.show_failed)
         self.filter_bar.filter_changed.connect(self._on_filter_changed)
         self.model.total_changed.connect(self._update_count)
         self.model.page_loaded.connect(self._update_count)
@@ -251,6 +258,7 @@ class MainWindow(QMainWindow):
             done=b.sync_done,
             total=b.sync_total,
             paused=self.paused,
+            probing=not b.attached or not b.probes_nothing,
         )
         self.indicator.show_state(state)
         self.tray.show_state(state)
@@ -260,6 +268,16 @@ class MainWindow(QMainWindow):
         self.actions_.conflicts.setText(
             f"Resolve &Conflicts ({conflicts})…" if conflicts else "Resolve &Conflicts…"
         )
+
+    def _on_commands_message(self, text: str) -> None:
+        self.statusBar().showMessage(text, 8000)
+        # The details panel covers the status bar's message area: it says it too.
+        if self._details is not None and self._details.isVisible():
+            self._details.show_note(text)
+
+    def show_failed(self) -> None:
+        """The failure badge: list the failed operations."""
+        self.filter_bar.show_status(OperationStatus.FAILED)
 
     def _on_bridge_stats_changed(self, stats: dict[str, int]) -> None:
         pending = stats.get(OperationStatus.PENDING, 0) + stats.get(OperationStatus.IN_PROGRESS, 0)
@@ -334,6 +352,8 @@ class MainWindow(QMainWindow):
             self.commands.set_auto_sync(enabled)
 
     def _on_pause_toggled(self, paused: bool) -> None:
+        if paused:
+            self.refresh_auto_sync()  # what resuming will restore
         self.paused = paused
         self.actions_.pause.setText("&Resume Syncing" if paused else "&Pause Syncing")
         self.commands.set_paused(paused, self.actions_.auto_sync.isChecked())
@@ -428,7 +448,9 @@ class MainWindow(QMainWindow):
     def open_details(self) -> OfflineDetails:
         if self._details is None:
             a = self.actions_
-            self._details = OfflineDetails(self.history, [a.check, a.sync_now, a.pause], self)
+            self._details = OfflineDetails(
+                self.history, [a.check, a.sync_now, a.pause], self, settings_action=a.settings
+            )
             self._details.refresh_due.connect(self._on_details_refresh_due)
         details = self._details
         b = self.bridge
