@@ -63,6 +63,7 @@ class CoreBridge(QObject):
         self._announced = False
         self.sync_done = 0
         self.sync_total = 0
+        self.sync_held = 0  # operations of the run held back by a paused host
         self.last_sync: dict[str, Any] | None = None
         self.last_sync_at: float | None = None
         self._unsubscribe: list[Callable[[], None]] = []
@@ -173,6 +174,7 @@ class CoreBridge(QObject):
             manual = getattr(event, "trigger", "manual") == "manual"
             self.note_sync_started(int(getattr(event, "total", 0) or 0), announce=manual)
         elif kind == "progress":
+            self.sync_held = int(getattr(event, "held", 0) or 0)
             self.note_sync_progress(int(event.done or 0), int(event.total or 0))
         elif kind == "finished":
             result = getattr(event, "result", None)
@@ -194,6 +196,7 @@ class CoreBridge(QObject):
         self._announced = announce
         self.sync_done = 0
         self.sync_total = total
+        self.sync_held = 0
         if announce:
             self.sync_started.emit(total)
 

@@ -147,7 +147,7 @@ class OfflineDetails(QFrame):
 
         sync_box = QVBoxLayout()
         sync_box.addWidget(_heading("Last sync"))
-        self._last_sync = QLabel("No sync yet in this session.")
+        self._last_sync = formatting.plain_label(QLabel("No sync yet in this session."))
         self._last_sync.setObjectName("offlineDetailsLastSync")
         self._last_sync.setWordWrap(True)
         self._last_sync.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -166,7 +166,7 @@ class OfflineDetails(QFrame):
 
         buttons = QHBoxLayout()
         # What the last button pressed here came to ("Connection checked: Offline.").
-        self.note = QLabel(self)
+        self.note = formatting.plain_label(QLabel(self))
         self.note.setObjectName("offlineDetailsNote")
         self.note.setWordWrap(True)
         buttons.addWidget(self.note, 1)
@@ -229,19 +229,7 @@ class OfflineDetails(QFrame):
         if not result:
             self._last_sync.setText("No sync yet in this session.")
             return
-        when = formatting.relative_time(formatting.parse_time(at)) if at else ""
-        lines = [
-            f"{when}: {result.get('completed', 0)} of {result.get('total', 0)} sent",
-        ]
-        if result.get("failed"):
-            lines.append(f"{result['failed']} failed")
-        if result.get("conflicts"):
-            lines.append(f"{result['conflicts']} in conflict")
-        errors = result.get("errors") or []
-        if errors:
-            first = errors[0]
-            lines.append(f"First error (#{first.get('id')}): {first.get('error')}")
-        self._last_sync.setText("\n".join(lines))
+        self._last_sync.setText("\n".join(last_sync_lines(result, at)))
 
     def open_at(self, anchor: QWidget) -> None:
         """Show next to ``anchor`` (the indicator), kept on its screen."""
@@ -297,6 +285,34 @@ def _endpoint_item(result: Mapping[str, Any]) -> QTreeWidgetItem:
         ]
     )
     item.setIcon(1, dot_icon(colour))
-    item.setToolTip(1, text)
-    item.setToolTip(0, url)
+    item.setToolTip(1, formatting.plain_tooltip(text))
+    item.setToolTip(0, formatting.plain_tooltip(url))
     return item
+
+
+def last_sync_lines(result: Mapping[str, Any], at: float | None, groups: int = 3) -> list[str]:
+    """The last run in a few lines: counts, what was held back, its errors grouped."""
+    # Here, not at the top: the sync package loads after the window's first paint.
+    from peft_studio_offline.core.sync.progress import describe_ids, group_errors
+
+    count = formatting.count
+    when = formatting.relative_time(formatting.parse_time(at)) if at else ""
+    lines = [
+        f"{when}: {count(int(result.get('completed', 0)))} of"
+        f" {count(int(result.get('total', 0)))} sent"
+    ]
+    if result.get("failed"):
+        lines.append(f"{count(int(result['failed']))} failed")
+    if result.get("conflicts"):
+        lines.append(f"{count(int(result['conflicts']))} in conflict")
+    held = int(result.get("held_back", 0) or 0)
+    if held:
+        hosts = ", ".join(result.get("paused_hosts") or []) or "a host"
+        lines.append(f"{count(held)} held back: {hosts} paused after repeated failures")
+    grouped = group_errors(result.get("errors") or [])
+    for group in grouped[:groups]:
+        lines.append(f"{describe_ids(group.ids)}: {group.error}")
+    rest = grouped[groups:]
+    if rest:
+        lines.append(f"…and {count(sum(len(g.ids) for g in rest))} more with other errors")
+    return lines

@@ -49,6 +49,7 @@ def indicator_state(
     total: int = 0,
     paused: bool = False,
     probing: bool = True,
+    held: int = 0,
 ) -> IndicatorState:
     """What the indicator says; ``probing`` is False when no endpoint or sync target is set,
     so that the status can never become known (it must not claim to be checking)."""
@@ -61,6 +62,8 @@ def indicator_state(
             if total
             else "Syncing…"
         )
+        if held:
+            word += f" ({formatting.count(held)} held back)"
         colour = formatting.SYNCING_COLOUR
     elif paused and network == NetworkStatus.ONLINE:
         word, colour = "Paused", formatting.PAUSED_COLOUR

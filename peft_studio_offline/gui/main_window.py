@@ -73,7 +73,9 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.setObjectName("mainWindow")
         self.paths = paths or AppPaths.from_environment()
-        self.setWindowTitle(f"{TITLE} — {queue_manager.db_path.name}")
+        # The document first, the app last: platforms that add the application's name to
+        # a title (X11, Wayland) add nothing to one that already ends with it.
+        self.setWindowTitle(f"{queue_manager.db_path.name} — {TITLE}")
         self.setWindowIcon(app_icon())
         self.resize(1180, 720)
 
@@ -259,6 +261,7 @@ class MainWindow(QMainWindow):
             total=b.sync_total,
             paused=self.paused,
             probing=not b.attached or not b.probes_nothing,
+            held=b.sync_held,
         )
         self.indicator.show_state(state)
         self.tray.show_state(state)
@@ -336,9 +339,9 @@ class MainWindow(QMainWindow):
         if failed or conflicts:
             parts = []
             if failed:
-                parts.append(f"{failed} failed")
+                parts.append(f"{formatting.count(failed)} failed")
             if conflicts:
-                parts.append(f"{conflicts} need your decision")
+                parts.append(f"{formatting.count(conflicts)} need your decision")
             self.tray.notify("Sync finished with problems", ", ".join(parts) + ".", warning=True)
 
     def _on_bridge_auto_sync_changed(self, enabled: bool) -> None:
@@ -409,7 +412,8 @@ class MainWindow(QMainWindow):
         dialog.setIntRange(-1000, 1000)
         dialog.setIntValue(operations[0].priority)
         names = ", ".join(f"#{op.id}" for op in operations[:5])
-        more = f" and {len(operations) - 5} more" if len(operations) > 5 else ""
+        rest = len(operations) - 5
+        more = f" and {formatting.count(rest)} more" if rest > 0 else ""
         dialog.setLabelText(f"Priority for {names}{more} (higher is sent first):")
         ids = [op.id for op in operations]
         dialog.intValueSelected.connect(lambda value: self.commands.set_priority(ids, value))
@@ -530,6 +534,7 @@ class MainWindow(QMainWindow):
             QMessageBox.Icon.Warning, TITLE, text, QMessageBox.StandardButton.Ok, self
         )
         box.setObjectName("errorMessage")
+        box.setTextFormat(Qt.TextFormat.PlainText)  # it may quote a server or a file
         self.error_box = box
         box.open()
 

@@ -507,7 +507,7 @@ def _due_time(op: Operation) -> str:
 
 def _tooltip(op: Operation, key: str) -> str | None:
     if key == "error_message":
-        return op.error_message or op.problem or None
+        return formatting.plain_tooltip(op.error_message or op.problem) or None
     if key in ("created_at", "updated_at", "next_attempt_at"):
         return formatting.full_time(getattr(op, key))
     if key == "retry_count":

@@ -44,7 +44,7 @@ def _mono() -> QFont:
 
 
 def _selectable(text: str = "") -> QLabel:
-    label = QLabel(text)
+    label = formatting.plain_label(QLabel(text))  # errors and reasons come from servers
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     label.setWordWrap(True)
     return label
@@ -145,7 +145,7 @@ class InspectDialog(QDialog):
             item = QTreeWidgetItem(
                 [str(attempt.attempt), formatting.full_time(attempt.at), attempt.outcome, detail]
             )
-            item.setToolTip(3, detail)
+            item.setToolTip(3, formatting.plain_tooltip(detail))
             self.history.addTopLevelItem(item)
         self.tabs.setTabText(1, f"History ({len(attempts)})")
 

@@ -53,6 +53,7 @@ class SettingsDialog(QDialog):
 
         if self.settings.problems:
             problems = QLabel("\n".join(self.settings.problems), self)
+            problems.setTextFormat(Qt.TextFormat.PlainText)  # quotes the file's values
             problems.setObjectName("settingsProblems")
             problems.setWordWrap(True)
             problems.setStyleSheet("color: #e5484d;")
@@ -121,6 +122,7 @@ class SettingsDialog(QDialog):
         creds.addRow("MLflow t&oken:", self.mlflow_secret)
 
         self.error = QLabel(self)
+        self.error.setTextFormat(Qt.TextFormat.PlainText)
         self.error.setObjectName("settingsError")
         self.error.setWordWrap(True)
         self.error.setStyleSheet("color: #e5484d;")
