@@ -269,7 +269,16 @@ class MainWindow(QMainWindow):
             self._details.show_state(state)
         conflicts = state.conflicts
         self.actions_.conflicts.setText(
-            f"Resolve &Conflicts ({conflicts})…" if conflicts else "Resolve &Conflicts…"
+            f"Resolve &Conflicts ({formatting.count(conflicts)})…"
+            if conflicts
+            else "Resolve &Conflicts…"
+        )
+        # Nothing to resolve, nothing to open.
+        self.actions_.conflicts.setEnabled(b.attached and conflicts > 0)
+        self.actions_.conflicts.setToolTip(
+            "Decide between your version and the server's"
+            if conflicts
+            else "No conflicts: everything queued agrees with the server"
         )
 
     def _on_commands_message(self, text: str) -> None:
@@ -304,8 +313,9 @@ class MainWindow(QMainWindow):
     def _syncing_actions(self, syncing: bool) -> None:
         a, ready = self.actions_, self.bridge.attached
         a.sync_now.setEnabled(ready and not syncing)
-        for action in (a.check, a.auto_sync, a.pause, a.conflicts, *a.strategy_group.actions()):
+        for action in (a.check, a.auto_sync, a.pause, *a.strategy_group.actions()):
             action.setEnabled(ready)
+        # Resolve Conflicts follows the conflict count (``_refresh_indicator``).
 
     def _on_bridge_sync_started(self, total: int) -> None:
         self.progress.setRange(0, total or 0)  # 0..0 shows a busy bar until the total is known
@@ -499,7 +509,9 @@ class MainWindow(QMainWindow):
         dialog = SettingsDialog(self.paths, self)
         dialog.saved.connect(
             lambda: self.statusBar().showMessage(
-                "Settings saved; some take effect at the next start.", 8000
+                f"Saved to {self.paths.settings_file}; some settings take effect at the next"
+                " start.",
+                8000,
             )
         )
         self.pending_dialog = dialog

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QGridLayout, QMessageBox, QSizePolicy, QSpacerItem, QWidget
 
 from peft_studio_offline.core.operation import Operation
@@ -62,7 +63,10 @@ def _unsent_warning(operations: Sequence[Operation]) -> str:
 def _keep_title_visible(box: QMessageBox, title: str) -> None:
     """A message box is as narrow as its text, and a window manager cuts a longer title:
     make the box wide enough for the title and the title bar's buttons."""
-    width = box.fontMetrics().horizontalAdvance(title) + TITLE_BAR_ALLOWANCE
+    # X11 and Wayland show the title followed by the application's name.
+    name = QGuiApplication.applicationDisplayName()
+    shown = f"{title} — {name}" if name else title
+    width = box.fontMetrics().horizontalAdvance(shown) + TITLE_BAR_ALLOWANCE
     layout = box.layout()
     if isinstance(layout, QGridLayout):
         spacer = QSpacerItem(width, 0, QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Minimum)

@@ -102,7 +102,11 @@ class InspectDialog(QDialog):
         self.history.setRootIsDecorated(False)
         self.history.setHeaderLabels(["#", "When", "Outcome", "Error / details"])
         header = self.history.header()
+        # Number, time and outcome are short and must be read whole; the details take the rest.
+        for column in (0, 1, 2):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        header.setStretchLastSection(True)
         self.tabs.addTab(self.history, "History")
         self.conflict = QPlainTextEdit()  # becomes a tab (and a child) when there is one
         self.conflict.setObjectName("inspectConflict")
@@ -121,7 +125,7 @@ class InspectDialog(QDialog):
         self.operation = op
         self.status.setText(
             f"{formatting.status_label(op.status)} · priority {op.priority} · "
-            f"{op.retry_count} of {op.max_attempts} attempts used"
+            f"{formatting.attempts_made(op)} of {op.max_attempts} attempts used"
         )
         self.status.setToolTip(str(op.status))
         self.setWindowIcon(status_icon(op.status))
