@@ -82,6 +82,7 @@ class OfflineDetails(QFrame):
         title_font.setPointSizeF(title_font.pointSizeF() * 1.25)
         title_font.setWeight(QFont.Weight.DemiBold)
         self._title.setFont(title_font)
+        self._title.setWordWrap(True)  # "Not checking — no endpoints or sync targets set"
         self._checked = QLabel()
         self._checked.setObjectName("offlineDetailsChecked")
         self._checked.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -209,7 +210,7 @@ class OfflineDetails(QFrame):
         last = formatting.parse_time(info.get("last_check"))
         upcoming = formatting.parse_time(info.get("next_check"))
         if nothing:
-            parts = ["Not checking"]  # no countdown to checks that never come
+            parts = []  # the title says it; no countdown to checks that never come
         else:
             parts = [f"Checked {formatting.relative_time(last)}" if last else "Not checked yet"]
             if upcoming:
@@ -222,6 +223,7 @@ class OfflineDetails(QFrame):
             item = QTreeWidgetItem(["No endpoints or sync targets set", "", "", ""])
             item.setDisabled(True)
             self.endpoints.addTopLevelItem(item)
+            item.setFirstColumnSpanned(True)
         self.not_checking.setVisible(nothing)
         self.set_endpoints.setVisible(nothing)
 
@@ -296,9 +298,9 @@ def last_sync_lines(result: Mapping[str, Any], at: float | None, groups: int = 3
     from peft_studio_offline.core.sync.progress import describe_ids, group_errors
 
     count = formatting.count
-    when = formatting.relative_time(formatting.parse_time(at)) if at else ""
+    when = formatting.relative_time(formatting.parse_time(at)) + ": " if at else ""
     lines = [
-        f"{when}: {count(int(result.get('completed', 0)))} of"
+        f"{when}{count(int(result.get('completed', 0)))} of"
         f" {count(int(result.get('total', 0)))} sent"
     ]
     if result.get("failed"):
