@@ -128,3 +128,27 @@ def test_an_unknown_total_draws_an_empty_bar_not_a_full_one() -> None:
     frames = [f for f in terminal.text.split("\r") if f.strip()]
     assert len(frames) <= 7  # the first, ~5 in half a second, and the last
     assert "1000/1000" in frames[-1] and "#" * 30 in frames[-1]
+
+
+def test_a_sent_operation_counts_the_attempt_that_sent_it(tmp_path: Path) -> None:
+    db = tmp_path / "q.db"
+    _fill(db, 1)
+    with HttpServer(Reply(200, b"{}", {"Content-Type": "application/json"})) as target:
+        env = {**os.environ, "PEFT_STUDIO_OFFLINE_API_BASE_URL": target.url("/")}
+        synced = subprocess.run(
+            [sys.executable, "-m", "peft_studio_offline", "--db", str(db), "sync"],
+            capture_output=True, text=True, env=env, timeout=TIMEOUT, check=False,
+        )  # fmt: skip
+    assert synced.returncode == 0, synced.stderr
+
+    def cli(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "peft_studio_offline", "--db", str(db), *args],
+            capture_output=True, text=True, timeout=TIMEOUT, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    row = cli("list").splitlines()[1].split()
+    assert row[2] == "completed" and row[4] == "1/5"  # was 0/5 beside a history of one
+    assert "Attempts: 1 of 5" in " ".join(cli("show", "1").split())

@@ -81,11 +81,11 @@ async def list_operations(args: argparse.Namespace, runtime: Runtime) -> int:
             item["operation_type"],
             item["status"],
             str(item["priority"]),
-            f"{item['retry_count']}/{item['max_attempts']}",
+            f"{operation.attempts_made}/{item['max_attempts']}",
             fmt.when(item["updated_at"]),
             item["error_message"] or fmt.summary(item["payload"]),
         ]
-        for item in items
+        for operation, item in zip(operations, items, strict=True)
     ]
     out(fmt.table(["ID", "TYPE", "STATUS", "PRI", "TRIES", "UPDATED", "PAYLOAD / ERROR"], rows))
     return OK
@@ -113,7 +113,7 @@ async def show(args: argparse.Namespace, runtime: Runtime) -> int:
                 ("Status", item["status"]),
                 ("Waiting", await queue.wait_reason(args.id)),
                 ("Priority", item["priority"]),
-                ("Attempts", f"{item['retry_count']} of {item['max_attempts']}"),
+                ("Attempts", f"{operation.attempts_made} of {item['max_attempts']}"),
                 ("Error", item["error_message"]),
                 ("Created", fmt.when(item["created_at"])),
                 ("Updated", fmt.when(item["updated_at"])),

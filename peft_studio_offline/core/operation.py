@@ -51,6 +51,13 @@ class Operation:
         return self.problem is None
 
     @property
+    def attempts_made(self) -> int:
+        """Attempts made so far, as the history counts them: ``retry_count`` counts the
+        failed ones; the attempt that went through (or met a conflict) is one more."""
+        ended = self.status in (OperationStatus.COMPLETED, OperationStatus.CONFLICT)
+        return self.retry_count + (1 if ended else 0)
+
+    @property
     def attempts_left(self) -> int:
         return max(0, self.max_attempts - self.retry_count)
 

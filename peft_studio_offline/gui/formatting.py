@@ -8,7 +8,6 @@ from PySide6.QtGui import QColor, Qt
 from PySide6.QtWidgets import QLabel
 
 from peft_studio_offline.core.enums import NetworkStatus, OperationStatus, OperationType
-from peft_studio_offline.core.operation import Operation
 
 STATUS_LABELS: dict[str, str] = {
     OperationStatus.PENDING: "Pending",
@@ -70,13 +69,6 @@ def status_colour(status: object) -> QColor:
 
 def network_label(status: object) -> str:
     return NETWORK_LABELS.get(str(status), str(status).capitalize())
-
-
-def attempts_made(op: Operation) -> int:
-    """Attempts made so far, as its history counts them: ``retry_count`` counts the failed
-    ones, and the attempt that went through (or met a conflict) is one more."""
-    ended = op.status in (OperationStatus.COMPLETED, OperationStatus.CONFLICT)
-    return op.retry_count + (1 if ended else 0)
 
 
 def local_time(moment: datetime | None, *, seconds: bool = False) -> str:

@@ -493,7 +493,7 @@ def _display(op: Operation, key: str, *, keep: bool = False) -> str:
     if key == "priority":
         return str(op.priority)
     if key == "retry_count":
-        return f"{formatting.attempts_made(op)} / {op.max_attempts}"
+        return f"{op.attempts_made} / {op.max_attempts}"
     if key == "created_at":
         return formatting.local_time(op.created_at, seconds=True)
     if key == "updated_at":
@@ -529,6 +529,6 @@ def _tooltip(op: Operation, key: str) -> str | None:
     if key in ("created_at", "updated_at", "next_attempt_at"):
         return formatting.full_time(getattr(op, key))
     if key == "retry_count":
-        made = formatting.attempts_made(op)
+        made = op.attempts_made
         return f"{made} attempt{'' if made == 1 else 's'} made, of at most {op.max_attempts}"
     return None

@@ -125,7 +125,7 @@ class InspectDialog(QDialog):
         self.operation = op
         self.status.setText(
             f"{formatting.status_label(op.status)} · priority {op.priority} · "
-            f"{formatting.attempts_made(op)} of {op.max_attempts} attempts used"
+            f"{op.attempts_made} of {op.max_attempts} attempts used"
         )
         self.status.setToolTip(str(op.status))
         self.setWindowIcon(status_icon(op.status))
