@@ -94,20 +94,23 @@ def test_package_names() -> None:
 
 TITLE_DRIVER = textwrap.dedent(
     """
-    import subprocess, sys
-    from PySide6.QtCore import QTimer
+    import asyncio, subprocess, sys
     from PySide6.QtWidgets import QApplication
     from peft_studio_offline.gui import app as gui_app
 
-    app = QApplication([])
+    # The app makes its QApplication itself, as when a user starts it; this only watches.
+    started = gui_app.run_window
 
-    def poll():
-        found = [w for w in app.topLevelWidgets() if w.objectName() == "mainWindow"]
-        if not found or not found[0].isVisible():
-            return
-        timer.stop()
+    async def run_window(settings, db_path, instance):
+        running = asyncio.ensure_future(started(settings, db_path, instance))
+        while True:
+            await asyncio.sleep(0.05)
+            app = QApplication.instance()
+            found = [w for w in app.topLevelWidgets() if w.objectName() == "mainWindow"]
+            if found and found[0].isVisible():
+                break
         window = found[0]
-        app.processEvents()
+        await asyncio.sleep(0.2)
         name = subprocess.run(
             ["xprop", "-id", str(int(window.winId())), "_NET_WM_NAME"],
             capture_output=True, text=True,
@@ -115,10 +118,9 @@ TITLE_DRIVER = textwrap.dedent(
         print("platform", app.platformName(), flush=True)
         print(name.strip(), flush=True)
         window.actions_.quit.trigger()
+        return await running
 
-    timer = QTimer()
-    timer.timeout.connect(poll)
-    timer.start(50)
+    gui_app.run_window = run_window
     sys.exit(gui_app.main([]))
     """
 )

@@ -118,8 +118,14 @@ def _display_answers(display: str) -> bool:
     xcb.xcb_connection_has_error.argtypes = [ctypes.c_void_p]
     xcb.xcb_disconnect.argtypes = [ctypes.c_void_p]
     connection = xcb.xcb_connect(display.encode(), None)
-    try:
-        return connection is not None and xcb.xcb_connection_has_error(connection) == 0
-    finally:
-        if connection is not None:
-            xcb.xcb_disconnect(connection)
+    if connection is not None and xcb.xcb_connection_has_error(connection) == 0:
+        # Kept open: an X server that resets when its last client leaves (Xvfb does, by
+        # default) would still be resetting when Qt connects a moment later, and refuse it.
+        _kept.append(connection)
+        return True
+    if connection is not None:
+        xcb.xcb_disconnect(connection)
+    return False
+
+
+_kept: list[int] = []  # the display connection of a successful check

@@ -58,7 +58,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("created_at", "Created", 150),
     Column("updated_at", "Updated", 150),
     Column("next_attempt_at", "Next attempt", 110),
-    Column("error_message", "Last error", 320),
+    Column("error_message", "Last error", 260),
 )
 COLUMN_INDEX = {column.key: i for i, column in enumerate(COLUMNS)}
 _NUMERIC = {"id", "priority", "retry_count"}
