@@ -478,6 +478,7 @@ class MainWindow(QMainWindow):
         return details
 
     def _on_details_refresh_due(self) -> None:
+        self._refresh_indicator()  # endpoints may have been set meanwhile
         if self._details is not None:
             self._details.show_network(self.bridge.network_info())
             self._details.show_last_sync(*self.bridge.last_sync_summary())
@@ -514,6 +515,7 @@ class MainWindow(QMainWindow):
                 8000,
             )
         )
+        dialog.saved.connect(self._refresh_indicator)
         self.pending_dialog = dialog
         dialog.open()
         return dialog
