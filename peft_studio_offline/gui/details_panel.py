@@ -206,7 +206,10 @@ class OfflineDetails(QFrame):
 
     def show_network(self, info: Mapping[str, Any]) -> None:
         results = _endpoint_results(info)
-        nothing = not results
+        # Known to probe nothing (the monitor has no endpoint), not merely unknown yet (no
+        # monitor attached while the window starts).
+        listed = info.get("endpoints")
+        nothing = isinstance(listed, list) and not listed
         last = formatting.parse_time(info.get("last_check"))
         upcoming = formatting.parse_time(info.get("next_check"))
         if nothing:
@@ -219,8 +222,9 @@ class OfflineDetails(QFrame):
         self.endpoints.clear()
         for result in results:
             self.endpoints.addTopLevelItem(_endpoint_item(result))
-        if nothing:
-            item = QTreeWidgetItem(["No endpoints or sync targets set", "", "", ""])
+        if not results:
+            text = "No endpoints or sync targets set" if nothing else "Not known yet"
+            item = QTreeWidgetItem([text, "", "", ""])
             item.setDisabled(True)
             self.endpoints.addTopLevelItem(item)
             item.setFirstColumnSpanned(True)

@@ -103,3 +103,22 @@ async def test_clicking_the_failure_badge_lists_the_failed_operations(
     QTest.mouseClick(window.indicator, Qt.MouseButton.LeftButton, pos=QPoint(4, 4))
     assert window.details is not None and window.details.isVisible()
     window.details.close()
+
+
+async def test_before_the_services_come_nothing_is_called_unset(
+    core: Core, qapp: QApplication
+) -> None:
+    # The app paints its window before the monitor exists: not known yet is not "not set".
+    win = MainWindow(core.queue, None, None)
+    win.show()
+    try:
+        assert win.indicator.text == "Checking…"
+        details = win.open_details()
+        assert not details.set_endpoints.isVisible()
+        item = details.endpoints.topLevelItem(0)
+        assert item is not None and item.text(0) == "Not known yet"
+        details.close()
+    finally:
+        win.close()
+        win.tasks.cancel_all()
+        await win.tasks.drain()
