@@ -1,6 +1,7 @@
 """``peft-studio-offline --self-test``: does this installation work?
 
-Starts Qt offscreen on the window's event loop, opens a queue in a temporary folder (the user's own
+Starts Qt on the window's event loop (on the real platform when a display is set, which is
+checked first; offscreen otherwise), opens a queue in a temporary folder (the user's own
 queue and settings are never touched), enqueues, reads and deletes an operation, answers one
 request of the local API in-process, builds the main window, then quits. Prints one line per
 step and returns 0 when every step passed, 1 otherwise. Used to check a built bundle, where
@@ -33,7 +34,9 @@ def run_self_test() -> int:
     """Run every check; 0 when all passed, 1 when one failed (its error on stderr)."""
     from peft_studio_offline import __version__
 
-    os.environ["QT_QPA_PLATFORM"] = "offscreen"  # a self-test never needs a display
+    real_platform = _display_given()
+    if not real_platform:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"  # nothing to show on: check the rest
     print(
         f"PEFT Studio Offline {__version__} self-test ({sys.platform}, Python "
         f"{sys.version.split()[0]})",
@@ -50,6 +53,14 @@ def run_self_test() -> int:
         )
         for problem in settings.problems:
             print(f"      {problem}", flush=True)
+        if real_platform:
+            # The platform the window would use, as the window would meet it: a missing
+            # library or an unreachable display fails here, in a sentence, not in an abort.
+            from peft_studio_offline.gui.platform_check import platform_problem
+
+            obstacle = platform_problem()
+            if obstacle is not None:
+                raise RuntimeError(f"the window cannot open: {obstacle}")
         from PySide6 import __version__ as qt_version
         from PySide6.QtCore import qInstallMessageHandler
         from PySide6.QtWidgets import QApplication
@@ -82,6 +93,12 @@ def run_self_test() -> int:
         root.removeHandler(errors)
     print(f"self-test passed in {time.monotonic() - started:.1f} s", flush=True)
     return 0
+
+
+def _display_given() -> bool:
+    """A display to check the real platform on: set in the environment, or a platform
+    chosen explicitly (``QT_QPA_PLATFORM``)."""
+    return any(os.environ.get(name) for name in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY"))
 
 
 class _ErrorCollector(logging.Handler):
@@ -169,6 +186,6 @@ async def _check_window(runtime: Any) -> str:
     window.hide()
     window.deleteLater()
     await asyncio.sleep(0.05)
-    if not title.startswith("PEFT Studio Offline"):
+    if not title.endswith("PEFT Studio Offline"):
         raise RuntimeError(f"the window's title is {title!r}")
     return f"MainWindow built and shown ({title})"

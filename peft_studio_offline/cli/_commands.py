@@ -8,7 +8,7 @@ import json
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from peft_studio_offline.cli import _format as fmt
 from peft_studio_offline.cli._parser import UsageError
@@ -87,11 +87,11 @@ async def list_operations(args: argparse.Namespace, runtime: Runtime) -> int:
             item["operation_type"],
             item["status"],
             str(item["priority"]),
-            f"{item['retry_count']}/{item['max_attempts']}",
+            f"{operation.attempts_made}/{item['max_attempts']}",
             fmt.when(item["updated_at"]),
             item["error_message"] or item["payload_preview"],
         ]
-        for item in items
+        for operation, item in zip(operations, items, strict=True)
     ]
     out(fmt.table(["ID", "TYPE", "STATUS", "PRI", "TRIES", "UPDATED", "PAYLOAD / ERROR"], rows))
     return OK
@@ -136,7 +136,7 @@ async def show(args: argparse.Namespace, runtime: Runtime) -> int:
                 ("Status", item["status"]),
                 ("Waiting", await queue.wait_reason(args.id)),
                 ("Priority", item["priority"]),
-                ("Attempts", f"{item['retry_count']} of {item['max_attempts']}"),
+                ("Attempts", f"{summary.attempts_made} of {item['max_attempts']}"),
                 ("Error", item["error_message"]),
                 ("Created", fmt.when(item["created_at"])),
                 ("Updated", fmt.when(item["updated_at"])),
@@ -194,7 +194,8 @@ async def sync(args: argparse.Namespace, runtime: Runtime) -> int:
     if bar.enabled:
 
         def on_event(event: SyncEvent) -> None:
-            bar.update(event.done, event.total, "operations")
+            held = f" ({event.held} held back)" if event.held else ""
+            bar.update(event.done, event.total, "operations" + held)
 
         unsubscribe = engine.add_progress_listener(on_event)
     try:
@@ -210,8 +211,8 @@ async def sync(args: argparse.Namespace, runtime: Runtime) -> int:
 
         rest = "".join(f", {phrase}" for phrase in outcome_phrases(result))
         out(f"Synced {result['total']} operation(s): {result['completed']} completed{rest}.")
-        for error in result.get("errors", [])[:20]:
-            out(f"  {error['id']}: {error['error']}")
+        for line in sync_problem_lines(result):
+            out(line)
     return OK  # the run happened; failed operations are retried later, as the result says
 
 
@@ -291,3 +292,28 @@ COMMANDS: dict[str, Command] = {
     "status": status,
     "move-aside": move_aside,
 }
+
+
+def sync_problem_lines(result: dict[str, Any], groups_shown: int = 10) -> list[str]:
+    """The run's errors, equal ones on one line, and what a paused host held back."""
+    from peft_studio_offline.core.sync.progress import describe_ids, group_errors
+
+    lines = []
+    groups = group_errors(result.get("errors", []))
+    for group in groups[:groups_shown]:
+        lines.append(f"  {describe_ids(group.ids)}: {group.error}")
+    hidden = groups[groups_shown:]
+    if hidden:
+        count = sum(len(group.ids) for group in hidden)
+        lines.append(
+            f"  …and {count} more operation(s) with {len(hidden)} other error(s)"
+            " (see 'list --status failed')."
+        )
+    held = int(result.get("held_back", 0) or 0)
+    if held:
+        hosts = ", ".join(result.get("paused_hosts", [])) or "a host"
+        lines.append(
+            f"{held} operation(s) held back: {hosts} is paused after repeated failures;"
+            " they are tried again later."
+        )
+    return lines

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TextIO
 
@@ -101,24 +102,55 @@ def _cut(cell: str, width: int) -> str:
 
 
 class ProgressBar:
-    """``[#####.....] 5/10`` redrawn in place on a terminal; silent elsewhere."""
+    """``[#####.....] 5/10`` redrawn in place on a terminal; silent elsewhere.
 
-    def __init__(self, stream: TextIO | None = None) -> None:
+    Redrawn at most ``per_second`` times a second (a sync reports every operation: drawing
+    each of 10,000 updates costs more than the terminal can show); ``close`` draws the last
+    figures. While the total is not known (0) the bar stays empty rather than full.
+    """
+
+    def __init__(
+        self,
+        stream: TextIO | None = None,
+        *,
+        per_second: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.stream = stream if stream is not None else sys.stderr
         self.enabled = self.stream.isatty()
+        self._interval = 1.0 / per_second
+        self._clock = clock
         self._drawn = False
+        self._last_draw: float | None = None
+        self._latest: tuple[int, int, str] | None = None  # not drawn yet
+        self.draws = 0
 
     def update(self, done: int, total: int, label: str = "") -> None:
         if not self.enabled:
             return
+        self._latest = (done, total, label)
+        now = self._clock()
+        if self._last_draw is None or now - self._last_draw >= self._interval:
+            self._last_draw = now
+            self._draw()
+
+    def _draw(self) -> None:
+        if self._latest is None:
+            return
+        done, total, label = self._latest
+        self._latest = None
         width = 30
-        filled = width if total <= 0 else min(width, round(width * done / total))
+        filled = 0 if total <= 0 else min(width, done * width // total)
         bar = "#" * filled + "." * (width - filled)
-        self.stream.write(f"\r[{bar}] {done}/{total} {label}"[:200].ljust(60))
+        figures = f"{done}/{total}" if total > 0 else f"{done}/?"
+        self.stream.write(f"\r[{bar}] {figures} {label}"[:200].ljust(60))
         self.stream.flush()
         self._drawn = True
+        self.draws += 1
 
     def close(self) -> None:
+        if self.enabled:
+            self._draw()
         if self._drawn:
             self.stream.write("\n")
             self.stream.flush()

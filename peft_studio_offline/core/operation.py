@@ -15,6 +15,13 @@ PRIORITY_MAX = 2**31 - 1
 PRIORITY_BOUNDS = f"between {PRIORITY_MIN} and {PRIORITY_MAX}"
 
 
+def attempts_made(status: OperationStatus, retry_count: int) -> int:
+    """Attempts made so far, as the history counts them: ``retry_count`` counts the failed
+    ones; the attempt that went through (or met a conflict) is one more."""
+    ended = status in (OperationStatus.COMPLETED, OperationStatus.CONFLICT)
+    return retry_count + (1 if ended else 0)
+
+
 def check_priority(priority: object) -> int:
     """The priority as given, or ``InvalidOperationError`` naming the bounds."""
     if isinstance(priority, bool) or not isinstance(priority, int):
@@ -66,6 +73,10 @@ class Operation:
     @property
     def readable(self) -> bool:
         return self.problem is None
+
+    @property
+    def attempts_made(self) -> int:
+        return attempts_made(self.status, self.retry_count)
 
     @property
     def attempts_left(self) -> int:
@@ -180,6 +191,10 @@ class OperationSummary:
     @property
     def readable(self) -> bool:
         return self.problem is None
+
+    @property
+    def attempts_made(self) -> int:
+        return attempts_made(self.status, self.retry_count)
 
     def payload_preview(self, limit: int) -> str:
         """The start of the payload on one line, secrets masked, at most about ``limit``."""

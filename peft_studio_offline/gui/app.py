@@ -2,8 +2,9 @@
 
 ``main(argv)`` is what ``peft-studio-offline`` (no arguments) and the ``-gui`` script run.
 It returns the exit status: 0 when the user quits (Ctrl+Q or closing the window), 0 as well
-when another window on the same data directory was brought to the front instead, 1 when the
-queue cannot be opened.
+when another window on the same data directory was brought to the front instead (said on
+stderr), 1 when the queue cannot be opened or the window cannot open here (no display, a
+library Qt needs is missing: said on stderr in one sentence, never a silent abort).
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QMessageBox
@@ -51,11 +53,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     settings = Settings.load()
     configure_logging(settings, entry_point="gui")
-    qInstallMessageHandler(qt_message_handler)
+    qInstallMessageHandler(_fatal_says_why)
 
+    if QApplication.instance() is None:
+        from peft_studio_offline.gui.platform_check import platform_problem
+
+        problem = platform_problem()
+        if problem is not None:
+            log.error("The window cannot open: %s.", problem)
+            _say(f"The window cannot open: {problem}.")
+            return 1
     app = QApplication.instance() or QApplication(
         [sys.argv[0] if sys.argv else APP_NAME, *qt_arguments]
     )
+    qInstallMessageHandler(qt_message_handler)
     assert isinstance(app, QApplication)
     app.setApplicationName(APP_NAME)
     app.setApplicationDisplayName(APP_NAME)
@@ -70,6 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     instance = SingleInstance(db_path.parent)
     if instance.activate_running():
         log.info("Another window is open on %s; brought it to the front.", db_path)
+        _say(f"{APP_NAME} is already open on {db_path}; its window was brought to the front.")
         return 0
     instance.listen()
     try:
@@ -77,6 +89,37 @@ def main(argv: Sequence[str] | None = None) -> int:
             return runner.run(run_window(settings, db_path, instance))
     finally:
         instance.close()
+
+
+def _say(sentence: str) -> None:
+    """One sentence for the terminal the app was started from."""
+    sys.stderr.write(f"peft-studio-offline: {sentence}\n")
+    sys.stderr.flush()
+
+
+_last_qt_message: list[str] = []
+
+
+def _fatal_says_why(mode: Any, context: Any, message: str) -> None:
+    """Qt's message handler until the application exists: Qt aborts right after a fatal
+    message (no platform plugin, no display), so say why on stderr and exit 1 first."""
+    from peft_studio_offline.core.logs import qt_message_handler
+
+    qt_message_handler(mode, context, message)
+    if int(getattr(mode, "value", mode)) != 3:  # QtFatalMsg
+        if message.strip():
+            # The fatal message only says that no plugin could start; the one before it
+            # says which plugin and why ('Could not find the Qt platform plugin "x"').
+            _last_qt_message[:] = [message.strip().splitlines()[0]]
+        return
+    from peft_studio_offline.gui.platform_check import platform_problem
+
+    reason = _last_qt_message[0] if _last_qt_message else message.strip().split(". ")[0]
+    reason = reason.replace(' in ""', "").rstrip(".")
+    problem = platform_problem() or reason[:1].lower() + reason[1:]
+    _say(f"The window cannot open: {problem}.")
+    logging.shutdown()
+    os._exit(1)
 
 
 async def run_window(settings: object, db_path: Path, instance: object) -> int:
@@ -124,6 +167,7 @@ async def run_window(settings: object, db_path: Path, instance: object) -> int:
             await runtime.start()
         except PeftStudioOfflineError as exc:
             window.commands.failed.emit(f"Sync could not start: {exc}")
+        window.refresh_auto_sync()  # read again now that auto sync has (or has not) started
     api = None
     if settings.api.enabled and not closed.is_set():
         await import_api_server()  # only now: neither the paint nor sync waits for it
@@ -197,9 +241,11 @@ async def _open_runtime(settings: Settings, db_path: Path) -> Runtime | None:
 
 async def _ask(text: str, buttons: QMessageBox.StandardButton) -> QMessageBox.StandardButton:
     """A question box shown with open() and awaited; answers the button pressed."""
+    from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QMessageBox
 
     box = QMessageBox(QMessageBox.Icon.Warning, APP_NAME, text)
+    box.setTextFormat(Qt.TextFormat.PlainText)
     box.setObjectName("corruptDatabaseQuestion")
     box.setStandardButtons(buttons)
     answer: asyncio.Future[QMessageBox.StandardButton] = asyncio.get_running_loop().create_future()
@@ -215,9 +261,11 @@ async def _ask(text: str, buttons: QMessageBox.StandardButton) -> QMessageBox.St
 
 async def _tell(icon: object, text: str) -> None:
     """A message box shown with open() and awaited (no exec() inside a coroutine)."""
+    from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QMessageBox
 
     box = QMessageBox(QMessageBox.Icon(icon), APP_NAME, text)
+    box.setTextFormat(Qt.TextFormat.PlainText)
     done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def finished(_result: int) -> None:

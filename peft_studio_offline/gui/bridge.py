@@ -63,6 +63,7 @@ class CoreBridge(QObject):
         self._announced = False
         self.sync_done = 0
         self.sync_total = 0
+        self.sync_held = 0  # operations of the run held back by a paused host
         self.last_sync: dict[str, Any] | None = None
         self.last_sync_at: float | None = None
         self._unsubscribe: list[Callable[[], None]] = []
@@ -144,6 +145,13 @@ class CoreBridge(QObject):
         if info:
             self.network_checked.emit(info)
 
+    @property
+    def probes_nothing(self) -> bool:
+        """The monitor has no endpoint to check (none set, and no sync target to derive one
+        from): its status stays unknown, whatever the network does."""
+        endpoints = self.network_info().get("endpoints", None)
+        return isinstance(endpoints, list) and not endpoints
+
     def network_info(self) -> dict[str, Any]:
         getter = getattr(self.monitor, "get_status_info", None)
         if getter is None:
@@ -166,6 +174,7 @@ class CoreBridge(QObject):
             manual = getattr(event, "trigger", "manual") == "manual"
             self.note_sync_started(int(getattr(event, "total", 0) or 0), announce=manual)
         elif kind == "progress":
+            self.sync_held = int(getattr(event, "held", 0) or 0)
             self.note_sync_progress(int(event.done or 0), int(event.total or 0))
         elif kind == "finished":
             result = getattr(event, "result", None)
@@ -187,6 +196,7 @@ class CoreBridge(QObject):
         self._announced = announce
         self.sync_done = 0
         self.sync_total = total
+        self.sync_held = 0
         if announce:
             self.sync_started.emit(total)
 

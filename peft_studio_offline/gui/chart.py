@@ -25,11 +25,26 @@ class ActivityChart(QWidget):
     def __init__(self, history: StatsHistory, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.history = history
-        self.setMinimumSize(QSize(280, 110))
+        self.setMinimumSize(QSize(280, 140))
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setAccessibleName("Activity chart")
         self.setAccessibleDescription(
             "Pending and failed operations, and operations synced, over the last hours"
+        )
+
+    def scale(self) -> int:
+        """The count at the top of the chart: the highest pending or failed count, rounded
+        up to 1, 2 or 5 times a power of ten (so that the gridlines mean round numbers)."""
+        peak = max((max(s.pending, s.failed) for s in self.history.counts), default=0)
+        return nice_ceiling(peak)
+
+    def axis_labels(self) -> tuple[list[str], list[str]]:
+        """The labels of the count axis (bottom to top) and of the time axis (left to right)."""
+        top = self.scale()
+        hours = self.history.span_seconds / 3600
+        return (
+            ["0", formatting.count(top // 2) if top % 2 == 0 else "", formatting.count(top)],
+            [f"{hours:g} h ago", f"{hours / 2:g} h ago", "now"],
         )
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
@@ -39,14 +54,59 @@ class ActivityChart(QWidget):
         text = palette.color(QPalette.ColorRole.WindowText)
         faint = QColor(text)
         faint.setAlpha(40)
+        small = painter.font()
+        small.setPointSizeF(max(7.0, small.pointSizeF() * 0.85))
+        painter.setFont(small)
+        metrics = painter.fontMetrics()
+        y_labels, x_labels = self.axis_labels()
+        left = max(metrics.horizontalAdvance(label) for label in y_labels) + 10
         legend_height = 16
-        area = QRectF(self.rect()).adjusted(2, 2, -2, -(legend_height + 4))
-        painter.setPen(QPen(faint, 1))
-        painter.drawLine(area.bottomLeft(), area.bottomRight())
+        axis_height = metrics.height() + 2
+        area = QRectF(self.rect()).adjusted(
+            left, metrics.height() / 2 + 2, -4, -(legend_height + axis_height + 4)
+        )
+        self._draw_axes(painter, area, y_labels, x_labels, text, faint)
         self._draw_bars(painter, area)
         self._draw_lines(painter, area)
-        self._draw_legend(painter, QRectF(2, area.bottom() + 4, area.width(), legend_height), text)
+        self._draw_legend(
+            painter,
+            QRectF(2, area.bottom() + axis_height + 4, self.width() - 4, legend_height),
+            text,
+        )
         painter.end()
+
+    def _draw_axes(
+        self,
+        painter: QPainter,
+        area: QRectF,
+        y_labels: list[str],
+        x_labels: list[str],
+        text: QColor,
+        faint: QColor,
+    ) -> None:
+        metrics = painter.fontMetrics()
+        for i, label in enumerate(y_labels):  # gridlines at 0, half and the top
+            y = area.bottom() - area.height() * 0.9 * i / (len(y_labels) - 1)
+            painter.setPen(QPen(faint, 1))
+            painter.drawLine(QPointF(area.left(), y), QPointF(area.right(), y))
+            if label:
+                painter.setPen(text)
+                painter.drawText(
+                    QRectF(0, y - metrics.height() / 2, area.left() - 4, metrics.height()),
+                    int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter),
+                    label,
+                )
+        painter.setPen(QPen(faint, 1))
+        painter.drawLine(area.topLeft(), area.bottomLeft())
+        painter.setPen(text)
+        row = QRectF(area.left(), area.bottom() + 2, area.width(), metrics.height())
+        aligns = (
+            Qt.AlignmentFlag.AlignLeft,
+            Qt.AlignmentFlag.AlignHCenter,
+            Qt.AlignmentFlag.AlignRight,
+        )
+        for label, align in zip(x_labels, aligns, strict=True):
+            painter.drawText(row, int(align | Qt.AlignmentFlag.AlignTop), label)
 
     def _draw_bars(self, painter: QPainter, area: QRectF) -> None:
         buckets = self.history.throughput_buckets(self.BARS)
@@ -71,7 +131,7 @@ class ActivityChart(QWidget):
             return
         now = time.time()
         span = self.history.span_seconds
-        peak = max(max(s.pending, s.failed) for s in samples) or 1
+        peak = self.scale()
 
         def point(at: float, value: int) -> QPointF:
             x = area.left() + area.width() * max(0.0, 1 - (now - at) / span)
@@ -97,15 +157,14 @@ class ActivityChart(QWidget):
             painter.drawPath(path)
 
     def _draw_legend(self, painter: QPainter, rect: QRectF, text: QColor) -> None:
-        font = painter.font()
-        font.setPointSizeF(max(7.0, font.pointSizeF() * 0.85))
-        painter.setFont(font)
         x = rect.left()
-        hours = self.history.span_seconds / 3600
+        buckets = self.history.throughput_buckets(self.BARS)
+        minutes = self.history.span_seconds / self.BARS / 60
+        synced = f"synced (bars, highest {formatting.count(max(buckets))} per {minutes:g} min)"
         entries = (
             (formatting.STATUS_COLOURS[OperationStatus.PENDING], "pending"),
             (formatting.STATUS_COLOURS[OperationStatus.FAILED], "failed"),
-            (formatting.STATUS_COLOURS[OperationStatus.COMPLETED], "synced"),
+            (formatting.STATUS_COLOURS[OperationStatus.COMPLETED], synced),
         )
         metrics = painter.fontMetrics()
         for colour, label in entries:
@@ -115,8 +174,13 @@ class ActivityChart(QWidget):
             painter.setPen(text)
             painter.drawText(QPointF(x + 14, rect.center().y() + metrics.ascent() / 2 - 1), label)
             x += 14 + metrics.horizontalAdvance(label) + 12
-        painter.drawText(
-            rect,
-            int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter),
-            f"last {hours:g} h",
-        )
+
+
+def nice_ceiling(value: int) -> int:
+    """The smallest of 1, 2, 5, 10, 20, 50... that is at least ``value`` (1 for nothing)."""
+    step = 1
+    while True:
+        for factor in (1, 2, 5):
+            if step * factor >= value:
+                return step * factor
+        step *= 10

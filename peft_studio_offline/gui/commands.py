@@ -20,13 +20,14 @@ from PySide6.QtCore import QObject, Signal
 from peft_studio_offline.core.enums import ConflictResolution, OperationStatus
 from peft_studio_offline.core.errors import PeftStudioOfflineError
 from peft_studio_offline.gui.bridge import CoreBridge
+from peft_studio_offline.gui.formatting import count, network_label
 from peft_studio_offline.gui.tasks import TaskKeeper, describe_error
 
 log = logging.getLogger(__name__)
 
 
 def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+    return f"{count(n)} {word}" if n == 1 else f"{count(n)} {word}s"
 
 
 class WindowCommands(QObject):
@@ -47,12 +48,15 @@ class WindowCommands(QObject):
         return self.tasks.start(self._check(), "check the connection")
 
     async def _check(self) -> None:
+        if self.bridge.probes_nothing:
+            self.message.emit(
+                "Nothing to check: no endpoints or sync targets are set (File → Settings…)."
+            )
+            return
         self.message.emit("Checking the connection…")
         online = await self.monitor.check_connectivity()
         self.bridge.announce_network_info()
         status = str(getattr(self.monitor, "status", "online" if online else "offline"))
-        from peft_studio_offline.gui.formatting import network_label
-
         self.message.emit(f"Connection checked: {network_label(status)}.")
 
     # ---------------------------------------------------------------------- sync
@@ -119,8 +123,8 @@ class WindowCommands(QObject):
         return self.tasks.start(self._delete(list(ids)), "delete the operations")
 
     async def _delete(self, ids: list[int]) -> None:
-        count = await self.queue.delete_operations(ids)
-        self.message.emit(f"Deleted {_plural(count, 'operation')}.")
+        deleted = await self.queue.delete_operations(ids)
+        self.message.emit(f"Deleted {_plural(deleted, 'operation')}.")
 
     def retry(self, ids: Sequence[int]) -> asyncio.Task[None] | None:
         return self.tasks.start(self._each(ids, "retry_now", "queued again"), "retry")
@@ -148,7 +152,7 @@ class WindowCommands(QObject):
         if ok:
             self.message.emit(f"{_plural(ok, 'operation')} {done}.")
         if refusals:
-            more = f" ({len(refusals) - 1} more like it)" if len(refusals) > 1 else ""
+            more = f" ({count(len(refusals) - 1)} more like it)" if len(refusals) > 1 else ""
             self.failed.emit(refusals[0] + more)
 
     def retry_failed(self) -> asyncio.Task[None] | None:
@@ -165,8 +169,8 @@ class WindowCommands(QObject):
         return self.tasks.start(self._clear_completed(), "clear the completed operations")
 
     async def _clear_completed(self) -> None:
-        count = await self.queue.clear_completed()
-        self.message.emit(f"Removed {_plural(count, 'completed operation')}.")
+        removed = await self.queue.clear_completed()
+        self.message.emit(f"Removed {_plural(removed, 'completed operation')}.")
 
     def enqueue(
         self, operation_type: str, payload: Mapping[str, Any], priority: int, **options: Any
@@ -256,12 +260,17 @@ def strategy_label(strategy: ConflictResolution | str) -> str:
 
 def _sync_sentence(result: Mapping[str, Any]) -> str:
     total = int(result.get("total", 0) or 0)
-    if not total:
+    held = int(result.get("held_back", 0) or 0)
+    if not total and not held:
         return "Sync finished: nothing was due."
     from peft_studio_offline.core.sync.progress import outcome_phrases
 
-    parts = [f"Sync finished: {result.get('completed', 0)} of {total} sent"]
-    return ", ".join(parts + outcome_phrases(result)) + "."
+    completed = count(int(result.get("completed", 0) or 0))
+    parts = [f"Sync finished: {completed} of {count(total)} sent"]
+    parts += outcome_phrases(result, count)
+    if held:
+        parts.append(f"{count(held)} held back (a host is paused after repeated failures)")
+    return ", ".join(parts) + "."
 
 
 # Payload text gathered before a worker thread writes it (bounds the memory an export holds).

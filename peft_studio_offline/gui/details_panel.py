@@ -63,6 +63,8 @@ class OfflineDetails(QFrame):
         history: StatsHistory,
         actions: Sequence[QAction],
         parent: QWidget | None = None,
+        *,
+        settings_action: QAction | None = None,
     ) -> None:
         super().__init__(parent, Qt.WindowType.Popup)
         self.setObjectName("offlineDetails")
@@ -80,6 +82,7 @@ class OfflineDetails(QFrame):
         title_font.setPointSizeF(title_font.pointSizeF() * 1.25)
         title_font.setWeight(QFont.Weight.DemiBold)
         self._title.setFont(title_font)
+        self._title.setWordWrap(True)  # "Not checking — no endpoints or sync targets set"
         self._checked = QLabel()
         self._checked.setObjectName("offlineDetailsChecked")
         self._checked.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -101,6 +104,28 @@ class OfflineDetails(QFrame):
         for column in (1, 2, 3):
             header_view.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         layout.addWidget(self.endpoints)
+        # With nothing to probe the status can never be known: say how to change that.
+        self.not_checking = QLabel(
+            "Nothing is checked: no endpoint or sync target (API base URL, MLflow tracking"
+            " URI) is set.",
+            self,
+        )
+        self.not_checking.setObjectName("offlineDetailsNotChecking")
+        self.not_checking.setWordWrap(True)
+        self.set_endpoints = QToolButton(self)
+        self.set_endpoints.setObjectName("offlineDetailsSetEndpoints")
+        if settings_action is not None:
+            self.set_endpoints.setDefaultAction(settings_action)
+        self.set_endpoints.setText("Set Endpoints…")
+        self.set_endpoints.setAccessibleName("Set endpoints or sync targets")
+        self.set_endpoints.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.set_endpoints.clicked.connect(self.close)  # the Settings dialog comes next
+        unset = QHBoxLayout()
+        unset.addWidget(self.not_checking, 1)
+        unset.addWidget(self.set_endpoints)
+        layout.addLayout(unset)
+        self.not_checking.hide()
+        self.set_endpoints.hide()
 
         columns = QHBoxLayout()
         stats_box = QVBoxLayout()
@@ -123,7 +148,7 @@ class OfflineDetails(QFrame):
 
         sync_box = QVBoxLayout()
         sync_box.addWidget(_heading("Last sync"))
-        self._last_sync = QLabel("No sync yet in this session.")
+        self._last_sync = formatting.plain_label(QLabel("No sync yet in this session."))
         self._last_sync.setObjectName("offlineDetailsLastSync")
         self._last_sync.setWordWrap(True)
         self._last_sync.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -141,7 +166,11 @@ class OfflineDetails(QFrame):
         self._ticker.timeout.connect(self.refresh_due)
 
         buttons = QHBoxLayout()
-        buttons.addStretch(1)
+        # What the last button pressed here came to ("Connection checked: Offline.").
+        self.note = formatting.plain_label(QLabel(self))
+        self.note.setObjectName("offlineDetailsNote")
+        self.note.setWordWrap(True)
+        buttons.addWidget(self.note, 1)
         self.buttons: list[QToolButton] = []
         for action in actions:
             button = QToolButton()
@@ -172,38 +201,41 @@ class OfflineDetails(QFrame):
             label.setText(formatting.count(int(stats.get(key, 0))))
         self.chart.update()
 
+    def show_note(self, text: str) -> None:
+        self.note.setText(text)
+
     def show_network(self, info: Mapping[str, Any]) -> None:
+        results = _endpoint_results(info)
+        # Known to probe nothing (the monitor has no endpoint), not merely unknown yet (no
+        # monitor attached while the window starts).
+        listed = info.get("endpoints")
+        nothing = isinstance(listed, list) and not listed
         last = formatting.parse_time(info.get("last_check"))
         upcoming = formatting.parse_time(info.get("next_check"))
-        parts = [f"Checked {formatting.relative_time(last)}" if last else "Not checked yet"]
-        if upcoming:
-            parts.append(f"next {formatting.relative_time(upcoming)}")
+        if nothing:
+            parts = []  # the title says it; no countdown to checks that never come
+        else:
+            parts = [f"Checked {formatting.relative_time(last)}" if last else "Not checked yet"]
+            if upcoming:
+                parts.append(f"next {formatting.relative_time(upcoming)}")
         self._checked.setText(" · ".join(parts))
         self.endpoints.clear()
-        for result in _endpoint_results(info):
+        for result in results:
             self.endpoints.addTopLevelItem(_endpoint_item(result))
-        if self.endpoints.topLevelItemCount() == 0:
-            item = QTreeWidgetItem(["No endpoints configured (Settings…)", "", "", ""])
+        if not results:
+            text = "No endpoints or sync targets set" if nothing else "Not known yet"
+            item = QTreeWidgetItem([text, "", "", ""])
             item.setDisabled(True)
             self.endpoints.addTopLevelItem(item)
+            item.setFirstColumnSpanned(True)
+        self.not_checking.setVisible(nothing)
+        self.set_endpoints.setVisible(nothing)
 
     def show_last_sync(self, result: Mapping[str, Any] | None, at: float | None) -> None:
         if not result:
             self._last_sync.setText("No sync yet in this session.")
             return
-        when = formatting.relative_time(formatting.parse_time(at)) if at else ""
-        lines = [
-            f"{when}: {result.get('completed', 0)} of {result.get('total', 0)} sent",
-        ]
-        # Imported here: the sync package loads the engine, which the first paint must not.
-        from peft_studio_offline.core.sync.progress import outcome_phrases
-
-        lines += outcome_phrases(result)
-        errors = result.get("errors") or []
-        if errors:
-            first = errors[0]
-            lines.append(f"First error (#{first.get('id')}): {first.get('error')}")
-        self._last_sync.setText("\n".join(lines))
+        self._last_sync.setText("\n".join(last_sync_lines(result, at)))
 
     def open_at(self, anchor: QWidget) -> None:
         """Show next to ``anchor`` (the indicator), kept on its screen."""
@@ -259,6 +291,31 @@ def _endpoint_item(result: Mapping[str, Any]) -> QTreeWidgetItem:
         ]
     )
     item.setIcon(1, dot_icon(colour))
-    item.setToolTip(1, text)
-    item.setToolTip(0, url)
+    item.setToolTip(1, formatting.plain_tooltip(text))
+    item.setToolTip(0, formatting.plain_tooltip(url))
     return item
+
+
+def last_sync_lines(result: Mapping[str, Any], at: float | None, groups: int = 3) -> list[str]:
+    """The last run in a few lines: counts, what was held back, its errors grouped."""
+    # Here, not at the top: the sync package loads after the window's first paint.
+    from peft_studio_offline.core.sync.progress import describe_ids, group_errors, outcome_phrases
+
+    count = formatting.count
+    when = formatting.relative_time(formatting.parse_time(at)) + ": " if at else ""
+    lines = [
+        f"{when}{count(int(result.get('completed', 0)))} of"
+        f" {count(int(result.get('total', 0)))} sent"
+    ]
+    lines += outcome_phrases(result, count)
+    held = int(result.get("held_back", 0) or 0)
+    if held:
+        hosts = ", ".join(result.get("paused_hosts") or []) or "a host"
+        lines.append(f"{count(held)} held back: {hosts} paused after repeated failures")
+    grouped = group_errors(result.get("errors") or [])
+    for group in grouped[:groups]:
+        lines.append(f"{describe_ids(group.ids)}: {group.error}")
+    rest = grouped[groups:]
+    if rest:
+        lines.append(f"…and {count(sum(len(g.ids) for g in rest))} more with other errors")
+    return lines

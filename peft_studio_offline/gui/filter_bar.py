@@ -76,6 +76,13 @@ class FilterBar(QWidget):
             search=self.search.text(),
         )
 
+    def show_status(self, status: str) -> None:
+        """Choose the entry listing just ``status`` (the table follows)."""
+        for index in range(self.status.count()):
+            if tuple(self.status.itemData(index) or ()) == (str(status),):
+                self.status.setCurrentIndex(index)
+                return
+
     def _emit(self) -> None:
         self._timer.stop()
         self.filter_changed.emit(self.current())

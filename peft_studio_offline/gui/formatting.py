@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, Qt
+from PySide6.QtWidgets import QLabel
 
 from peft_studio_offline.core.enums import NetworkStatus, OperationStatus, OperationType
 
@@ -122,6 +123,19 @@ def parse_time(value: object) -> datetime | None:
             return None
         return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     return None
+
+
+def plain_tooltip(text: str | None) -> str:
+    """A tooltip that shows ``text`` as it is: Qt renders a tooltip that looks like HTML as
+    HTML, and error messages come from servers (an error page would become a heading)."""
+    return Qt.convertFromPlainText(text) if text else ""
+
+
+def plain_label(label: QLabel) -> QLabel:
+    """``label`` shows its text as it is, whatever it looks like (text from a server, a
+    file or the user; QLabel would otherwise guess that text with tags is rich text)."""
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    return label
 
 
 def count(value: int) -> str:

@@ -17,10 +17,13 @@ from peft_studio_offline.core.enums import NetworkStatus, OperationStatus
 from peft_studio_offline.gui import formatting
 from peft_studio_offline.gui.icons import dot_pixmap
 
+NOT_CHECKING = "Not checking — no endpoints or sync targets set"
+
 
 @dataclass(frozen=True, slots=True)
 class IndicatorState:
-    word: str  # Online / Offline / Limited (captive portal) / Syncing 12 of 40 / Paused
+    word: str  # Online / Offline / Limited (captive portal) / Syncing 12 of 40 / Paused /
+    # Not checking (nothing to probe)
     colour: str
     pending: int
     conflicts: int
@@ -45,7 +48,11 @@ def indicator_state(
     done: int = 0,
     total: int = 0,
     paused: bool = False,
+    probing: bool = True,
+    held: int = 0,
 ) -> IndicatorState:
+    """What the indicator says; ``probing`` is False when no endpoint or sync target is set,
+    so that the status can never become known (it must not claim to be checking)."""
     pending = stats.get(OperationStatus.PENDING, 0) + stats.get(OperationStatus.IN_PROGRESS, 0)
     conflicts = stats.get(OperationStatus.CONFLICT, 0)
     failed = stats.get(OperationStatus.FAILED, 0)
@@ -55,9 +62,13 @@ def indicator_state(
             if total
             else "Syncing…"
         )
+        if held:
+            word += f" ({formatting.count(held)} held back)"
         colour = formatting.SYNCING_COLOUR
     elif paused and network == NetworkStatus.ONLINE:
         word, colour = "Paused", formatting.PAUSED_COLOUR
+    elif not probing and network == NetworkStatus.UNKNOWN:
+        word, colour = NOT_CHECKING, formatting.PAUSED_COLOUR
     else:
         word = formatting.network_label(network)
         colour = formatting.NETWORK_COLOURS.get(network, formatting.PAUSED_COLOUR)
@@ -70,6 +81,7 @@ class _Badge(QLabel):
     def __init__(self, colour: str, what: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._what = what
+        self._hint = ""
         self.setStyleSheet(
             f"QLabel {{ background: {colour}; color: white; border-radius: 8px;"
             " padding: 0px 6px; font-weight: 600; }"
@@ -77,16 +89,21 @@ class _Badge(QLabel):
         self.setMinimumHeight(16)
         self.hide()
 
+    def set_hint(self, hint: str) -> None:
+        self._hint = hint
+
     def set_count(self, value: int) -> None:
         self.setVisible(value > 0)
         self.setText(formatting.count(value))
-        self.setToolTip(f"{formatting.count(value)} {self._what}")
+        hint = f" ({self._hint})" if self._hint else ""
+        self.setToolTip(f"{formatting.count(value)} {self._what}{hint}")
 
 
 class OfflineIndicator(QFrame):
     """Clickable summary of connectivity and the queue, for the status bar."""
 
     clicked = Signal()
+    failed_badge_clicked = Signal()  # the red count: the window lists the failed operations
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -108,6 +125,7 @@ class OfflineIndicator(QFrame):
         self._conflicts.setObjectName("offlineIndicatorConflicts")
         self._failed = _Badge(formatting.STATUS_COLOURS[OperationStatus.FAILED], "failed")
         self._failed.setObjectName("offlineIndicatorFailed")
+        self._failed.set_hint("click to list them")
         for widget in (self._dot, self._word, self._pending, self._conflicts, self._failed):
             layout.addWidget(widget)
         self.state: IndicatorState | None = None
@@ -131,10 +149,12 @@ class OfflineIndicator(QFrame):
         return self._word.text()
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
-        if event.button() == Qt.MouseButton.LeftButton and self.rect().contains(
-            event.position().toPoint()
-        ):
-            self.clicked.emit()
+        point = event.position().toPoint()
+        if event.button() == Qt.MouseButton.LeftButton and self.rect().contains(point):
+            if self._failed.isVisible() and self._failed.geometry().contains(point):
+                self.failed_badge_clicked.emit()
+            else:
+                self.clicked.emit()
             event.accept()
             return
         super().mouseReleaseEvent(event)

@@ -73,7 +73,9 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.setObjectName("mainWindow")
         self.paths = paths or AppPaths.from_environment()
-        self.setWindowTitle(f"{TITLE} — {queue_manager.db_path.name}")
+        # The document first, the app last: platforms that add the application's name to
+        # a title (X11, Wayland) add nothing to one that already ends with it.
+        self.setWindowTitle(f"{queue_manager.db_path.name} — {TITLE}")
         self.setWindowIcon(app_icon())
         self.resize(1180, 720)
 
@@ -95,6 +97,7 @@ class MainWindow(QMainWindow):
         self._build_toolbar()
         self._build_status_bar()
         self.tray = TrayIcon(self.actions_, self)
+        self.menus["sync"].aboutToShow.connect(self.refresh_auto_sync)
         self._connect()
         self._sync_action_states()
 
@@ -124,13 +127,18 @@ class MainWindow(QMainWindow):
         strategy = self.commands.conflict_strategy()
         if strategy is not None:
             a.strategies[strategy].setChecked(True)
-        a.auto_sync.blockSignals(True)
-        a.auto_sync.setChecked(self.bridge.auto_sync_enabled())
-        a.auto_sync.blockSignals(False)
+        self.refresh_auto_sync()
         self._syncing_actions(self.bridge.sync_visible)
         self._refresh_indicator()
         self.bridge.announce_network_info()
         self.services_attached.emit()
+
+    def refresh_auto_sync(self) -> None:
+        """The Auto Sync item shows what the engine does now (it may have been started, or
+        stopped, after the window last asked)."""
+        # While paused the item keeps what resuming restores.
+        if self.bridge.attached and not self.paused:
+            self._on_bridge_auto_sync_changed(self.bridge.auto_sync_enabled())
 
     @property
     def services_ready(self) -> bool:
@@ -212,10 +220,11 @@ class MainWindow(QMainWindow):
         b.sync_progress.connect(self._on_bridge_sync_progress)
         b.sync_finished.connect(self._on_bridge_sync_finished)
         b.auto_sync_changed.connect(self._on_bridge_auto_sync_changed)
-        c.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        c.message.connect(self._on_commands_message)
         c.failed.connect(self._show_error)
 
         self.indicator.clicked.connect(self.open_details)
+        self.indicator.failed_badge_clicked.connect(self.show_failed)
         self.filter_bar.filter_changed.connect(self._on_filter_changed)
         self.model.total_changed.connect(self._update_count)
         self.model.page_loaded.connect(self._update_count)
@@ -251,6 +260,8 @@ class MainWindow(QMainWindow):
             done=b.sync_done,
             total=b.sync_total,
             paused=self.paused,
+            probing=not b.attached or not b.probes_nothing,
+            held=b.sync_held,
         )
         self.indicator.show_state(state)
         self.tray.show_state(state)
@@ -258,8 +269,27 @@ class MainWindow(QMainWindow):
             self._details.show_state(state)
         conflicts = state.conflicts
         self.actions_.conflicts.setText(
-            f"Resolve &Conflicts ({conflicts})…" if conflicts else "Resolve &Conflicts…"
+            f"Resolve &Conflicts ({formatting.count(conflicts)})…"
+            if conflicts
+            else "Resolve &Conflicts…"
         )
+        # Nothing to resolve, nothing to open.
+        self.actions_.conflicts.setEnabled(b.attached and conflicts > 0)
+        self.actions_.conflicts.setToolTip(
+            "Decide between your version and the server's"
+            if conflicts
+            else "No conflicts: everything queued agrees with the server"
+        )
+
+    def _on_commands_message(self, text: str) -> None:
+        self.statusBar().showMessage(text, 8000)
+        # The details panel covers the status bar's message area: it says it too.
+        if self._details is not None and self._details.isVisible():
+            self._details.show_note(text)
+
+    def show_failed(self) -> None:
+        """The failure badge: list the failed operations."""
+        self.filter_bar.show_status(OperationStatus.FAILED)
 
     def _on_bridge_stats_changed(self, stats: dict[str, int]) -> None:
         pending = stats.get(OperationStatus.PENDING, 0) + stats.get(OperationStatus.IN_PROGRESS, 0)
@@ -283,8 +313,9 @@ class MainWindow(QMainWindow):
     def _syncing_actions(self, syncing: bool) -> None:
         a, ready = self.actions_, self.bridge.attached
         a.sync_now.setEnabled(ready and not syncing)
-        for action in (a.check, a.auto_sync, a.pause, a.conflicts, *a.strategy_group.actions()):
+        for action in (a.check, a.auto_sync, a.pause, *a.strategy_group.actions()):
             action.setEnabled(ready)
+        # Resolve Conflicts follows the conflict count (``_refresh_indicator``).
 
     def _on_bridge_sync_started(self, total: int) -> None:
         self.progress.setRange(0, total or 0)  # 0..0 shows a busy bar until the total is known
@@ -318,7 +349,7 @@ class MainWindow(QMainWindow):
         if failed or conflicts or result.get("waiting"):
             from peft_studio_offline.core.sync.progress import outcome_phrases
 
-            text = ", ".join(outcome_phrases(result)) + "."
+            text = ", ".join(outcome_phrases(result, formatting.count)) + "."
             self.tray.notify("Sync finished with problems", text, warning=True)
 
     def _on_bridge_auto_sync_changed(self, enabled: bool) -> None:
@@ -332,6 +363,8 @@ class MainWindow(QMainWindow):
             self.commands.set_auto_sync(enabled)
 
     def _on_pause_toggled(self, paused: bool) -> None:
+        if paused:
+            self.refresh_auto_sync()  # what resuming will restore
         self.paused = paused
         self.actions_.pause.setText("&Resume Syncing" if paused else "&Pause Syncing")
         self.commands.set_paused(paused, self.actions_.auto_sync.isChecked())
@@ -387,7 +420,8 @@ class MainWindow(QMainWindow):
         dialog.setIntRange(-1000, 1000)
         dialog.setIntValue(operations[0].priority)
         names = ", ".join(f"#{op.id}" for op in operations[:5])
-        more = f" and {len(operations) - 5} more" if len(operations) > 5 else ""
+        rest = len(operations) - 5
+        more = f" and {formatting.count(rest)} more" if rest > 0 else ""
         dialog.setLabelText(f"Priority for {names}{more} (higher is sent first):")
         ids = [op.id for op in operations]
         dialog.intValueSelected.connect(lambda value: self.commands.set_priority(ids, value))
@@ -426,7 +460,9 @@ class MainWindow(QMainWindow):
     def open_details(self) -> OfflineDetails:
         if self._details is None:
             a = self.actions_
-            self._details = OfflineDetails(self.history, [a.check, a.sync_now, a.pause], self)
+            self._details = OfflineDetails(
+                self.history, [a.check, a.sync_now, a.pause], self, settings_action=a.settings
+            )
             self._details.refresh_due.connect(self._on_details_refresh_due)
         details = self._details
         b = self.bridge
@@ -440,6 +476,7 @@ class MainWindow(QMainWindow):
         return details
 
     def _on_details_refresh_due(self) -> None:
+        self._refresh_indicator()  # endpoints may have been set meanwhile
         if self._details is not None:
             self._details.show_network(self.bridge.network_info())
             self._details.show_last_sync(*self.bridge.last_sync_summary())
@@ -471,9 +508,12 @@ class MainWindow(QMainWindow):
         dialog = SettingsDialog(self.paths, self)
         dialog.saved.connect(
             lambda: self.statusBar().showMessage(
-                "Settings saved; some take effect at the next start.", 8000
+                f"Saved to {self.paths.settings_file}; some settings take effect at the next"
+                " start.",
+                8000,
             )
         )
+        dialog.saved.connect(self._refresh_indicator)
         self.pending_dialog = dialog
         dialog.open()
         return dialog
@@ -506,6 +546,7 @@ class MainWindow(QMainWindow):
             QMessageBox.Icon.Warning, TITLE, text, QMessageBox.StandardButton.Ok, self
         )
         box.setObjectName("errorMessage")
+        box.setTextFormat(Qt.TextFormat.PlainText)  # it may quote a server or a file
         self.error_box = box
         box.open()
 

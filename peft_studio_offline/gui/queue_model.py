@@ -13,6 +13,7 @@ changed row still matches the filter is decided by the queue's own query.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -55,10 +56,10 @@ COLUMNS: tuple[Column, ...] = (
     Column("status", "Status", 110),
     Column("priority", "Priority", 70),
     Column("retry_count", "Attempts", 80),
-    Column("created_at", "Created", 130),
-    Column("updated_at", "Updated", 130),
+    Column("created_at", "Created", 150),
+    Column("updated_at", "Updated", 150),
     Column("next_attempt_at", "Next attempt", 110),
-    Column("error_message", "Last error", 320),
+    Column("error_message", "Last error", 260),
 )
 COLUMN_INDEX = {column.key: i for i, column in enumerate(COLUMNS)}
 _NUMERIC = {"id", "priority", "retry_count"}
@@ -128,6 +129,7 @@ class QueueTableModel(QAbstractTableModel):
     total_changed = Signal(int)  # operations matching the filter, in the whole queue
     page_loaded = Signal(int)  # rows now loaded
     reloaded = Signal()  # the first page after a reset is in
+    reached_end = Signal()  # every page is loaded after fetch_to_end()
 
     def __init__(
         self, queue: OfflineQueueManager, tasks: TaskKeeper, parent: QObject | None = None
@@ -307,11 +309,27 @@ class QueueTableModel(QAbstractTableModel):
         generation = self._generation
         self._tasks.start(self._fetch_page(generation, first), "read the queue")
 
-    async def _fetch_page(self, generation: int, first: bool) -> None:
+    def fetch_to_end(self) -> None:
+        """Load every page still unread, then emit ``reached_end`` (Ctrl+End: the last
+        operation, not the last of the loaded page). Pages are read one after another
+        without blocking the window; each cell is still formatted only when painted."""
+        self._tasks.start(self._fetch_to_end(self._generation), "read the queue to its end")
+
+    async def _fetch_to_end(self, generation: int) -> None:
+        while not self._exhausted and generation == self._generation:
+            if self._fetching:  # a page on its way (scrolling): wait for it
+                await asyncio.sleep(0.01)
+                continue
+            self._fetching = True
+            await self._fetch_page(generation, first=False, size=self.PAGE_SIZE * 10)
+        if generation == self._generation:
+            self.reached_end.emit()
+
+    async def _fetch_page(self, generation: int, first: bool, size: int | None = None) -> None:
         try:
             options: dict[str, Any] = dict(self._filter.query())
             options.update(
-                limit=self.PAGE_SIZE, descending=self._descending, order_by=self._sort_key
+                limit=size or self.PAGE_SIZE, descending=self._descending, order_by=self._sort_key
             )
             if self._sort_key == "id":
                 if self._rows:
@@ -332,7 +350,7 @@ class QueueTableModel(QAbstractTableModel):
             self._rows.extend(fresh)
             self._row_of = None
             self.endInsertRows()
-        self._exhausted = len(page) < self.PAGE_SIZE
+        self._exhausted = len(page) < (size or self.PAGE_SIZE)
         self.page_loaded.emit(len(self._rows))
         if first:
             self._first_page_loaded = True
@@ -462,9 +480,9 @@ def _display(op: OperationSummary, key: str, *, keep: bool = False) -> str:
     if key == "priority":
         return str(op.priority)
     if key == "retry_count":
-        return f"{op.retry_count} / {op.max_attempts}"
+        return f"{op.attempts_made} / {op.max_attempts}"
     if key == "created_at":
-        return formatting.local_time(op.created_at)
+        return formatting.local_time(op.created_at, seconds=True)
     if key == "updated_at":
         return formatting.local_time(op.updated_at, seconds=True)
     if key == "next_attempt_at":
@@ -498,9 +516,10 @@ def _tooltip(op: OperationSummary, key: str) -> str | None:
         text = op.error_message or op.problem or None
         if text is not None and len(text) > _ERROR_TOOLTIP:
             text = text[:_ERROR_TOOLTIP] + "…"
-        return text
+        return formatting.plain_tooltip(text) or None
     if key in ("created_at", "updated_at", "next_attempt_at"):
         return formatting.full_time(getattr(op, key))
     if key == "retry_count":
-        return f"{op.retry_count} failed attempt(s) of at most {op.max_attempts}"
+        made = op.attempts_made
+        return f"{made} attempt{'' if made == 1 else 's'} made, of at most {op.max_attempts}"
     return None

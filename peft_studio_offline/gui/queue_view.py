@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, Qt, Signal
+from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal
 from PySide6.QtGui import QFont, QKeyEvent, QPainter, QPaintEvent, QPalette
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
@@ -41,6 +41,7 @@ class QueueView(QTableView):
         header.setSortIndicator(0, Qt.SortOrder.DescendingOrder)
         for i, column in enumerate(COLUMNS):
             header.resizeSection(i, column.width)
+        self._going_to_end = False
         self.doubleClicked.connect(lambda index: self.inspect_requested.emit(index.row()))
         self.customContextMenuRequested.connect(
             lambda pos: self.context_menu_requested.emit(self.viewport().mapToGlobal(pos))
@@ -89,7 +90,41 @@ class QueueView(QTableView):
         )
         painter.end()
 
+    def go_to_end(self) -> None:
+        """Ctrl+End: the last operation of the queue, loading the pages before it."""
+        model = self.model()
+        if isinstance(model, QueueTableModel) and model.canFetchMore(QModelIndex()):
+            if not self._going_to_end:
+                self._going_to_end = True
+                model.reached_end.connect(self._on_model_reached_end)
+                model.fetch_to_end()
+            return
+        self._select_last()
+
+    def _on_model_reached_end(self) -> None:
+        model = self.model()
+        if isinstance(model, QueueTableModel):
+            model.reached_end.disconnect(self._on_model_reached_end)
+        self._going_to_end = False
+        self._select_last()
+
+    def _select_last(self) -> None:
+        last = self.model().rowCount() - 1
+        if last < 0:
+            return
+        column = max(0, self.currentIndex().column())
+        index = self.model().index(last, column)
+        self.setCurrentIndex(index)
+        self.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtBottom)
+
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        if (
+            event.key() == Qt.Key.Key_End
+            and event.modifiers() & Qt.KeyboardModifier.ControlModifier
+        ):
+            self.go_to_end()
+            event.accept()
+            return
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
             current = self.currentIndex()
             if current.isValid():

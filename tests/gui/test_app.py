@@ -172,6 +172,9 @@ def test_second_start_brings_the_first_window_forward(tmp_path: Path) -> None:
             timeout=60,
         )
         assert second.returncode == 0, second.stderr[-2000:]
+        # The terminal it was started from hears why nothing opened.
+        assert "is already open on" in second.stderr
+        assert "its window was brought to the front" in second.stderr
         out, err = first.communicate(timeout=60)
         assert "activated" in out
         assert first.returncode == 0, err[-2000:]

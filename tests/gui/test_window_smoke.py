@@ -12,7 +12,7 @@ from tests.gui.conftest import Core, until
 
 
 async def test_contract_names_and_title(window: MainWindow) -> None:
-    assert window.windowTitle().startswith("PEFT Studio Offline")
+    assert window.windowTitle() == "queue.db — PEFT Studio Offline"
     assert window.findChild(QWidget, "offlineIndicator") is window.indicator
     assert isinstance(window.findChild(QTableView, "queueTable"), QTableView)
     for name in ("actionSyncNow", "actionDeleteSelected", "actionCheckConnectivity"):

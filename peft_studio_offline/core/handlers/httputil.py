@@ -171,20 +171,28 @@ def server_message(response: httpx.Response) -> str:
             text = response.text.strip()
         except UnicodeDecodeError:
             text = ""
-        if "html" in response.headers.get("content-type", "").lower():
-            text = _html_text(text)
+    # Whatever the Content-Type said (text/plain, JSON, nothing): an HTML page in an error
+    # must read as its words, not render as a heading where it is shown.
+    text = plain_text(text)
     if len(text) > _MESSAGE_LIMIT:
         text = text[:_MESSAGE_LIMIT] + "…"
     return text
 
 
-# Markup, and the parts of a page that are not its message (head, scripts, styles).
-_MARKUP = re.compile(r"<(head|script|style)\b.*?</\1\s*>|<[^>]*>", re.IGNORECASE | re.DOTALL)
+# Markup, and the parts of a page that are not its message (head, scripts, styles); a tag
+# starts with a letter, so "a < b > c" is left alone.
+_MARKUP = re.compile(
+    r"<(head|script|style)\b.*?</\1\s*>|<!--.*?-->|<![^>]*>|</?[A-Za-z][^>]*>",
+    re.IGNORECASE | re.DOTALL,
+)
 
 
-def _html_text(page: str) -> str:
-    """The words of an HTML error page, for a history the user reads."""
-    return " ".join(html.unescape(_MARKUP.sub(" ", page)).split())
+def plain_text(text: str) -> str:
+    """The words of ``text`` without markup (an HTML error page, tags in a JSON message),
+    for a history the user reads; text without tags is returned as it is."""
+    if not _MARKUP.search(text):
+        return text
+    return " ".join(html.unescape(_MARKUP.sub(" ", text)).split())
 
 
 def describe(response: httpx.Response) -> str:

@@ -108,6 +108,20 @@ _READY = f"""
 # wakes it at once when the setting appears; this is only the safety net.
 WAITING_RECHECK = 300.0
 
+# What a sync run that starts now may take before it ends: due and readable, and not held
+# for good by a dependency that failed or went away. Unlike ``_READY`` it counts those that
+# wait for an earlier operation of the same run (a dependency, the same resource).
+_DUE_IN_RUN = f"""
+    o.status = 'pending'
+    AND o.next_attempt_at <= :now
+    AND (o.expires_at IS NULL OR o.expires_at > :now)
+    AND o.operation_type IN ({_KNOWN_TYPES_SQL}) AND json_valid(o.payload)
+    AND (o.has_dependencies = 0 OR NOT EXISTS (
+        SELECT 1 FROM operation_dependencies d
+        LEFT JOIN offline_operations p ON p.id = d.depends_on_id
+        WHERE d.operation_id = o.id
+          AND (p.status IS NULL OR p.status IN ('failed', 'cancelled', 'expired'))))
+"""
 # The partial index of pending rows, forced: the planner otherwise prefers the status index
 # and sorts every pending row to find the first hundred.
 _READY_FROM = "FROM offline_operations o INDEXED BY idx_operations_pending"
@@ -687,15 +701,9 @@ class OfflineQueueManager:
         wanted = _limit(limit)
         if not wanted:
             return []
-        extra = ""
-        if operation_types is not None:
-            kinds = sorted({parse_operation_type(t).value for t in operation_types})
-            if not kinds:
-                return []
-            extra = f" AND o.operation_type IN ({', '.join(repr(k) for k in kinds)})"
-        excluded = sorted({int(i) for i in exclude_ids})
-        if excluded:
-            extra += f" AND o.id NOT IN ({', '.join(map(str, excluded))})"
+        extra = _ready_extra(operation_types, exclude_ids)
+        if extra is None:
+            return []
         sql = (
             "UPDATE offline_operations SET status = 'in_progress', lease_owner = :owner,"
             " lease_expires_at = :lease, updated_at = :stamp WHERE id IN ("
@@ -728,6 +736,26 @@ class OfflineQueueManager:
             raise
         self._claimed += len(rows)
         return await self._to_operations(rows)
+
+    async def count_due(
+        self,
+        *,
+        operation_types: Iterable[OperationType | str] | None = None,
+        exclude_ids: Iterable[int] = (),
+    ) -> int:
+        """How many operations a sync run starting now can send (its total, up front):
+        due now, including those that wait for an earlier one to go first.
+
+        Walks the pending index like ``claim`` (about 1 ms per 1,000 due operations, on
+        the reader's thread).
+        """
+        extra = _ready_extra(operation_types, exclude_ids)
+        if extra is None:
+            return 0
+        rows = await self._read(
+            f"SELECT count(*) {_READY_FROM} WHERE {_DUE_IN_RUN}{extra}", {"now": self._clock()}
+        )
+        return int(rows[0][0])
 
     async def mark_completed(self, op_id: int, *, details: Mapping[str, Any] | None = None) -> None:
         """The operation reached its service."""
@@ -1061,6 +1089,22 @@ def _order(column: str, descending: bool) -> str:
 
 def _as_list(value: Any) -> list[Any]:
     return [value] if isinstance(value, str) else list(value)
+
+
+def _ready_extra(
+    operation_types: Iterable[OperationType | str] | None, exclude_ids: Iterable[int]
+) -> str | None:
+    """``claim``'s extra conditions on ready rows; None when no type is wanted at all."""
+    extra = ""
+    if operation_types is not None:
+        kinds = sorted({parse_operation_type(t).value for t in operation_types})
+        if not kinds:
+            return None
+        extra = f" AND o.operation_type IN ({', '.join(repr(k) for k in kinds)})"
+    excluded = sorted({int(i) for i in exclude_ids})
+    if excluded:
+        extra += f" AND o.id NOT IN ({', '.join(map(str, excluded))})"
+    return extra
 
 
 def _limit(limit: int | None) -> int | None:

@@ -95,6 +95,7 @@ class Runner:
         # Enough successes wait to be written at once (the feeder needs them settled).
         self._record_at = max(1, engine.batch_size // 4)
         self._record_now = asyncio.Event()
+        self._counted = False
 
     # ------------------------------------------------------------------ control
 
@@ -151,6 +152,10 @@ class Runner:
             if self._failure is not None:
                 return
             batch = await self._claim()
+            if batch and not self._counted:
+                # The run's total, known before anything is sent: every operation due now.
+                self._counted = True
+                self.tally.due = len(batch) + await self._count_rest()
             if not batch:
                 if not self.held or self._failure is not None:
                     return
@@ -191,6 +196,20 @@ class Runner:
             )
             batch = [op for op in batch if op.id not in late]
         return batch
+
+    async def _count_rest(self) -> int:
+        """Due operations the first claim left for later batches (those it may take)."""
+        engine = self.engine
+        return await self.queue.count_due(
+            operation_types=engine.handled_types(),
+            exclude_ids=self.skip | engine.deferred_ids(),
+        )
+
+    @property
+    def total(self) -> int:
+        """What the run will have handled at its end, as far as is known now."""
+        tally = self.tally
+        return max(max(tally.due, tally.claimed) - tally.released, self.done)
 
     async def _wait_settled(self) -> None:
         self._settled.clear()
@@ -304,7 +323,10 @@ class Runner:
         if paused_until is not None:
             ids = [op.id for op in group.operations]
             self.engine.defer(ids, paused_until)
+            self.tally.held_back += len(ids)
+            self.tally.paused_hosts.add(str(host))
             await self._give_back(ids, f"the host {host} is paused after repeated failures")
+            self._emit(None)
             return False
         self.current = first
         self._emit(first)
@@ -594,7 +616,8 @@ class Runner:
                 self.tally.run_id,
                 self.tally.trigger,
                 done=self.done,
-                total=max(self.tally.claimed - self.tally.released, self.done),
+                total=self.total,
+                held=self.tally.held_back,
                 current_id=None if op is None else op.id,
                 current_type=None if op is None else str(op.operation_type),
             )

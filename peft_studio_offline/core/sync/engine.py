@@ -497,7 +497,8 @@ class SyncEngine:
                 "run_id": runner.tally.run_id,
                 "trigger": runner.tally.trigger,
                 "done": runner.done,
-                "total": max(runner.tally.claimed - runner.tally.released, runner.done),
+                "total": runner.total,
+                "held": runner.tally.held_back,
                 "current_id": None if runner.current is None else runner.current.id,
                 "current_type": None
                 if runner.current is None

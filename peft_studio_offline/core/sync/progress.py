@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -17,8 +17,11 @@ SyncTrigger = Literal["manual", "auto"]
 class SyncEvent:
     """One step of a run, for the window's progress bar and the API's event stream.
 
-    ``total`` grows as the run claims more batches; ``current_id`` is the operation that
-    was just started or finished. ``result`` is set on ``finished``.
+    ``total`` is every operation due when the run began (known from its first progress
+    event on), less those held back, and more only if work falls due during the run;
+    ``held`` counts operations held back because their host is paused after repeated
+    failures. ``current_id`` is the operation that was just started or finished.
+    ``result`` is set on ``finished``.
     """
 
     kind: SyncEventKind
@@ -26,6 +29,7 @@ class SyncEvent:
     trigger: SyncTrigger
     done: int = 0
     total: int = 0
+    held: int = 0
     current_id: int | None = None
     current_type: str | None = None
     result: dict[str, Any] | None = None
@@ -40,7 +44,9 @@ class RunTally:
     ``waiting_for``) add up to ``total``. ``failed`` splits into ``failed_for_good`` and
     ``retrying`` (pending again, tried later). ``conflicts_resolved`` counts conflicts that
     the strategy settled (already in ``completed`` or ``failed``); ``released`` counts
-    operations put back untouched (a paused host, a stop).
+    operations put back untouched (a paused host, a stop), of which ``held_back`` because
+    their host was paused (``paused_hosts``). ``due`` is what was due when the run took its
+    first batch.
     """
 
     run_id: int
@@ -57,6 +63,9 @@ class RunTally:
     conflicts: int = 0
     conflicts_resolved: int = 0
     released: int = 0
+    held_back: int = 0
+    paused_hosts: set[str] = field(default_factory=set)
+    due: int = 0
     stopped: bool = False
     errors: list[dict[str, Any]] = field(default_factory=list)
 
@@ -79,6 +88,8 @@ class RunTally:
             "errors": list(self.errors),
             "conflicts_resolved": self.conflicts_resolved,
             "released": self.released,
+            "held_back": self.held_back,
+            "paused_hosts": sorted(self.paused_hosts),
             "stopped": self.stopped,
             "run_id": self.run_id,
             "trigger": self.trigger,
@@ -96,12 +107,12 @@ class RunTally:
         return entry
 
 
-def outcome_phrases(result: Mapping[str, Any]) -> list[str]:
+def outcome_phrases(result: Mapping[str, Any], count: Callable[[int], str] = str) -> list[str]:
     """What became of a run's operations besides those sent, in words, for every summary.
 
     Failed for good apart from what will be retried, and work that waits for a setting
     apart from both: "2 failed for good", "4 will be retried", "6 wait for a setting
-    (sync.mlflow_tracking_uri)", "1 in conflict".
+    (sync.mlflow_tracking_uri)", "1 in conflict". ``count`` formats the numbers.
     """
     phrases: list[str] = []
     failed = int(result.get("failed", 0) or 0)
@@ -110,17 +121,42 @@ def outcome_phrases(result: Mapping[str, Any]) -> list[str]:
     waiting = int(result.get("waiting", 0) or 0)
     conflicts = int(result.get("conflicts", 0) or 0)
     if for_good:
-        phrases.append(f"{for_good} failed for good")
+        phrases.append(f"{count(for_good)} failed for good")
     if retrying:
-        phrases.append(f"{retrying} will be retried")
+        phrases.append(f"{count(retrying)} will be retried")
     if waiting:
         settings = ", ".join(result.get("waiting_for") or ())
         verb = "waits" if waiting == 1 else "wait"
         phrases.append(
-            f"{waiting} {verb} for a setting ({settings})"
+            f"{count(waiting)} {verb} for a setting ({settings})"
             if settings
-            else f"{waiting} {verb} for a setting"
+            else f"{count(waiting)} {verb} for a setting"
         )
     if conflicts:
-        phrases.append(f"{conflicts} in conflict")
+        phrases.append(f"{count(conflicts)} in conflict")
     return phrases
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorGroup:
+    """Operations of a run that failed with the same sentence."""
+
+    error: str
+    ids: tuple[int, ...]
+
+
+def group_errors(errors: Iterable[Mapping[str, Any]]) -> list[ErrorGroup]:
+    """A run's ``errors`` grouped by sentence, the most frequent first (then first seen):
+    a thousand "connection refused" read as one line."""
+    groups: dict[str, list[int]] = {}
+    for entry in errors:
+        groups.setdefault(str(entry.get("error", "")), []).append(int(entry.get("id", 0)))
+    ordered = sorted(groups.items(), key=lambda item: -len(item[1]))  # stable: first seen
+    return [ErrorGroup(error, tuple(ids)) for error, ids in ordered]
+
+
+def describe_ids(ids: Sequence[int], shown: int = 3) -> str:
+    """``#1, #2, #3 and 97 more``."""
+    head = ", ".join(f"#{i}" for i in ids[:shown])
+    rest = len(ids) - shown
+    return f"{head} and {rest} more" if rest > 0 else head

@@ -187,6 +187,7 @@ class AddOperationDialog(QDialog):
         self.type.currentIndexChanged.connect(self.stack.setCurrentIndex)
         layout.addWidget(self.stack)
         self.error = QLabel(self)
+        self.error.setTextFormat(Qt.TextFormat.PlainText)  # may quote what was typed
         self.error.setObjectName("addOperationError")
         self.error.setWordWrap(True)
         self.error.setStyleSheet("color: #e5484d;")

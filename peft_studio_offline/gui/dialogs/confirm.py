@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QGridLayout, QMessageBox, QSizePolicy, QSpacerItem, QWidget
 
 from peft_studio_offline.core.operation import Operation, OperationSummary
 from peft_studio_offline.gui import formatting
@@ -24,22 +25,17 @@ def delete_confirmation(
     if count == 1:
         text = f"Delete operation {describe(operations[0])}?"
     else:
-        text = f"Delete these {count} operations?"
+        text = f"Delete these {formatting.count(count)} operations?"
     lines = [describe(op) for op in operations[:_LISTED]]
     if count > _LISTED:
-        lines.append(f"…and {count - _LISTED} more.")
-    unsent = sum(1 for op in operations if not op.status.is_final)
-    warning = (
-        f"{unsent} of them {'has' if unsent == 1 else 'have'} not been sent yet and never will be. "
-        if unsent
-        else ""
-    )
+        lines.append(f"…and {formatting.count(count - _LISTED)} more.")
     box = QMessageBox(parent)
     box.setObjectName("deleteConfirmation")
     box.setIcon(QMessageBox.Icon.Warning)
-    box.setWindowTitle("Delete Operations")
+    title = "Delete Operation" if count == 1 else "Delete Operations"
+    box.setWindowTitle(title)
     box.setText(text)
-    box.setInformativeText(warning + "This cannot be undone.")
+    box.setInformativeText(_unsent_warning(operations) + "This cannot be undone.")
     if count > 1:
         box.setDetailedText("\n".join(lines))
     box.setStandardButtons(QMessageBox.StandardButton.Cancel)
@@ -50,4 +46,34 @@ def delete_confirmation(
     # Listed in the main text as well when short: people do not open "Show Details".
     if 1 < count <= 4:
         box.setText(text + "\n\n" + "\n".join(lines))
+    _keep_title_visible(box, title)
     return box
+
+
+def _unsent_warning(operations: Sequence[Operation | OperationSummary]) -> str:
+    unsent = sum(1 for op in operations if not op.status.is_final)
+    if not unsent:
+        return ""
+    if len(operations) == 1:
+        return "It has not been sent yet and never will be. "
+    if unsent == len(operations):
+        return "None of them has been sent yet, and none ever will be. "
+    verb = "has" if unsent == 1 else "have"
+    return f"{formatting.count(unsent)} of them {verb} not been sent yet and never will be. "
+
+
+def _keep_title_visible(box: QMessageBox, title: str) -> None:
+    """A message box is as narrow as its text, and a window manager cuts a longer title:
+    make the box wide enough for the title and the title bar's buttons."""
+    # X11 and Wayland show the title followed by the application's name.
+    name = QGuiApplication.applicationDisplayName()
+    shown = f"{title} — {name}" if name else title
+    width = box.fontMetrics().horizontalAdvance(shown) + TITLE_BAR_ALLOWANCE
+    layout = box.layout()
+    if isinstance(layout, QGridLayout):
+        spacer = QSpacerItem(width, 0, QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Minimum)
+        layout.addItem(spacer, layout.rowCount(), 0, 1, layout.columnCount())
+
+
+# Room for the title bar's icon and its buttons (close, maximise, minimise) around the title.
+TITLE_BAR_ALLOWANCE = 180

@@ -7,6 +7,7 @@ server"), with times, because "local/remote" is exactly what users of sync tools
 
 from __future__ import annotations
 
+import html
 import json
 from typing import Any
 
@@ -104,6 +105,7 @@ class ConflictDialog(QDialog):
         layout.addWidget(self.summary)
 
         splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.panes = splitter
         self.list = QListWidget(splitter)
         self.list.setObjectName("conflictList")
         self.list.setAccessibleName("Operations in conflict")
@@ -125,9 +127,20 @@ class ConflictDialog(QDialog):
         self.merged.setFont(_mono())
         self.merged_label = QLabel("&Merged result (edit before merging):", sides)
         self.merged_label.setBuddy(self.merged)
-        self.detail = QLabel(sides)
+        self.detail = formatting.plain_label(QLabel(sides))  # the server's message
         self.detail.setObjectName("conflictDetail")
         self.detail.setWordWrap(True)
+        # Every pane has its name from the start, before (and whether or not) one is chosen.
+        self.local_label.setText("<b>Yours</b> — queued on this machine")
+        self.remote_label.setText("<b>Theirs</b> — on the server")
+        self.base_label.setText("<b>Base</b> — what both started from")
+        for label, view in (
+            (self.local_label, self.local),
+            (self.remote_label, self.remote),
+            (self.base_label, self.base),
+        ):
+            label.setTextFormat(Qt.TextFormat.RichText)  # our own words, in bold
+            label.setBuddy(view)
         grid.addWidget(self.local_label, 0, 0)
         grid.addWidget(self.remote_label, 0, 1)
         grid.addWidget(self.local, 1, 0)
@@ -139,12 +152,13 @@ class ConflictDialog(QDialog):
         grid.addWidget(self.detail, 4, 0, 1, 2)
         grid.setRowStretch(1, 3)
         grid.setRowStretch(3, 2)
+        self.panes.hide()  # until there is a conflict to show
         splitter.addWidget(self.list)
         splitter.addWidget(sides)
         splitter.setStretchFactor(1, 1)
         layout.addWidget(splitter, 1)
 
-        self.error = QLabel(self)
+        self.error = formatting.plain_label(QLabel(self))  # may quote the server
         self.error.setObjectName("conflictError")
         self.error.setStyleSheet("color: #e5484d;")
         self.error.setWordWrap(True)
@@ -195,7 +209,7 @@ class ConflictDialog(QDialog):
         self.list.clear()
         for op, _record in conflicts:
             item = QListWidgetItem(f"#{op.id} {formatting.type_label(op.operation_type)}")
-            item.setToolTip(op.error_message or "")
+            item.setToolTip(formatting.plain_tooltip(op.error_message))
             self.list.addItem(item)
         self._update_summary()
         if conflicts:
@@ -203,12 +217,19 @@ class ConflictDialog(QDialog):
 
     def _update_summary(self) -> None:
         n = len(self._conflicts)
-        self.summary.setText(
-            "No conflicts: everything queued agrees with the server."
-            if n == 0
-            else f"{n} operation{'s' if n != 1 else ''} changed on the server after you queued "
-            "them. Choose which version to keep for each."
-        )
+        if n == 0:
+            text = "No conflicts: everything queued agrees with the server."
+        else:
+            which = "1 operation" if n == 1 else f"{formatting.count(n)} operations"
+            text = (
+                f"{which} changed on the server after you queued them. Choose which version"
+                " to keep for each."
+            )
+        self.summary.setText(text)
+        # Empty panes say nothing: with no conflict there is only the sentence above.
+        self.panes.setVisible(n > 0)
+        for widget in (self.apply_all, self.keep_mine, self.keep_theirs, self.merge):
+            widget.setVisible(n > 0)
         self._set_enabled(n > 0)
 
     def _set_enabled(self, enabled: bool) -> None:
@@ -231,7 +252,10 @@ class ConflictDialog(QDialog):
         self.local_label.setText(
             f"<b>Yours</b> — queued on this machine {formatting.full_time(op.created_at)}"
         )
-        version = f", version {record.remote_version}" if record.remote_version else ""
+        # The version is the server's word: escaped in this rich-text label.
+        version = (
+            f", version {html.escape(str(record.remote_version))}" if record.remote_version else ""
+        )
         self.remote_label.setText(
             f"<b>Theirs</b> — on the server, seen {formatting.full_time(record.detected_at)}"
             f"{version}"

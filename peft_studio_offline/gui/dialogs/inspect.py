@@ -62,8 +62,7 @@ def _mono() -> QFont:
 
 
 def _selectable(text: str = "") -> QLabel:
-    label = QLabel(text)
-    label.setTextFormat(Qt.TextFormat.PlainText)
+    label = formatting.plain_label(QLabel(text))  # errors and reasons come from servers
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     label.setWordWrap(True)
     return label
@@ -134,7 +133,11 @@ class InspectDialog(QDialog):
         self.history.setRootIsDecorated(False)
         self.history.setHeaderLabels(["#", "When", "Outcome", "Error / details"])
         header = self.history.header()
+        # Number, time and outcome are short and must be read whole; the details take the rest.
+        for column in (0, 1, 2):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        header.setStretchLastSection(True)
         self.tabs.addTab(self.history, "History")
         self.conflict = QPlainTextEdit()  # becomes a tab (and a child) when there is one
         self.conflict.setObjectName("inspectConflict")
@@ -185,7 +188,7 @@ class InspectDialog(QDialog):
         self.operation = op
         self.status.setText(
             f"{formatting.status_label(op.status)} · priority {op.priority} · "
-            f"{op.retry_count} of {op.max_attempts} attempts used"
+            f"{op.attempts_made} of {op.max_attempts} attempts used"
         )
         self.status.setToolTip(str(op.status))
         self.setWindowIcon(status_icon(op.status))
@@ -209,7 +212,7 @@ class InspectDialog(QDialog):
             item = QTreeWidgetItem(
                 [str(attempt.attempt), formatting.full_time(attempt.at), attempt.outcome, detail]
             )
-            item.setToolTip(3, detail)
+            item.setToolTip(3, formatting.plain_tooltip(detail))
             self.history.addTopLevelItem(item)
         self.tabs.setTabText(1, f"History ({len(attempts)})")
 

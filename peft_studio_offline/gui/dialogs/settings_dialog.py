@@ -53,6 +53,7 @@ class SettingsDialog(QDialog):
 
         if self.settings.problems:
             problems = QLabel("\n".join(self.settings.problems), self)
+            problems.setTextFormat(Qt.TextFormat.PlainText)  # quotes the file's values
             problems.setObjectName("settingsProblems")
             problems.setWordWrap(True)
             problems.setStyleSheet("color: #e5484d;")
@@ -121,6 +122,7 @@ class SettingsDialog(QDialog):
         creds.addRow("MLflow t&oken:", self.mlflow_secret)
 
         self.error = QLabel(self)
+        self.error.setTextFormat(Qt.TextFormat.PlainText)
         self.error.setObjectName("settingsError")
         self.error.setWordWrap(True)
         self.error.setStyleSheet("color: #e5484d;")
@@ -132,7 +134,9 @@ class SettingsDialog(QDialog):
         self.buttons.accepted.connect(self.submit)
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
-        path = QLabel(f"Saved to {s.paths.settings_file}", self)
+        path = QLabel(f"Settings file: {s.paths.settings_file}", self)
+        path.setObjectName("settingsFile")
+        path.setTextFormat(Qt.TextFormat.PlainText)
         path.setEnabled(False)
         path.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(path)
@@ -173,6 +177,10 @@ class SettingsDialog(QDialog):
         if variable:
             widget.setEnabled(False)
             widget.setToolTip(f"Set by the environment variable {variable} in this session.")
+            # The placeholder told what an empty field does here; locked, it says what the
+            # variable does instead (an empty check list probes nothing at all).
+            if isinstance(widget, QLineEdit | QPlainTextEdit):
+                widget.setPlaceholderText(_locked_placeholder(key, variable))
         form.addRow(label + ":", widget)
         self.fields[key] = widget
 
@@ -252,6 +260,12 @@ class SettingsDialog(QDialog):
     def show_error(self, text: str) -> None:
         self.error.setText(text)
         self.error.show()
+
+
+def _locked_placeholder(key: str, variable: str) -> str:
+    if key == "network.endpoints":
+        return f"None: {variable} is set and empty in this session, so nothing is checked."
+    return f"Empty: {variable} is set and empty in this session."
 
 
 def _store_secrets(settings: Settings, secrets: dict[str, str]) -> None:

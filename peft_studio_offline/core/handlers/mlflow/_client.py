@@ -21,6 +21,7 @@ from peft_studio_offline.core.handlers.httputil import (
     IDEMPOTENCY_HEADER,
     never_reached,
     parse_retry_after,
+    plain_text,
 )
 from peft_studio_offline.core.handlers.mlflow._errors import (
     MlflowError,
@@ -327,7 +328,9 @@ def _error_for(response: httpx.Response, method: str, endpoint: str, base_url: s
     error_code = body.get("error_code") if isinstance(body.get("error_code"), str) else None
     server_message = body.get("message") if isinstance(body.get("message"), str) else None
     if server_message is None and response.content:
-        server_message = response.text.strip()[:500] or None
+        server_message = response.text.strip()
+    if server_message is not None:
+        server_message = plain_text(server_message)[:500] or None
     said = f": {server_message}" if server_message else ""
     common: dict[str, Any] = {
         "status_code": status,
