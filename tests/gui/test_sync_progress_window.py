@@ -80,4 +80,4 @@ def test_many_kinds_of_error_end_with_how_many_more() -> None:
     assert len(grouped) == 3
     assert grouped[0].endswith(" and 17 more: error 1")
     assert lines[-1] == "…and 40 more with other errors"
-    assert lines[0] == "0 of 100 sent" and "100 failed" in lines
+    assert lines[0] == "0 of 100 sent" and "100 failed for good" in lines
