@@ -16,6 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from peft_studio_offline.core.errors import InvalidOperationError
+from peft_studio_offline.core.outgoing_files import outgoing_path
 
 NOTE_TAG = "mlflow.note.content"
 RUN_NAME_TAG = "mlflow.runName"
@@ -149,7 +150,8 @@ def prepare_model_push(payload: Mapping[str, Any], base_dir: Path | None = None)
     if not parsed.path.exists():
         raise InvalidOperationError(f"The adapter folder {parsed.path} does not exist.")
     prepared = dict(payload)
-    prepared["path"] = str(parsed.path)
+    # A link the user named is resolved now; what is sent is never reached through one.
+    prepared["path"] = str(outgoing_path(parsed.path))
     prepared["artifact_path"] = parsed.artifact_path
     return prepared
 
