@@ -13,7 +13,7 @@ from peft_studio_offline.cli import _format as fmt
 from peft_studio_offline.cli._parser import UsageError
 from peft_studio_offline.core.enums import OperationStatus, parse_operation_type
 from peft_studio_offline.core.errors import InvalidOperationError, OperationNotFoundError
-from peft_studio_offline.core.masking import mask_secrets, masked_operation
+from peft_studio_offline.core.masking import mask_secrets, masked_operation, payload_secrets
 from peft_studio_offline.core.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -97,12 +97,14 @@ async def show(args: argparse.Namespace, runtime: Runtime) -> int:
     if operation is None:
         raise OperationNotFoundError(args.id)
     item = masked_operation(operation.to_dict())
-    attempts = [mask_secrets(a.to_dict()) for a in await queue.get_attempts(args.id)]
+    secrets = payload_secrets(operation.payload)
+    attempts = [mask_secrets(a.to_dict(), secrets) for a in await queue.get_attempts(args.id)]
     conflict = await queue.get_conflict(args.id)
+    waiting = mask_secrets(await queue.wait_reason(args.id), secrets)
     if args.json:
-        item["wait_reason"] = await queue.wait_reason(args.id)
+        item["wait_reason"] = waiting
         item["attempts"] = attempts
-        item["conflict"] = None if conflict is None else mask_secrets(conflict.to_dict())
+        item["conflict"] = None if conflict is None else mask_secrets(conflict.to_dict(), secrets)
         out(json.dumps(item, ensure_ascii=False))
         return OK
     out(
@@ -111,7 +113,7 @@ async def show(args: argparse.Namespace, runtime: Runtime) -> int:
                 ("ID", item["id"]),
                 ("Type", item["operation_type"]),
                 ("Status", item["status"]),
-                ("Waiting", await queue.wait_reason(args.id)),
+                ("Waiting", waiting),
                 ("Priority", item["priority"]),
                 ("Attempts", f"{item['retry_count']} of {item['max_attempts']}"),
                 ("Error", item["error_message"]),
@@ -126,7 +128,7 @@ async def show(args: argparse.Namespace, runtime: Runtime) -> int:
     )
     out("Payload:\n" + fmt.dumps(item["payload"]))
     if conflict is not None:
-        record = mask_secrets(conflict.to_dict())
+        record = mask_secrets(conflict.to_dict(), secrets)
         out("Conflict: " + (record["message"] or ""))
         out(fmt.key_values([("Local", record["local"]), ("Remote", record["remote"])]))
     if attempts:

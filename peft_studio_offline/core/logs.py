@@ -42,6 +42,7 @@ _MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary words
 
 _registered: set[str] = set()
 _registered_lock = threading.Lock()
+_known: tuple[str, ...] = ()  # the registered values, longest first (read without the lock)
 
 _AUTH_HEADER = re.compile(
     r"""(?ix)
@@ -55,7 +56,8 @@ _BEARER = re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9\-._~+/]+=*")
 _SENSITIVE_VALUE = re.compile(
     r"""(?ix)
     (?P<key>(?P<q>["']?)
-        [\w.-]*(?:password|passwd|secret|token|api[_-]?key|apikey|private[_-]?key|cookie)s?
+        [\w.-]*(?:password|passwd|secret|token|api[_-]?key|apikey|private[_-]?key|cookie
+                  |signature|credential)s?
         (?:[\w.-]*[\w])?
         (?P=q)\s*[:=]\s*)
     (?P<value>"[^"]*"|'[^']*'|[^\s&,;}\])]+)
@@ -66,22 +68,24 @@ _URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]+:)([^/\s@]+)(@)
 
 def register_secret(value: str) -> None:
     """Mask ``value`` wherever it would appear in a log line from now on."""
+    global _known
     if isinstance(value, str) and len(value) >= _MIN_SECRET_LENGTH:
         with _registered_lock:
             _registered.add(value)
+            _known = tuple(sorted(_registered, key=len, reverse=True))
 
 
 def forget_secrets() -> None:
     """Drop every registered value (tests; a long-lived process never needs it)."""
+    global _known
     with _registered_lock:
         _registered.clear()
+        _known = ()
 
 
 def mask_log_text(text: str) -> str:
     """``text`` with every secret this module recognises replaced by ``***``."""
-    with _registered_lock:
-        known = sorted(_registered, key=len, reverse=True)
-    for secret in known:
+    for secret in _known:
         if secret in text:
             text = text.replace(secret, MASK)
     text = _AUTH_HEADER.sub(_mask_auth_header, text)

@@ -30,6 +30,7 @@ from PySide6.QtCore import (
 
 from peft_studio_offline.core.enums import OperationStatus
 from peft_studio_offline.core.events import QueueChange
+from peft_studio_offline.core.masking import mask_text
 from peft_studio_offline.core.operation import Operation
 from peft_studio_offline.core.queue import OfflineQueueManager
 from peft_studio_offline.gui import formatting
@@ -483,7 +484,7 @@ def _display(op: Operation, key: str, *, keep: bool = False) -> str:
     if key == "next_attempt_at":
         return _due_time(op) if keep else _next_attempt(op)
     if key == "error_message":
-        text = (op.error_message or op.problem or "").strip()
+        text = mask_text(op.error_message or op.problem or "").strip()
         return text.splitlines()[0][:200] if text else ""
     return ""
 
@@ -507,7 +508,7 @@ def _due_time(op: Operation) -> str:
 
 def _tooltip(op: Operation, key: str) -> str | None:
     if key == "error_message":
-        return op.error_message or op.problem or None
+        return mask_text(op.error_message or op.problem or "") or None
     if key in ("created_at", "updated_at", "next_attempt_at"):
         return formatting.full_time(getattr(op, key))
     if key == "retry_count":

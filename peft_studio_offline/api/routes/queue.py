@@ -23,7 +23,7 @@ from peft_studio_offline.api.schemas import (
 from peft_studio_offline.api.uploads import prepare_for_queue
 from peft_studio_offline.core.enums import OperationStatus, OperationType
 from peft_studio_offline.core.errors import OperationNotFoundError
-from peft_studio_offline.core.masking import mask_secrets
+from peft_studio_offline.core.masking import mask_secrets, payload_secrets
 from peft_studio_offline.core.queue import OfflineQueueManager
 
 router = APIRouter(tags=["queue"])
@@ -138,7 +138,7 @@ async def list_conflicts(queue: Queue) -> dict[str, Any]:
     out = []
     for operation, record in await queue.list_conflicts():
         item = operation_json(operation)
-        item["conflict"] = mask_secrets(record.to_dict())
+        item["conflict"] = mask_secrets(record.to_dict(), payload_secrets(operation.payload))
         out.append(item)
     return {"conflicts": out}
 
@@ -164,10 +164,12 @@ async def _detail(queue: OfflineQueueManager, operation_id: int) -> dict[str, An
     if operation is None:
         raise OperationNotFoundError(operation_id)
     data = operation_json(operation)
-    data["wait_reason"] = await queue.wait_reason(operation_id)
-    data["attempts"] = [mask_secrets(a.to_dict()) for a in await queue.get_attempts(operation_id)]
+    secrets = payload_secrets(operation.payload)
+    data["wait_reason"] = mask_secrets(await queue.wait_reason(operation_id), secrets)
+    attempts = await queue.get_attempts(operation_id)
+    data["attempts"] = [mask_secrets(a.to_dict(), secrets) for a in attempts]
     record = await queue.get_conflict(operation_id)
-    data["conflict"] = None if record is None else mask_secrets(record.to_dict())
+    data["conflict"] = None if record is None else mask_secrets(record.to_dict(), secrets)
     return data
 
 

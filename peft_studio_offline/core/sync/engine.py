@@ -110,8 +110,8 @@ class SyncEngine:
         self._strategy = parse_conflict_resolution(
             options.get("conflict_strategy", settings.sync.conflict_strategy)
         )
-        self._credential: CredentialLookup = options.get("credentials") or _credential_lookup(
-            settings
+        self._credential: CredentialLookup = _masked_from_now_on(
+            options.get("credentials") or _credential_lookup(settings)
         )
         self.breaker = CircuitBreaker(
             threshold=_positive_int(options.get("breaker_threshold", 5), "breaker_threshold"),
@@ -536,6 +536,19 @@ def _credential_lookup(settings: Settings) -> CredentialLookup:
             return None
 
     return lookup
+
+
+def _masked_from_now_on(lookup: CredentialLookup) -> CredentialLookup:
+    """``lookup``, with every secret it answers masked wherever this process shows text."""
+    from peft_studio_offline.core.logs import register_secret
+
+    def registering(name: str) -> str | None:
+        secret = lookup(name)
+        if isinstance(secret, str):
+            register_secret(secret)
+        return secret
+
+    return registering
 
 
 def _positive_int(value: Any, name: str) -> int:

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from peft_studio_offline.core.masking import mask_secrets
+from peft_studio_offline.core.masking import mask_secrets, mask_text, payload_secrets
 from peft_studio_offline.core.operation import Attempt, ConflictRecord, Operation
 from peft_studio_offline.core.queue import OfflineQueueManager
 from peft_studio_offline.gui import formatting
@@ -59,6 +59,7 @@ class InspectDialog(QDialog):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
+        self._secrets: frozenset[str] = frozenset()
         self.setObjectName("inspectDialog")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.setWindowTitle(
@@ -119,6 +120,7 @@ class InspectDialog(QDialog):
 
     def show_operation(self, op: Operation) -> None:
         self.operation = op
+        self._secrets = payload_secrets(op.payload)  # free text is masked with them too
         self.status.setText(
             f"{formatting.status_label(op.status)} · priority {op.priority} · "
             f"{op.retry_count} of {op.max_attempts} attempts used"
@@ -133,15 +135,16 @@ class InspectDialog(QDialog):
         if op.expires_at:
             parts.append(f"expires {formatting.full_time(op.expires_at)}")
         self.times.setText("\n".join(parts))
-        self.error.setText(op.error_message or op.problem or "none")
+        self.error.setText(mask_text(op.error_message or op.problem or "none", self._secrets))
         self.payload.setPlainText(pretty_json(mask_secrets(op.payload)))
 
     def show_history(self, attempts: list[Attempt]) -> None:
         self.history.clear()
         for attempt in attempts:
-            detail = attempt.error or (
-                json.dumps(mask_secrets(attempt.details), default=str) if attempt.details else ""
-            )
+            secrets = self._secrets
+            detail = mask_text(attempt.error, secrets) if attempt.error else ""
+            if not detail and attempt.details:
+                detail = json.dumps(mask_secrets(attempt.details, secrets), default=str)
             item = QTreeWidgetItem(
                 [str(attempt.attempt), formatting.full_time(attempt.at), attempt.outcome, detail]
             )
