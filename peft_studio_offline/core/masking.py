@@ -13,10 +13,12 @@ cannot put them on screen.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Collection, Mapping
 from typing import Any
+from urllib.parse import unquote
 
 from peft_studio_offline.core.logs import mask_log_text
 
@@ -37,7 +39,7 @@ _SECRET_KEYS = frozenset(
 )
 _SECRET_SUFFIXES = ("token", "password", "passwd", "secret", "apikey", "privatekey", "signature")
 _URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^/@:\s]*):[^/@\s]*@")
-_URL_PASSWORD = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^/@:\s]*:(?P<password>[^/@\s]+)@")
+_URL_PASSWORD = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://(?P<user>[^/@:\s]*):(?P<password>[^/@\s]+)@")
 _MIN_SECRET_LENGTH = 4
 
 
@@ -105,7 +107,10 @@ def payload_secrets(payload: Any) -> frozenset[str]:
         elif isinstance(value, list | tuple):
             stack.extend((item, depth + 1) for item in value)
         elif isinstance(value, str) and "@" in value:
-            found.update(m["password"] for m in _URL_PASSWORD.finditer(value))
+            for match in _URL_PASSWORD.finditer(value):
+                # Sent as Basic authentication: the encoded pair is as secret as the password.
+                pair = f"{unquote(match['user'])}:{unquote(match['password'])}"
+                found.update((match["password"], base64.b64encode(pair.encode()).decode()))
     return frozenset(s for s in found if len(s) >= _MIN_SECRET_LENGTH)
 
 
@@ -123,6 +128,19 @@ def masked_operation(data: dict[str, Any]) -> dict[str, Any]:
 def shown_payload_text(payload: Any) -> str:
     """The payload as search sees it: compact JSON of what is shown (secrets masked)."""
     return json.dumps(mask_secrets(payload), ensure_ascii=False, separators=(",", ":"))
+
+
+def shown_text_contains(payload: Any, error: str | None, needle: str) -> bool:
+    """Whether ``needle`` (case-folded) is in the shown payload or the shown error.
+
+    The one rule of a text search of the queue: SQL (``queue/_search.py``) and the
+    window's live filter both call it.
+    """
+    if needle in shown_payload_text(payload).casefold():
+        return True
+    if not error:
+        return False
+    return needle in mask_text(error, payload_secrets(payload)).casefold()
 
 
 def _secret_strings(value: Any) -> list[str]:

@@ -11,7 +11,6 @@ texts are formatted once and kept while the row is unchanged: a paint asks for ~
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -30,7 +29,7 @@ from PySide6.QtCore import (
 
 from peft_studio_offline.core.enums import OperationStatus
 from peft_studio_offline.core.events import QueueChange
-from peft_studio_offline.core.masking import mask_text
+from peft_studio_offline.core.masking import mask_text, shown_text_contains
 from peft_studio_offline.core.operation import Operation
 from peft_studio_offline.core.queue import OfflineQueueManager
 from peft_studio_offline.gui import formatting
@@ -106,13 +105,10 @@ class QueueFilter:
         if text.isdigit() and int(text) == op.id:
             return True
         needle = text.casefold()
-        haystack = (
-            json.dumps(op.payload, ensure_ascii=False),
-            op.error_message or "",
-            op.idempotency_key,
-            str(op.operation_type),
-        )
-        return any(needle in part.casefold() for part in haystack)
+        if shown_text_contains(op.payload, op.error_message, needle):
+            return True  # the text shown, secrets masked: as the queue's own search
+        plain = (op.idempotency_key, str(op.operation_type))
+        return any(needle in part.casefold() for part in plain)
 
     @property
     def counted_cheaply(self) -> bool:

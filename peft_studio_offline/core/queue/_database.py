@@ -25,6 +25,7 @@ from peft_studio_offline.core.errors import (
     QueueLockedError,
     StorageFullError,
 )
+from peft_studio_offline.core.queue._search import SQL_FUNCTION, shown_has
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -96,6 +97,8 @@ async def connect_reader(path: Path, busy_timeout: float) -> aiosqlite.Connectio
     conn.row_factory = sqlite3.Row
     await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
     await conn.execute("PRAGMA query_only = 1")
+    # Searches match the text shown, secrets masked (see ``_search.py``).
+    await conn.create_function(SQL_FUNCTION, 4, shown_has, deterministic=True)
     return conn
 
 

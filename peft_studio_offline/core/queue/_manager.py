@@ -60,6 +60,7 @@ from peft_studio_offline.core.queue._rows import (
     row_to_conflict,
     row_to_operation,
 )
+from peft_studio_offline.core.queue._search import search_clause
 from peft_studio_offline.core.queue._writer import Job, WriteJob, Writer
 
 log = logging.getLogger(__name__)
@@ -874,15 +875,7 @@ def _filters(
         kinds = [parse_operation_type(t).value for t in _as_list(operation_type)]
         where.append(f"operation_type IN ({', '.join(repr(k) for k in kinds)})")
     if search:
-        params["search"] = f"%{search}%"
-        clause = (
-            "(payload LIKE :search OR error_message LIKE :search OR idempotency_key LIKE :search"
-            " OR operation_type LIKE :search"
-        )
-        if search.strip().isdigit():
-            params["search_id"] = int(search.strip())
-            clause += " OR id = :search_id"
-        where.append(clause + ")")
+        where.append(search_clause(search, params))
     return where, params
 
 
