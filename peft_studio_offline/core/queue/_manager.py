@@ -41,6 +41,7 @@ from peft_studio_offline.core.queue._database import (
     configure_writer,
     connect_reader,
     connect_writer,
+    create_private_database,
     translate,
 )
 from peft_studio_offline.core.queue._identity import new_owner, owner_is_gone, retire_owner
@@ -211,7 +212,7 @@ class OfflineQueueManager:
 
     def _open_writer_connection(self) -> sqlite3.Connection:
         """On the writer thread: connect, check, migrate. Nothing is written to a bad file."""
-        created = not self.db_path.exists()
+        create_private_database(self.db_path)
         conn = connect_writer(self.db_path, self.busy_timeout)
         try:
             check_readable(conn, self.db_path)
@@ -224,9 +225,6 @@ class OfflineQueueManager:
         except BaseException:
             conn.close()
             raise
-        if created:
-            with contextlib.suppress(OSError):
-                self.db_path.chmod(0o600)
         return conn
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
