@@ -9,6 +9,7 @@ from fastapi.openapi.utils import get_openapi
 
 from peft_studio_offline.api.auth import TokenMiddleware
 from peft_studio_offline.api.errors import install_error_handlers
+from peft_studio_offline.api.hosts import HostCheckMiddleware
 from peft_studio_offline.api.routes import events, queue, sync
 from peft_studio_offline.api.routes.events import EventHub
 from peft_studio_offline.api.schemas import ErrorOut
@@ -27,10 +28,12 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def create_app(runtime: Runtime, token: str) -> FastAPI:
+def create_app(runtime: Runtime, token: str, *, bind_host: str | None = None) -> FastAPI:
     """The app serving ``runtime``; every request must carry ``Bearer <token>``.
 
-    The app does not own the runtime: whoever built it starts and closes it.
+    ``bind_host`` is the address the API listens on: requests must be addressed to it or
+    to a loopback name (see ``hosts.py``). The app does not own the runtime: whoever built
+    it starts and closes it.
     """
     from peft_studio_offline import __version__
 
@@ -51,6 +54,7 @@ def create_app(runtime: Runtime, token: str) -> FastAPI:
     app.include_router(events.router, prefix=PREFIX, responses={401: _ERRORS[401]})
     install_error_handlers(app)
     app.add_middleware(TokenMiddleware, token=token)
+    app.add_middleware(HostCheckMiddleware, bind_host=bind_host)  # outermost: runs first
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

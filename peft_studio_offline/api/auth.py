@@ -13,13 +13,15 @@ MAX_BODY_BYTES = 64 * 1024 * 1024
 class TokenMiddleware:
     """Answer 401 unless ``Authorization: Bearer <token>`` matches (constant-time compare).
 
+    The scheme is case-insensitive (``bearer`` works too), as HTTP says.
+
     Also refuses bodies announced larger than ``MAX_BODY_BYTES`` with a 413, so that a
     careless client cannot make the app hold gigabytes in memory.
     """
 
     def __init__(self, app: ASGIApp, token: str) -> None:
         self.app = app
-        self._expected = f"Bearer {token}".encode("ascii")
+        self._expected = token.encode("ascii")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -27,7 +29,10 @@ class TokenMiddleware:
             return
         headers = dict(scope.get("headers") or [])
         supplied = headers.get(b"authorization", b"")
-        if not hmac.compare_digest(supplied, self._expected):
+        scheme, _, credentials = supplied.strip().partition(b" ")
+        if scheme.lower() != b"bearer" or not hmac.compare_digest(
+            credentials.strip(), self._expected
+        ):
             detail = (
                 "This request needs the header 'Authorization: Bearer <token>'; the token is"
                 " in the file api-token in the data directory."
