@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from peft_studio_offline.core.enums import OperationStatus
+from peft_studio_offline.core.masking import mask_text
 from peft_studio_offline.gui import formatting
 from peft_studio_offline.gui.chart import ActivityChart
 from peft_studio_offline.gui.history import StatsHistory
@@ -202,7 +203,7 @@ class OfflineDetails(QFrame):
         errors = result.get("errors") or []
         if errors:
             first = errors[0]
-            lines.append(f"First error (#{first.get('id')}): {first.get('error')}")
+            lines.append(f"First error (#{first.get('id')}): {mask_text(str(first.get('error')))}")
         self._last_sync.setText("\n".join(lines))
 
     def open_at(self, anchor: QWidget) -> None:
@@ -235,7 +236,7 @@ def _endpoint_results(info: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 
 def _endpoint_item(result: Mapping[str, Any]) -> QTreeWidgetItem:
-    url = str(result.get("url", "?"))
+    url = mask_text(str(result.get("url", "?")))
     ok = result.get("ok")
     outcome = str(result.get("outcome") or ("healthy" if ok else "not checked"))
     if ok:
@@ -247,7 +248,7 @@ def _endpoint_item(result: Mapping[str, Any]) -> QTreeWidgetItem:
     else:
         status = result.get("http_status")
         error = result.get("error") or (f"HTTP {status}" if status else "error")
-        text, colour = str(error), formatting.NETWORK_COLOURS["offline"]
+        text, colour = mask_text(str(error)), formatting.NETWORK_COLOURS["offline"]
     latency = result.get("latency_ms")
     checked = formatting.parse_time(result.get("checked_at"))
     item = QTreeWidgetItem(
