@@ -235,3 +235,19 @@ async def test_swapping_a_file_for_a_link_races_nothing_out(
     assert result["total"] == tries
     assert result["completed"] == 0  # the decoy never matches the claimed hash either
     assert all(SECRET not in body for body in received(app))
+
+
+def test_an_adapter_folder_with_a_link_is_refused_when_it_is_queued(
+    allowed: Path, secret: Path
+) -> None:
+    folder = allowed / "lora"
+    folder.mkdir()
+    (folder / "adapter_config.json").write_text("{}")
+    (folder / "notes.txt").symlink_to(secret)
+    with pytest.raises(ValueError, match=r"symbolic links \('notes.txt'\)"):
+        prepare_payload("model_push", {"path": str(folder), "run_id": "r" * 32})
+    (folder / "notes.txt").unlink()
+    latest = allowed / "latest"
+    latest.symlink_to(folder, target_is_directory=True)
+    prepared = prepare_payload("model_push", {"path": str(latest), "run_id": "r" * 32})
+    assert prepared["path"] == str(folder.resolve())  # the link named is resolved now

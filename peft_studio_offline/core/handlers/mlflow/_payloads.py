@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from peft_studio_offline.core.errors import InvalidOperationError
-from peft_studio_offline.core.outgoing_files import outgoing_path
+from peft_studio_offline.core.outgoing_files import OutgoingFolder, outgoing_path
 
 NOTE_TAG = "mlflow.note.content"
 RUN_NAME_TAG = "mlflow.runName"
@@ -151,7 +151,11 @@ def prepare_model_push(payload: Mapping[str, Any], base_dir: Path | None = None)
         raise InvalidOperationError(f"The adapter folder {parsed.path} does not exist.")
     prepared = dict(payload)
     # A link the user named is resolved now; what is sent is never reached through one.
-    prepared["path"] = str(outgoing_path(parsed.path))
+    real = outgoing_path(parsed.path)
+    if real.is_dir():
+        with OutgoingFolder.open(real) as folder:
+            folder.files()  # links or special files inside are named now, not at send time
+    prepared["path"] = str(real)
     prepared["artifact_path"] = parsed.artifact_path
     return prepared
 
