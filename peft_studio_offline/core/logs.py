@@ -75,6 +75,11 @@ def register_secret(value: str) -> None:
             _known = tuple(sorted(_registered, key=len, reverse=True))
 
 
+def registered_secrets() -> tuple[str, ...]:
+    """The values given to ``register_secret``, longest first."""
+    return _known
+
+
 def forget_secrets() -> None:
     """Drop every registered value (tests; a long-lived process never needs it)."""
     global _known
