@@ -234,8 +234,8 @@ async def test_a_link_inside_an_adapter_folder_is_refused_by_name(
     folder = allowed / "lora"
     folder.mkdir(parents=True)
     (folder / "adapter_config.json").write_text("{}")
+    op_id, _ = await push(queue, folder, run_id)  # a link is refused at enqueue too
     (folder / "secret.txt").symlink_to(Path("..") / ".." / "outside" / "secret.txt")
-    op_id, _ = await push(queue, folder, run_id)
     async with SyncEngine(queue, None, settings=allowing(allowed)) as engine:
         assert (await engine.sync())["failed"] == 1
     op = await queue.get_operation(op_id)
