@@ -53,17 +53,26 @@ _AUTH_HEADER = re.compile(
     """
 )
 _BEARER = re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9\-._~+/]+=*")
+# A name holding one of the secret words, then ``:`` or ``=``, then its value. Names are
+# matched only where a run of name characters starts (the lookbehind), and the word is
+# found by a lookahead inside that run: each character is looked at a bounded number of
+# times, so a long text without separators costs linear time, not cubic.
 _SENSITIVE_VALUE = re.compile(
     r"""(?ix)
     (?P<key>(?P<q>["']?)
-        [\w.-]*(?:password|passwd|secret|token|api[_-]?key|apikey|private[_-]?key|cookie
-                  |signature|credential)s?
-        (?:[\w.-]*[\w])?
+        (?<![\w.-])
+        (?=[\w.-]*?(?:password|passwd|secret|token|api[_-]?key|apikey|private[_-]?key
+                      |cookie|signature|credential))
+        [\w.-]+
         (?P=q)\s*[:=]\s*)
     (?P<value>"[^"]*"|'[^']*'|[^\s&,;}\])]+)
     """
 )
-_URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]+:)([^/\s@]+)(@)")
+# Words without which ``_SENSITIVE_VALUE`` cannot match (``api_key``: both spellings).
+_SENSITIVE_WORDS = (
+    "passw", "secret", "token", "key", "cookie", "signature", "credential",
+)  # fmt: skip
+_URL_PASSWORD = re.compile(r"(?i)(?<![a-z0-9+.-])([a-z][a-z0-9+.-]*://[^/\s:@]+:)([^/\s@]+)(@)")
 
 
 def register_secret(value: str) -> None:
@@ -93,10 +102,16 @@ def mask_log_text(text: str) -> str:
     for secret in _known:
         if secret in text:
             text = text.replace(secret, MASK)
-    text = _AUTH_HEADER.sub(_mask_auth_header, text)
-    text = _BEARER.sub(lambda m: m.group(1) + MASK, text)
-    text = _SENSITIVE_VALUE.sub(_mask_value, text)
-    return _URL_PASSWORD.sub(lambda m: m.group(1) + MASK + m.group(3), text)
+    lowered = text.lower()  # each pattern runs only where its words appear (long texts)
+    if "authorization" in lowered:
+        text = _AUTH_HEADER.sub(_mask_auth_header, text)
+    if "bearer" in lowered:
+        text = _BEARER.sub(lambda m: m.group(1) + MASK, text)
+    if any(word in lowered for word in _SENSITIVE_WORDS):
+        text = _SENSITIVE_VALUE.sub(_mask_value, text)
+    if "://" in text:
+        text = _URL_PASSWORD.sub(lambda m: m.group(1) + MASK + m.group(3), text)
+    return text
 
 
 def _mask_auth_header(match: re.Match[str]) -> str:

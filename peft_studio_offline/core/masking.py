@@ -38,8 +38,13 @@ _SECRET_KEYS = frozenset(
     }
 )
 _SECRET_SUFFIXES = ("token", "password", "passwd", "secret", "apikey", "privatekey", "signature")
-_URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^/@:\s]*):[^/@\s]*@")
-_URL_PASSWORD = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://(?P<user>[^/@:\s]*):(?P<password>[^/@\s]+)@")
+# Anchored where a scheme can start, so that a long run of letters is scanned once.
+_URL_USERINFO = re.compile(
+    r"(?<![a-zA-Z0-9+.-])(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^/@:\s]*):[^/@\s]*@"
+)
+_URL_PASSWORD = re.compile(
+    r"(?<![a-zA-Z0-9+.-])[a-zA-Z][a-zA-Z0-9+.-]*://(?P<user>[^/@:\s]*):(?P<password>[^/@\s]+)@"
+)
 _MIN_SECRET_LENGTH = 4
 _SECRET_HINTS = (
     "auth", "cookie", "credential", "token", "passw", "secret", "apikey", "privatekey",

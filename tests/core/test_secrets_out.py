@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -169,3 +171,28 @@ def test_an_operations_own_secrets_mask_free_text_about_it() -> None:
     assert "4096" not in secrets
     text = "bad key 987654321 for tok-123456; basic bWU6aHVudGVyMjI= from hunter22"
     assert mask_text(text, secrets) == f"bad key {MASK} for {MASK}; basic {MASK} from {MASK}"
+
+
+_LONG_TEXTS = (
+    '"a" * 200_000',
+    '"a." * 100_000',
+    '"token" * 40_000',
+    '"https://" + "a:" * 100_000',
+    '"x" * 100_000 + "=1"',
+)
+
+
+def test_masking_a_long_text_takes_linear_time() -> None:
+    """Masking runs on every shown string, payloads included: no pattern may backtrack.
+
+    (The name pattern of the log filter once took 15 s for 10,000 letters and grew with
+    the cube of the length: a large payload shown through the API would never return.)
+    A separate process, because a regular expression holds the interpreter until it ends.
+    """
+    script = (
+        "from peft_studio_offline.core.logs import mask_log_text\n"
+        f"for text in ({', '.join(_LONG_TEXTS)}):\n"
+        "    mask_log_text(text)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], timeout=120, check=False)
+    assert result.returncode == 0
