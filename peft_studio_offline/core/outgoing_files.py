@@ -48,6 +48,9 @@ _DIR_FLAGS = os.O_RDONLY | _NOFOLLOW | getattr(os, "O_DIRECTORY", 0) | getattr(o
 # What open() says when O_NOFOLLOW met a link: ELOOP (Linux, macOS), EMLINK (FreeBSD).
 _LINK_ERRNOS = frozenset({errno.ELOOP, errno.EMLINK})
 _F_GETPATH = 50  # macOS fcntl: the path of a descriptor
+# Folders are walked through descriptors where the system allows it (Linux, macOS, BSDs);
+# elsewhere (Windows) each name is checked with lstat just before it is opened.
+BY_DESCRIPTOR = bool(_NOFOLLOW) and os.open in os.supports_dir_fd and os.scandir in os.supports_fd
 _NAMES_SHOWN = 5
 
 
@@ -105,6 +108,8 @@ def open_outgoing_file(
     """
     where = _absolute(path)
     try:
+        if not _NOFOLLOW and where.is_symlink():  # no O_NOFOLLOW here: look first
+            raise OSError(errno.ELOOP, os.strerror(errno.ELOOP))
         fd = os.open(where, _FILE_FLAGS)
     except OSError as exc:
         raise _open_error(exc, where, "file") from None
@@ -130,6 +135,8 @@ class OutgoingFolder:
     @classmethod
     def open(cls, path: str | os.PathLike[str], roots: Iterable[str] = ()) -> OutgoingFolder:
         where = _absolute(path)
+        if not BY_DESCRIPTOR:
+            return cls._open_by_name(where, tuple(roots))
         try:
             fd = os.open(where, _DIR_FLAGS)
         except OSError as exc:
@@ -145,6 +152,20 @@ class OutgoingFolder:
             os.close(fd)
             raise
         return cls(fd, real, roots)
+
+    @classmethod
+    def _open_by_name(cls, where: Path, roots: tuple[str, ...]) -> OutgoingFolder:
+        try:
+            info = where.lstat()
+        except OSError as exc:
+            raise _open_error(exc, where, "adapter folder") from None
+        if stat.S_ISLNK(info.st_mode):
+            raise _open_error(OSError(errno.ELOOP, ""), where, "adapter folder")
+        if not stat.S_ISDIR(info.st_mode):
+            raise _open_error(OSError(errno.ENOTDIR, ""), where, "adapter folder")
+        real = Path(os.path.realpath(where))
+        _check_roots(real, roots, "adapter folder")
+        return cls(-1, real, roots)
 
     def files(self) -> list[tuple[str, int]]:
         """Every file inside, as (relative POSIX path, size), sorted.
@@ -176,6 +197,9 @@ class OutgoingFolder:
         return sorted(found)
 
     def _entries(self) -> Iterator[tuple[str, os.DirEntry[str]]]:
+        if self.fd < 0:
+            yield from self._entries_by_name()
+            return
         stack: list[tuple[str, int]] = [("", os.dup(self.fd))]
         try:
             while stack:
@@ -196,12 +220,30 @@ class OutgoingFolder:
             for _, dir_fd in stack:
                 os.close(dir_fd)
 
+    def _entries_by_name(self) -> Iterator[tuple[str, os.DirEntry[str]]]:
+        stack = [""]
+        while stack:
+            prefix = stack.pop()
+            with os.scandir(self.path / prefix if prefix else self.path) as entries:
+                listed = list(entries)
+            for entry in listed:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(prefix + entry.name + "/")
+                else:
+                    yield prefix + entry.name, entry
+
     def open_file(self, relative: str) -> OutgoingFile:
         """Open one file of the folder, every step relative to it, never through a link."""
         parts = PurePosixPath(relative).parts
         if not parts or any(part in ("..", ".", "/") for part in parts):
             raise OutgoingFileError(f"{relative!r} is not a file inside {self.path}.")
         shown = self.path.joinpath(*parts)
+        if self.fd < 0:
+            for depth in range(1, len(parts)):
+                step = self.path.joinpath(*parts[:depth])
+                if step.is_symlink():
+                    raise _open_error(OSError(errno.ELOOP, ""), step, "folder")
+            return open_outgoing_file(shown, self.roots, within=self.path)
         dir_fd = os.dup(self.fd)
         try:
             for depth, part in enumerate(parts[:-1], start=1):

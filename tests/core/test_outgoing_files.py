@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from peft_studio_offline.core import outgoing_files
 from peft_studio_offline.core.enums import OperationStatus
 from peft_studio_offline.core.handlers import prepare_payload
 from peft_studio_offline.core.outgoing_files import (
@@ -103,9 +104,12 @@ def test_a_fifo_is_refused_at_once(allowed: Path) -> None:
         open_outgoing_file(fifo, [str(allowed)])
 
 
+@pytest.mark.parametrize("by_descriptor", [True, False], ids=["descriptors", "names"])
 def test_an_adapter_folder_names_its_links_and_is_read_through_its_descriptor(
-    allowed: Path, secret: Path
+    allowed: Path, secret: Path, by_descriptor: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Through descriptors where the system allows it; elsewhere (Windows) name by name."""
+    monkeypatch.setattr(outgoing_files, "BY_DESCRIPTOR", by_descriptor)
     folder = allowed / "lora"
     (folder / "sub").mkdir(parents=True)
     (folder / "adapter_config.json").write_text("{}")
