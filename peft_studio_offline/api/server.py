@@ -49,11 +49,12 @@ class _HeaderDeadline(H11Protocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._arm_header_deadline()
+        self._arm_header_deadline(None)
 
     def on_response_complete(self) -> None:
+        finished = self.cycle  # a pipelined request may start inside the call below
         super().on_response_complete()
-        self._arm_header_deadline()
+        self._arm_header_deadline(finished)
 
     def connection_lost(self, exc: Exception | None) -> None:
         deadline = getattr(self, "_header_deadline", None)
@@ -61,11 +62,11 @@ class _HeaderDeadline(H11Protocol):
             deadline.cancel()
         super().connection_lost(exc)
 
-    def _arm_header_deadline(self) -> None:
+    def _arm_header_deadline(self, waiting_after: object) -> None:
+        """Close the connection unless a request after ``waiting_after`` starts in time."""
         previous = getattr(self, "_header_deadline", None)
         if previous is not None:
             previous.cancel()
-        waiting_after = self.cycle
         self._header_deadline = self.loop.call_later(
             HEADER_TIMEOUT, self._on_header_deadline, waiting_after
         )

@@ -143,3 +143,18 @@ def test_the_remote_warning_names_the_risk_and_the_safe_ways() -> None:
     text = remote_warning("0.0.0.0", 8765)
     assert "plain HTTP" in text and "read the token" in text
     assert "ssh -N -L 8765:127.0.0.1:8765" in text and "TLS reverse proxy" in text
+
+
+async def test_a_long_answer_is_not_cut_by_the_header_deadline(
+    short_header_timeout: None, live_api: LiveApi
+) -> None:
+    async with live_api.client.stream("GET", "/api/offline/events") as response:
+        lines = response.aiter_lines()
+        async with asyncio.timeout(10):
+            while not (await anext(lines)).startswith("event: ready"):
+                pass
+        await asyncio.sleep(1.5)  # three deadlines pass while the stream is open
+        await live_api.runtime.queue.enqueue("api_call", {"endpoint": "/m"})
+        async with asyncio.timeout(10):
+            while not (await anext(lines)).startswith("event: queue"):
+                pass
