@@ -8,6 +8,7 @@ import errno
 import ipaddress
 import logging
 import socket
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -99,12 +100,15 @@ class ApiServer:
         port: int | None = None,
         allow_remote: bool = False,
         token: str | None = None,
+        tls_cert: str | Path | None = None,
+        tls_key: str | Path | None = None,
     ) -> None:
         settings = runtime.settings
         self.runtime = runtime
         self.host = host if host is not None else settings.api.host
         self.port = settings.api.port if port is None else port
         check_host(self.host, allow_remote)
+        self.tls = check_tls(tls_cert, tls_key)
         if not 0 <= self.port <= 65535:
             raise ServerError(f"The port must be between 0 and 65535, not {self.port}.")
         self.token_file = settings.paths.token_file
@@ -121,7 +125,7 @@ class ApiServer:
         sock = bind_socket(self.host, self.port)
         bound_port = sock.getsockname()[1]
         shown_host = f"[{self.host}]" if ":" in self.host else self.host
-        self.url = f"http://{shown_host}:{bound_port}"
+        self.url = f"{'https' if self.tls else 'http'}://{shown_host}:{bound_port}"
         config = uvicorn.Config(
             self.app,
             http=_HeaderDeadline,
@@ -131,6 +135,8 @@ class ApiServer:
             timeout_graceful_shutdown=2,
             limit_concurrency=MAX_CONNECTIONS,
             ws="none",
+            ssl_certfile=None if self.tls is None else str(self.tls[0]),
+            ssl_keyfile=None if self.tls is None else str(self.tls[1]),
         )
         self._server = _QuietServer(config)
         self._socket = sock
@@ -144,7 +150,7 @@ class ApiServer:
             await asyncio.sleep(0.01)
         write_server_info(self._discovery, self.url)
         log.info("The API listens on %s%s", self.url, PREFIX)
-        if not is_loopback(self.host):
+        if not is_loopback(self.host) and self.tls is None:
             log.warning("%s", remote_warning(self.host, bound_port).removeprefix("Warning: "))
         return self.url
 
@@ -186,8 +192,26 @@ def remote_warning(host: str, port: int) -> str:
         " network traffic can read the token and then use the queue, and through it make"
         " this machine send requests to the services it syncs with. To reach the API from"
         f" another machine safely, keep it on 127.0.0.1 and use an SSH tunnel (ssh -N -L"
-        f" {port}:127.0.0.1:{port} this-machine) or put a TLS reverse proxy in front of it."
+        f" {port}:127.0.0.1:{port} this-machine) or put a TLS reverse proxy in front of it,"
+        " or serve HTTPS yourself with --tls-cert and --tls-key."
     )
+
+
+def check_tls(cert: str | Path | None, key: str | Path | None) -> tuple[Path, Path] | None:
+    """The certificate and key to serve HTTPS with (None: plain HTTP), checked now."""
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise ServerError("HTTPS needs both a certificate (--tls-cert) and its key (--tls-key).")
+    cert_path, key_path = Path(cert).expanduser(), Path(key).expanduser()
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert_path, key_path)
+    except (OSError, ssl.SSLError) as exc:
+        reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or str(exc)
+        raise ServerError(
+            f"The certificate {cert_path} with the key {key_path} cannot be used ({reason})."
+        ) from exc
+    return cert_path, key_path
 
 
 def check_host(host: str, allow_remote: bool) -> None:
