@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from peft_studio_offline.core import payload_preview
-from peft_studio_offline.core.masking import mask_secrets
+from peft_studio_offline.core.masking import mask_secrets, mask_text
 from peft_studio_offline.core.operation import Attempt, ConflictRecord, OperationSummary
 from peft_studio_offline.core.queue import OfflineQueueManager
 from peft_studio_offline.gui import formatting
@@ -200,14 +200,16 @@ class InspectDialog(QDialog):
         if op.expires_at:
             parts.append(f"expires {formatting.full_time(op.expires_at)}")
         self.times.setText("\n".join(parts))
-        self.error.setText(_cut(op.error_message or op.problem or "none", ERROR_CHARS))
+        # Outcomes were masked with the operation's own secrets when they were recorded;
+        # shown text is masked once more by the rules every output shares.
+        self.error.setText(mask_text(_cut(op.error_message or op.problem or "none", ERROR_CHARS)))
 
     def show_history(self, attempts: list[Attempt]) -> None:
         self.history.clear()
         for attempt in attempts:
-            detail = attempt.error or (
-                json.dumps(mask_secrets(attempt.details), default=str) if attempt.details else ""
-            )
+            detail = mask_text(attempt.error) if attempt.error else ""
+            if not detail and attempt.details:
+                detail = json.dumps(mask_secrets(attempt.details), default=str)
             detail = _cut(detail, ERROR_CHARS)
             item = QTreeWidgetItem(
                 [str(attempt.attempt), formatting.full_time(attempt.at), attempt.outcome, detail]
