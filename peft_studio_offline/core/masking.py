@@ -40,8 +40,8 @@ _SECRET_KEYS = frozenset(
 _SECRET_SUFFIXES = ("token", "password", "passwd", "secret", "apikey", "privatekey", "signature")
 # Anchored where a scheme can start, so that a long run of letters is scanned once.
 _URL_USERINFO = re.compile(
-    r"(?<![a-zA-Z0-9+.-])(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^/@:\s]*):[^/@\s]*@"
-)
+    r"(?<![a-zA-Z0-9+.-])(?P<scheme>[a-zA-Z0-9+.-]+://)(?P<user>[^/@:\s]*):[^/@\s]*@"
+)  # a scheme that starts with a digit is no URL, but its password is masked all the same
 _URL_PASSWORD = re.compile(
     r"(?<![a-zA-Z0-9+.-])[a-zA-Z][a-zA-Z0-9+.-]*://(?P<user>[^/@:\s]*):(?P<password>[^/@\s]+)@"
 )

@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 
 from peft_studio_offline.gui import MainWindow
 from peft_studio_offline.gui.dialogs.inspect import InspectDialog
-from peft_studio_offline.gui.queue_model import COLUMN_INDEX, QueueFilter
+from peft_studio_offline.gui.queue_model import COLUMN_INDEX
 from tests.gui.conftest import Core, until
 
 KEY = "payload-key-5d6e7f"
@@ -29,7 +29,7 @@ async def test_an_echoed_error_is_masked_in_the_table_the_dialog_and_the_export(
     await until(lambda: getattr(window.model.operation_at(0), "retry_count", 0) == 1)
     cell = window.model.index(0, COLUMN_INDEX["error_message"])
     for role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
-        shown = str(window.model.data(cell, int(role)))
+        shown = str(window.model.data(cell, int(role))).replace("\xa0", " ")  # tooltips: HTML
         assert BEARER not in shown and "Bearer ***" in shown
     dialog = window.open_inspect(0)
     assert isinstance(dialog, InspectDialog)
@@ -48,7 +48,5 @@ async def test_an_echoed_error_is_masked_in_the_table_the_dialog_and_the_export(
 
 async def test_the_filter_matches_what_is_shown(core: Core) -> None:
     await core.queue.enqueue("api_call", {"endpoint": "/m", "headers": {"X-Api-Key": KEY}})
-    (op,) = await core.queue.list_operations()
-    assert not QueueFilter(search=KEY[:6]).matches(op)
-    assert QueueFilter(search='"X-Api-Key":"***"').matches(op)
     assert await core.queue.list_operations(search=KEY[:6]) == []
+    assert len(await core.queue.list_operations(search='"X-Api-Key":"***"')) == 1
