@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,7 @@ from peft_studio_offline.core.queue._writer import Job, WriteJob, Writer
 
 async def _writer(path: Path, merger: Any) -> Writer:
     writer = Writer(path, lambda: 0.0, EventSource[QueueChange]("changes"), merger=merger)
-    conn = await writer.call(connect_writer, path, 5.0)
-    writer.start(conn)
+    await writer.open(partial(connect_writer, path, 5.0))
     return writer
 
 
