@@ -154,8 +154,10 @@ run_checks() {
     setup_venv "$newer_venv" test "$newer_python"
   fi
   local version; version="$(python_version_of "$venv/bin/python")"
-  local ran="the whole suite on Python $version"
-  say "pytest on Python $version ($venv): the whole suite"
+  local what="the whole suite"
+  [ $# -eq 0 ] || what="pytest $*"
+  local ran="$what on Python $version"
+  say "pytest on Python $version ($venv): $what"
   "$venv/bin/python" -m pytest "$@" || failed=1
   if [ -n "$newer_venv" ]; then
     say "pytest on Python $newer_version ($newer_venv): all but the slow and packaging tests"
