@@ -166,6 +166,8 @@ run_checks() {
     # 5: the tests asked for are all slow or packaging ones; the first pass ran them.
     [ "$status" -eq 0 ] || [ "$status" -eq 5 ] || failed=1
     ran="$ran; all but the slow and packaging tests on Python $newer_version"
+  elif [ "${PEFT_STUDIO_OFFLINE_NEWER_PYTHON:-}" = "off" ]; then
+    ran="$ran; no second pass (PEFT_STUDIO_OFFLINE_NEWER_PYTHON=off)"
   else
     ran="$ran; no second pass (no newer supported Python on PATH or under pyenv)"
   fi
