@@ -6,6 +6,12 @@
 # Installs the Debian packages Qt needs (when run as root or with sudo), a virtual
 # environment in .venv, and the project with its test extra. Re-runs are quick: pip is
 # only called again when pyproject.toml changed.
+#
+# .venv gets the oldest Python the package supports (its classifiers), so the test command
+# checks the floor. When a newer supported Python is on the machine (on PATH, or installed
+# by pyenv under $PYENV_ROOT/versions; nothing is downloaded), `test` then runs pytest again
+# on the newest one, in .venv-3.X, leaving out the slow and the packaging tests.
+# PEFT_STUDIO_OFFLINE_NEWER_PYTHON names that interpreter instead, or "off" skips the pass.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -41,29 +47,90 @@ install_debian_packages() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-find_python() {
-  for candidate in python3.12 python3.13 python3.11 python3; do
-    if command -v "$candidate" >/dev/null 2>&1 &&
-       "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
-      echo "$candidate"; return 0
-    fi
-  done
-  say "Python 3.11 or newer is needed."; exit 1
+# The minor versions of Python 3 that the package claims, oldest first: "11 12 13".
+supported_minors() {
+  sed -n 's/.*"Programming Language :: Python :: 3\.\([0-9][0-9]*\)".*/\1/p' pyproject.toml |
+    sort -n | tr '\n' ' '
 }
 
-setup_venv() {
-  if [ ! -x "$venv/bin/python" ]; then
-    local python; python="$(find_python)"
-    say "Creating virtual environment in $venv with $python"
-    "$python" -m venv "$venv"
+# "3.13.0" when $1 is a CPython of a supported minor version with the GIL, else nothing.
+python_version_of() {
+  "$1" - "$(supported_minors)" 2>/dev/null <<'PY' || true
+import sys, sysconfig
+minors = {int(m) for m in sys.argv[1].split()}
+if (sys.implementation.name == "cpython" and sys.version_info[:2] in {(3, m) for m in minors}
+        and not sysconfig.get_config_var("Py_GIL_DISABLED")):
+    print("%d.%d.%d" % sys.version_info[:3])
+PY
+}
+
+# Interpreters of Python 3.$1: the one on PATH, then pyenv's, newest patch release first.
+# pyenv's shims on PATH refuse a version that is not selected: python_version_of drops them.
+candidates_for_minor() {
+  local minor="$1" pyenv_root="${PYENV_ROOT:-$HOME/.pyenv}"
+  command -v "python3.$minor" 2>/dev/null || true
+  if [ -d "$pyenv_root/versions" ]; then
+    find "$pyenv_root/versions" -mindepth 3 -maxdepth 3 -path "*/bin/python3.$minor" 2>/dev/null |
+      sort -rV
   fi
-  local stamp="$venv/.peft-studio-offline-installed"
-  local want; want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+}
+
+# The first working interpreter of the given minor versions, in the order given.
+first_python() {
+  local minor candidate
+  for minor in "$@"; do
+    while IFS= read -r candidate; do
+      [ -n "$candidate" ] || continue
+      if [ -n "$(python_version_of "$candidate")" ]; then echo "$candidate"; return 0; fi
+    done < <(candidates_for_minor "$minor")
+  done
+  return 1
+}
+
+# "3.11, 3.12, 3.13"
+supported_text() {
+  supported_minors | sed 's/\([0-9][0-9]*\)/3.\1,/g; s/, *$//'
+}
+
+find_python() {
+  local minors; read -ra minors <<< "$(supported_minors)"
+  if first_python "${minors[@]}"; then return 0; fi
+  say "A supported Python is needed: $(supported_text)."; exit 1
+}
+
+# Sets newer_python to the newest supported interpreter when it is newer than .venv's.
+find_newer_python() {
+  newer_python="${PEFT_STUDIO_OFFLINE_NEWER_PYTHON:-}"
+  if [ "$newer_python" = "off" ]; then newer_python=""; return 0; fi
+  if [ -n "$newer_python" ] && [ -z "$(python_version_of "$newer_python")" ]; then
+    say "PEFT_STUDIO_OFFLINE_NEWER_PYTHON=$newer_python is not a supported Python ($(supported_text))."
+    exit 2
+  fi
+  if [ -z "$newer_python" ]; then
+    local minors; read -ra minors <<< "$(supported_minors | tr ' ' '\n' | sort -rn | tr '\n' ' ')"
+    newer_python="$(first_python "${minors[@]}")" || { newer_python=""; return 0; }
+  fi
+  local current newer
+  current="$(python_version_of "$venv/bin/python")"
+  newer="$(python_version_of "$newer_python")"
+  [ "${newer%.*}" != "${current%.*}" ] || newer_python=""
+}
+
+# setup_venv DIR EXTRAS [PYTHON]: create DIR with PYTHON when missing; install the project.
+setup_venv() {
+  local dir="$1" extras="$2" python="${3:-}"
+  if [ ! -x "$dir/bin/python" ]; then
+    [ -n "$python" ] || python="$(find_python)"
+    say "Creating virtual environment in $dir with $python ($(python_version_of "$python"))"
+    "$python" -m venv "$dir"
+  fi
+  local stamp="$dir/.peft-studio-offline-installed"
+  local want; want="$(sha256sum pyproject.toml | cut -d' ' -f1) $extras"
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-    say "Installing PEFT Studio Offline and its test tools into $venv"
-    local log="$venv/pip-install.log"
-    if ! { "$venv/bin/python" -m pip install --upgrade pip &&
-           "$venv/bin/python" -m pip install -e ".[test,package]"; } >"$log" 2>&1; then
+    say "Installing PEFT Studio Offline and its test tools into $dir"
+    local log="$dir/pip-install.log"
+    if ! { "$dir/bin/python" -m pip install --upgrade pip &&
+           "$dir/bin/python" -m pip install -e ".[$extras]"; } >"$log" 2>&1; then
       tail -n 40 "$log" >&2; say "pip failed; the whole log is in $log"; exit 1
     fi
     echo "$want" > "$stamp"
@@ -79,17 +146,42 @@ run_checks() {
   "$venv/bin/mypy"
   say "import-linter"
   "$venv/bin/lint-imports"
-  say "pytest"
-  "$venv/bin/python" -m pytest "$@"
+  local newer_venv="" newer_version="" failed=0
+  find_newer_python
+  if [ -n "$newer_python" ]; then
+    newer_version="$(python_version_of "$newer_python")"
+    newer_venv="$repo/.venv-${newer_version%.*}"
+    setup_venv "$newer_venv" test "$newer_python"
+  fi
+  local version; version="$(python_version_of "$venv/bin/python")"
+  local what="the whole suite"
+  [ $# -eq 0 ] || what="pytest $*"
+  local ran="$what on Python $version"
+  say "pytest on Python $version ($venv): $what"
+  "$venv/bin/python" -m pytest "$@" || failed=1
+  if [ -n "$newer_venv" ]; then
+    say "pytest on Python $newer_version ($newer_venv): all but the slow and packaging tests"
+    local status=0
+    "$newer_venv/bin/python" -m pytest -m "not slow and not packaging" "$@" || status=$?
+    # 5: the tests asked for are all slow or packaging ones; the first pass ran them.
+    [ "$status" -eq 0 ] || [ "$status" -eq 5 ] || failed=1
+    ran="$ran; all but the slow and packaging tests on Python $newer_version"
+  elif [ "${PEFT_STUDIO_OFFLINE_NEWER_PYTHON:-}" = "off" ]; then
+    ran="$ran; no second pass (PEFT_STUDIO_OFFLINE_NEWER_PYTHON=off)"
+  else
+    ran="$ran; no second pass (no newer supported Python on PATH or under pyenv)"
+  fi
+  say "Ran $ran."
+  return "$failed"
 }
 
 command="${1:-run}"
 [ $# -gt 0 ] && shift
 case "$command" in
-  setup) install_debian_packages; setup_venv ;;
-  run) install_debian_packages; setup_venv; exec "$venv/bin/python" -m peft_studio_offline "$@" ;;
+  setup) install_debian_packages; setup_venv "$venv" test,package ;;
+  run) install_debian_packages; setup_venv "$venv" test,package; exec "$venv/bin/python" -m peft_studio_offline "$@" ;;
   test)
-    install_debian_packages; setup_venv
+    install_debian_packages; setup_venv "$venv" test,package
     # The MLflow tracking server the MLflow tests talk to, in an environment of its own.
     bash "$repo/packaging/mlflow-server.sh" install
     run_checks "$@" ;;

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from peft_studio_offline.core.errors import (
     QueueFullError,
 )
 from peft_studio_offline.core.events import QueueChange
+from tests.support.sqlite_files import connected
 
 
 class Clock:
@@ -39,7 +39,7 @@ async def test_enqueue_is_committed_and_readable_by_plain_sqlite(db_path: Path) 
             OperationType.API_CALL, {"endpoint": "/api/models", "method": "GET"}, priority=5
         )
         # A second, unrelated connection sees the row: it is committed, with the spec's columns.
-        with sqlite3.connect(db_path) as conn:
+        with connected(db_path) as conn:
             row = conn.execute(
                 "SELECT operation_type, payload, status, priority, retry_count, error_message,"
                 " created_at, updated_at FROM offline_operations WHERE id = ?",
@@ -132,7 +132,7 @@ async def _stored_text(db_path: Path, payload: dict[str, object]) -> str:
         op_id = await queue.enqueue("api_call", payload)
         operation = await queue.get_operation(op_id)
     assert operation is not None and operation.payload == payload
-    with sqlite3.connect(db_path) as conn:
+    with connected(db_path) as conn:
         (text,) = conn.execute("SELECT payload FROM offline_operations").fetchone()
     return str(text)
 
@@ -500,7 +500,7 @@ async def test_large_payloads_are_compressed_transparently(db_path: Path) -> Non
         op_id = await queue.enqueue("api_call", payload)
         operation = await queue.get_operation(op_id)
     assert operation is not None and operation.payload == payload
-    with sqlite3.connect(db_path) as conn:
+    with connected(db_path) as conn:
         text, blob = conn.execute(
             "SELECT payload, payload_blob FROM offline_operations WHERE id = ?", (op_id,)
         ).fetchone()

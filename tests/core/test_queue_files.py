@@ -16,6 +16,7 @@ from peft_studio_offline.core.errors import (
     QueueLockedError,
     StorageFullError,
 )
+from tests.support.sqlite_files import connected
 
 
 def digest(path: Path) -> str:
@@ -31,7 +32,7 @@ async def make_queue_file(path: Path, count: int = 200) -> None:
             ]
         )
     # Fold the WAL into the main file so that damaging the file damages the data.
-    with sqlite3.connect(path) as conn:
+    with connected(path) as conn:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
@@ -76,7 +77,7 @@ async def test_damaged_pages_are_reported_as_corrupt(db_path: Path) -> None:
 
 
 async def test_database_from_a_newer_version_is_refused(db_path: Path) -> None:
-    with sqlite3.connect(db_path) as conn:
+    with connected(db_path) as conn:
         conn.execute("PRAGMA user_version = 99")
     with pytest.raises(QueueError, match="newer version"):
         await OfflineQueueManager(db_path).get_queue_stats()
@@ -84,7 +85,7 @@ async def test_database_from_a_newer_version_is_refused(db_path: Path) -> None:
 
 async def test_spec_schema_database_is_migrated_with_every_row(db_path: Path) -> None:
     # The original design's table, as its version wrote it.
-    with sqlite3.connect(db_path) as conn:
+    with connected(db_path) as conn:
         conn.execute(
             """CREATE TABLE offline_operations (
                 id INTEGER PRIMARY KEY,
@@ -117,7 +118,7 @@ async def test_spec_schema_database_is_migrated_with_every_row(db_path: Path) ->
     assert first.idempotency_key != second.idempotency_key
     assert stats["pending"] == 1 and stats["failed"] == 1
     assert new_id == 3
-    with sqlite3.connect(db_path) as conn:
+    with connected(db_path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] >= 1
 
 
@@ -127,7 +128,7 @@ async def test_a_version_1_database_is_upgraded_with_its_rows(db_path: Path) -> 
     async with OfflineQueueManager(db_path) as queue:
         soon = await queue.enqueue("api_call", {"n": 1}, not_before=2_000_000_000)
         later = await queue.enqueue("api_call", {"n": 2}, not_before=2_100_000_000)
-    with sqlite3.connect(db_path, isolation_level=None) as conn:
+    with connected(db_path, isolation_level=None) as conn:
         conn.execute("CREATE TABLE queue_meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID")
         conn.execute("INSERT INTO queue_meta VALUES ('counted_through_id', 2)")
         conn.execute("DELETE FROM queue_counters WHERE status LIKE '#%'")
@@ -148,7 +149,7 @@ async def test_a_version_1_database_is_upgraded_with_its_rows(db_path: Path) -> 
         assert [op.id for op in await queue.claim(10)] == [now]
         stats = await queue.get_queue_stats()
     assert (stats["pending"], stats["in_progress"], stats["total"]) == (2, 1, 3)
-    with sqlite3.connect(db_path) as conn:
+    with connected(db_path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
         indexes = dict(
             conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index'").fetchall()
@@ -167,7 +168,7 @@ async def test_a_first_version_1_database_with_an_insert_trigger_is_counted_afre
             [{"operation_type": "api_call", "payload": {"n": n}} for n in range(3)]
         )
         await queue.mark_completed(ids[0])
-    with sqlite3.connect(db_path, isolation_level=None) as conn:
+    with connected(db_path, isolation_level=None) as conn:
         conn.execute(  # as the first version 1 had it; the counters it kept drifted
             "CREATE TRIGGER trg_operations_insert AFTER INSERT ON offline_operations BEGIN"
             " INSERT INTO queue_counters (status, count) VALUES (NEW.status, 1)"
@@ -180,7 +181,7 @@ async def test_a_first_version_1_database_with_an_insert_trigger_is_counted_afre
         await queue.enqueue("api_call", {"n": 3})
         stats = await queue.get_queue_stats()
     assert (stats["pending"], stats["completed"], stats["total"]) == (3, 1, 4)
-    with sqlite3.connect(db_path) as conn:
+    with connected(db_path) as conn:
         triggers = {
             r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
         }
@@ -190,7 +191,7 @@ async def test_a_first_version_1_database_with_an_insert_trigger_is_counted_afre
 async def test_a_schema_changed_by_another_program_is_named_as_such(db_path: Path) -> None:
     async with OfflineQueueManager(db_path) as queue:
         await queue.enqueue("api_call", {})
-        with sqlite3.connect(db_path, isolation_level=None) as conn:
+        with connected(db_path, isolation_level=None) as conn:
             conn.execute("DROP INDEX idx_operations_pending")  # as a newer version might
         with pytest.raises(QueueError, match=r"changed by another program.*restart this app"):
             await queue.claim(10)
@@ -226,14 +227,14 @@ async def test_disk_full_refuses_cleanly_and_recovers(db_path: Path) -> None:
         op_id = await queue.enqueue("api_call", big)
         operation = await queue.get_operation(op_id)
         assert operation is not None and operation.payload == big
-    with sqlite3.connect(db_path) as conn:
+    with connected(db_path) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
 async def test_rows_written_by_another_version_are_shown_and_skipped(db_path: Path) -> None:
     async with OfflineQueueManager(db_path) as queue:
         good = await queue.enqueue("api_call", {"n": 1})
-    with sqlite3.connect(db_path) as conn:
+    with connected(db_path) as conn:
         conn.execute(
             "INSERT INTO offline_operations (operation_type, payload, status, idempotency_key)"
             " VALUES ('quantum_sync', '{}', 'pending', 'k1')"
@@ -263,7 +264,7 @@ async def test_rows_written_by_another_version_are_shown_and_skipped(db_path: Pa
 
 async def test_payloads_other_programs_stored_differently_still_read(db_path: Path) -> None:
     """JSON as a BLOB or with spaces around it reads back; a number is shown as unreadable."""
-    with sqlite3.connect(db_path) as conn:
+    with connected(db_path) as conn:
         conn.execute(
             "CREATE TABLE offline_operations (id INTEGER PRIMARY KEY AUTOINCREMENT,"
             " operation_type TEXT NOT NULL, payload TEXT NOT NULL, status TEXT DEFAULT"

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from pathlib import Path
 
 import pytest
 
 from peft_studio_offline import OfflineQueueManager
 from peft_studio_offline.core.queue._codec import decode_payload
+from tests.support.sqlite_files import connected
 
 
 class Clock:
@@ -46,7 +46,7 @@ async def test_every_batch_size_stores_each_row_as_given(db_path: Path, count: i
         await queue.enqueue("api_call", {"first": True})
         ids = await queue.enqueue_many([_item(n) for n in range(count)])
     assert ids == list(range(2, 2 + count))
-    with sqlite3.connect(db_path) as conn:
+    with connected(db_path) as conn:
         rows = conn.execute(
             "SELECT id, operation_type, payload, priority, max_attempts, next_attempt_at,"
             " expires_at, conflict_strategy, resource_key, idempotency_key, status,"
@@ -98,7 +98,7 @@ async def test_rows_without_options_get_defaults_and_ascending_keys(
                 for n in range(count)
             ]
         )
-    with sqlite3.connect(db_path) as conn:
+    with connected(db_path) as conn:
         rows = conn.execute(
             "SELECT id, operation_type, payload, priority, max_attempts, next_attempt_at,"
             " idempotency_key, expires_at, resource_key, payload_blob, status"

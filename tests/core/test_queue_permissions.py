@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 import stat
 import sys
 from collections.abc import Iterator
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from peft_studio_offline.core.queue import OfflineQueueManager
+from tests.support.sqlite_files import connected
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
 
@@ -43,7 +43,7 @@ async def test_an_existing_queue_readable_by_others_is_tightened(
     tmp_path: Path, usual_umask: None
 ) -> None:
     db_path = tmp_path / "old.db"
-    with sqlite3.connect(db_path) as conn:  # as an older version left it: 0644, WAL mode
+    with connected(db_path) as conn:  # as an older version left it: 0644, WAL mode
         conn.execute("PRAGMA journal_mode = WAL")
     db_path.chmod(0o644)
     async with OfflineQueueManager(db_path) as queue:

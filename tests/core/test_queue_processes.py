@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from peft_studio_offline import OfflineQueueManager, OperationStatus
+from tests.support.sqlite_files import connected
 
 WORKER = Path(__file__).with_name("queue_worker.py")
 
@@ -68,7 +68,7 @@ async def test_kill_9_loses_nothing_acknowledged(db_path: Path) -> None:
                 record = json.loads(line)
                 acknowledged[record["id"]] = record["payload"]
     assert len(acknowledged) > 100
-    with sqlite3.connect(db_path) as conn:
+    with connected(db_path) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     async with OfflineQueueManager(db_path) as queue:
         stored = {op.id: op for op in await queue.list_operations(limit=None)}

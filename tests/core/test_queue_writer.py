@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from peft_studio_offline.core.events import EventSource, QueueChange
+from peft_studio_offline.core.queue._database import connect_writer
 from peft_studio_offline.core.queue._writer import Job, WriteJob, Writer
 
 
 async def _writer(path: Path, merger: Any) -> Writer:
     writer = Writer(path, lambda: 0.0, EventSource[QueueChange]("changes"), merger=merger)
-    conn = await writer.call(sqlite3.connect, str(path), 5.0, 0, None, False)
-    writer.start(conn)
+    await writer.open(partial(connect_writer, path, 5.0))
     return writer
 
 

@@ -6,7 +6,6 @@ import json
 import os
 import queue
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -19,6 +18,7 @@ import httpx
 
 from peft_studio_offline.core.queue import OfflineQueueManager
 from peft_studio_offline.core.queue._schema import COUNTED_THROUGH
+from tests.support.sqlite_files import connected
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -150,7 +150,7 @@ def ledger(report: dict[str, Any], count: int, start: int = 0) -> dict[str, int]
 
 def database_facts(db: Path) -> dict[str, Any]:
     """Integrity, statuses by a plain count, and the counters the queue keeps."""
-    with sqlite3.connect(db) as conn:
+    with connected(db) as conn:
         integrity = conn.execute("PRAGMA integrity_check").fetchone()[0]
         statuses = dict(
             conn.execute("SELECT status, count(*) FROM offline_operations GROUP BY status")
@@ -162,7 +162,6 @@ def database_facts(db: Path) -> dict[str, Any]:
             )
             if count
         }
-    conn.close()
     return {"integrity": integrity, "statuses": statuses, "counters": counters}
 
 

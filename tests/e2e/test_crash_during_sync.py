@@ -7,7 +7,6 @@ whatever point the process dies at (mid-request, mid-commit, between the two).
 from __future__ import annotations
 
 import random
-import sqlite3
 import time
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pytest
 from tests.e2e import harness
 from tests.e2e.effects_server import CountingApp
 from tests.support.asgi import AsgiServer
+from tests.support.sqlite_files import connected
 
 OPERATIONS = 2000
 KILLS = 20
@@ -39,11 +39,10 @@ async def test_sigkill_at_random_points_loses_and_doubles_nothing(tmp_path: Path
             child.wait_for("ready", 30)
             time.sleep(rng.uniform(0.05, 0.8))
             child.kill()
-            with sqlite3.connect(db) as conn:
+            with connected(db) as conn:
                 taken_when_killed += conn.execute(
                     "SELECT count(*) FROM offline_operations WHERE status = 'in_progress'"
                 ).fetchone()[0]
-            conn.close()
 
         last = harness.engine("drain", db, "--max-seconds", "90")
         done = last.wait_for("done", 120)

@@ -12,7 +12,6 @@ import contextlib
 import itertools
 import json
 import random
-import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from peft_studio_offline.core.queue import OfflineQueueManager
 from tests.e2e import harness
 from tests.e2e.effects_server import CountingApp
 from tests.support.asgi import AsgiServer
+from tests.support.sqlite_files import connected
 
 OPERATIONS = 2000
 FLAP_SECONDS = 60.0
@@ -107,11 +107,10 @@ async def test_flapping_server_loses_nothing_and_the_monitor_follows(tmp_path: P
         and not any(e["new"] == "offline" and start <= e["t"] <= stop + SLACK for e in statuses)
     ]
     figures = harness.ledger(report, OPERATIONS)
-    with sqlite3.connect(db) as conn:
+    with connected(db) as conn:
         history = dict(
             conn.execute("SELECT outcome, count(*) FROM operation_attempts GROUP BY outcome")
         )
-    conn.close()
     harness.report_figures(
         tmp_path,
         "flapping network",

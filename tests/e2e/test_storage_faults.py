@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -19,20 +18,19 @@ from peft_studio_offline.core.sync.engine import SyncEngine
 from tests.e2e import harness
 from tests.e2e.effects_server import CountingApp
 from tests.support.asgi import AsgiServer
+from tests.support.sqlite_files import connected
 
 
 def _integrity(db: Path) -> str:
-    with sqlite3.connect(db) as conn:
+    with connected(db) as conn:
         result: str = conn.execute("PRAGMA integrity_check").fetchone()[0]
-    conn.close()
     return result
 
 
 def _database_bytes(db: Path) -> int:
-    with sqlite3.connect(db) as conn:
+    with connected(db) as conn:
         pages: int = conn.execute("PRAGMA page_count").fetchone()[0]
         size: int = conn.execute("PRAGMA page_size").fetchone()[0]
-    conn.close()
     return pages * size
 
 
@@ -96,10 +94,9 @@ async def test_disk_full_refuses_whole_writes_and_recovers(tmp_path: Path) -> No
 
 def _make_damaged(kind: str, db: Path) -> None:
     if kind == "truncated":
-        with sqlite3.connect(db) as conn:
+        with connected(db) as conn:
             conn.execute("CREATE TABLE filler (x TEXT)")
             conn.executemany("INSERT INTO filler VALUES (?)", [("y" * 1000,)] * 200)
-        conn.close()
         data = db.read_bytes()
         db.write_bytes(data[: len(data) // 2])
     elif kind == "random bytes":
@@ -181,7 +178,7 @@ async def test_unreadable_rows_are_listed_and_skipped_with_a_reason(tmp_path: Pa
     with AsgiServer(app) as server:
         base = server.url("").rstrip("/")
         ids = await harness.enqueue_posts(db, base, 6)
-        with sqlite3.connect(db) as conn:  # as an older or newer version might have written
+        with connected(db) as conn:  # as an older or newer version might have written
             conn.execute(
                 "UPDATE offline_operations SET operation_type = 'teleport' WHERE id = ?", (ids[0],)
             )
@@ -195,7 +192,6 @@ async def test_unreadable_rows_are_listed_and_skipped_with_a_reason(tmp_path: Pa
                 " payload_blob = x'00ff00ff' WHERE id = ?",
                 (ids[3],),
             )
-        conn.close()
         bad = set(ids[:4])
 
         async with OfflineQueueManager(db) as q:

@@ -11,6 +11,7 @@ which is what reopening the queue does to an unfinished claim anyway.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import sqlite3
@@ -160,12 +161,26 @@ def translate(exc: sqlite3.Error, path: Path) -> PeftStudioOfflineError:
 
 
 async def connect_reader(path: Path, busy_timeout: float) -> aiosqlite.Connection:
-    conn = await aiosqlite.connect(path, isolation_level=None)
-    conn.row_factory = sqlite3.Row
-    await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-    await conn.execute("PRAGMA query_only = 1")
-    # Searches match the text shown, secrets masked (see ``_search.py``).
-    await conn.create_function(SQL_FUNCTION, 4, shown_has, deterministic=True)
+    """The readers' connection, closed again if anything stops it from being set up."""
+    connecting = asyncio.ensure_future(aiosqlite.connect(path, isolation_level=None))
+    try:
+        # aiosqlite drops, unclosed, a connection that it was opening when cancelled:
+        # let the opening finish, so that the connection can be closed below.
+        conn = await asyncio.shield(connecting)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await (await connecting).close()
+        raise
+    try:
+        conn.row_factory = sqlite3.Row
+        await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        await conn.execute("PRAGMA query_only = 1")
+        # Searches match the text shown, secrets masked (see ``_search.py``).
+        await conn.create_function(SQL_FUNCTION, 4, shown_has, deterministic=True)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await conn.close()
+        raise
     return conn
 
 

@@ -221,18 +221,22 @@ class OfflineQueueManager:
         ensure_private_dir(self.db_path.parent)
         writer = Writer(self.db_path, self._clock, self.changes, merger=self._merge_inserts)
         try:
-            conn = await writer.call(self._open_writer_connection)
+            await writer.open(self._open_writer_connection)
+            try:
+                self._reader = await connect_reader(self.db_path, self.busy_timeout)
+            except sqlite3.Error as exc:
+                raise translate(exc, self.db_path) from exc
+            self._writer = writer
+            await self._recover_orphans()
         except BaseException:
+            # Whatever stopped the open (an error, a cancellation), nothing it opened stays
+            # open: a reader left behind would keep its thread, and the process, alive.
+            reader, self._reader, self._writer = self._reader, None, None
+            if reader is not None:
+                with contextlib.suppress(Exception):
+                    await reader.close()
             await writer.stop()
             raise
-        writer.start(conn)
-        try:
-            self._reader = await connect_reader(self.db_path, self.busy_timeout)
-        except sqlite3.Error as exc:
-            await writer.stop()
-            raise translate(exc, self.db_path) from exc
-        self._writer = writer
-        await self._recover_orphans()
         self._maintenance = asyncio.get_running_loop().create_task(
             self._maintain(), name="queue-maintenance"
         )

@@ -99,8 +99,13 @@ class Writer:
         self._inbox.put(_Call(fn, args, future))
         return await future
 
-    def start(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
+    async def open(self, connect: Callable[[], sqlite3.Connection]) -> None:
+        """Open the connection on the writer thread, which owns it from then on.
+
+        The thread keeps it even when the caller stops waiting (a cancelled open), so that
+        ``stop`` closes it.
+        """
+        await self.call(self._adopt, connect)
 
     def submit(self, run: Job, *, durable: bool = True) -> asyncio.Future[Any]:
         """Hand in a job; the future it returns settles once the job's commit is done.
@@ -175,6 +180,9 @@ class Writer:
             self._post(_settle_one, call.future, None, exc)
         else:
             self._post(_settle_one, call.future, result, None)
+
+    def _adopt(self, connect: Callable[[], sqlite3.Connection]) -> None:
+        self.conn = connect()
 
     def _close(self) -> None:
         conn, self.conn = self.conn, None

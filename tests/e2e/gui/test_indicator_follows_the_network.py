@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +18,7 @@ from peft_studio_offline.gui import MainWindow
 from peft_studio_offline.gui.queue_model import COLUMN_INDEX
 from tests.e2e.effects_server import CountingApp
 from tests.support.asgi import AsgiServer
+from tests.support.sqlite_files import connected
 
 
 async def _until(condition: Callable[[], object], what: str, timeout: float = 15.0) -> float:
@@ -72,9 +72,8 @@ async def test_indicator_shows_offline_while_the_server_is_gone(
         assert window.isVisible()
 
         # A row another version wrote: the table shows why it cannot be read.
-        with sqlite3.connect(queue.db_path) as conn:
+        with connected(queue.db_path) as conn:
             conn.execute("UPDATE offline_operations SET operation_type = 'teleport' WHERE id = 1")
-        conn.close()
         window.model.reload()
         column = COLUMN_INDEX["error_message"]
         await _until(
