@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 CHECK_URLS_VARIABLE = "PEFT_STUDIO_OFFLINE_CHECK_URLS"
 API_BASE_URL_VARIABLE = "PEFT_STUDIO_OFFLINE_API_BASE_URL"
 MLFLOW_URI_VARIABLE = "MLFLOW_TRACKING_URI"
+HUGGINGFACE_ENDPOINT_VARIABLE = "HF_ENDPOINT"
 API_PORT_VARIABLE = "PEFT_STUDIO_OFFLINE_API_PORT"
 AUTO_SYNC_VARIABLE = "PEFT_STUDIO_OFFLINE_AUTO_SYNC"
 CONFLICT_STRATEGY_VARIABLE = "PEFT_STUDIO_OFFLINE_CONFLICT_STRATEGY"
@@ -81,6 +82,12 @@ class SyncSettings:
     conflict_strategy: ConflictResolution = ConflictResolution.LOCAL_WINS
     api_base_url: str = ""
     mlflow_tracking_uri: str = ""
+    # The Hugging Face Hub (or a mirror of its API) adapters are pushed to; contacted only
+    # when such a push is queued.
+    huggingface_endpoint: str = ""
+    # Commits one repository may receive per hour before pushes to it wait (the Hub allows
+    # 128 an hour; counted from the repository's own commit list).
+    huggingface_commits_per_hour: int = 32
     request_timeout: float = 30.0
     upload_roots: tuple[str, ...] = ()
 
@@ -100,6 +107,7 @@ class CredentialSettings:
 
     api_token: str = ""  # bearer token sent to sync.api_base_url
     mlflow_token: str = ""  # bearer token sent to sync.mlflow_tracking_uri
+    huggingface_token: str = ""  # access token sent to sync.huggingface_endpoint
     store: str = "auto"  # auto (keyring, else a user-only file), keyring, or file
 
 
@@ -198,10 +206,11 @@ _POSITIVE = {
     "queue.max_attempts", "queue.lease_seconds", "queue.busy_timeout",
     "network.check_interval", "network.timeout", "network.failure_threshold",
     "sync.batch_size", "sync.concurrency", "sync.request_timeout", "logging.max_bytes",
+    "sync.huggingface_commits_per_hour",
     "api.max_request_bytes",
 }  # fmt: skip
 _NON_NEGATIVE = {"queue.max_size", "queue.compress_threshold", "api.port", "logging.backup_count"}
-_URLS = {"sync.api_base_url", "sync.mlflow_tracking_uri"}
+_URLS = {"sync.api_base_url", "sync.mlflow_tracking_uri", "sync.huggingface_endpoint"}
 _CHOICES: dict[str, tuple[str, ...]] = {
     "logging.level": LOG_LEVELS,
     "credentials.store": CREDENTIAL_STORES,
@@ -432,6 +441,12 @@ ENVIRONMENT_VARIABLES: tuple[EnvironmentVariable, ...] = (
     ),
     EnvironmentVariable(
         MLFLOW_URI_VARIABLE, "sync.mlflow_tracking_uri", str.strip, "MLflow tracking server"
+    ),
+    EnvironmentVariable(
+        HUGGINGFACE_ENDPOINT_VARIABLE,
+        "sync.huggingface_endpoint",
+        str.strip,
+        "Hugging Face Hub adapters are pushed to",
     ),
     EnvironmentVariable(
         CHECK_URLS_VARIABLE,
