@@ -206,7 +206,7 @@ def _check_hub_push(payload: Mapping[str, Any]) -> None:
                 f"The payload's '{key}' must be text.", field=f"payload.{key}"
             )
     revision = payload.get("revision")
-    if isinstance(revision, str) and revision.strip() != revision or revision == "":
+    if (isinstance(revision, str) and revision.strip() != revision) or revision == "":
         raise InvalidOperationError(
             f"The revision {revision!r} must be a branch name without spaces around it.",
             field="payload.revision",

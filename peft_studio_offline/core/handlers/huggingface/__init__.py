@@ -94,6 +94,10 @@ def _outcome_for(exc: Exception, repo_id: str) -> Outcome | None:
     from peft_studio_offline.core.handlers.huggingface._outcomes import outcome_for_error
 
     outcome = outcome_for_error(exc, repo_id)
-    if outcome is None and isinstance(exc, OSError):
+    if outcome is not None:
+        return outcome
+    if isinstance(exc, OSError):
         return Outcome.failed(f"An adapter file cannot be read ({exc}).")
-    return outcome
+    if isinstance(exc, ValueError):  # the library's word on the content (a README's metadata)
+        return Outcome.failed(f"The push to {repo_id} was refused: {exc}")
+    return None

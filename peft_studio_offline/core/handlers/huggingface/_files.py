@@ -37,9 +37,7 @@ class FileHashes:
     size: int
 
 
-def list_adapter_files(
-    folder: Path, push: HubPush, roots: tuple[str, ...]
-) -> list[AdapterFile]:
+def list_adapter_files(folder: Path, push: HubPush, roots: tuple[str, ...]) -> list[AdapterFile]:
     """The files to send, sorted; ``InvalidOperationError`` for a link, or for no file at all."""
     from peft_studio_offline.core.handlers.upload import check_upload_path
 
@@ -100,9 +98,7 @@ def relative_is_git(relative: Path) -> bool:
 
 def _selected(relative: str, allow: tuple[str, ...], ignore: tuple[str, ...]) -> bool:
     def matches(patterns: tuple[str, ...]) -> bool:
-        return any(
-            fnmatch.fnmatch(relative, p + "*" if p.endswith("/") else p) for p in patterns
-        )
+        return any(fnmatch.fnmatch(relative, p + "*" if p.endswith("/") else p) for p in patterns)
 
     return (not allow or matches(allow)) and not matches(ignore)
 

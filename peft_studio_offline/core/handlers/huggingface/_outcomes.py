@@ -39,7 +39,7 @@ def outcome_for_error(exc: BaseException, repo_id: str) -> Outcome | None:
             )
         if status in _RETRYABLE or status >= 500:
             return Outcome.retry(f"{message}.", details=details)
-        if isinstance(exc, RepositoryNotFoundError) and status != 401 or status == 404:
+        if (isinstance(exc, RepositoryNotFoundError) and status != 401) or status == 404:
             message += " (the repository or branch does not exist, or the token cannot see it)"
         return Outcome.failed(f"{message}.", details=details)
     if isinstance(exc, httpx2.ConnectError | httpx2.ConnectTimeout):

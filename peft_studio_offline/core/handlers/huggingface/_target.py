@@ -41,9 +41,7 @@ class HubTarget:
             )
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise HubConfigurationError(
-                f"The Hugging Face endpoint {url!r} is not an http(s) URL."
-            )
+            raise HubConfigurationError(f"The Hugging Face endpoint {url!r} is not an http(s) URL.")
         return url
 
     def host(self, context: HandlerContext) -> str | None:
