@@ -83,7 +83,7 @@ FORMS: dict[OperationType, tuple[Field, ...]] = {
             "allow_patterns", "Only files", "list", placeholder="*.json, *.safetensors", target=_HUB
         ),
         Field("ignore_patterns", "Leave out", "list", placeholder="*.md", target=_HUB),
-    ),  # fmt: skip
+    ),
     OperationType.EXPERIMENT_SYNC: (
         Field("run_id", "Run id", required=True),
         Field("tags", "Tags", "json", required=True, placeholder='{"stage": "done"}'),
