@@ -1,8 +1,9 @@
 """PEFT Studio Offline: an offline-first queue, sync engine and desktop app for PEFT work.
 
-The names below are the public API (CONTRACT.md). The network monitor, the sync engine and
-the process-wide accessors are loaded on first use, so that importing the package for the
-queue alone (the command line, a training script) does not load the HTTP stack.
+The names below are the public API (the README's "From Python"). The network monitor, the
+sync engine and the process-wide accessors are loaded on first use, so that importing the
+package for the queue alone (the command line, a training script) does not load the HTTP
+stack.
 """
 
 from __future__ import annotations

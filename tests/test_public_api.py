@@ -1,4 +1,4 @@
-"""The public surface is what CONTRACT.md promises, and nothing drags Qt into the core."""
+"""The public surface is what the README promises, and nothing drags Qt into the core."""
 
 from __future__ import annotations
 

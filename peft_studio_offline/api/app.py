@@ -10,6 +10,7 @@ from fastapi.openapi.utils import get_openapi
 from peft_studio_offline.api.auth import TokenMiddleware
 from peft_studio_offline.api.body_limit import BodyLimitMiddleware
 from peft_studio_offline.api.errors import install_error_handlers
+from peft_studio_offline.api.hosts import HostCheckMiddleware
 from peft_studio_offline.api.routes import events, queue, sync
 from peft_studio_offline.api.routes.events import EventHub
 from peft_studio_offline.api.schemas import ErrorOut
@@ -28,10 +29,12 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def create_app(runtime: Runtime, token: str) -> FastAPI:
+def create_app(runtime: Runtime, token: str, *, bind_host: str | None = None) -> FastAPI:
     """The app serving ``runtime``; every request must carry ``Bearer <token>``.
 
-    The app does not own the runtime: whoever built it starts and closes it.
+    ``bind_host`` is the address the API listens on: requests must be addressed to it or
+    to a loopback name (see ``hosts.py``). The app does not own the runtime: whoever built
+    it starts and closes it.
     """
     from peft_studio_offline import __version__
 
@@ -54,6 +57,7 @@ def create_app(runtime: Runtime, token: str) -> FastAPI:
     # The last added runs first: the token is checked before any body is read.
     app.add_middleware(BodyLimitMiddleware, max_bytes=runtime.settings.api.max_request_bytes)
     app.add_middleware(TokenMiddleware, token=token)
+    app.add_middleware(HostCheckMiddleware, bind_host=bind_host)  # outermost: runs first
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -9,11 +9,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 
 class TokenMiddleware:
-    """Answer 401 unless ``Authorization: Bearer <token>`` matches (constant-time compare)."""
+    """Answer 401 unless ``Authorization: Bearer <token>`` matches (constant-time compare).
+
+    The scheme is case-insensitive (``bearer`` works too), as HTTP says.
+    """
 
     def __init__(self, app: ASGIApp, token: str) -> None:
         self.app = app
-        self._expected = f"Bearer {token}".encode("ascii")
+        self._expected = token.encode("ascii")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -21,7 +24,10 @@ class TokenMiddleware:
             return
         headers = dict(scope.get("headers") or [])
         supplied = headers.get(b"authorization", b"")
-        if not hmac.compare_digest(supplied, self._expected):
+        scheme, _, credentials = supplied.strip().partition(b" ")
+        if scheme.lower() != b"bearer" or not hmac.compare_digest(
+            credentials.strip(), self._expected
+        ):
             detail = (
                 "This request needs the header 'Authorization: Bearer <token>'; the token is"
                 " in the file api-token in the data directory."

@@ -8,11 +8,13 @@ import errno
 import ipaddress
 import logging
 import socket
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from peft_studio_offline.api.app import PREFIX, create_app
 from peft_studio_offline.api.discovery import remove_server_info, server_file, write_server_info
@@ -29,6 +31,50 @@ class ServerError(PeftStudioOfflineError):
 
 class PortInUseError(ServerError):
     """Another program already listens on the port."""
+
+
+# A connection must deliver a request's headers this soon after it opens (or after the
+# previous answer): a client that sends them a byte at a time cannot hold it forever.
+HEADER_TIMEOUT = 10.0
+# Connections and requests at once; beyond it, uvicorn answers 503 at once.
+MAX_CONNECTIONS = 128
+
+
+class _HeaderDeadline(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol with a deadline for each request's headers.
+
+    uvicorn times out idle kept-alive connections only until their first byte: a request
+    whose headers never end was held open without limit. A request has arrived when the
+    protocol's current request cycle changes.
+    """
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_header_deadline(None)
+
+    def on_response_complete(self) -> None:
+        finished = self.cycle  # a pipelined request may start inside the call below
+        super().on_response_complete()
+        self._arm_header_deadline(finished)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        deadline = getattr(self, "_header_deadline", None)
+        if deadline is not None:
+            deadline.cancel()
+        super().connection_lost(exc)
+
+    def _arm_header_deadline(self, waiting_after: object) -> None:
+        """Close the connection unless a request after ``waiting_after`` starts in time."""
+        previous = getattr(self, "_header_deadline", None)
+        if previous is not None:
+            previous.cancel()
+        self._header_deadline = self.loop.call_later(
+            HEADER_TIMEOUT, self._on_header_deadline, waiting_after
+        )
+
+    def _on_header_deadline(self, waiting_after: object) -> None:
+        if self.cycle is waiting_after and not self.transport.is_closing():
+            self.transport.close()
 
 
 class _QuietServer(uvicorn.Server):
@@ -54,17 +100,20 @@ class ApiServer:
         port: int | None = None,
         allow_remote: bool = False,
         token: str | None = None,
+        tls_cert: str | Path | None = None,
+        tls_key: str | Path | None = None,
     ) -> None:
         settings = runtime.settings
         self.runtime = runtime
         self.host = host if host is not None else settings.api.host
         self.port = settings.api.port if port is None else port
         check_host(self.host, allow_remote)
+        self.tls = check_tls(tls_cert, tls_key)
         if not 0 <= self.port <= 65535:
             raise ServerError(f"The port must be between 0 and 65535, not {self.port}.")
         self.token_file = settings.paths.token_file
         self.token = token if token is not None else load_or_create_token(self.token_file)
-        self.app = create_app(runtime, self.token)
+        self.app = create_app(runtime, self.token, bind_host=self.host)
         self._server: _QuietServer | None = None
         self._task: asyncio.Task[None] | None = None
         self._socket: socket.socket | None = None
@@ -76,14 +125,18 @@ class ApiServer:
         sock = bind_socket(self.host, self.port)
         bound_port = sock.getsockname()[1]
         shown_host = f"[{self.host}]" if ":" in self.host else self.host
-        self.url = f"http://{shown_host}:{bound_port}"
+        self.url = f"{'https' if self.tls else 'http'}://{shown_host}:{bound_port}"
         config = uvicorn.Config(
             self.app,
+            http=_HeaderDeadline,
             log_config=None,
             access_log=False,
             lifespan="off",
             timeout_graceful_shutdown=2,
+            limit_concurrency=MAX_CONNECTIONS,
             ws="none",
+            ssl_certfile=None if self.tls is None else str(self.tls[0]),
+            ssl_keyfile=None if self.tls is None else str(self.tls[1]),
         )
         self._server = _QuietServer(config)
         self._socket = sock
@@ -97,6 +150,8 @@ class ApiServer:
             await asyncio.sleep(0.01)
         write_server_info(self._discovery, self.url)
         log.info("The API listens on %s%s", self.url, PREFIX)
+        if not is_loopback(self.host) and self.tls is None:
+            log.warning("%s", remote_warning(self.host, bound_port).removeprefix("Warning: "))
         return self.url
 
     async def stop(self) -> None:
@@ -123,15 +178,47 @@ class ApiServer:
         return self._task is not None and not self._task.done()
 
 
+def is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host.lower() == "localhost"
+
+
+def remote_warning(host: str, port: int) -> str:
+    """What listening beyond this machine means, and the safe ways to do it."""
+    return (
+        f"Warning: the API listens on {host}:{port} over plain HTTP. Anyone who can see the"
+        " network traffic can read the token and then use the queue, and through it make"
+        " this machine send requests to the services it syncs with. To reach the API from"
+        f" another machine safely, keep it on 127.0.0.1 and use an SSH tunnel (ssh -N -L"
+        f" {port}:127.0.0.1:{port} this-machine) or put a TLS reverse proxy in front of it,"
+        " or serve HTTPS yourself with --tls-cert and --tls-key."
+    )
+
+
+def check_tls(cert: str | Path | None, key: str | Path | None) -> tuple[Path, Path] | None:
+    """The certificate and key to serve HTTPS with (None: plain HTTP), checked now."""
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise ServerError("HTTPS needs both a certificate (--tls-cert) and its key (--tls-key).")
+    cert_path, key_path = Path(cert).expanduser(), Path(key).expanduser()
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert_path, key_path)
+    except (OSError, ssl.SSLError) as exc:
+        reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or str(exc)
+        raise ServerError(
+            f"The certificate {cert_path} with the key {key_path} cannot be used ({reason})."
+        ) from exc
+    return cert_path, key_path
+
+
 def check_host(host: str, allow_remote: bool) -> None:
     """Refuse anything but a loopback address unless the user allowed it explicitly."""
     if allow_remote:
         return
-    try:
-        loopback = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = host == "localhost"
-    if not loopback:
+    if not is_loopback(host):
         raise ServerError(
             f"The API listens on loopback only; to listen on {host}, add --allow-remote"
             " (anyone who can reach it and holds the token can then use the queue)."

@@ -19,7 +19,7 @@ from peft_studio_offline.core.errors import (
     OperationNotFoundError,
     QueueFullError,
 )
-from peft_studio_offline.core.masking import mask_secrets, masked_operation
+from peft_studio_offline.core.masking import mask_secrets, masked_operation, payload_secrets
 from peft_studio_offline.core.payload_preview import PayloadPreview
 from peft_studio_offline.core.runtime import Runtime
 
@@ -114,17 +114,24 @@ async def show(args: argparse.Namespace, runtime: Runtime) -> int:
     summary = await queue.get_summary(args.id)
     if summary is None:
         raise OperationNotFoundError(args.id)
-    attempts = [mask_secrets(a.to_dict()) for a in await queue.get_attempts(args.id)]
-    conflict = await queue.get_conflict(args.id)
-    if args.json:  # the whole operation, for programs
+    operation = None
+    secrets: frozenset[str] = frozenset()
+    if args.json:  # the whole operation, for programs: its own secrets mask its free text
         operation = await queue.get_operation(args.id)
         if operation is None:
             raise OperationNotFoundError(args.id)
+        secrets = payload_secrets(operation.payload)
+    # Outcomes were masked with the operation's own secrets when they were recorded; what
+    # is shown is masked again by the rules every output shares.
+    attempts = [mask_secrets(a.to_dict(), secrets) for a in await queue.get_attempts(args.id)]
+    conflict = await queue.get_conflict(args.id)
+    waiting = mask_secrets(await queue.wait_reason(args.id), secrets)
+    if operation is not None:
         item = masked_operation(operation.to_dict())
         item["payload_size"] = summary.payload_size
-        item["wait_reason"] = await queue.wait_reason(args.id)
+        item["wait_reason"] = waiting
         item["attempts"] = attempts
-        item["conflict"] = None if conflict is None else mask_secrets(conflict.to_dict())
+        item["conflict"] = None if conflict is None else mask_secrets(conflict.to_dict(), secrets)
         out(json.dumps(item, ensure_ascii=False))
         return OK
     item = masked_operation(summary.to_dict())
@@ -134,7 +141,7 @@ async def show(args: argparse.Namespace, runtime: Runtime) -> int:
                 ("ID", item["id"]),
                 ("Type", item["operation_type"]),
                 ("Status", item["status"]),
-                ("Waiting", await queue.wait_reason(args.id)),
+                ("Waiting", waiting),
                 ("Priority", item["priority"]),
                 ("Attempts", f"{summary.attempts_made} of {item['max_attempts']}"),
                 ("Error", item["error_message"]),
@@ -152,7 +159,7 @@ async def show(args: argparse.Namespace, runtime: Runtime) -> int:
     if shown.truncated:
         out(f"Only the start of the payload is shown; 'show {args.id} --json' prints all of it.")
     if conflict is not None:
-        record = mask_secrets(conflict.to_dict())
+        record = mask_secrets(conflict.to_dict(), secrets)
         out("Conflict: " + (record["message"] or ""))
         out(
             fmt.key_values(

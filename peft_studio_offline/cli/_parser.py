@@ -115,6 +115,15 @@ def build_parser(version: str, self_test: bool) -> argparse.ArgumentParser:
         help="allow a --host that is not a loopback address",
     )
     serve.add_argument(
+        "--tls-cert",
+        default=None,
+        metavar="FILE",
+        help="serve HTTPS with this certificate (PEM; with --tls-key)",
+    )
+    serve.add_argument(
+        "--tls-key", default=None, metavar="FILE", help="the certificate's private key (PEM)"
+    )
+    serve.add_argument(
         "--no-auto-sync", action="store_true", help="do not sync by itself (manual sync only)"
     )
     move_aside = commands.add_parser(

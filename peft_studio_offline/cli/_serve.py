@@ -13,9 +13,16 @@ from peft_studio_offline.core.runtime import Runtime
 
 async def serve(args: argparse.Namespace, runtime: Runtime) -> int:
     from peft_studio_offline.api.app import PREFIX
-    from peft_studio_offline.api.server import ApiServer
+    from peft_studio_offline.api.server import ApiServer, is_loopback, remote_warning
 
-    server = ApiServer(runtime, host=args.host, port=args.port, allow_remote=args.allow_remote)
+    server = ApiServer(
+        runtime,
+        host=args.host,
+        port=args.port,
+        allow_remote=args.allow_remote,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+    )
     await runtime.start(auto_sync=False if args.no_auto_sync else None)
     url = await server.start()
     # The URL first, alone on its line: scripts read it to find a port chosen with --port 0.
@@ -24,6 +31,9 @@ async def serve(args: argparse.Namespace, runtime: Runtime) -> int:
         f"The API is at {url}{PREFIX}/ (token in {server.token_file}). Press Ctrl+C to stop.\n"
     )
     sys.stdout.flush()
+    if not is_loopback(server.host) and not server.tls:
+        sys.stderr.write(remote_warning(server.host, int(url.rsplit(":", 1)[1])) + "\n")
+        sys.stderr.flush()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for name in ("SIGINT", "SIGTERM"):

@@ -42,6 +42,7 @@ _MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary words
 
 _registered: set[str] = set()
 _registered_lock = threading.Lock()
+_known: tuple[str, ...] = ()  # the registered values, longest first (read without the lock)
 
 _AUTH_HEADER = re.compile(
     r"""(?ix)
@@ -52,42 +53,65 @@ _AUTH_HEADER = re.compile(
     """
 )
 _BEARER = re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9\-._~+/]+=*")
+# A name holding one of the secret words, then ``:`` or ``=``, then its value. Names are
+# matched only where a run of name characters starts (the lookbehind), and the word is
+# found by a lookahead inside that run: each character is looked at a bounded number of
+# times, so a long text without separators costs linear time, not cubic.
 _SENSITIVE_VALUE = re.compile(
     r"""(?ix)
     (?P<key>(?P<q>["']?)
-        [\w.-]*(?:password|passwd|secret|token|api[_-]?key|apikey|private[_-]?key|cookie)s?
-        (?:[\w.-]*[\w])?
+        (?<![\w.-])
+        (?=[\w.-]*?(?:password|passwd|secret|token|api[_-]?key|apikey|private[_-]?key
+                      |cookie|signature|credential))
+        [\w.-]+
         (?P=q)\s*[:=]\s*)
     (?P<value>"[^"]*"|'[^']*'|[^\s&,;}\])]+)
     """
 )
-_URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]+:)([^/\s@]+)(@)")
+# Words without which ``_SENSITIVE_VALUE`` cannot match (``api_key``: both spellings).
+_SENSITIVE_WORDS = (
+    "passw", "secret", "token", "key", "cookie", "signature", "credential",
+)  # fmt: skip
+_URL_PASSWORD = re.compile(r"(?i)(?<![a-z0-9+.-])([a-z][a-z0-9+.-]*://[^/\s:@]+:)([^/\s@]+)(@)")
 
 
 def register_secret(value: str) -> None:
     """Mask ``value`` wherever it would appear in a log line from now on."""
+    global _known
     if isinstance(value, str) and len(value) >= _MIN_SECRET_LENGTH:
         with _registered_lock:
             _registered.add(value)
+            _known = tuple(sorted(_registered, key=len, reverse=True))
+
+
+def registered_secrets() -> tuple[str, ...]:
+    """The values given to ``register_secret``, longest first."""
+    return _known
 
 
 def forget_secrets() -> None:
     """Drop every registered value (tests; a long-lived process never needs it)."""
+    global _known
     with _registered_lock:
         _registered.clear()
+        _known = ()
 
 
 def mask_log_text(text: str) -> str:
     """``text`` with every secret this module recognises replaced by ``***``."""
-    with _registered_lock:
-        known = sorted(_registered, key=len, reverse=True)
-    for secret in known:
+    for secret in _known:
         if secret in text:
             text = text.replace(secret, MASK)
-    text = _AUTH_HEADER.sub(_mask_auth_header, text)
-    text = _BEARER.sub(lambda m: m.group(1) + MASK, text)
-    text = _SENSITIVE_VALUE.sub(_mask_value, text)
-    return _URL_PASSWORD.sub(lambda m: m.group(1) + MASK + m.group(3), text)
+    lowered = text.lower()  # each pattern runs only where its words appear (long texts)
+    if "authorization" in lowered:
+        text = _AUTH_HEADER.sub(_mask_auth_header, text)
+    if "bearer" in lowered:
+        text = _BEARER.sub(lambda m: m.group(1) + MASK, text)
+    if any(word in lowered for word in _SENSITIVE_WORDS):
+        text = _SENSITIVE_VALUE.sub(_mask_value, text)
+    if "://" in text:
+        text = _URL_PASSWORD.sub(lambda m: m.group(1) + MASK + m.group(3), text)
+    return text
 
 
 def _mask_auth_header(match: re.Match[str]) -> str:

@@ -1,16 +1,26 @@
-"""Hide secrets in payloads before they are shown (the window, the HTTP API, the command line).
+"""Hide secrets in everything shown (the window, the HTTP API, its event stream, the CLI).
 
 The stored payload keeps its secrets (the sync engine needs them); only what is shown is
 masked. Keys are matched after lower-casing and dropping ``-`` and ``_``, so
 ``Authorization``, ``x-api-key``, ``access_token`` and ``db_password`` are all caught,
-while ``max_tokens`` is not.
+while ``max_tokens`` is not. Every string is also masked as a log line is (``mask_text``):
+registered secrets, bearer values, ``key=value`` pairs with secret names (query parameters
+such as ``?api_key=…&access_token=…`` included) and passwords in URLs. Free text such as
+a server's error message is masked the same way, and also with the secret values of the
+operation it belongs to (``payload_secrets``): a server that echoes a request's headers
+cannot put them on screen.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
+from urllib.parse import unquote
+
+from peft_studio_offline.core.logs import mask_log_text, registered_secrets
 
 MASK = "***"
 MAX_DEPTH = 64
@@ -28,11 +38,18 @@ _SECRET_KEYS = frozenset(
     }
 )
 _SECRET_SUFFIXES = ("token", "password", "passwd", "secret", "apikey", "privatekey", "signature")
-# What follows ``scheme://`` when it holds a password. The scheme is found with str.find,
-# not by the pattern: a pattern starting with ``[a-zA-Z][a-zA-Z0-9+.-]*`` made every search
-# position scan a run of letters to its end, and masking a 5 MB string took minutes.
-_URL_USERINFO = re.compile(r"(?P<user>[^/@:\s]*):[^/@\s]*@")
-_SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
+# Anchored where a scheme can start, so that a long run of letters is scanned once.
+_URL_USERINFO = re.compile(
+    r"(?<![a-zA-Z0-9+.-])(?P<scheme>[a-zA-Z0-9+.-]+://)(?P<user>[^/@:\s]*):[^/@\s]*@"
+)  # a scheme that starts with a digit is no URL, but its password is masked all the same
+_URL_PASSWORD = re.compile(
+    r"(?<![a-zA-Z0-9+.-])[a-zA-Z][a-zA-Z0-9+.-]*://(?P<user>[^/@:\s]*):(?P<password>[^/@\s]+)@"
+)
+_MIN_SECRET_LENGTH = 4
+_SECRET_HINTS = (
+    "auth", "cookie", "credential", "token", "passw", "secret", "apikey", "privatekey",
+    "signature", "bearer", "@",
+)  # fmt: skip
 
 
 def is_secret_key(key: str) -> bool:
@@ -40,11 +57,27 @@ def is_secret_key(key: str) -> bool:
     return normal in _SECRET_KEYS or normal.endswith(_SECRET_SUFFIXES)
 
 
-def mask_secrets(value: Any, _depth: int = 0) -> Any:
+def mask_text(text: str, secrets: Collection[str] = ()) -> str:
+    """``text`` with every secret it holds replaced by ``***``.
+
+    ``secrets`` are values known to be secret here (an operation's own, see
+    ``payload_secrets``), masked on top of what the log filter masks.
+    """
+    for secret in sorted(secrets, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, MASK)
+    text = mask_log_text(text)
+    if "://" in text:
+        text = _URL_USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
+    return text
+
+
+def mask_secrets(value: Any, secrets: Collection[str] = (), _depth: int = 0) -> Any:
     """A copy of ``value`` with secret-looking entries replaced by ``***``.
 
-    Below ``MAX_DEPTH`` levels the rest is cut (and so cannot leak): shown payloads stay
-    small enough for any JSON encoder.
+    Values under secret keys are replaced whole; every other string goes through
+    ``mask_text``. Below ``MAX_DEPTH`` levels the rest is cut (and so cannot leak): shown
+    payloads stay small enough for any JSON encoder.
     """
     if isinstance(value, Mapping | list | tuple) and _depth >= MAX_DEPTH:
         return TOO_DEEP
@@ -52,35 +85,99 @@ def mask_secrets(value: Any, _depth: int = 0) -> Any:
         return {
             key: MASK
             if isinstance(key, str) and is_secret_key(key) and value[key] not in (None, "")
-            else mask_secrets(item, _depth + 1)
+            else mask_secrets(item, secrets, _depth + 1)
             for key, item in value.items()
         }
     if isinstance(value, list | tuple):
-        return [mask_secrets(item, _depth + 1) for item in value]
-    if isinstance(value, str) and "://" in value:
-        return mask_url_passwords(value)
+        return [mask_secrets(item, secrets, _depth + 1) for item in value]
+    if isinstance(value, str):
+        return mask_text(value, secrets)
     return value
 
 
-def mask_url_passwords(text: str) -> str:
-    """``scheme://user:password@`` becomes ``scheme://user:***@`` anywhere in ``text``."""
-    parts: list[str] = []
-    done = search = 0
-    while (found := text.find("://", search)) >= 0:
-        search = found + 3
-        if not found or text[found - 1] not in _SCHEME_CHARS:
+def payload_secrets(payload: Any) -> frozenset[str]:
+    """The secret values a payload holds (under secret keys, and passwords in its URLs).
+
+    Free text about the operation (a server's answer, an error) is masked with them too.
+    Values shorter than four characters are left out: they would mask ordinary words.
+    """
+    found: set[str] = set()
+    stack: list[tuple[Any, int]] = [(payload, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
             continue
-        match = _URL_USERINFO.match(text, search)
-        if match is None:
-            continue
-        parts += (text[done:search], match["user"], ":", MASK, "@")
-        done = search = match.end()
-    return "".join(parts) + text[done:] if parts else text
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                if isinstance(key, str) and is_secret_key(key) and item not in (None, ""):
+                    found.update(_secret_strings(item))
+                else:
+                    stack.append((item, depth + 1))
+        elif isinstance(value, list | tuple):
+            stack.extend((item, depth + 1) for item in value)
+        elif isinstance(value, str) and "@" in value:
+            for match in _URL_PASSWORD.finditer(value):
+                # Sent as Basic authentication: the encoded pair is as secret as the password.
+                pair = f"{unquote(match['user'])}:{unquote(match['password'])}"
+                found.update((match["password"], base64.b64encode(pair.encode()).decode()))
+    return frozenset(s for s in found if len(s) >= _MIN_SECRET_LENGTH)
 
 
 def masked_operation(data: dict[str, Any]) -> dict[str, Any]:
-    """An operation's JSON form with its payload (and URLs in its error) masked."""
+    """An operation's JSON form with its payload and its error masked."""
     out = dict(data)
-    out["payload"] = mask_secrets(out.get("payload", {}))
-    out["error_message"] = mask_secrets(out.get("error_message"))
+    payload = out.get("payload", {})
+    out["payload"] = mask_secrets(payload)
+    error = out.get("error_message")
+    if isinstance(error, str):
+        out["error_message"] = mask_text(error, payload_secrets(payload))
     return out
+
+
+def shown_payload_text(payload: Any) -> str:
+    """The payload as search sees it: compact JSON of what is shown (secrets masked)."""
+    return json.dumps(mask_secrets(payload), ensure_ascii=False, separators=(",", ":"))
+
+
+def might_hold_secrets(text: str, folded: str | None = None) -> bool:
+    """False when masking cannot change ``text`` (JSON or free text): a cheap first look.
+
+    Every key and pattern masked above contains one of these words once ``-`` and ``_``
+    are dropped, a URL password contains ``@``, and registered values are looked for.
+    ``folded`` is ``text.casefold()`` when the caller has it already.
+    """
+    folded = text.casefold() if folded is None else folded
+    if "-" in folded or "_" in folded:
+        folded = folded.replace("-", "").replace("_", "")
+    for hint in _SECRET_HINTS:  # plain substring tests: twice as fast as one regex
+        if hint in folded:
+            return True
+    known = registered_secrets()
+    return bool(known) and any(secret in text for secret in known)
+
+
+def shown_text_contains(payload: Any, error: str | None, needle: str) -> bool:
+    """Whether ``needle`` (case-folded) is in the shown payload or the shown error.
+
+    The one rule of a text search of the queue: SQL (``queue/_search.py``) and the
+    window's live filter both call it.
+    """
+    if needle in shown_payload_text(payload).casefold():
+        return True
+    if not error:
+        return False
+    return needle in mask_text(error, payload_secrets(payload)).casefold()
+
+
+def _secret_strings(value: Any) -> list[str]:
+    """Every string inside a secret value; a scheme word (``Bearer x``) is split off."""
+    if isinstance(value, str):
+        scheme, _, rest = value.partition(" ")
+        return [value, rest] if rest and scheme.isalpha() else [value]
+    if isinstance(value, Mapping):
+        return [s for item in value.values() for s in _secret_strings(item)]
+    if isinstance(value, list | tuple):
+        return [s for item in value for s in _secret_strings(item)]
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return [str(value)]
+    return []

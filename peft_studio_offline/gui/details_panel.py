@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from peft_studio_offline.core.enums import OperationStatus
+from peft_studio_offline.core.masking import mask_text
 from peft_studio_offline.gui import formatting
 from peft_studio_offline.gui.chart import ActivityChart
 from peft_studio_offline.gui.history import StatsHistory
@@ -267,7 +268,7 @@ def _endpoint_results(info: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 
 def _endpoint_item(result: Mapping[str, Any]) -> QTreeWidgetItem:
-    url = str(result.get("url", "?"))
+    url = mask_text(str(result.get("url", "?")))
     ok = result.get("ok")
     outcome = str(result.get("outcome") or ("healthy" if ok else "not checked"))
     if ok:
@@ -279,7 +280,7 @@ def _endpoint_item(result: Mapping[str, Any]) -> QTreeWidgetItem:
     else:
         status = result.get("http_status")
         error = result.get("error") or (f"HTTP {status}" if status else "error")
-        text, colour = str(error), formatting.NETWORK_COLOURS["offline"]
+        text, colour = mask_text(str(error)), formatting.NETWORK_COLOURS["offline"]
     latency = result.get("latency_ms")
     checked = formatting.parse_time(result.get("checked_at"))
     item = QTreeWidgetItem(
@@ -314,7 +315,7 @@ def last_sync_lines(result: Mapping[str, Any], at: float | None, groups: int = 3
         lines.append(f"{count(held)} held back: {hosts} paused after repeated failures")
     grouped = group_errors(result.get("errors") or [])
     for group in grouped[:groups]:
-        lines.append(f"{describe_ids(group.ids)}: {group.error}")
+        lines.append(f"{describe_ids(group.ids)}: {mask_text(group.error)}")
     rest = grouped[groups:]
     if rest:
         lines.append(f"…and {count(sum(len(g.ids) for g in rest))} more with other errors")

@@ -32,6 +32,7 @@ from PySide6.QtCore import (
 
 from peft_studio_offline.core.enums import OperationStatus
 from peft_studio_offline.core.events import QueueChange
+from peft_studio_offline.core.masking import mask_text
 from peft_studio_offline.core.operation import OperationSummary
 from peft_studio_offline.core.queue import OfflineQueueManager
 from peft_studio_offline.gui import formatting
@@ -489,7 +490,7 @@ def _display(op: OperationSummary, key: str, *, keep: bool = False) -> str:
         return _due_time(op) if keep else _next_attempt(op)
     if key == "error_message":
         # The first line, cut: an error can be as long as a server's answer.
-        text = (op.error_message or op.problem or "")[:_ERROR_SCAN].strip()
+        text = mask_text((op.error_message or op.problem or "")[:_ERROR_SCAN]).strip()
         return text.split("\n", 1)[0][:200]
     return ""
 
@@ -516,7 +517,7 @@ def _tooltip(op: OperationSummary, key: str) -> str | None:
         text = op.error_message or op.problem or None
         if text is not None and len(text) > _ERROR_TOOLTIP:
             text = text[:_ERROR_TOOLTIP] + "…"
-        return formatting.plain_tooltip(text) or None
+        return formatting.plain_tooltip(mask_text(text) if text else None) or None
     if key in ("created_at", "updated_at", "next_attempt_at"):
         return formatting.full_time(getattr(op, key))
     if key == "retry_count":

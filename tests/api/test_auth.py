@@ -44,10 +44,8 @@ async def test_no_token_is_401_everywhere(live_api: LiveApi, method: str, path: 
     "header",
     [
         "Bearer wrong",
-        "bearer {token}",
         "Basic {token}",
         "Bearer {token}x",
-        "Bearer  {token}",
         "{token}",
     ],
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -18,6 +19,7 @@ from peft_studio_offline.core.handlers.mlflow import (
 )
 from peft_studio_offline.core.handlers.mlflow._client import artifact_url
 from peft_studio_offline.core.queue import OfflineQueueManager
+from peft_studio_offline.core.settings import Settings
 from peft_studio_offline.core.sync.engine import SyncEngine
 from tests.support.mlflow_server import DroppingProxy, MlflowServer, mlflow_server, new_run
 
@@ -198,3 +200,74 @@ async def test_missing_run_unusable_names_and_missing_folder_fail_for_good(
     assert f"MLflow has no run '{'f' * 32}'" in messages[no_run]
     assert "notes #1.txt" in messages[bad_name]
     assert f"{gone} does not exist" in messages[vanished]
+
+
+# ------------------------------------------------- files leave only from allowed folders
+
+
+def allowing(*roots: Path) -> Settings:
+    settings = Settings.load()
+    sync = dataclasses.replace(settings.sync, upload_roots=tuple(str(r) for r in roots))
+    return dataclasses.replace(settings, sync=sync)
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    folder = tmp_path / "outside"
+    folder.mkdir()
+    (folder / "secret.txt").write_text("the private key")
+    (folder / "adapter_model.safetensors").write_bytes(b"someone else's weights")
+    return folder
+
+
+async def test_a_link_inside_an_adapter_folder_is_refused_by_name(
+    rest: MlflowRestClient,
+    mlflow_server: MlflowServer,
+    queue: OfflineQueueManager,
+    tmp_path: Path,
+    outside: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.url)
+    experiment_id, run_id = await new_run(rest)
+    allowed = tmp_path / "allowed"
+    folder = allowed / "lora"
+    folder.mkdir(parents=True)
+    (folder / "adapter_config.json").write_text("{}")
+    op_id, _ = await push(queue, folder, run_id)  # a link is refused at enqueue too
+    (folder / "secret.txt").symlink_to(Path("..") / ".." / "outside" / "secret.txt")
+    async with SyncEngine(queue, None, settings=allowing(allowed)) as engine:
+        assert (await engine.sync())["failed"] == 1
+    op = await queue.get_operation(op_id)
+    assert op is not None and op.status is OperationStatus.FAILED
+    assert "symbolic links ('secret.txt')" in (op.error_message or "")
+    assert await rest.list_artifacts(f"{experiment_id}/{run_id}/artifacts") == []
+
+
+async def test_an_adapter_folder_swapped_for_a_link_or_outside_the_roots_is_not_pushed(
+    rest: MlflowRestClient,
+    mlflow_server: MlflowServer,
+    queue: OfflineQueueManager,
+    tmp_path: Path,
+    outside: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.url)
+    experiment_id, run_id = await new_run(rest)
+    allowed = tmp_path / "allowed"
+    folder = allowed / "lora"
+    folder.mkdir(parents=True)
+    (folder / "adapter_config.json").write_text("{}")
+    swapped, _ = await push(queue, folder, run_id)
+    (folder / "adapter_config.json").unlink()
+    folder.rmdir()
+    folder.symlink_to(outside, target_is_directory=True)
+    # Queued when no folder was allowed; the roots set since then hold at send time.
+    elsewhere, _ = await push(queue, outside, run_id, artifact_path="elsewhere")
+    async with SyncEngine(queue, None, settings=allowing(allowed)) as engine:
+        assert (await engine.sync())["failed"] == 2
+    first, second = await queue.get_operation(swapped), await queue.get_operation(elsewhere)
+    assert first is not None and second is not None
+    assert "is a symbolic link" in (first.error_message or "")
+    assert "outside the folders allowed" in (second.error_message or "")
+    assert await rest.list_artifacts(f"{experiment_id}/{run_id}/artifacts") == []

@@ -4,6 +4,8 @@ Events: ``ready`` (the current stats and network status, first), ``queue`` (``ki
 ``ids`` of changed operations), ``stats`` (after each burst of queue changes), ``network``
 (``old`` and ``new`` status), ``sync`` (the engine's progress, when it reports any), and
 ``overflow`` when the reader fell too far behind and should reload what it shows.
+
+Everything sent is masked as every other answer of the API is (``mask_secrets``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from peft_studio_offline.api.deps import runtime_of
 from peft_studio_offline.core.events import QueueChange
+from peft_studio_offline.core.masking import mask_secrets
 from peft_studio_offline.core.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -54,14 +57,14 @@ async def events(request: Request) -> AsyncIterator[ServerSentEvent]:
     def put(kind: str, data: Any) -> None:
         nonlocal overflowed
         try:
-            inbox.put_nowait((kind, data))
+            inbox.put_nowait((kind, data if kind == "queue" else mask_secrets(data)))
         except asyncio.QueueFull:
             overflowed = True
 
     hub.inboxes.add(inbox)
     unsubscribers = _subscribe(runtime, put)
     try:
-        yield ServerSentEvent(event="ready", data=await _snapshot(runtime))
+        yield ServerSentEvent(event="ready", data=mask_secrets(await _snapshot(runtime)))
         while True:
             kind, data = await inbox.get()
             if (kind, data) == _CLOSE:

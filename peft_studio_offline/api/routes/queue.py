@@ -30,7 +30,7 @@ from peft_studio_offline.api.schemas import (
 )
 from peft_studio_offline.core.enums import OperationStatus, OperationType
 from peft_studio_offline.core.errors import OperationNotFoundError
-from peft_studio_offline.core.masking import mask_secrets
+from peft_studio_offline.core.masking import mask_secrets, payload_secrets
 from peft_studio_offline.core.operation import OperationSummary
 from peft_studio_offline.core.queue import OfflineQueueManager
 
@@ -151,7 +151,7 @@ async def list_conflicts(queue: Queue) -> dict[str, Any]:
     out = []
     for operation, record in await queue.list_conflicts():
         item = summary_json(operation)
-        item["conflict"] = mask_secrets(record.to_dict())
+        item["conflict"] = mask_secrets(record.to_dict(), payload_secrets(record.local))
         out.append(item)
     return {"conflicts": out}
 
@@ -195,20 +195,25 @@ async def _detail(queue: OfflineQueueManager, operation_id: int) -> Response:
     for key in ("payload_preview", "payload_truncated"):
         del data[key]
     data["wait_reason"] = await queue.wait_reason(operation_id)
-    data["attempts"] = [mask_secrets(a.to_dict()) for a in await queue.get_attempts(operation_id)]
+    data["attempts"] = [a.to_dict() for a in await queue.get_attempts(operation_id)]
     record = await queue.get_conflict(operation_id)
-    data["conflict"] = None if record is None else mask_secrets(record.to_dict())
+    data["conflict"] = None if record is None else record.to_dict()
     body = await asyncio.to_thread(_with_payload, data, text)
     return Response(body, media_type="application/json")
 
 
 def _with_payload(data: dict[str, Any], text: str) -> bytes:
+    """The answer with the payload, every shown string masked with the payload's own
+    secrets too (an echoing server can put them into an error)."""
     try:
         # Not orjson: it reads an integer beyond 64 bits as a float, changing the value.
         payload = json.loads(text)
     except ValueError:  # written by another version, or damaged: ``problem`` says so
         payload = {}
-    data["payload"] = mask_secrets(payload) if isinstance(payload, dict) else {}
+    secrets = payload_secrets(payload)
+    for key in ("wait_reason", "attempts", "conflict", "error_message"):
+        data[key] = mask_secrets(data[key], secrets)
+    data["payload"] = mask_secrets(payload, secrets) if isinstance(payload, dict) else {}
     try:
         return orjson.dumps(data)
     except TypeError:

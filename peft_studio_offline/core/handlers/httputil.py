@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import SplitResult, unquote, urljoin, urlsplit
 
 import httpx
 
@@ -26,6 +26,8 @@ MAX_RETRY_AFTER = 24 * 3600.0  # a longer wish is capped: the queue will still t
 _MESSAGE_LIMIT = 500
 _RETRYABLE = frozenset({408, 425, 429})
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_ILLEGAL_IN_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 class PayloadError(ValueError):
@@ -95,13 +97,30 @@ def host_of(url: str) -> str:
 
 
 def is_under(url: str, base_url: str) -> bool:
-    """True when ``url`` is on the configured API (credentials are only sent there)."""
+    """True when ``url`` is the configured API's base path or below it (its token goes there).
+
+    Same scheme, host and port, and the path is the base path itself or continues it after
+    a ``/``: with a base ``http://h/api``, ``/api/x`` qualifies, ``/api2/x`` and ``/apiX``
+    do not, nor does a path that climbs out with ``..``.
+    """
     if not base_url:
         return False
     a, b = urlsplit(url), urlsplit(base_url)
-    return (a.scheme, a.netloc.lower()) == (b.scheme, b.netloc.lower()) and a.path.startswith(
-        b.path.rstrip("/")
-    )
+    try:
+        same_origin = (a.scheme, a.hostname, _port(a)) == (b.scheme, b.hostname, _port(b))
+    except ValueError:  # a port that is not a number
+        return False
+    if not same_origin or a.username is not None or a.password is not None:
+        return False
+    segments = unquote(a.path).split("/")
+    if ".." in segments or "." in segments:
+        return False
+    base = b.path.rstrip("/")
+    return a.path == base or a.path.startswith(base + "/")
+
+
+def _port(parts: SplitResult) -> int | None:
+    return parts.port or {"http": 80, "https": 443}.get(parts.scheme)
 
 
 def request_headers(
@@ -113,6 +132,15 @@ def request_headers(
         raise PayloadError("The payload's 'headers' must be an object of strings.")
     # The operation's key wins over one in the payload (set it at enqueue instead).
     headers = {str(k): str(v) for k, v in raw.items() if str(k).lower() != "idempotency-key"}
+    for name, value in headers.items():
+        # Refused here, by name: the HTTP library's own error would quote the value.
+        if not _HEADER_NAME.fullmatch(name):
+            raise PayloadError(f"{name[:100]!r} is not a valid HTTP header name.")
+        if _ILLEGAL_IN_VALUE.search(value):
+            raise PayloadError(
+                f"The value of the header {name!r} holds a line break or another control"
+                " character, which HTTP does not allow; it was not sent."
+            )
     headers[IDEMPOTENCY_HEADER] = context.idempotency_key
     lowered = {k.lower() for k in headers}
     token_name = context.settings.credentials.api_token

@@ -34,6 +34,14 @@ from peft_studio_offline.core.handlers.httputil import (
     transport_failure,
 )
 from peft_studio_offline.core.operation import Operation
+from peft_studio_offline.core.outgoing_files import (
+    MissingFileError,
+    OutgoingFile,
+    OutgoingFileError,
+    OutsideRootsError,
+    open_outgoing_file,
+    outgoing_path,
+)
 from peft_studio_offline.core.sync.handler import HandlerContext, MissingSettingError, Outcome
 
 CHUNK_SIZE = 256 * 1024
@@ -44,57 +52,56 @@ class FileChangedError(Exception):
 
 
 def check_upload_path(path: str | os.PathLike[str], roots: Iterable[str]) -> Path:
-    """The file's resolved path; ``InvalidOperationError`` when it is outside ``roots``.
+    """The file's real path; ``InvalidOperationError`` when it is outside ``roots``.
 
     An empty ``roots`` allows every path (settings ``sync.upload_roots``). Symbolic links
-    are resolved first, so a link inside a root to a file outside it is refused.
+    the caller names are resolved here, at enqueue, and the real path is what is stored:
+    when the operation is sent, that path is opened without following any link.
     """
-    resolved = Path(path).expanduser().resolve()
-    allowed = [Path(root).expanduser().resolve() for root in roots if str(root).strip()]
-    if allowed and not any(resolved.is_relative_to(root) for root in allowed):
-        raise UploadNotAllowedError(
-            f"The file {resolved} is outside the folders allowed for uploads"
-            " (settings sync.upload_roots).",
-            field="payload.path",
-        )
-    return resolved
+    try:
+        return outgoing_path(path, roots)
+    except OutsideRootsError as exc:
+        raise UploadNotAllowedError(str(exc), field="payload.path") from None
 
 
-def file_facts(path: Path) -> tuple[str, int]:
-    """SHA-256 (hex) and size of a file, read in chunks."""
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as handle:
-        while chunk := handle.read(1024 * 1024):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
+def file_facts(path: str | os.PathLike[str], roots: Iterable[str] = ()) -> tuple[str, int]:
+    """SHA-256 (hex) and size of a file, read from one checked descriptor."""
+    with open_outgoing_file(path, roots) as opened:
+        return opened.sha256(), opened.size
 
 
 def prepare_upload_payload(payload: Mapping[str, Any], roots: Iterable[str]) -> dict[str, Any]:
-    """Validate an upload at enqueue: absolute ``path``, and ``sha256``/``size`` filled in."""
+    """Validate an upload at enqueue: the real ``path``, and the app's own ``sha256``/``size``.
+
+    A ``sha256`` or ``size`` in the payload is replaced: only what the app read itself can
+    prove, when the file is sent, that it is the file that was queued.
+    """
     raw = payload.get("path")
     if not isinstance(raw, str) or not raw.strip():
         raise InvalidOperationError("A file upload needs a 'path' to a local file.")
+    roots = tuple(roots)
     path = check_upload_path(raw, roots)
-    if not path.is_file():
-        raise InvalidOperationError(
-            f"The file {path} does not exist or is not a regular file.", field="payload.path"
-        )
     method = str(payload.get("method") or "PUT").upper()
     if method not in ("PUT", "POST"):
         raise InvalidOperationError(
             f"A file upload is sent with PUT or POST, not {method!r}.", field="payload.method"
         )
+    try:
+        with open_outgoing_file(path, roots) as opened:
+            sha256, size = opened.sha256(), opened.size
+    except MissingFileError:
+        raise InvalidOperationError(
+            f"The file {path} does not exist or is not a regular file.", field="payload.path"
+        ) from None
+    except OutgoingFileError as exc:
+        raise InvalidOperationError(str(exc), field="payload.path") from None
+    except OSError as exc:
+        raise InvalidOperationError(
+            f"The file {path} cannot be read ({exc.strerror}).", field="payload.path"
+        ) from exc
     out = dict(payload)
     out["path"] = str(path)
-    if not out.get("sha256"):
-        try:
-            out["sha256"], out["size"] = file_facts(path)
-        except OSError as exc:
-            raise InvalidOperationError(f"The file {path} cannot be read ({exc}).") from exc
-    elif "size" not in out:
-        out["size"] = path.stat().st_size
+    out["sha256"], out["size"] = sha256, size
     return out
 
 
@@ -116,27 +123,44 @@ class FileUploadHandler:
         try:
             url = resolve_url(payload, context.api_base_url)
             headers = request_headers(payload, context, url)
-            path = check_upload_path(
-                str(payload.get("path") or ""), context.settings.sync.upload_roots
-            )
             method = str(payload.get("method") or "PUT").upper()
             if method not in ("PUT", "POST"):
                 raise PayloadError(f"A file upload is sent with PUT or POST, not {method!r}.")
-        except (PayloadError, InvalidOperationError) as exc:
+        except PayloadError as exc:
             return Outcome.failed(str(exc))
-        expected_sha = payload.get("sha256") or None
+        raw_path = str(payload.get("path") or "")
         try:
-            size = path.stat().st_size
-        except FileNotFoundError:
-            return Outcome.failed(f"The file {path} no longer exists; nothing was uploaded.")
+            opened = await asyncio.to_thread(
+                open_outgoing_file, raw_path, context.settings.sync.upload_roots
+            )
+        except MissingFileError:
+            return Outcome.failed(f"The file {raw_path} no longer exists; nothing was uploaded.")
+        except OutgoingFileError as exc:
+            return Outcome.failed(f"{exc} Nothing was uploaded.")
         except OSError as exc:
-            return Outcome.failed(f"The file {path} cannot be read ({exc}).")
+            return Outcome.failed(f"The file {raw_path} cannot be read ({exc}).")
+        try:
+            return await self._send(payload, context, url, headers, method, opened)
+        finally:
+            opened.close()
+
+    async def _send(
+        self,
+        payload: Mapping[str, Any],
+        context: HandlerContext,
+        url: str,
+        headers: dict[str, str],
+        method: str,
+        opened: OutgoingFile,
+    ) -> Outcome:
+        path, size = opened.path, opened.size
+        expected_sha = payload.get("sha256") or None
         expected_size = payload.get("size")
         if expected_sha and isinstance(expected_size, int) and expected_size != size:
             return Outcome.failed(_changed(path))
         if payload.get("etag"):
             headers["If-Match"] = str(payload["etag"])
-        stream = _FileStream(path, expected_sha, size)
+        stream = _FileStream(opened, expected_sha)
         if method == "PUT":
             headers.setdefault(
                 "Content-Type", str(payload.get("content_type") or "application/octet-stream")
@@ -154,8 +178,6 @@ class FileUploadHandler:
             )
         except FileChangedError:
             return Outcome.failed(_changed(path))
-        except FileNotFoundError:
-            return Outcome.failed(f"The file {path} no longer exists; nothing was uploaded.")
         except httpx.HTTPError as exc:
             if stream.changed:
                 return Outcome.failed(_changed(path))
@@ -187,33 +209,32 @@ def _changed(path: Path) -> str:
 class _FileStream:
     """Reads a file in chunks, hashing as it goes; holds back the last chunk until checked."""
 
-    def __init__(self, path: Path, expected_sha: str | None, size: int) -> None:
-        self.path = path
+    def __init__(self, opened: OutgoingFile, expected_sha: str | None) -> None:
+        self.opened = opened
+        self.path = opened.path
         self.expected_sha = expected_sha
-        self.size = size
+        self.size = opened.size
         self.sha256: str | None = None
         self.changed = False
 
     async def chunks(self) -> AsyncIterator[bytes]:
         digest = hashlib.sha256()
         total = 0
-        handle: BinaryIO = await asyncio.to_thread(self.path.open, "rb")
-        try:
-            held: bytes | None = None
-            while chunk := await asyncio.to_thread(handle.read, CHUNK_SIZE):
-                digest.update(chunk)
-                total += len(chunk)
-                if held is not None:
-                    yield held
-                held = chunk
-            self.sha256 = digest.hexdigest()
-            if total != self.size or (self.expected_sha and self.sha256 != self.expected_sha):
-                self.changed = True
-                raise FileChangedError(_changed(self.path))
+        handle: BinaryIO = self.opened.handle
+        await asyncio.to_thread(handle.seek, 0)  # a resent body starts over
+        held: bytes | None = None
+        while chunk := await asyncio.to_thread(handle.read, CHUNK_SIZE):
+            digest.update(chunk)
+            total += len(chunk)
             if held is not None:
                 yield held
-        finally:
-            await asyncio.to_thread(handle.close)
+            held = chunk
+        self.sha256 = digest.hexdigest()
+        if total != self.size or (self.expected_sha and self.sha256 != self.expected_sha):
+            self.changed = True
+            raise FileChangedError(_changed(self.path))
+        if held is not None:
+            yield held
 
 
 class _Multipart:

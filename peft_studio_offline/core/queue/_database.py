@@ -11,8 +11,12 @@ which is what reopening the queue does to an unfinished claim anyway.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
+import stat
 import struct
+import sys
 from pathlib import Path
 
 import aiosqlite
@@ -25,6 +29,8 @@ from peft_studio_offline.core.errors import (
     QueueLockedError,
     StorageFullError,
 )
+from peft_studio_offline.core.paths import PRIVATE_FILE_MODE
+from peft_studio_offline.core.queue._search import SQL_FUNCTION, shown_has
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -158,7 +164,34 @@ async def connect_reader(path: Path, busy_timeout: float) -> aiosqlite.Connectio
     conn.row_factory = sqlite3.Row
     await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
     await conn.execute("PRAGMA query_only = 1")
+    # Searches match the text shown, secrets masked (see ``_search.py``).
+    await conn.create_function(SQL_FUNCTION, 4, shown_has, deterministic=True)
     return conn
+
+
+def create_private_database(path: Path) -> bool:
+    """Make sure every file of the database is the user's alone; True when it was created.
+
+    SQLite gives the WAL and shared-memory files the permissions of the database file, so
+    the database is created empty (which SQLite reads as a new database) with 0600 before
+    SQLite sees it, wherever it is (``--db`` may name any folder). Files of an existing
+    queue that others may read (an older version made them so) are tightened.
+    """
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE))
+    except FileExistsError:
+        created = False
+    except OSError:
+        return False  # SQLite will say what is wrong, in its words
+    else:
+        created = True
+    if sys.platform != "win32":
+        for name in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            with contextlib.suppress(OSError):
+                info = name.stat()
+                if info.st_uid == os.getuid() and stat.S_IMODE(info.st_mode) & 0o077:
+                    name.chmod(PRIVATE_FILE_MODE)
+    return created
 
 
 def connect_writer(path: Path, busy_timeout: float) -> sqlite3.Connection:

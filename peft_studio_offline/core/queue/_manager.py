@@ -48,6 +48,7 @@ from peft_studio_offline.core.queue._database import (
     configure_writer,
     connect_reader,
     connect_writer,
+    create_private_database,
     translate,
 )
 from peft_studio_offline.core.queue._identity import new_owner, owner_is_gone, retire_owner
@@ -69,6 +70,7 @@ from peft_studio_offline.core.queue._rows import (
     row_to_operation,
     row_to_summary,
 )
+from peft_studio_offline.core.queue._search import search_clause
 from peft_studio_offline.core.queue._writer import Job, WriteJob, Writer
 
 log = logging.getLogger(__name__)
@@ -237,7 +239,7 @@ class OfflineQueueManager:
 
     def _open_writer_connection(self) -> sqlite3.Connection:
         """On the writer thread: connect, check, migrate. Nothing is written to a bad file."""
-        created = not self.db_path.exists()
+        create_private_database(self.db_path)
         conn = connect_writer(self.db_path, self.busy_timeout)
         try:
             check_readable(conn, self.db_path)
@@ -250,9 +252,6 @@ class OfflineQueueManager:
         except BaseException:
             conn.close()
             raise
-        if created:
-            with contextlib.suppress(OSError):
-                self.db_path.chmod(0o600)
         return conn
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
@@ -1061,15 +1060,7 @@ def _filters(
         kinds = [parse_operation_type(t).value for t in _as_list(operation_type)]
         where.append(f"operation_type IN ({', '.join(repr(k) for k in kinds)})")
     if search:
-        params["search"] = f"%{search}%"
-        clause = (
-            "(payload LIKE :search OR error_message LIKE :search OR idempotency_key LIKE :search"
-            " OR operation_type LIKE :search"
-        )
-        if search.strip().isdigit():
-            params["search_id"] = int(search.strip())
-            clause += " OR id = :search_id"
-        where.append(clause + ")")
+        where.append(search_clause(search, params))
     return where, params
 
 

@@ -15,6 +15,7 @@ import httpx
 
 from peft_studio_offline.core.enums import ConflictResolution, OperationStatus
 from peft_studio_offline.core.errors import OperationNotFoundError
+from peft_studio_offline.core.masking import mask_secrets, mask_text, payload_secrets
 from peft_studio_offline.core.operation import Operation
 from peft_studio_offline.core.sync.conflicts import resend_payload
 from peft_studio_offline.core.sync.handler import (
@@ -335,6 +336,7 @@ class Runner:
             outcomes = [await self._attempt(group.handler, first, context)]
         else:
             outcomes = await self._attempt_batch(group, context)
+        outcomes = [_masked(op, o) for op, o in zip(group.operations, outcomes, strict=True)]
         # One request (or one coalesced request) is one data point for the breaker; an
         # operation waiting for a setting sent nothing and says nothing about the host.
         sent = [outcome for outcome in outcomes if outcome.waiting_for is None]
@@ -627,6 +629,23 @@ class Runner:
 def _call_optional(handler: object, name: str, *args: Any) -> Any:
     method: Callable[..., Any] | None = getattr(handler, name, None)
     return None if method is None else method(*args)
+
+
+def _masked(op: Operation, outcome: Outcome) -> Outcome:
+    """The outcome as it is recorded and reported: secrets out of its message and details.
+
+    A server's answer is free text: one that echoes the request (its headers, a URL with
+    a key) must not carry the credential into the history, the error or the sync result.
+    The conflict's values are left as they are: a re-send is built from them.
+    """
+    if outcome.message is None and not outcome.details:
+        return outcome
+    secrets = payload_secrets(op.payload)
+    return dataclasses.replace(
+        outcome,
+        message=None if outcome.message is None else mask_text(outcome.message, secrets),
+        details=mask_secrets(outcome.details, secrets) if outcome.details else outcome.details,
+    )
 
 
 def _as_outcome(value: object) -> Outcome:

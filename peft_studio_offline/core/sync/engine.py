@@ -111,8 +111,8 @@ class SyncEngine:
             options.get("conflict_strategy", settings.sync.conflict_strategy)
         )
         self._own_credentials = options.get("credentials") is None
-        self._credential: CredentialLookup = options.get("credentials") or _credential_lookup(
-            settings
+        self._credential: CredentialLookup = _masked_from_now_on(
+            options.get("credentials") or _credential_lookup(settings)
         )
         self.breaker = CircuitBreaker(
             threshold=_positive_int(options.get("breaker_threshold", 5), "breaker_threshold"),
@@ -187,7 +187,7 @@ class SyncEngine:
         """
         self.settings = apply_environment(settings, os.environ)
         if self._own_credentials:
-            self._credential = _credential_lookup(self.settings)
+            self._credential = _masked_from_now_on(_credential_lookup(self.settings))
         await self.wake_waiting()
 
     async def wake_waiting(self) -> int:
@@ -566,6 +566,19 @@ def _credential_lookup(settings: Settings) -> CredentialLookup:
             return None
 
     return lookup
+
+
+def _masked_from_now_on(lookup: CredentialLookup) -> CredentialLookup:
+    """``lookup``, with every secret it answers masked wherever this process shows text."""
+    from peft_studio_offline.core.logs import register_secret
+
+    def registering(name: str) -> str | None:
+        secret = lookup(name)
+        if isinstance(secret, str):
+            register_secret(secret)
+        return secret
+
+    return registering
 
 
 def _positive_int(value: Any, name: str) -> int:

@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from peft_studio_offline.core import payload_preview
-from peft_studio_offline.core.masking import mask_secrets
+from peft_studio_offline.core.masking import mask_secrets, mask_text, payload_secrets
 from peft_studio_offline.core.operation import Attempt, ConflictRecord, OperationSummary
 from peft_studio_offline.core.queue import OfflineQueueManager
 from peft_studio_offline.gui import formatting
@@ -90,6 +90,7 @@ class InspectDialog(QDialog):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
+        self._secrets: frozenset[str] = frozenset()
         self.setObjectName("inspectDialog")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.setWindowTitle(
@@ -200,14 +201,17 @@ class InspectDialog(QDialog):
         if op.expires_at:
             parts.append(f"expires {formatting.full_time(op.expires_at)}")
         self.times.setText("\n".join(parts))
-        self.error.setText(_cut(op.error_message or op.problem or "none", ERROR_CHARS))
+        # Free text is masked with the operation's own secrets too: a server that echoes a
+        # request can put them into an error.
+        error = _cut(op.error_message or op.problem or "none", ERROR_CHARS)
+        self.error.setText(mask_text(error, self._secrets))
 
     def show_history(self, attempts: list[Attempt]) -> None:
         self.history.clear()
         for attempt in attempts:
-            detail = attempt.error or (
-                json.dumps(mask_secrets(attempt.details), default=str) if attempt.details else ""
-            )
+            detail = mask_text(attempt.error, self._secrets) if attempt.error else ""
+            if not detail and attempt.details:
+                detail = json.dumps(mask_secrets(attempt.details, self._secrets), default=str)
             detail = _cut(detail, ERROR_CHARS)
             item = QTreeWidgetItem(
                 [str(attempt.attempt), formatting.full_time(attempt.at), attempt.outcome, detail]
@@ -229,22 +233,26 @@ class InspectDialog(QDialog):
             self.wait_reason.setText("This operation is no longer in the queue.")
             self.payload_note.setText("")
             return
+        text = await queue.get_payload_text(op_id)
+        # The payload's own secrets, found off the GUI thread: the payload may be large.
+        secrets = frozenset() if text is None else await asyncio.to_thread(_secrets_of, text)
+        if not shiboken6.isValid(self):
+            return
+        self._secrets = secrets
         self.show_operation(fresh)
         reason = await queue.wait_reason(op_id)
         attempts = await queue.get_attempts(op_id)
         record = await queue.get_conflict(op_id)
         if not shiboken6.isValid(self):
             return
-        self.wait_reason.setText(reason or "Not waiting.")
+        self.wait_reason.setText(mask_text(reason, secrets) if reason else "Not waiting.")
         self.show_history(attempts)
         if record is not None:
             self.show_conflict(await asyncio.to_thread(conflict_text, record))
-        await self._load_payload(queue, op_id, fresh.payload_size)
+        if text is not None:
+            await self._load_payload(text, fresh.payload_size)
 
-    async def _load_payload(self, queue: OfflineQueueManager, op_id: int, size: int) -> None:
-        text = await queue.get_payload_text(op_id)
-        if text is None or not shiboken6.isValid(self):
-            return
+    async def _load_payload(self, text: str, size: int) -> None:
         shown = await asyncio.to_thread(_preview, text, size)
         if not shiboken6.isValid(self):
             return
@@ -319,6 +327,13 @@ class InspectDialog(QDialog):
                 self.save_button.setEnabled(True)
         if shiboken6.isValid(self):
             self.payload_note.setText(f"Saved to {path}.")
+
+
+def _secrets_of(text: str) -> frozenset[str]:
+    try:
+        return payload_secrets(json.loads(text))
+    except ValueError:  # unreadable: nothing to find
+        return frozenset()
 
 
 def _preview(text: str, size: int) -> payload_preview.PayloadPreview:

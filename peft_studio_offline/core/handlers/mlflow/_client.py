@@ -8,7 +8,6 @@ MLflow's answers are translated into :mod:`._errors` at this boundary.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping
 from pathlib import Path
@@ -29,6 +28,7 @@ from peft_studio_offline.core.handlers.mlflow._errors import (
     MlflowServerError,
     MlflowUnreachableError,
 )
+from peft_studio_offline.core.outgoing_files import OutgoingFile, open_outgoing_file
 
 TRACKING_API = "/api/2.0/mlflow/"
 ARTIFACTS_API = "/api/2.0/mlflow-artifacts/artifacts"
@@ -172,26 +172,36 @@ class MlflowRestClient:
     # ----------------------------------------------------------------- artifacts
 
     async def upload_artifact(
-        self, remote_path: str, source: Path, *, chunk_size: int = UPLOAD_CHUNK
+        self, remote_path: str, source: Path | OutgoingFile, *, chunk_size: int = UPLOAD_CHUNK
     ) -> int:
         """Stream one local file to ``remote_path`` under the artifact proxy; returns its size.
 
         ``remote_path`` is relative to the proxy's root, e.g.
-        ``<experiment_id>/<run_id>/artifacts/adapter/adapter_config.json``.
+        ``<experiment_id>/<run_id>/artifacts/adapter/adapter_config.json``. A ``Path`` is
+        opened without following links (``open_outgoing_file``); an ``OutgoingFile`` that
+        the caller opened and checked is read from where it is and left open.
         """
-        handle = await asyncio.to_thread(source.open, "rb")
+        if isinstance(source, OutgoingFile):
+            return await self._put_artifact(remote_path, source, chunk_size)
+        opened = await asyncio.to_thread(open_outgoing_file, source)
         try:
-            size = os.fstat(handle.fileno()).st_size
-            await self._request(
-                "PUT",
-                artifact_url(remote_path),
-                content=_read_chunks(handle, chunk_size),
-                headers={"Content-Length": str(size), "Content-Type": "application/octet-stream"},
-                absolute=True,
-            )
+            return await self._put_artifact(remote_path, opened, chunk_size)
         finally:
-            handle.close()
-        return size
+            opened.close()
+
+    async def _put_artifact(self, remote_path: str, opened: OutgoingFile, chunk_size: int) -> int:
+        await asyncio.to_thread(opened.handle.seek, 0)
+        await self._request(
+            "PUT",
+            artifact_url(remote_path),
+            content=_read_chunks(opened.handle, chunk_size),
+            headers={
+                "Content-Length": str(opened.size),
+                "Content-Type": "application/octet-stream",
+            },
+            absolute=True,
+        )
+        return opened.size
 
     async def list_artifacts(self, remote_path: str) -> list[Json]:
         """The entries directly under ``remote_path``: ``path``, ``is_dir``, ``file_size``."""

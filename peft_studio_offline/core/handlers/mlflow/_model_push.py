@@ -27,6 +27,13 @@ from peft_studio_offline.core.handlers.mlflow._payloads import (
 )
 from peft_studio_offline.core.handlers.mlflow._target import TrackingHandler
 from peft_studio_offline.core.operation import Operation
+from peft_studio_offline.core.outgoing_files import (
+    MissingFileError,
+    NotAFolderError,
+    OutgoingFile,
+    OutgoingFolder,
+    open_outgoing_file,
+)
 from peft_studio_offline.core.sync.handler import HandlerContext, Outcome
 
 IDEMPOTENCY_TAG = "peft_studio_offline.idempotency_key"
@@ -47,15 +54,26 @@ class ModelPushHandler(TrackingHandler):
     async def handle(self, operation: Operation, context: HandlerContext) -> Outcome:
         try:
             push = parse_model_push(operation.payload)
-            files = await asyncio.to_thread(_list_files, push.path)
+            source = await asyncio.to_thread(
+                _AdapterSource.open, push.path, context.settings.sync.upload_roots
+            )
         except InvalidOperationError as exc:
             return Outcome.failed(str(exc))
+        try:
+            return await self._push(push, source, context)
+        finally:
+            source.close()
+
+    async def _push(
+        self, push: ModelPush, source: _AdapterSource, context: HandlerContext
+    ) -> Outcome:
+        files = source.files
         try:
             client = self.tracking.client(context, context.idempotency_key)
             run = await check_run_active(client, push.run_id)
             root = _proxy_root(str(run.get("info", {}).get("artifact_uri", "")), push.run_id)
             destination = posixpath.join(root, push.artifact_path)
-            sent = await _upload(client, files, destination)
+            sent = await _upload(client, source, destination)
             details: dict[str, Any] = {
                 "run_id": push.run_id,
                 "artifact_path": push.artifact_path,
@@ -66,32 +84,68 @@ class ModelPushHandler(TrackingHandler):
                 version = await _register_once(client, push, context.idempotency_key)
                 details["registered_model"] = push.registered_model_name
                 details["version"] = version
+        except InvalidOperationError as exc:  # a file swapped or removed since the listing
+            return Outcome.failed(str(exc))
         except MlflowError as exc:
             return outcome_for(exc)
         return Outcome.done(details)
 
 
-def _list_files(folder: Path) -> list[tuple[Path, str, int]]:
-    """Every file under ``folder``: (path, relative POSIX path, size), sorted, checked."""
-    if folder.is_file():
-        return [(folder, folder.name, folder.stat().st_size)]
-    if not folder.is_dir():
-        raise InvalidOperationError(f"The adapter folder {folder} does not exist.")
-    files: list[tuple[Path, str, int]] = []
-    for path in sorted(folder.rglob("*")):
-        if path.is_file():
-            relative = path.relative_to(folder).as_posix()
-            try:
-                check_artifact_path(relative)
-            except InvalidOperationError:
-                raise InvalidOperationError(
-                    f"MLflow cannot store the file {relative!r} of {folder}"
-                    " (names with '#' or '%' are refused by its artifact proxy)."
-                ) from None
-            files.append((path, relative, path.stat().st_size))
-    if not files:
-        raise InvalidOperationError(f"The adapter folder {folder} has no files.")
-    return files
+class _AdapterSource:
+    """The adapter folder (or single file) being pushed, opened once for the whole push.
+
+    Files are listed and opened through the folder's descriptor, never through a symbolic
+    link (see ``core/outgoing_files.py``); a link inside the folder is refused by name.
+    """
+
+    def __init__(
+        self,
+        folder: OutgoingFolder | None,
+        single: Path | None,
+        files: list[tuple[str, int]],
+        roots: tuple[str, ...],
+    ) -> None:
+        self.folder = folder
+        self.single = single
+        self.files = files
+        self.roots = roots
+
+    @classmethod
+    def open(cls, path: Path, roots: tuple[str, ...]) -> _AdapterSource:
+        try:
+            folder = OutgoingFolder.open(path, roots)
+        except NotAFolderError:
+            with open_outgoing_file(path, roots) as opened:  # a single file is pushed alone
+                return cls(None, opened.path, [(opened.path.name, opened.size)], roots)
+        except MissingFileError:
+            raise InvalidOperationError(f"The adapter folder {path} does not exist.") from None
+        try:
+            files = folder.files()
+            for relative, _ in files:
+                try:
+                    check_artifact_path(relative)
+                except InvalidOperationError:
+                    raise InvalidOperationError(
+                        f"MLflow cannot store the file {relative!r} of {path}"
+                        " (names with '#' or '%' are refused by its artifact proxy)."
+                    ) from None
+            if not files:
+                raise InvalidOperationError(f"The adapter folder {path} has no files.")
+        except BaseException:
+            folder.close()
+            raise
+        return cls(folder, None, files, roots)
+
+    def open_file(self, relative: str) -> OutgoingFile:
+        """One file, opened now and checked again: it may have changed since the listing."""
+        if self.folder is not None:
+            return self.folder.open_file(relative)
+        assert self.single is not None
+        return open_outgoing_file(self.single, self.roots)
+
+    def close(self) -> None:
+        if self.folder is not None:
+            self.folder.close()
 
 
 def _proxy_root(artifact_uri: str, run_id: str) -> str:
@@ -113,22 +167,26 @@ class MlflowArtifactsNotProxiedError(MlflowError):
     """The run's artifact store cannot be reached through the tracking server."""
 
 
-async def _upload(
-    client: MlflowRestClient, files: list[tuple[Path, str, int]], destination: str
-) -> int:
+async def _upload(client: MlflowRestClient, source: _AdapterSource, destination: str) -> int:
     """Stream every file, then check the sizes the server lists; returns the bytes sent."""
-    sent = 0
-    for source, relative, _ in files:
-        sent += await client.upload_artifact(posixpath.join(destination, relative), source)
-    folders = {posixpath.dirname(relative) for _, relative, _ in files}
+    sizes: dict[str, int] = {}
+    for relative, _ in source.files:
+        opened = await asyncio.to_thread(source.open_file, relative)
+        try:
+            sizes[relative] = await client.upload_artifact(
+                posixpath.join(destination, relative), opened
+            )
+        finally:
+            opened.close()
+    folders = {posixpath.dirname(relative) for relative in sizes}
     listed = await _listed_sizes(client, destination, folders)
-    wrong = [r for _, r, size in files if listed.get(r) != size]
+    wrong = [r for r, size in sizes.items() if listed.get(r) != size]
     if wrong:
         raise MlflowServerError(
             f"MLflow lists {len(wrong)} uploaded file(s) with the wrong size, e.g. {wrong[0]!r};"
             " they will be sent again."
         )
-    return sent
+    return sum(sizes.values())
 
 
 async def _listed_sizes(

@@ -16,6 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from peft_studio_offline.core.errors import InvalidOperationError
+from peft_studio_offline.core.outgoing_files import OutgoingFolder, outgoing_path
 
 NOTE_TAG = "mlflow.note.content"
 RUN_NAME_TAG = "mlflow.runName"
@@ -160,7 +161,12 @@ def prepare_model_push(payload: Mapping[str, Any], base_dir: Path | None = None)
             f"The adapter folder {parsed.path} does not exist.", field="payload.path"
         )
     prepared = dict(payload)
-    prepared["path"] = str(parsed.path)
+    # A link the user named is resolved now; what is sent is never reached through one.
+    real = outgoing_path(parsed.path)
+    if real.is_dir():
+        with OutgoingFolder.open(real) as folder:
+            folder.files()  # links or special files inside are named now, not at send time
+    prepared["path"] = str(real)
     prepared["artifact_path"] = parsed.artifact_path
     return prepared
 
