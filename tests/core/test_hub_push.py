@@ -324,3 +324,20 @@ async def test_defaults_are_fixed_when_queued_and_patterns_pick_the_files(
         "v1/adapter_config.json",
         "v1/adapter_model.safetensors",
     ]
+
+
+async def test_a_file_swapped_for_a_link_after_queueing_is_never_sent(
+    hub: tuple[HubApp, AsgiServer], queue: OfflineQueueManager, adapter: Path, tmp_path: Path
+) -> None:
+    app, server = hub
+    settings = hub_settings(tmp_path, server)
+    op_id = await push(queue, settings, adapter)
+    secret = tmp_path / "id_ed25519"
+    secret.write_text("private key")
+    (adapter / "adapter_config.json").unlink()
+    (adapter / "adapter_config.json").symlink_to(secret)
+    result = await sync_once(queue, settings)
+    assert result["failed_for_good"] == 1
+    op = await queue.get_operation(op_id)
+    assert op is not None and "symbolic link" in str(op.error_message)
+    assert REPO not in app.repos and app.uploaded == []

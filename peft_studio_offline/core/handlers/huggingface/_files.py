@@ -1,8 +1,10 @@
 """The files of an adapter folder that a push sends, and how they are read.
 
-Every file is opened by ``open_adapter_file``: a regular file, not a symbolic link, inside
-``sync.upload_roots``. The hashes the Hub keeps are computed from the same open file: the
-git blob SHA-1 for files stored in git, the SHA-256 for files stored with LFS.
+The folder is opened once and its files listed and opened through it (``core.
+outgoing_files``): regular files only, never through a symbolic link, inside
+``sync.upload_roots``; a link inside the folder is refused by name. The hashes the Hub
+keeps are computed from the same open file: the git blob SHA-1 for files stored in git,
+the SHA-256 for files stored with LFS.
 """
 
 from __future__ import annotations
@@ -10,12 +12,18 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import os
-import stat
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, BinaryIO, Self
 
 from peft_studio_offline.core.errors import InvalidOperationError
+from peft_studio_offline.core.outgoing_files import (
+    MissingFileError,
+    NotAFolderError,
+    OutgoingFile,
+    OutgoingFolder,
+    open_outgoing_file,
+)
 
 if TYPE_CHECKING:
     from peft_studio_offline.core.handlers.huggingface._payload import HubPush
@@ -25,7 +33,7 @@ _CHUNK = 1024 * 1024
 
 @dataclass(frozen=True, slots=True)
 class AdapterFile:
-    path: Path
+    relative: str  # inside the adapter folder
     path_in_repo: str
     size: int
 
@@ -37,87 +45,82 @@ class FileHashes:
     size: int
 
 
-def list_adapter_files(folder: Path, push: HubPush, roots: tuple[str, ...]) -> list[AdapterFile]:
-    """The files to send, sorted; ``InvalidOperationError`` for a link, or for no file at all."""
-    from peft_studio_offline.core.handlers.upload import check_upload_path
+class AdapterSource:
+    """The adapter folder (or single file) of one push, open for as long as the push lasts."""
 
-    check_upload_path(folder, roots)
-    if folder.is_symlink():
-        raise InvalidOperationError(
-            f"The adapter folder {folder} is a symbolic link; name the folder itself.",
-            field="payload.path",
-        )
-    if folder.is_file():
-        found = [(folder, folder.name)]
-    elif folder.is_dir():
-        found = list(_walk(folder))
-    else:
-        raise InvalidOperationError(
-            f"The adapter folder {folder} does not exist.", field="payload.path"
-        )
-    files = []
-    for path, relative in found:
-        if not _selected(relative, push.allow_patterns, push.ignore_patterns):
-            continue
-        in_repo = f"{push.path_in_repo}/{relative}" if push.path_in_repo else relative
-        files.append(AdapterFile(path, in_repo, path.lstat().st_size))
+    def __init__(
+        self, folder: OutgoingFolder | None, single: Path | None, files: list[AdapterFile],
+        roots: tuple[str, ...],
+    ) -> None:  # fmt: skip
+        self.folder = folder
+        self.single = single
+        self.files = files
+        self.roots = roots
+
+    @classmethod
+    def open(cls, path: Path, push: HubPush, roots: tuple[str, ...]) -> AdapterSource:
+        """Open and list; ``InvalidOperationError`` for a link, or for no file to send."""
+        try:
+            folder = OutgoingFolder.open(path, roots)
+        except NotAFolderError:
+            with open_outgoing_file(path, roots) as opened:  # a single file is pushed alone
+                found = [(opened.path.name, opened.size)]
+            return cls(None, opened.path, _selected(path, found, push), roots)
+        except MissingFileError:
+            raise InvalidOperationError(
+                f"The adapter folder {path} does not exist.", field="payload.path"
+            ) from None
+        try:
+            listed = [(r, size) for r, size in folder.files() if ".git" not in r.split("/")]
+            return cls(folder, None, _selected(path, listed, push), roots)
+        except BaseException:
+            folder.close()
+            raise
+
+    def open_file(self, entry: AdapterFile) -> OutgoingFile:
+        """One file, opened now and checked again: it may have changed since the listing."""
+        if self.folder is not None:
+            return self.folder.open_file(entry.relative)
+        assert self.single is not None
+        return open_outgoing_file(self.single, self.roots)
+
+    def close(self) -> None:
+        if self.folder is not None:
+            self.folder.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _selected(path: Path, found: list[tuple[str, int]], push: HubPush) -> list[AdapterFile]:
+    files = [
+        AdapterFile(relative, _in_repo(push.path_in_repo, relative), size)
+        for relative, size in found
+        if _matches(relative, push.allow_patterns, push.ignore_patterns)
+    ]
     if not files:
         raise InvalidOperationError(
-            f"The adapter folder {folder} has no file to push"
+            f"The adapter folder {path} has no file to push"
             + (" (after allow_patterns and ignore_patterns)." if found else "."),
             field="payload.path",
         )
     return sorted(files, key=lambda f: f.path_in_repo)
 
 
-def _walk(folder: Path) -> list[tuple[Path, str]]:
-    found: list[tuple[Path, str]] = []
-    for current, dirs, names in os.walk(folder):  # links to folders are not followed
-        base = Path(current)
-        for name in [*names, *dirs]:
-            entry = base / name
-            relative = entry.relative_to(folder).as_posix()
-            if entry.is_symlink():
-                raise InvalidOperationError(
-                    f"The adapter folder holds a symbolic link, {relative!r}; links are not"
-                    " sent to the Hub.",
-                    field="payload.path",
-                )
-        for name in names:
-            entry = base / name
-            if relative_is_git(entry.relative_to(folder)):
-                continue
-            found.append((entry, entry.relative_to(folder).as_posix()))
-    return found
+def _in_repo(folder: str, relative: str) -> str:
+    return str(PurePosixPath(folder, relative)) if folder else relative
 
 
-def relative_is_git(relative: Path) -> bool:
-    """A local git folder is never part of what is pushed."""
-    return ".git" in relative.parts
+def _matches(relative: str, allow: tuple[str, ...], ignore: tuple[str, ...]) -> bool:
+    """The library's rule: a pattern ending in "/" means everything under that folder."""
 
-
-def _selected(relative: str, allow: tuple[str, ...], ignore: tuple[str, ...]) -> bool:
-    def matches(patterns: tuple[str, ...]) -> bool:
+    def any_of(patterns: tuple[str, ...]) -> bool:
         return any(fnmatch.fnmatch(relative, p + "*" if p.endswith("/") else p) for p in patterns)
 
-    return (not allow or matches(allow)) and not matches(ignore)
-
-
-def open_adapter_file(path: Path, roots: tuple[str, ...]) -> BinaryIO:
-    """The file open for reading: a regular file, reached without a symbolic link at its end,
-    inside ``roots`` (all paths when none are listed)."""
-    from peft_studio_offline.core.handlers.upload import check_upload_path
-
-    check_upload_path(path, roots)
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-    try:
-        fd = os.open(path, flags)
-    except OSError as exc:
-        raise InvalidOperationError(f"The file {path} cannot be opened ({exc.strerror}).") from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise InvalidOperationError(f"{path} is not a regular file; it is not sent.")
-    return os.fdopen(fd, "rb")
+    return (not allow or any_of(allow)) and not any_of(ignore)
 
 
 def hash_file(handle: BinaryIO) -> FileHashes:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from peft_studio_offline.core.errors import InvalidOperationError
-from peft_studio_offline.core.handlers.huggingface._files import list_adapter_files
+from peft_studio_offline.core.handlers.huggingface._files import AdapterSource
 
 DEFAULT_REVISION = "main"
 DEFAULT_COMMIT_MESSAGE = "Upload adapter"
@@ -34,7 +34,8 @@ class HubPush:
 def prepare_hub_push(payload: Mapping[str, Any], roots: Iterable[str]) -> dict[str, Any]:
     """The payload with its defaults filled in; the folder must hold a file to send."""
     push = parse_hub_push(payload)
-    list_adapter_files(push.path, push, tuple(roots))  # refuses an empty folder or a link
+    with AdapterSource.open(push.path, push, tuple(roots)):
+        pass  # links, special files or nothing to send are named now, not at send time
     prepared = dict(payload)
     prepared.update(
         repo_id=push.repo_id,

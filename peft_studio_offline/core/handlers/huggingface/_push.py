@@ -24,10 +24,9 @@ from typing import Any
 
 from peft_studio_offline.core.handlers.huggingface._files import (
     AdapterFile,
+    AdapterSource,
     FileHashes,
     hash_file,
-    list_adapter_files,
-    open_adapter_file,
 )
 from peft_studio_offline.core.handlers.huggingface._payload import HubPush
 
@@ -58,21 +57,22 @@ def push_adapter(push: HubPush, request: HubRequest) -> dict[str, Any]:
 
     from peft_studio_offline import __version__
 
-    files = list_adapter_files(push.path, push, request.roots)
     api = HfApi(
         endpoint=request.endpoint,
         token=request.token,
         library_name="peft-studio-offline",
         library_version=__version__,
     )
-    details: dict[str, Any] = {
-        "repo_id": push.repo_id,
-        "revision": push.revision,
-        "files": len(files),
-    }
     with contextlib.ExitStack() as stack:
-        handles = [stack.enter_context(open_adapter_file(f.path, request.roots)) for f in files]
+        source = stack.enter_context(AdapterSource.open(push.path, push, request.roots))
+        files = source.files
+        handles = [stack.enter_context(source.open_file(f)).handle for f in files]
         hashes = [hash_file(handle) for handle in handles]
+        details: dict[str, Any] = {
+            "repo_id": push.repo_id,
+            "revision": push.revision,
+            "files": len(files),
+        }
         if push.create_repo:
             api.create_repo(push.repo_id, private=push.private, exist_ok=True)
         commits = api.list_repo_commits(push.repo_id, revision=push.revision)
