@@ -329,3 +329,19 @@ async def test_tokens_go_to_the_credential_store_not_the_settings(window: MainWi
     assert "team-api" in text and "tok-123" not in text
     store = CredentialStore.from_settings(Settings.load(window.paths))
     assert store.get("team-api") == "tok-123"
+    # The Hub's token the same way, under the name credentials.huggingface_token gives.
+    dialog = window.open_settings()
+    assert isinstance(dialog, SettingsDialog)
+    hub_name = dialog.fields["credentials.huggingface_token"]
+    assert isinstance(hub_name, QLineEdit)
+    hub_name.setText("hub-write")
+    dialog.hub_secret.setText("hf_secret_9")
+    dialog.saved.connect(lambda: saved.append(True))
+    dialog.submit()
+    await until(lambda: len(saved) == 2)
+    text = window.paths.settings_file.read_text()
+    assert "hub-write" in text and "hf_secret_9" not in text
+    assert Settings.load(window.paths).credentials.huggingface_token == "hub-write"
+    assert CredentialStore.from_settings(Settings.load(window.paths)).get("hub-write") == (
+        "hf_secret_9"
+    )
