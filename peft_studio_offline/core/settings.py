@@ -504,13 +504,14 @@ def apply_environment(settings: Settings, env: Mapping[str, str]) -> Settings:
 
 
 def endpoints_from_settings(
-    settings: Settings, environ: Mapping[str, str] | None = None
+    settings: Settings, environ: Mapping[str, str] | None = None, *, hub_work: bool = False
 ) -> list[str | Mapping[str, Any]]:
     """The URLs the network monitor probes by default.
 
     ``PEFT_STUDIO_OFFLINE_CHECK_URLS`` (even empty) decides alone; otherwise the configured
     endpoints, or else the health URLs of the configured sync targets. No public host is
-    contacted unless the user listed it.
+    contacted unless the user listed it; the Hugging Face endpoint only while ``hub_work``
+    (pushes to it are waiting).
     """
     if settings.overridden_by("network.endpoints"):
         return list(settings.network.endpoints)
@@ -528,6 +529,9 @@ def endpoints_from_settings(
         # An API's base URL need not answer 200: any answer from the server itself (not a
         # redirect, which is how portals intercept) shows that it can be reached.
         targets.append({"url": settings.sync.api_base_url, "expected_status": _REACHABLE})
+    hub = settings.sync.huggingface_endpoint
+    if hub_work and hub.startswith(("http://", "https://")):
+        targets.append({"url": hub.rstrip("/") + "/", "expected_status": _REACHABLE})
     return targets
 
 

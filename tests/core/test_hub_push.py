@@ -341,3 +341,28 @@ async def test_a_file_swapped_for_a_link_after_queueing_is_never_sent(
     op = await queue.get_operation(op_id)
     assert op is not None and "symbolic link" in str(op.error_message)
     assert REPO not in app.repos and app.uploaded == []
+
+
+async def test_the_connectivity_check_probes_the_hub_only_while_pushes_wait(
+    hub: tuple[HubApp, AsgiServer], adapter: Path, tmp_path: Path
+) -> None:
+    from peft_studio_offline.core.runtime import Runtime
+
+    app, server = hub
+    settings = hub_settings(tmp_path, server)
+    async with Runtime(settings, db_path=tmp_path / "runtime.db") as runtime:
+        await runtime.queue.open()
+        monitor = runtime.monitor
+        await monitor.check_connectivity()
+        assert monitor.urls() == set() and app.requests == []  # no work: never contacted
+        payload = {"target": "huggingface", "repo_id": REPO, "path": str(adapter)}
+        op_id = await runtime.submit(OperationType.MODEL_PUSH, payload)
+        assert await monitor.check_connectivity() is True
+        assert monitor.urls() == {server.url("/")}
+        if monitor._background_check is not None:  # the check the submit asked for
+            await monitor._background_check
+        probes = len(app.requests)
+        assert probes >= 1 and set(app.requests) == {("GET", "/")}
+        await runtime.queue.cancel(op_id)
+        await monitor.check_connectivity()
+        assert monitor.urls() == set() and len(app.requests) == probes

@@ -18,6 +18,7 @@ repositories only, what the library's ``create_repo``, ``repo_info``, ``list_rep
 - ``POST /api/models/{repo}/commit/{rev}`` (NDJSON: header, ``file``, ``lfsFile``), with
   the ``parentCommit`` precondition (412 when the branch moved).
 
+``GET /`` answers 200, as the Hub's home page does, for the app's connectivity check.
 Any other request is refused with 501 and listed in ``refused``, so that a client that
 starts using another route fails its test instead of passing by luck. Every request but
 the object upload (a presigned URL on the real Hub) needs ``Authorization: Bearer
@@ -104,6 +105,7 @@ class HubApp:
         self.lose_next_commit_answer = False
         self.throttle_commits: list[int] = []  # Retry-After of the next commits refused
         self._routes = [
+            ("GET", re.compile(r"^/$"), self._home),
             ("POST", re.compile(r"^/api/repos/create$"), self._create_repo),
             ("POST", re.compile(r"^/api/validate-yaml$"), self._validate_yaml),
             ("GET", re.compile(rf"^/api/models/{_REPO}$"), self._repo_info),
@@ -156,7 +158,7 @@ class HubApp:
             await _reply(send, 501, {"error": f"Not implemented: {request.method} {request.path}"})
             return
         route, match = found
-        if route != self._lfs_upload and not self._authorized(request):
+        if route not in (self._lfs_upload, self._home) and not self._authorized(request):
             await _reply(
                 send,
                 401,
@@ -206,6 +208,9 @@ class HubApp:
             return 409, {"error": "You already created this model repo", "url": url}, {}
         self._new_repo(repo_id, data.get("visibility") == "private")
         return 200, {"url": url, "name": repo_id, "id": repo_id}, {}
+
+    def _home(self, request: Request) -> Reply:
+        return 200, {"hub": "test"}, {}
 
     def _validate_yaml(self, request: Request) -> Reply:
         content = json.loads(request.body)["content"]
