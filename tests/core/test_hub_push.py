@@ -3,6 +3,7 @@ handler, against the project's Hub-protocol server on 127.0.0.1 (tests/support/h
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
 import os
@@ -22,6 +23,7 @@ from peft_studio_offline.core.submit import submit
 from peft_studio_offline.core.sync.engine import SyncEngine
 from tests.support.asgi import AsgiServer
 from tests.support.hub_server import HubApp
+from tests.support.servers import SilentServer
 
 TOKEN = "hf_test_token_0123"
 REPO = "tester/my-lora"
@@ -72,7 +74,7 @@ def adapter(tmp_path: Path) -> Path:
     return folder
 
 
-def hub_settings(tmp_path: Path, server: AsgiServer, **sync: Any) -> Settings:
+def hub_settings(tmp_path: Path, server: AsgiServer | SilentServer, **sync: Any) -> Settings:
     paths = AppPaths.under(tmp_path / "home")
     settings = Settings(paths)
     values = {
@@ -366,3 +368,16 @@ async def test_the_connectivity_check_probes_the_hub_only_while_pushes_wait(
         await runtime.queue.cancel(op_id)
         await monitor.check_connectivity()
         assert monitor.urls() == set() and len(app.requests) == probes
+
+
+async def test_a_hub_that_never_answers_makes_a_retry_not_a_sync_that_never_ends(
+    queue: OfflineQueueManager, adapter: Path, tmp_path: Path
+) -> None:
+    with SilentServer() as silent:
+        settings = hub_settings(tmp_path, silent, request_timeout=1.0)
+        op_id = await push(queue, settings, adapter)
+        result = await asyncio.wait_for(sync_once(queue, settings), timeout=60)
+    assert result["retrying"] == 1
+    op = await queue.get_operation(op_id)
+    assert op is not None and op.status is OperationStatus.PENDING
+    assert "Hugging Face Hub" in str(op.error_message)

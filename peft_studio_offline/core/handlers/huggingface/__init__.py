@@ -67,6 +67,7 @@ class HubPushHandler:
                 key=context.idempotency_key,
                 commits_per_hour=context.settings.sync.huggingface_commits_per_hour,
                 roots=tuple(r for r in context.settings.sync.upload_roots if str(r).strip()),
+                timeout=context.timeout,
             )
         except (InvalidOperationError, HubConfigurationError) as exc:
             return Outcome.failed(str(exc))

@@ -17,6 +17,7 @@ request the library makes:
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,6 +33,7 @@ from peft_studio_offline.core.handlers.huggingface._payload import HubPush
 
 KEY_TRAILER = "Peft-Studio-Offline-Key"
 BUDGET_WINDOW = timedelta(hours=1)
+_SESSION_LOCK = threading.Lock()
 
 
 class CommitBudgetSpentError(Exception):
@@ -49,6 +51,30 @@ class HubRequest:
     key: str  # the operation's idempotency key
     commits_per_hour: int
     roots: tuple[str, ...]
+    timeout: float  # sync.request_timeout: the longest wait for the server at any step
+
+
+def _client_with_timeouts() -> Any:
+    from huggingface_hub.utils import _http
+
+    return _http.default_client_factory()
+
+
+def _limit_waits(seconds: float) -> None:
+    """The library's own client waits for a silent server forever; a push waits ``seconds``
+    at most for each step (connect, each read and write), so that a hung Hub makes a retry
+    rather than a sync that never ends. A process that set up the library's client itself
+    (``set_client_factory``) keeps its own choice."""
+    import httpx2
+    from huggingface_hub.utils import _http, get_session, set_client_factory
+
+    with _SESSION_LOCK:
+        factory = getattr(_http, "_GLOBAL_CLIENT_FACTORY", None)
+        if factory is getattr(_http, "default_client_factory", object()):
+            set_client_factory(_client_with_timeouts)
+        elif factory is not _client_with_timeouts:
+            return
+        get_session().timeout = httpx2.Timeout(seconds)
 
 
 def push_adapter(push: HubPush, request: HubRequest) -> dict[str, Any]:
@@ -57,6 +83,7 @@ def push_adapter(push: HubPush, request: HubRequest) -> dict[str, Any]:
 
     from peft_studio_offline import __version__
 
+    _limit_waits(request.timeout)
     api = HfApi(
         endpoint=request.endpoint,
         token=request.token,
