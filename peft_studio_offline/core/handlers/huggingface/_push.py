@@ -66,7 +66,8 @@ def _limit_waits(seconds: float) -> None:
     rather than a sync that never ends. A process that set up the library's client itself
     (``set_client_factory``) keeps its own choice."""
     import httpx2
-    from huggingface_hub.utils import _http, get_session, set_client_factory
+    from huggingface_hub import get_session, set_client_factory
+    from huggingface_hub.utils import _http
 
     with _SESSION_LOCK:
         factory = getattr(_http, "_GLOBAL_CLIENT_FACTORY", None)
