@@ -8,8 +8,9 @@ sentence, whichever way it came in. A refusal is an ``InvalidOperationError`` (a
 
 What is checked is what the type's built-in handler needs to send it at all: a target it
 can reach (an http(s) URL, or an endpoint relative to the API base URL), a known method, a
-metric shape, a file that exists inside the allowed folders. Whether the target is
-*configured* yet (``sync.api_base_url``, ``sync.mlflow_tracking_uri``, a credential) is not
+metric shape, a file that exists inside the allowed folders, a model push's registry
+(``"target"``: MLflow, or ``"huggingface"`` with an ``owner/name`` repository). Whether
+the target is *configured* yet (``sync.api_base_url``, ``sync.mlflow_tracking_uri``, a credential) is not
 checked: an operation made before its settings waits for them (see ``sync.handler``).
 
 ``OfflineQueueManager.enqueue`` stays generic, taking any JSON object for any type, for
@@ -212,8 +213,8 @@ def _check_hub_push(payload: Mapping[str, Any]) -> None:
             field="payload.revision",
         )
     in_repo = payload.get("path_in_repo") or ""
-    parts = in_repo.replace("\\", "/").strip("/").split("/")
-    if in_repo.startswith("/") or any(part in ("..", ".") for part in parts) or "\\" in in_repo:
+    parts = in_repo.strip("/").split("/")
+    if in_repo.startswith("/") or "\\" in in_repo or any(part in ("..", ".") for part in parts):
         raise InvalidOperationError(
             f"The path_in_repo {in_repo!r} must be a relative folder of the repository.",
             field="payload.path_in_repo",
