@@ -10,8 +10,9 @@ What is checked is what the type's built-in handler needs to send it at all: a t
 can reach (an http(s) URL, or an endpoint relative to the API base URL), a known method, a
 metric shape, a file that exists inside the allowed folders, a model push's registry
 (``"target"``: MLflow, or ``"huggingface"`` with an ``owner/name`` repository). Whether
-the target is *configured* yet (``sync.api_base_url``, ``sync.mlflow_tracking_uri``, a credential) is not
-checked: an operation made before its settings waits for them (see ``sync.handler``).
+the target is *configured* yet (``sync.api_base_url``, ``sync.mlflow_tracking_uri``, a
+credential) is not checked: an operation made before its settings waits for them (see
+``sync.handler``).
 
 ``OfflineQueueManager.enqueue`` stays generic, taking any JSON object for any type, for
 handlers registered with ``register_handler`` that take other shapes.
