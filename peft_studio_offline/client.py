@@ -123,11 +123,38 @@ class OfflineClient:
         *,
         artifact_path: str = "adapter",
         registered_model_name: str | None = None,
+        target: str = "mlflow",
+        repo_id: str | None = None,
+        revision: str | None = None,
+        commit_message: str | None = None,
+        private: bool | None = None,
+        create_repo: bool | None = None,
+        path_in_repo: str | None = None,
+        allow_patterns: str | list[str] | None = None,
+        ignore_patterns: str | list[str] | None = None,
         priority: int = 0,
     ) -> int | None:
-        """Queue an adapter directory for upload to the run's artifacts."""
+        """Queue an adapter directory for upload: to the MLflow run's artifacts (``run_id``),
+        or with ``target="huggingface"`` as one commit to the Hub repository ``repo_id``."""
         folder = Path(path).expanduser().resolve()
-        payload: dict[str, Any] = {"path": str(folder), "artifact_path": artifact_path}
+        payload: dict[str, Any] = {"path": str(folder)}
+        if target == "huggingface":
+            hub: dict[str, Any] = {
+                "repo_id": repo_id,
+                "revision": revision,
+                "commit_message": commit_message,
+                "private": private,
+                "create_repo": create_repo,
+                "path_in_repo": path_in_repo,
+                "allow_patterns": allow_patterns,
+                "ignore_patterns": ignore_patterns,
+            }
+            payload["target"] = target
+            payload.update({k: v for k, v in hub.items() if v is not None})
+            return self.enqueue(OperationType.MODEL_PUSH, payload, priority)
+        if target != "mlflow":
+            payload["target"] = target  # refused by the submit path, with its sentence
+        payload["artifact_path"] = artifact_path
         if run_id is not None:
             payload["run_id"] = run_id
         if registered_model_name is not None:

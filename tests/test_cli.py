@@ -70,6 +70,18 @@ def test_enqueue_json() -> None:
     ) == {"id": 1}
 
 
+def test_enqueue_an_adapter_push_to_the_hugging_face_hub(tmp_path: Path) -> None:
+    adapter = tmp_path / "lora"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text("{}")
+    payload = {"target": "huggingface", "repo_id": "me/lora", "path": str(adapter)}
+    op_id = enqueue(payload, "model_push")
+    shown = json.loads(ok("show", str(op_id), "--json"))["payload"]
+    assert (shown["repo_id"], shown["revision"], shown["create_repo"]) == ("me/lora", "main", True)
+    refused = run("enqueue", "model_push", json.dumps({**payload, "repo_id": "lora"}))
+    assert "owner/name" in one_sentence_error(refused, 2)
+
+
 def test_list_table_and_json() -> None:
     assert "empty" in ok("list")
     first = enqueue({"endpoint": "/a", "headers": {"Authorization": "Bearer hush-hush"}})

@@ -269,3 +269,32 @@ def test_a_forked_worker_logs_without_waiting_on_the_parent(isolated_home: Path)
         assert client.log_metrics("run", {"loss": 0.25}, step=2) is not None
     steps = [op.payload["metrics"][0]["step"] for op in read_queue(default_db(isolated_home))]
     assert sorted(steps) == [0, 1, 2]
+
+
+def test_an_adapter_is_queued_for_the_hugging_face_hub(isolated_home: Path, tmp_path: Path) -> None:
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text("{}")
+    (adapter / "adapter_model.safetensors").write_bytes(b"\0" * 64)
+    with OfflineClient() as client:
+        op_id = client.push_adapter(
+            adapter, target="huggingface", repo_id="me/my-lora", private=True,
+            ignore_patterns=["*.md"],
+        )  # fmt: skip
+        with pytest.raises(ClientError, match="owner/name"):
+            client.push_adapter(adapter, target="huggingface", repo_id="my-lora")
+        with pytest.raises(ClientError, match="mlflow or huggingface"):
+            client.push_adapter(adapter, target="s3")
+    [operation] = read_queue(default_db(isolated_home))
+    assert operation.id == op_id and operation.operation_type == "model_push"
+    assert operation.payload == {
+        "path": str(adapter.resolve()),
+        "target": "huggingface",
+        "repo_id": "me/my-lora",
+        "private": True,
+        "ignore_patterns": ["*.md"],
+        "revision": "main",
+        "commit_message": "Upload adapter",
+        "create_repo": True,
+        "path_in_repo": "",
+    }

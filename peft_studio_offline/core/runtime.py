@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from peft_studio_offline.core.enums import OperationType
+from peft_studio_offline.core.enums import OperationStatus, OperationType
 from peft_studio_offline.core.queue import OfflineQueueManager
 from peft_studio_offline.core.settings import Settings
 from peft_studio_offline.core.submit import submit, submit_many
@@ -62,7 +62,22 @@ class Runtime:
         """The network monitor, built on first use."""
         if self._monitor is None:
             self._monitor = build_network_monitor(self.settings)
+            self._monitor.set_work_probe(self.has_hub_work)
         return self._monitor
+
+    async def has_hub_work(self) -> bool:
+        """Whether pushes to the Hugging Face Hub wait to be sent (its endpoint is probed
+        only then). Any way in counts, another process writing to the queue too."""
+        if not self.queue.is_open:
+            return False
+        from peft_studio_offline.core.handlers.model_push import is_hub_push
+
+        waiting = await self.queue.list_operations(
+            status=(OperationStatus.PENDING, OperationStatus.IN_PROGRESS),
+            operation_type=OperationType.MODEL_PUSH,
+            limit=None,
+        )
+        return any(is_hub_push(op.payload) for op in waiting)
 
     @property
     def engine(self) -> SyncEngine:
@@ -82,7 +97,7 @@ class Runtime:
         **options: Any,
     ) -> int:
         """Check, complete and queue one operation (``core.submit``); returns its id."""
-        return await submit(
+        op_id = await submit(
             self.queue,
             operation_type,
             payload,
@@ -92,6 +107,9 @@ class Runtime:
             base_dir=base_dir,
             **options,
         )
+        if self._monitor is not None and payload.get("target") == "huggingface":
+            self._monitor.request_check()  # its endpoint is probed from now on
+        return op_id
 
     async def submit_many(
         self,

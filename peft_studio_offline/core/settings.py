@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 CHECK_URLS_VARIABLE = "PEFT_STUDIO_OFFLINE_CHECK_URLS"
 API_BASE_URL_VARIABLE = "PEFT_STUDIO_OFFLINE_API_BASE_URL"
 MLFLOW_URI_VARIABLE = "MLFLOW_TRACKING_URI"
+HUGGINGFACE_ENDPOINT_VARIABLE = "HF_ENDPOINT"
 API_PORT_VARIABLE = "PEFT_STUDIO_OFFLINE_API_PORT"
 AUTO_SYNC_VARIABLE = "PEFT_STUDIO_OFFLINE_AUTO_SYNC"
 CONFLICT_STRATEGY_VARIABLE = "PEFT_STUDIO_OFFLINE_CONFLICT_STRATEGY"
@@ -81,6 +82,12 @@ class SyncSettings:
     conflict_strategy: ConflictResolution = ConflictResolution.LOCAL_WINS
     api_base_url: str = ""
     mlflow_tracking_uri: str = ""
+    # The Hugging Face Hub (or a mirror of its API) adapters are pushed to; contacted only
+    # when such a push is queued.
+    huggingface_endpoint: str = ""
+    # Commits one repository may receive per hour before pushes to it wait (the Hub allows
+    # 128 an hour; counted from the repository's own commit list).
+    huggingface_commits_per_hour: int = 32
     request_timeout: float = 30.0
     upload_roots: tuple[str, ...] = ()
 
@@ -100,6 +107,7 @@ class CredentialSettings:
 
     api_token: str = ""  # bearer token sent to sync.api_base_url
     mlflow_token: str = ""  # bearer token sent to sync.mlflow_tracking_uri
+    huggingface_token: str = ""  # access token sent to sync.huggingface_endpoint
     store: str = "auto"  # auto (keyring, else a user-only file), keyring, or file
 
 
@@ -198,10 +206,11 @@ _POSITIVE = {
     "queue.max_attempts", "queue.lease_seconds", "queue.busy_timeout",
     "network.check_interval", "network.timeout", "network.failure_threshold",
     "sync.batch_size", "sync.concurrency", "sync.request_timeout", "logging.max_bytes",
+    "sync.huggingface_commits_per_hour",
     "api.max_request_bytes",
 }  # fmt: skip
 _NON_NEGATIVE = {"queue.max_size", "queue.compress_threshold", "api.port", "logging.backup_count"}
-_URLS = {"sync.api_base_url", "sync.mlflow_tracking_uri"}
+_URLS = {"sync.api_base_url", "sync.mlflow_tracking_uri", "sync.huggingface_endpoint"}
 _CHOICES: dict[str, tuple[str, ...]] = {
     "logging.level": LOG_LEVELS,
     "credentials.store": CREDENTIAL_STORES,
@@ -434,6 +443,12 @@ ENVIRONMENT_VARIABLES: tuple[EnvironmentVariable, ...] = (
         MLFLOW_URI_VARIABLE, "sync.mlflow_tracking_uri", str.strip, "MLflow tracking server"
     ),
     EnvironmentVariable(
+        HUGGINGFACE_ENDPOINT_VARIABLE,
+        "sync.huggingface_endpoint",
+        str.strip,
+        "Hugging Face Hub adapters are pushed to",
+    ),
+    EnvironmentVariable(
         CHECK_URLS_VARIABLE,
         "network.endpoints",
         _parse_urls,
@@ -489,13 +504,14 @@ def apply_environment(settings: Settings, env: Mapping[str, str]) -> Settings:
 
 
 def endpoints_from_settings(
-    settings: Settings, environ: Mapping[str, str] | None = None
+    settings: Settings, environ: Mapping[str, str] | None = None, *, hub_work: bool = False
 ) -> list[str | Mapping[str, Any]]:
     """The URLs the network monitor probes by default.
 
     ``PEFT_STUDIO_OFFLINE_CHECK_URLS`` (even empty) decides alone; otherwise the configured
     endpoints, or else the health URLs of the configured sync targets. No public host is
-    contacted unless the user listed it.
+    contacted unless the user listed it; the Hugging Face endpoint only while ``hub_work``
+    (pushes to it are waiting).
     """
     if settings.overridden_by("network.endpoints"):
         return list(settings.network.endpoints)
@@ -513,6 +529,9 @@ def endpoints_from_settings(
         # An API's base URL need not answer 200: any answer from the server itself (not a
         # redirect, which is how portals intercept) shows that it can be reached.
         targets.append({"url": settings.sync.api_base_url, "expected_status": _REACHABLE})
+    hub = settings.sync.huggingface_endpoint
+    if hub_work and hub.startswith(("http://", "https://")):
+        targets.append({"url": hub.rstrip("/") + "/", "expected_status": _REACHABLE})
     return targets
 
 

@@ -8,9 +8,11 @@ sentence, whichever way it came in. A refusal is an ``InvalidOperationError`` (a
 
 What is checked is what the type's built-in handler needs to send it at all: a target it
 can reach (an http(s) URL, or an endpoint relative to the API base URL), a known method, a
-metric shape, a file that exists inside the allowed folders. Whether the target is
-*configured* yet (``sync.api_base_url``, ``sync.mlflow_tracking_uri``, a credential) is not
-checked: an operation made before its settings waits for them (see ``sync.handler``).
+metric shape, a file that exists inside the allowed folders, a model push's registry
+(``"target"``: MLflow, or ``"huggingface"`` with an ``owner/name`` repository). Whether
+the target is *configured* yet (``sync.api_base_url``, ``sync.mlflow_tracking_uri``, a
+credential) is not checked: an operation made before its settings waits for them (see
+``sync.handler``).
 
 ``OfflineQueueManager.enqueue`` stays generic, taking any JSON object for any type, for
 handlers registered with ``register_handler`` that take other shapes.
@@ -35,6 +37,15 @@ if TYPE_CHECKING:
 # The methods the built-in api_call handler sends.
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 UPLOAD_METHODS = ("PUT", "POST")
+
+# A Hub repository id: "owner/name", each part what the Hub accepts in a name.
+_REPO_PART = r"[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,94}[A-Za-z0-9])?"
+_REPO_ID = re.compile(rf"^{_REPO_PART}/{_REPO_PART}$")
+MODEL_PUSH_TARGETS = ("mlflow", "huggingface")
+HUGGINGFACE_TARGET = "huggingface"
+_HUB_FLAGS = ("private", "create_repo")
+_HUB_TEXTS = ("revision", "commit_message", "path_in_repo")
+_HUB_PATTERNS = ("allow_patterns", "ignore_patterns")
 
 # Types whose payload names a local file or folder under ``path``, read when it is sent.
 _LOCAL_PATH_TYPES = frozenset({OperationType.FILE_UPLOAD, OperationType.MODEL_PUSH})
@@ -161,6 +172,63 @@ def check_payload(kind: OperationType, payload: Mapping[str, Any]) -> None:
     elif kind is OperationType.FILE_UPLOAD:
         check_target(payload, "upload")
         _check_method(payload.get("method"), UPLOAD_METHODS, "a file upload")
+    elif kind is OperationType.MODEL_PUSH:
+        target = payload.get("target")
+        if target is not None and target not in MODEL_PUSH_TARGETS:
+            raise InvalidOperationError(
+                f"A model_push goes to {' or '.join(MODEL_PUSH_TARGETS)}, not {target!r}.",
+                field="payload.target",
+            )
+        if target == HUGGINGFACE_TARGET:
+            _check_hub_push(payload)
+
+
+def _check_hub_push(payload: Mapping[str, Any]) -> None:
+    """The shape of a push to the Hugging Face Hub (see ``core.handlers.huggingface``)."""
+    repo_id = payload.get("repo_id")
+    if not isinstance(repo_id, str) or not _REPO_ID.match(repo_id.strip()):
+        raise InvalidOperationError(
+            "A push to the Hugging Face Hub needs 'repo_id' as owner/name (letters, digits,"
+            f" '-', '_' and '.'), not {repo_id!r}.",
+            field="payload.repo_id",
+        )
+    if ".." in repo_id or "--" in repo_id:
+        raise InvalidOperationError(
+            f"The repo_id {repo_id!r} may not contain '..' or '--'.", field="payload.repo_id"
+        )
+    for key in _HUB_FLAGS:
+        if key in payload and payload[key] is not None and not isinstance(payload[key], bool):
+            raise InvalidOperationError(
+                f"The payload's '{key}' must be true or false.", field=f"payload.{key}"
+            )
+    for key in _HUB_TEXTS:
+        value = payload.get(key)
+        if value is not None and not isinstance(value, str):
+            raise InvalidOperationError(
+                f"The payload's '{key}' must be text.", field=f"payload.{key}"
+            )
+    revision = payload.get("revision")
+    if (isinstance(revision, str) and revision.strip() != revision) or revision == "":
+        raise InvalidOperationError(
+            f"The revision {revision!r} must be a branch name without spaces around it.",
+            field="payload.revision",
+        )
+    in_repo = payload.get("path_in_repo") or ""
+    parts = in_repo.strip("/").split("/")
+    if in_repo.startswith("/") or "\\" in in_repo or any(part in ("..", ".") for part in parts):
+        raise InvalidOperationError(
+            f"The path_in_repo {in_repo!r} must be a relative folder of the repository.",
+            field="payload.path_in_repo",
+        )
+    for key in _HUB_PATTERNS:
+        value = payload.get(key)
+        if value is None or isinstance(value, str):
+            continue
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise InvalidOperationError(
+                f"The payload's '{key}' must be a pattern or a list of patterns.",
+                field=f"payload.{key}",
+            )
 
 
 def check_target(payload: Mapping[str, Any], what: str) -> None:

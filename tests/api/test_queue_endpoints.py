@@ -385,6 +385,34 @@ async def test_adapter_pushes_only_from_allowed_folders(live_api: LiveApi, tmp_p
     assert (await live_api.runtime.queue.get_queue_stats())["total"] == 1
 
 
+async def test_adapter_pushes_to_the_hugging_face_hub_take_the_same_path(
+    live_api: LiveApi, tmp_path: Any
+) -> None:
+    inside = live_api.upload_root / "hub-adapter"
+    inside.mkdir()
+    (inside / "adapter_config.json").write_text("{}")
+    outside = tmp_path / "elsewhere-hub"
+    outside.mkdir()
+    (outside / "adapter_config.json").write_text("{}")
+    (inside / "leak.json").symlink_to(outside / "adapter_config.json")
+
+    def body(path: str, repo_id: str = "me/my-lora") -> dict[str, Any]:
+        payload = {"target": "huggingface", "repo_id": repo_id, "path": path}
+        return {"operation_type": "model_push", "payload": payload}
+
+    linked = await live_api.client.post("/api/offline/queue", json=body(str(inside)))
+    assert linked.status_code == 422 and "symbolic link" in linked.json()["detail"]
+    (inside / "leak.json").unlink()
+    ok = await live_api.client.post("/api/offline/queue", json=body(str(inside)))
+    assert ok.status_code == 201, ok.text
+    assert ok.json()["payload"]["revision"] == "main"
+    refused = await live_api.client.post("/api/offline/queue", json=body(str(outside)))
+    assert refused.status_code == 403 and refused.json()["field"] == "payload.path"
+    bad = await live_api.client.post("/api/offline/queue", json=body(str(inside), "no-owner"))
+    assert bad.status_code == 422 and bad.json()["field"] == "payload.repo_id"
+    assert (await live_api.runtime.queue.get_queue_stats())["total"] == 1
+
+
 async def test_a_form_body_is_415_asking_for_json(live_api: LiveApi) -> None:
     response = await live_api.client.post(
         "/api/offline/queue", data={"operation_type": "api_call", "payload": "{}"}

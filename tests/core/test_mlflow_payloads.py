@@ -27,12 +27,15 @@ from peft_studio_offline.core.handlers.mlflow._payloads import (
     parse_metric_log,
 )
 from peft_studio_offline.core.handlers.mlflow._textmerge import merge_text
+from peft_studio_offline.core.handlers.model_push import ModelPushByTarget
 
 
 def test_the_three_mlflow_handlers_are_built_in() -> None:
     handlers = builtin_handlers()
     assert isinstance(handlers[OperationType.METRIC_LOG], MetricLogHandler)
-    assert isinstance(handlers[OperationType.MODEL_PUSH], ModelPushHandler)
+    push = handlers[OperationType.MODEL_PUSH]
+    assert isinstance(push, ModelPushByTarget)  # MLflow unless the payload names the Hub
+    assert isinstance(push.mlflow, ModelPushHandler)
     assert isinstance(handlers[OperationType.EXPERIMENT_SYNC], ExperimentSyncHandler)
 
 

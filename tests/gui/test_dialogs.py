@@ -153,6 +153,42 @@ async def test_add_operation_validates_then_queues(core: Core, window: MainWindo
     await until(lambda: window.model.rowCount() == 1)
 
 
+async def test_add_operation_offers_a_push_to_the_hugging_face_hub(
+    core: Core, window: MainWindow, tmp_path: Path
+) -> None:
+    adapter = tmp_path / "lora"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text("{}")
+    dialog = window.open_add_operation()
+    assert isinstance(dialog, AddOperationDialog)
+    form = dialog.select_type(OperationType.MODEL_PUSH)
+    assert not form.rows.isRowVisible(form.inputs["repo_id"])
+    form.set_value("target", "huggingface")
+    assert form.rows.isRowVisible(form.inputs["repo_id"])
+    assert not form.rows.isRowVisible(form.inputs["run_id"])
+    form.set_value("path", str(adapter))
+    dialog.submit()
+    assert dialog.error.text() == "Hub repository is required."  # not the MLflow run id
+    form.set_value("repo_id", "me/lora")
+    form.set_value("private", "yes")
+    form.set_value("ignore_patterns", "*.md, *.txt")
+    dialog.submit()
+    await until(lambda: dialog.added_id is not None)
+    op = await core.queue.get_operation(dialog.added_id)  # type: ignore[arg-type]
+    assert op is not None
+    assert op.payload == {
+        "target": "huggingface",
+        "path": str(adapter),
+        "repo_id": "me/lora",
+        "private": True,
+        "ignore_patterns": ["*.md", "*.txt"],
+        "revision": "main",
+        "commit_message": "Upload adapter",
+        "create_repo": True,
+        "path_in_repo": "",
+    }
+
+
 async def test_a_core_error_is_shown_not_raised(core: Core, window: MainWindow) -> None:
     dialog = window.open_add_operation()
     assert isinstance(dialog, AddOperationDialog)
@@ -293,3 +329,19 @@ async def test_tokens_go_to_the_credential_store_not_the_settings(window: MainWi
     assert "team-api" in text and "tok-123" not in text
     store = CredentialStore.from_settings(Settings.load(window.paths))
     assert store.get("team-api") == "tok-123"
+    # The Hub's token the same way, under the name credentials.huggingface_token gives.
+    dialog = window.open_settings()
+    assert isinstance(dialog, SettingsDialog)
+    hub_name = dialog.fields["credentials.huggingface_token"]
+    assert isinstance(hub_name, QLineEdit)
+    hub_name.setText("hub-write")
+    dialog.hub_secret.setText("hf_secret_9")
+    dialog.saved.connect(lambda: saved.append(True))
+    dialog.submit()
+    await until(lambda: len(saved) == 2)
+    text = window.paths.settings_file.read_text()
+    assert "hub-write" in text and "hf_secret_9" not in text
+    assert Settings.load(window.paths).credentials.huggingface_token == "hub-write"
+    assert CredentialStore.from_settings(Settings.load(window.paths)).get("hub-write") == (
+        "hf_secret_9"
+    )

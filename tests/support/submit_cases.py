@@ -57,6 +57,16 @@ def good(uploads: Path) -> list[tuple[str, dict[str, Any]]]:
         ("experiment_sync", {"run_id": "r1", "tags": {"stage": "done"}, "note": "r=16"}),
         ("file_upload", {"path": str(uploads / "weights.bin"), "url": "http://127.0.0.1:9/u"}),
         ("model_push", {"path": str(uploads / "adapter"), "run_id": "r1"}),
+        (
+            "model_push",
+            {
+                "target": "huggingface",
+                "repo_id": "me/my-lora",
+                "path": str(uploads / "adapter"),
+                "private": True,
+                "allow_patterns": "*.json",
+            },
+        ),
     ]
 
 
@@ -84,4 +94,14 @@ def bad(uploads: Path) -> list[Bad]:
             "payload.path"),
         Bad("model_push", {"path": str(uploads / "gone"), "run_id": "r"},
             f"The adapter folder {uploads / 'gone'} does not exist.", "payload.path"),
+        Bad("model_push", {"target": "hub", "path": str(uploads / "adapter")},
+            "A model_push goes to mlflow or huggingface, not 'hub'.", "payload.target"),
+        Bad("model_push", {"target": "huggingface", "repo_id": "my-lora",
+                           "path": str(uploads / "adapter")},
+            "A push to the Hugging Face Hub needs 'repo_id' as owner/name (letters, digits,"
+            " '-', '_' and '.'), not 'my-lora'.", "payload.repo_id"),
+        Bad("model_push", {"target": "huggingface", "repo_id": "me/lora",
+                           "path": str(outside)},
+            f"The file {outside} is outside the folders allowed for uploads"
+            " (settings sync.upload_roots).", "payload.path", 403),
     ]  # fmt: skip

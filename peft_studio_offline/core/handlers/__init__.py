@@ -20,6 +20,8 @@ from peft_studio_offline.core.handlers.httputil import (
     server_message,
     transport_failure,
 )
+from peft_studio_offline.core.handlers.huggingface import HubPushHandler, prepare_hub_push
+from peft_studio_offline.core.handlers.model_push import ModelPushByTarget, is_hub_push
 from peft_studio_offline.core.handlers.upload import (
     FileUploadHandler,
     check_upload_path,
@@ -66,6 +68,9 @@ def builtin_handlers() -> dict[OperationType, OperationHandler]:
             extra: Mapping[Any, Any] = factory()
             for kind, handler in extra.items():
                 handlers[parse_operation_type(kind)] = as_handler(handler)
+    handlers[OperationType.MODEL_PUSH] = ModelPushByTarget(
+        handlers.get(OperationType.MODEL_PUSH), HubPushHandler()
+    )
     return handlers
 
 
@@ -82,6 +87,7 @@ def prepare_payload(
     For a file upload: the path made absolute and checked against the allowed upload
     folders, and its ``sha256``/``size`` recorded, so that a file changed later is refused
     rather than sent. It reads the whole file: call it off the event loop for large files.
+    A push to the Hugging Face Hub: its defaults filled in, the folder listed.
     MLflow types: see ``prepare_mlflow_payload`` (metric timestamps fixed now). Others are
     returned as they are. Raises ``InvalidOperationError`` (a ``ValueError``).
     """
@@ -90,6 +96,10 @@ def prepare_payload(
         if upload_roots is None:
             upload_roots = (settings or Settings.load()).sync.upload_roots
         return prepare_upload_payload(payload, upload_roots)
+    if kind is OperationType.MODEL_PUSH and is_hub_push(payload):
+        if upload_roots is None:
+            upload_roots = (settings or Settings.load()).sync.upload_roots
+        return prepare_hub_push(payload, upload_roots)
     if kind in (OperationType.METRIC_LOG, OperationType.MODEL_PUSH, OperationType.EXPERIMENT_SYNC):
         # Metric timestamps and steps fixed now, so that a resend is the same data.
         from peft_studio_offline.core.handlers.mlflow import prepare_mlflow_payload

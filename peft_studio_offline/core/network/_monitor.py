@@ -41,6 +41,7 @@ from peft_studio_offline.core.settings import Settings, endpoints_from_settings
 log = logging.getLogger(__name__)
 
 StatusCallback = Callable[[NetworkStatus, NetworkStatus], Awaitable[None] | None]
+WorkProbe = Callable[[], Awaitable[bool]]
 """Called with ``(old_status, new_status)``; a plain function or a coroutine function."""
 
 TASK_NAME = "peft-studio-offline network monitor"
@@ -81,8 +82,12 @@ class NetworkMonitor:
         self.backoff_initial = _positive("backoff_initial", backoff_initial)
         self._problems: tuple[str, ...] = ()
         self._from_settings = endpoints is None
+        self._settings: Settings | None = None
+        self._work_probe: WorkProbe | None = None
+        self._hub_work = False
         if endpoints is None:
             settings = settings if settings is not None else Settings.load()
+            self._settings = settings
             self._endpoints, self._problems = _lenient_endpoints(endpoints_from_settings(settings))
         else:
             self._endpoints = parse_endpoints(endpoints)
@@ -226,12 +231,35 @@ class NetworkMonitor:
         """
         if not self._from_settings:
             return
-        endpoints, problems = _lenient_endpoints(endpoints_from_settings(settings))
+        self._settings = settings
+        self._use_endpoints(settings)
+
+    def set_work_probe(self, probe: WorkProbe | None) -> None:
+        """``probe()`` answers whether pushes to the Hugging Face Hub wait; asked before each
+        check, so that the Hub endpoint is probed only while there is work for it."""
+        self._work_probe = probe
+
+    async def _ask_for_work(self) -> None:
+        if self._work_probe is None or self._settings is None:
+            return
+        try:
+            hub_work = bool(await self._work_probe())
+        except Exception as exc:  # the queue closed meanwhile: keep what was known
+            log.debug("Could not tell whether Hub pushes wait: %s", exc)
+            return
+        if hub_work != self._hub_work:
+            self._hub_work = hub_work
+            self._use_endpoints(self._settings, check_soon=False)  # the check is under way
+
+    def _use_endpoints(self, settings: Settings, *, check_soon: bool = True) -> None:
+        endpoints, problems = _lenient_endpoints(
+            endpoints_from_settings(settings, hub_work=self._hub_work)
+        )
         if endpoints == self._endpoints:
             return
         self._endpoints, self._problems = endpoints, problems
         self._results = {url: r for url, r in self._results.items() if url in self.urls()}
-        if self._loop is not None and not self._loop.is_closed():
+        if check_soon and self._loop is not None and not self._loop.is_closed():
             self.request_check()
 
     def urls(self) -> set[str]:
@@ -283,6 +311,7 @@ class NetworkMonitor:
 
     async def _check_once(self) -> None:
         self._bind_to_running_loop()
+        await self._ask_for_work()
         async with self._check_lock:
             if not self._endpoints:
                 return

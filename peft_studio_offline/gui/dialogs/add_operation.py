@@ -38,10 +38,15 @@ from peft_studio_offline.gui.tasks import describe_error
 class Field:
     key: str
     label: str
-    kind: str = "text"  # text | json | int | choice
+    kind: str = "text"  # text | json | int | choice | flag (default/yes/no) | list
     required: bool = False
     placeholder: str = ""
     choices: tuple[str, ...] = ()
+    target: str = ""  # shown and sent only for this "target" (a model push's registry)
+
+
+_FLAG_CHOICES = ("default", "yes", "no")
+_MLFLOW, _HUB = "mlflow", "huggingface"
 
 
 FORMS: dict[OperationType, tuple[Field, ...]] = {
@@ -63,10 +68,21 @@ FORMS: dict[OperationType, tuple[Field, ...]] = {
         Field("step", "Step", "int"),
     ),
     OperationType.MODEL_PUSH: (
+        Field("target", "Push to", "choice", choices=(_MLFLOW, _HUB)),
         Field("path", "Adapter folder", required=True, placeholder="/path/to/adapter"),
-        Field("run_id", "Run id", required=True),
-        Field("artifact_path", "Artifact path", placeholder="adapter"),
-        Field("registered_model_name", "Register as"),
+        Field("run_id", "Run id", required=True, target=_MLFLOW),
+        Field("artifact_path", "Artifact path", placeholder="adapter", target=_MLFLOW),
+        Field("registered_model_name", "Register as", target=_MLFLOW),
+        Field("repo_id", "Hub repository", required=True, placeholder="user/my-lora", target=_HUB),
+        Field("revision", "Branch", placeholder="main", target=_HUB),
+        Field("commit_message", "Commit message", placeholder="Upload adapter", target=_HUB),
+        Field("private", "Private", "flag", target=_HUB),
+        Field("create_repo", "Create if missing", "flag", target=_HUB),
+        Field("path_in_repo", "Folder in repository", target=_HUB),
+        Field(
+            "allow_patterns", "Only files", "list", placeholder="*.json, *.safetensors", target=_HUB
+        ),
+        Field("ignore_patterns", "Leave out", "list", placeholder="*.md", target=_HUB),
     ),
     OperationType.EXPERIMENT_SYNC: (
         Field("run_id", "Run id", required=True),
@@ -81,12 +97,12 @@ class _Form(QWidget):
         super().__init__(parent)
         self.fields = fields
         self.inputs: dict[str, QWidget] = {}
-        layout = QFormLayout(self)
+        self.rows = layout = QFormLayout(self)
         for field in fields:
             widget: QWidget
-            if field.kind == "choice":
+            if field.kind in ("choice", "flag"):
                 combo = QComboBox(self)
-                combo.addItems(list(field.choices))
+                combo.addItems(list(field.choices if field.kind == "choice" else _FLAG_CHOICES))
                 widget = combo
             elif field.kind == "json":
                 edit = QPlainTextEdit(self)
@@ -109,6 +125,20 @@ class _Form(QWidget):
             widget.setAccessibleName(field.label)
             layout.addRow(label + ":", widget)
             self.inputs[field.key] = widget
+        chooser = self.inputs.get("target")
+        if isinstance(chooser, QComboBox):
+            chooser.currentTextChanged.connect(self._show_target)
+            self._show_target(chooser.currentText())
+
+    def _target(self) -> str:
+        chooser = self.inputs.get("target")
+        return chooser.currentText() if isinstance(chooser, QComboBox) else ""
+
+    def _show_target(self, target: str) -> None:
+        """Only the fields of the chosen registry are shown (and sent)."""
+        for field in self.fields:
+            if field.target:
+                self.rows.setRowVisible(self.inputs[field.key], field.target == target)
 
     def set_value(self, key: str, value: str) -> None:
         widget = self.inputs[key]
@@ -124,10 +154,17 @@ class _Form(QWidget):
     def payload(self) -> dict[str, Any]:
         """The payload, or ``ValueError`` naming the first field that is wrong."""
         out: dict[str, Any] = {}
+        target = self._target()
         for field in self.fields:
+            if field.target and field.target != target:
+                continue
             widget = self.inputs[field.key]
             value: Any
-            if isinstance(widget, QComboBox):
+            if field.kind == "flag" and isinstance(widget, QComboBox):
+                value = {"yes": True, "no": False}.get(widget.currentText())
+            elif field.key == "target" and isinstance(widget, QComboBox):
+                value = None if widget.currentText() == _MLFLOW else widget.currentText()
+            elif isinstance(widget, QComboBox):
                 value = widget.currentText()
             elif isinstance(widget, QSpinBox):
                 value = None if widget.value() < 0 else widget.value()
@@ -145,6 +182,8 @@ class _Form(QWidget):
                         raise ValueError(f'{field.label} must be a JSON object: {{"key": value}}.')
             else:
                 value = widget.text().strip() if isinstance(widget, QLineEdit) else None
+                if value and field.kind == "list":
+                    value = [part.strip() for part in value.split(",") if part.strip()]
                 value = value or None
             if value is None:
                 if field.required:

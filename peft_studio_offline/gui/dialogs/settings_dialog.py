@@ -95,6 +95,10 @@ class SettingsDialog(QDialog):
             sync, "sync.mlflow_tracking_uri", "&MLflow tracking URI",
             self._line(s.sync.mlflow_tracking_uri),
         )  # fmt: skip
+        self._add(
+            sync, "sync.huggingface_endpoint", "&Hugging Face Hub",
+            self._line(s.sync.huggingface_endpoint),
+        )  # fmt: skip
 
         creds_box = QGroupBox("Credentials", self)
         creds_layout = QVBoxLayout(creds_box)
@@ -120,6 +124,12 @@ class SettingsDialog(QDialog):
         )  # fmt: skip
         self.mlflow_secret = self._secret("mlflowTokenSecret", "MLflow token")
         creds.addRow("MLflow t&oken:", self.mlflow_secret)
+        self._add(
+            creds, "credentials.huggingface_token", "Hub token name",
+            self._line(s.credentials.huggingface_token),
+        )  # fmt: skip
+        self.hub_secret = self._secret("huggingfaceTokenSecret", "Hugging Face token")
+        creds.addRow("Hugging Face token:", self.hub_secret)
 
         self.error = QLabel(self)
         self.error.setTextFormat(Qt.TextFormat.PlainText)
@@ -231,6 +241,7 @@ class SettingsDialog(QDialog):
         pairs = [
             ("API token", settings.credentials.api_token, self.api_secret.text()),
             ("MLflow token", settings.credentials.mlflow_token, self.mlflow_secret.text()),
+            ("Hugging Face token", settings.credentials.huggingface_token, self.hub_secret.text()),
         ]
         for what, name, secret in pairs:
             if secret and not name:
