@@ -86,6 +86,8 @@ def run_self_test() -> int:
                 f"{len(errors.records)} error(s) were logged, the first from {first.name}: "
                 f"{first.getMessage()}"
             )
+    except BrokenPipeError:
+        raise  # nobody reads the report any more (``--self-test | head``): not a failure
     except Exception as exc:  # the point of a self-test: report anything, never a traceback
         print(f"self-test FAILED: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
         return 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -445,3 +446,29 @@ def test_list_cuts_wide_characters_to_the_terminal_width(tmp_path: Path) -> None
     assert len(lines) == 3 and all(line.endswith("…") for line in lines[1:]), lines
     # Each row fills the terminal and no more: a CJK character takes two columns.
     assert all(79 <= wcswidth(line) <= 80 for line in lines[1:]), lines
+
+
+def test_a_second_server_leaves_the_first_one_findable(isolated_home: Path) -> None:
+    first, first_url = _start_serve("--no-auto-sync")
+    try:
+        second, second_url = _start_serve("--no-auto-sync")
+        assert second_url != first_url
+        _stop(second)
+        info = json.loads((isolated_home / "data" / "api-server.json").read_text())
+        assert info["url"] == first_url and info["pid"] == first.pid
+        assert json.loads(ok("status", "--json"))["api"]["url"] == first_url
+    finally:
+        _stop(first)
+
+
+def test_output_into_a_closed_pipe_ends_quietly() -> None:
+    op_id = enqueue({"url": "http://127.0.0.1:9/x", "note": "n" * 5000})
+    for command in (f"show {op_id}", "--self-test"):
+        shell = subprocess.run(
+            f"{shlex.quote(sys.executable)} -m peft_studio_offline {command} | head -c 10",
+            shell=True,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+        )
+        assert shell.stderr == "", shell.stderr

@@ -16,7 +16,7 @@ def test_a_damaged_database_is_named_and_can_be_moved_aside(tmp_path: Path) -> N
     refused = run("stats", "--db", str(db))
     assert refused.returncode == 1
     assert str(db) in refused.stderr
-    assert "move-aside" in refused.stderr
+    assert f"move-aside --db {db}" in refused.stderr  # the command that fixes this file
     assert refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr
     assert db.read_bytes() == b"id,type\n1,api_call\n"
 

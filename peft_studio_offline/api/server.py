@@ -17,7 +17,12 @@ import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from peft_studio_offline.api.app import PREFIX, create_app
-from peft_studio_offline.api.discovery import remove_server_info, server_file, write_server_info
+from peft_studio_offline.api.discovery import (
+    read_server_info,
+    remove_server_info,
+    server_file,
+    write_server_info,
+)
 from peft_studio_offline.api.token import load_or_create_token
 from peft_studio_offline.core.errors import PeftStudioOfflineError
 from peft_studio_offline.core.runtime import Runtime
@@ -148,7 +153,12 @@ class ApiServer:
                 self._task.result()
                 raise ServerError("The API server stopped while it was starting.")
             await asyncio.sleep(0.01)
-        write_server_info(self._discovery, self.url)
+        if read_server_info(self._discovery) is None:
+            write_server_info(self._discovery, self.url)
+        else:
+            # Another process serves this data directory and clients find it; a second
+            # server must not take that over and then, when it stops, leave clients none.
+            log.info("Another process already serves this data folder; clients keep using it.")
         log.info("The API listens on %s%s", self.url, PREFIX)
         if not is_loopback(self.host) and self.tls is None:
             log.warning("%s", remote_warning(self.host, bound_port).removeprefix("Warning: "))

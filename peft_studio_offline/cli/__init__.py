@@ -13,8 +13,9 @@ import importlib
 import importlib.util
 import logging
 import os
+import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FAILED = 1
+BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a writer whose reader left
 
 # Commands that only read or change what exists: on a --db path with no queue they say so
 # instead of creating an empty database there (a mistyped path would hide the real queue).
@@ -45,11 +47,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(__version__, has_self_test)
     args = parser.parse_args(args_list)
     if getattr(args, "self_test", False):
-        return _self_test()
+        return _quiet_on_closed_pipe(_self_test)
     if args.command is None:
         return _window(args_list)
     try:
-        return asyncio.run(_run(args))
+        return _quiet_on_closed_pipe(lambda: asyncio.run(_run(args)))
     except UsageError as exc:
         _error(str(exc), f" (see '{PROG} {args.command} --help')")
         return USAGE_ERROR
@@ -79,10 +81,11 @@ async def _run(args: argparse.Namespace) -> int:
 
             return await serve(args, runtime)
         return await COMMANDS[command](args, runtime)
-    except UsageError:
+    except (UsageError, BrokenPipeError):
         raise
     except CorruptDatabaseError as exc:
-        _error(str(exc), f". Run '{PROG} move-aside' to keep it aside and start a new queue")
+        where = f" --db {shlex.quote(str(args.db))}" if getattr(args, "db", None) else ""
+        _error(str(exc), f". Run '{PROG} move-aside{where}' to keep it aside and start a new queue")
         return FAILED
     except PeftStudioOfflineError as exc:
         _error(str(exc))
@@ -132,6 +135,18 @@ def _window(argv: list[str]) -> int:
         return FAILED
     result = gui_main(argv)
     return int(result or 0)
+
+
+def _quiet_on_closed_pipe(command: Callable[[], int]) -> int:
+    """Run ``command``; when the reader of our output has gone (``show 3 | head``), stop
+    quietly with the shell's status for it, as ``cat`` and ``git`` do."""
+    try:
+        return command()
+    except BrokenPipeError:
+        # Python would report the pipe again when it flushes stdout at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return BROKEN_PIPE
 
 
 def _self_test() -> int:

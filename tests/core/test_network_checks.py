@@ -84,6 +84,17 @@ async def test_a_server_that_never_answers_times_out_as_offline() -> None:
     assert endpoint["http_status"] is None
 
 
+async def test_a_portal_answering_every_endpoint_is_limited_even_where_one_looks_healthy() -> None:
+    with HttpServer(Reply(200, PORTAL_PAGE)) as portal:
+        endpoints = [
+            {"url": portal.url("/health"), "expected_body": MARKER},
+            portal.url("/api"),  # a probe that takes any answer: the portal's page passes it
+        ]
+        async with NetworkMonitor(endpoints, timeout=5) as monitor:
+            assert await monitor.check_connectivity() is False
+            assert monitor.status is NetworkStatus.LIMITED
+
+
 async def test_a_captive_portal_page_is_limited_not_online() -> None:
     with HttpServer(Reply(200, PORTAL_PAGE)) as portal:
         endpoints = [{"url": portal.url("/health"), "expected_body": MARKER}]

@@ -140,16 +140,18 @@ def _describe(exc: BaseException) -> str:
 def combine(results: Sequence[ProbeResult]) -> NetworkStatus:
     """The status one check supports.
 
-    Online when any endpoint answered as expected: the status gates syncing, and each
-    operation's own request decides for its target. Limited when none did but one was
-    answered by something else (a captive portal or proxy). Offline when nothing answered as
-    it should. No endpoints at all prove nothing: unknown.
+    Limited as soon as one endpoint was answered by something else (a captive portal or
+    proxy): a portal answers for every host, so another endpoint that looked healthy proves
+    nothing (a probe that accepts any answer passes a portal's page too), and work synced
+    through it would be lost into the portal. Otherwise online when any endpoint answered as
+    expected: the status gates syncing, and each operation's own request decides for its
+    target. Offline when nothing answered as it should. No endpoints prove nothing: unknown.
     """
     if not results:
         return NetworkStatus.UNKNOWN
     outcomes = {result.outcome for result in results}
-    if ProbeOutcome.HEALTHY in outcomes:
-        return NetworkStatus.ONLINE
     if ProbeOutcome.INTERCEPTED in outcomes:
         return NetworkStatus.LIMITED
+    if ProbeOutcome.HEALTHY in outcomes:
+        return NetworkStatus.ONLINE
     return NetworkStatus.OFFLINE

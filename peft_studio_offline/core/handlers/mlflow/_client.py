@@ -306,6 +306,17 @@ class MlflowRestClient:
                 endpoint=endpoint,
             ) from exc
         if response.is_success:
+            if _is_web_page(response):
+                # MLflow answers in JSON; a page is a captive portal or proxy answering in
+                # its place, and what was sent did not reach MLflow.
+                raise MlflowServerError(
+                    f"Something other than MLflow answered {method} {endpoint} at"
+                    f" {self.base_url} with a web page (a captive portal or proxy?); it is"
+                    " tried again later.",
+                    status_code=response.status_code,
+                    method=method,
+                    endpoint=endpoint,
+                )
             return _json_body(response)
         raise _error_for(response, method, endpoint, self.base_url)
 
@@ -320,6 +331,11 @@ async def _read_chunks(handle: BinaryIO, chunk_size: int) -> AsyncIterator[bytes
     """The file's bytes in chunks, read off the event loop so a slow disk never blocks it."""
     while chunk := await asyncio.to_thread(handle.read, chunk_size):
         yield chunk
+
+
+def _is_web_page(response: httpx.Response) -> bool:
+    kind = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return kind in ("text/html", "application/xhtml+xml")
 
 
 def _json_body(response: httpx.Response) -> Json:

@@ -23,7 +23,7 @@ from peft_studio_offline.core.handlers.mlflow._batching import (
     request_key,
 )
 from peft_studio_offline.core.handlers.mlflow._client import MlflowRestClient
-from peft_studio_offline.core.handlers.mlflow._errors import MlflowError
+from peft_studio_offline.core.handlers.mlflow._errors import MlflowError, MlflowUnreachableError
 from peft_studio_offline.core.handlers.mlflow._outcomes import run_problem, with_server_words
 from peft_studio_offline.core.handlers.mlflow._payloads import MetricLog, parse_metric_log
 from peft_studio_offline.core.handlers.mlflow._target import TrackingHandler
@@ -191,5 +191,8 @@ def _outcome(result: _Result, run_id: str, points: int) -> Outcome:
     if result.retry is not None:
         error = result.retry
         info = {**details, **error.details()}
+        if isinstance(error, MlflowUnreachableError) and not error.reached:
+            # Nothing reached the server: as for every other type, no attempt is used.
+            return Outcome.unreachable(str(error), details=info)
         return Outcome.retry(str(error), retry_after=error.retry_after, details=info)
     return Outcome.done(details)
