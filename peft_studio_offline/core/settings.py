@@ -1,9 +1,10 @@
 """The application's settings: one immutable object, built once per process.
 
 Read from ``settings.toml`` in the config directory, validated key by key, then overridden by
-environment variables for headless use. An invalid file is reported with the key and the
-problem (``Settings.problems``), and the defaults are used instead; loading never rewrites the
-file. ``save_settings`` writes the file back (the Settings dialog) atomically, user-only.
+environment variables for headless use. A key with an invalid value is reported with the
+key and the problem (``Settings.problems``) and left at its default, while every valid key of
+the file is kept (one typing mistake must not drop the sync targets); a file that is not TOML
+at all gives the defaults. Loading never rewrites the file. ``save_settings`` writes the file back (the Settings dialog) atomically, user-only.
 
 Secrets never live here: the ``credentials`` section holds only the *names* under which they
 are kept (see ``peft_studio_offline.core.credentials``).
@@ -160,11 +161,14 @@ class Settings:
         if file_problems:
             where = paths.settings_file
             problems.extend(f"{where}: {p}" for p in file_problems)
-            sections = {}
         if problems:
             for problem in problems:
                 log.warning("%s", problem)
-            log.warning("Using the default settings; %s was left unchanged.", paths.settings_file)
+            log.warning(
+                "Those keys keep their defaults; the rest of %s is used, and the file was left"
+                " unchanged.",
+                paths.settings_file,
+            )
         settings = cls(paths=paths, **sections)
         settings = apply_environment(settings, env)
         return dataclasses.replace(settings, problems=tuple(problems) + settings.problems)
@@ -259,8 +263,10 @@ def _parse(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
                 values[key] = validate_value(qualified, value)
             except SettingsError as exc:
                 problems.append(str(exc))
-        if not problems:
+        try:  # the valid keys, even when others were not: see ``Settings.load``
             sections[name] = section_type(**values)
+        except (SettingsError, TypeError, ValueError) as exc:
+            problems.append(str(exc))
     return sections, problems
 
 

@@ -123,17 +123,25 @@ def test_the_object_is_immutable(paths: AppPaths) -> None:
         ("[sync\nbatch_size = 5\n", "is not valid TOML"),
     ],
 )
-def test_invalid_file_names_the_key_starts_with_defaults_and_keeps_the_file(
+def test_an_invalid_key_is_named_keeps_its_default_and_the_rest_of_the_file_is_used(
     paths: AppPaths, text: str, fragment: str
 ) -> None:
-    # A valid key next to the bad one: the whole file is set aside, not half of it.
+    # A valid key next to the bad one is kept: one typing mistake must not drop the sync
+    # targets, nor leave the Settings dialog showing empty fields that a save would write.
     path = write(paths, "[queue]\nmax_attempts = 9\n" + text if text.startswith("[") else text)
     before = path.read_bytes()
     settings = Settings.load(paths, environ={})
     assert settings.problems, "the problem must be reported"
     assert any(fragment in p for p in settings.problems), settings.problems
-    assert settings.queue == Settings(paths).queue
-    assert settings.sync == Settings(paths).sync
+    if text.startswith("[") and "not valid TOML" not in fragment:
+        assert settings.queue.max_attempts == 9
+    else:  # not TOML, or not tables at all: nothing can be told apart, defaults throughout
+        assert settings.queue == Settings(paths).queue
+    key = fragment.split("'")[1] if fragment.count("'") >= 2 else ""
+    if key.count(".") == 1 and not fragment.startswith("Unknown"):
+        section, name = key.split(".")
+        default = getattr(getattr(Settings(paths), section), name)
+        assert getattr(getattr(settings, section), name) == default, key
     assert path.read_bytes() == before
 
 
