@@ -58,3 +58,12 @@ def test_a_long_run_of_letters_in_a_url_string_is_masked_in_one_pass() -> None:
     assert mask_secrets("see http://u:p@h and ftp://a:b@c, 1://x:y@z") == (
         "see http://u:***@h and ftp://a:***@c, 1://x:***@z"
     )
+
+
+def test_the_apps_own_waiting_sentence_survives_masking() -> None:
+    """Shown through the masking, "credential: no secret…" read "credential: *** secret…"."""
+    from peft_studio_offline.core.handlers.httputil import missing_secret
+    from peft_studio_offline.core.masking import mask_text
+
+    text = str(missing_secret("my token", "credentials.api_token"))
+    assert mask_text(text) == text

@@ -165,9 +165,10 @@ def check_token_needed(
         return
     if is_under(url, context.api_base_url):
         raise MissingSettingError(
-            f"Waiting for a credential: {host_of(url)} answered 401 Unauthorized and no token"
-            " is set for it; name one in credentials.api_token and enter its secret in File →"
-            " Settings, and it is sent then.",
+            # Worded so that the masking of "credential: <value>" leaves it whole.
+            f"Waiting until an API token is set, as {host_of(url)} answered 401 Unauthorized;"
+            " name one in credentials.api_token and enter its secret in File → Settings, and"
+            " it is sent then.",
             "credentials.api_token",
         )
 
@@ -175,8 +176,8 @@ def check_token_needed(
 def missing_secret(name: str, setting: str) -> MissingSettingError:
     """The error for a secret that settings name but the credential store does not hold."""
     return MissingSettingError(
-        f"Waiting for a credential: no secret {name!r} ({setting}) is in the credential"
-        " store; enter it in File → Settings, and it is sent then.",
+        f"Waiting for the secret {name!r} ({setting}): it is not in the credential store;"
+        " enter it in File → Settings, and it is sent then.",
         setting,
     )
 
