@@ -4,7 +4,8 @@ Read from ``settings.toml`` in the config directory, validated key by key, then 
 environment variables for headless use. A key with an invalid value is reported with the
 key and the problem (``Settings.problems``) and left at its default, while every valid key of
 the file is kept (one typing mistake must not drop the sync targets); a file that is not TOML
-at all gives the defaults. Loading never rewrites the file. ``save_settings`` writes the file back (the Settings dialog) atomically, user-only.
+at all gives the defaults. Loading never rewrites the file. ``save_settings`` writes the
+file back (the Settings dialog) atomically, user-only.
 
 Secrets never live here: the ``credentials`` section holds only the *names* under which they
 are kept (see ``peft_studio_offline.core.credentials``).
