@@ -22,6 +22,8 @@ def payload_text(argument: str) -> str:
                 f"The payload could not be read from standard input ({exc})."
             ) from None
     if argument.startswith("@"):
+        if not argument[1:].strip():
+            raise UsageError("Give a file name after '@' (for example @payload.json).")
         path = Path(argument[1:]).expanduser()
         try:
             return path.read_text(encoding="utf-8")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -283,7 +284,10 @@ class _ExportWriter:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.tmp = path.with_name(path.name + ".part")
-        self.handle = self.tmp.open("w", encoding="utf-8")
+        # For the user alone, like the queue it comes from: secrets are masked, the rest
+        # (runs, endpoints, file names) is still the user's own business.
+        fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        self.handle = os.fdopen(fd, "w", encoding="utf-8")
         self.handle.write("[")
         self.first = True
         self.done = False
