@@ -10,6 +10,7 @@ from fastapi.openapi.utils import get_openapi
 from peft_studio_offline.api.auth import TokenMiddleware
 from peft_studio_offline.api.body_limit import BodyLimitMiddleware
 from peft_studio_offline.api.errors import install_error_handlers
+from peft_studio_offline.api.mlflow import router as mlflow_router
 from peft_studio_offline.api.routes import events, queue, sync
 from peft_studio_offline.api.routes.events import EventHub
 from peft_studio_offline.api.schemas import ErrorOut
@@ -50,6 +51,7 @@ def create_app(runtime: Runtime, token: str) -> FastAPI:
     for module in (queue, sync):
         app.include_router(module.router, prefix=PREFIX, responses=_ERRORS)
     app.include_router(events.router, prefix=PREFIX, responses={401: _ERRORS[401]})
+    app.include_router(mlflow_router)  # MLflow's tracking API for unchanged scripts
     install_error_handlers(app)
     # The last added runs first: the token is checked before any body is read.
     app.add_middleware(BodyLimitMiddleware, max_bytes=runtime.settings.api.max_request_bytes)

@@ -23,10 +23,12 @@ from peft_studio_offline.core.handlers.mlflow._batching import (
     request_key,
 )
 from peft_studio_offline.core.handlers.mlflow._client import MlflowRestClient
+from peft_studio_offline.core.handlers.mlflow._creation import waiting
 from peft_studio_offline.core.handlers.mlflow._errors import MlflowError
 from peft_studio_offline.core.handlers.mlflow._outcomes import run_problem, with_server_words
 from peft_studio_offline.core.handlers.mlflow._payloads import MetricLog, parse_metric_log
 from peft_studio_offline.core.handlers.mlflow._target import TrackingHandler
+from peft_studio_offline.core.mlflow_local import NotDeliveredError
 from peft_studio_offline.core.operation import Operation
 from peft_studio_offline.core.sync.handler import HandlerContext, Outcome
 
@@ -85,7 +87,13 @@ class MetricLogHandler(TrackingHandler):
             return [o or Outcome.failed(str(exc)) for o in outcomes]
         keys = [op.idempotency_key for op in operations]
         for run_id, items in logs.items():
-            results = await self._send_run(client, run_id, items, keys)
+            try:
+                remote_id = await self.ids.run(run_id) if self.ids else run_id
+            except NotDeliveredError as exc:
+                for index, _ in items:
+                    outcomes[index] = waiting(str(exc))
+                continue
+            results = await self._send_run(client, remote_id, items, keys)
             for index, log in items:
                 outcomes[index] = _outcome(results[index], run_id, len(log.metrics))
         return [o or Outcome.failed("Nothing was sent for this operation.") for o in outcomes]
