@@ -1,4 +1,4 @@
-"""The local MLflow endpoint over HTTP: MLflow's paths, answer shapes, error codes, and the queue."""
+"""The local MLflow endpoint over HTTP: MLflow's paths, answer shapes, errors and the queue."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ async def new_run(api: LiveApi, experiment: str = "exp") -> tuple[str, str]:
             "start_time": 1000,
             "run_name": "r1",
             "tags": [{"key": "mlflow.user", "value": "me"}],
-        },  # fmt: skip
+        },
     )
     assert answer.status_code == 200, answer.text
     return experiment_id, answer.json()["run"]["info"]["run_id"]
@@ -87,14 +87,22 @@ async def test_a_run_is_answered_from_local_state_and_queued(live_api: LiveApi) 
     logged = [
         ("runs/log-parameter", {"run_id": run_id, "key": "lr", "value": "0.1"}),
         ("runs/set-tag", {"run_id": run_id, "key": "stage", "value": "train"}),
-        ("runs/log-metric", {"run_id": run_id, "key": "loss", "value": 0.5, "timestamp": 5, "step": 1}),
-        ("runs/log-batch", {"run_id": run_id,
-                            "metrics": [{"key": "loss", "value": 0.25, "timestamp": 6, "step": 2}],
-                            "params": [{"key": "r", "value": "16"}],
-                            "tags": [{"key": "gone", "value": "x"}]}),
+        (
+            "runs/log-metric",
+            {"run_id": run_id, "key": "loss", "value": 0.5, "timestamp": 5, "step": 1},
+        ),
+        (
+            "runs/log-batch",
+            {
+                "run_id": run_id,
+                "metrics": [{"key": "loss", "value": 0.25, "timestamp": 6, "step": 2}],
+                "params": [{"key": "r", "value": "16"}],
+                "tags": [{"key": "gone", "value": "x"}],
+            },
+        ),
         ("runs/delete-tag", {"run_id": run_id, "key": "gone"}),
         ("runs/update", {"run_id": run_id, "status": "FINISHED", "end_time": 9}),
-    ]  # fmt: skip
+    ]
     for endpoint, body in logged:
         answer = await call(live_api, endpoint, body)
         assert answer.status_code == 200, (endpoint, answer.text)

@@ -68,7 +68,7 @@ async def log_a_run(runtime: Runtime, name: str) -> str:
             "start_time": 1000,
             "run_name": "first",
             "tags": [{"key": "mlflow.user", "value": "me"}],
-        },  # fmt: skip
+        },
     )
     run_id: str = run["run"]["info"]["run_id"]
     await mlflow.call("runs/log-parameter", {"run_id": run_id, "key": "lr", "value": "0.1"})
@@ -82,7 +82,7 @@ async def log_a_run(runtime: Runtime, name: str) -> str:
                 "value": 1 / (step + 1),
                 "timestamp": 2000 + step,
                 "step": step,
-            },  # fmt: skip
+            },
         )
     await mlflow.call("runs/update", {"run_id": run_id, "status": "FINISHED", "end_time": 9000})
     return run_id
@@ -141,9 +141,11 @@ async def test_a_run_made_offline_is_delivered_once(
 
 
 async def test_a_lost_answer_to_run_creation_makes_no_second_run(
-    runtime: Runtime, rest: MlflowRestClient, mlflow_server: MlflowServer,
+    runtime: Runtime,
+    rest: MlflowRestClient,
+    mlflow_server: MlflowServer,
     monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
+) -> None:
     proxy = DroppingProxy(mlflow_server.port).start()
     try:
         proxy.drop("runs/create", 1)
@@ -159,9 +161,11 @@ async def test_a_lost_answer_to_run_creation_makes_no_second_run(
 
 
 async def test_a_run_created_before_its_mapping_was_recorded_is_found_by_its_tag(
-    runtime: Runtime, rest: MlflowRestClient, mlflow_server: MlflowServer,
+    runtime: Runtime,
+    rest: MlflowRestClient,
+    mlflow_server: MlflowServer,
     monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
+) -> None:
     """As when the app died between the server's answer and recording the id."""
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.url)
     name = f"found-{uuid.uuid4().hex}"
@@ -169,18 +173,27 @@ async def test_a_run_created_before_its_mapping_was_recorded_is_found_by_its_tag
     experiment_id = await rest.create_experiment(name)
     await rest.post_json(
         "runs/create",
-        {"experiment_id": experiment_id, "start_time": 1000, "run_name": "first",
-         "tags": [{"key": "mlflow.user", "value": "me"}, {"key": LOCAL_RUN_TAG, "value": local_id}]},
-    )  # fmt: skip
+        {
+            "experiment_id": experiment_id,
+            "start_time": 1000,
+            "run_name": "first",
+            "tags": [
+                {"key": "mlflow.user", "value": "me"},
+                {"key": LOCAL_RUN_TAG, "value": local_id},
+            ],
+        },
+    )
     stats = await sync_all(runtime)
     assert stats["completed"] == stats["total"]
     await check_delivered(rest, name)
 
 
 async def test_the_mapping_outlives_the_process(
-    tmp_path: Path, rest: MlflowRestClient, mlflow_server: MlflowServer,
+    tmp_path: Path,
+    rest: MlflowRestClient,
+    mlflow_server: MlflowServer,
     monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
+) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.url)
     name = f"resumed-{uuid.uuid4().hex}"
     async with make_runtime(tmp_path / "home") as first:
