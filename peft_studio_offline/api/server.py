@@ -54,8 +54,11 @@ class ApiServer:
         port: int | None = None,
         allow_remote: bool = False,
         token: str | None = None,
+        advertise: bool = True,
     ) -> None:
         settings = runtime.settings
+        # False: no discovery file, so that no other program relies on a server this short-lived.
+        self.advertise = advertise
         self.runtime = runtime
         self.host = host if host is not None else settings.api.host
         self.port = settings.api.port if port is None else port
@@ -95,7 +98,8 @@ class ApiServer:
                 self._task.result()
                 raise ServerError("The API server stopped while it was starting.")
             await asyncio.sleep(0.01)
-        write_server_info(self._discovery, self.url)
+        if self.advertise:
+            write_server_info(self._discovery, self.url)
         log.info("The API listens on %s%s", self.url, PREFIX)
         return self.url
 

@@ -2,7 +2,8 @@
 
 ``mlflow-env`` prints the two exports that point MLflow's client at the local endpoint.
 ``run -- CMD...`` runs a command with them set; when no app serves the endpoint, it serves
-one itself (the core and the HTTP API, no window) for as long as the command runs. Every
+one itself (the core and the HTTP API, no window) for as long as the command runs, for that
+command alone (it writes no discovery file; two commands run at once each have one). Every
 call the script makes is committed to the queue before it is answered, so when the command
 ends its data is queued, and the endpoint can stop.
 """
@@ -84,11 +85,13 @@ async def run_command(args: argparse.Namespace, runtime: Runtime) -> int:
     server: ApiServer | None = None
     if url is None:
         await runtime.start()
-        server = ApiServer(runtime, token=token)
+        # Its own endpoint, not advertised: another command must not rely on one that ends
+        # with this command.
+        server = ApiServer(runtime, token=token, advertise=False)
         try:
             url = await server.start()
         except PortInUseError:  # something else has the usual port: any free one will do
-            server = ApiServer(runtime, port=0, token=token)
+            server = ApiServer(runtime, port=0, token=token, advertise=False)
             url = await server.start()
         sys.stderr.write(f"Serving the MLflow endpoint at {url}{MLFLOW_PATH} for this command.\n")
         sys.stderr.flush()
