@@ -57,6 +57,9 @@ with mlflow.start_run(run_id=resume, run_name=None if resume else "lora-r16") as
         mlflow.log_params({"learning_rate": "0.0002", "lora_r": 16, "lora_alpha": 32})
         mlflow.set_tags({"stage": "train", "base_model": "tiny-llama"})
         mlflow.set_tag("dataset", "alpaca")
+        adapter = os.path.join(os.path.dirname(os.path.abspath(__file__)), "adapter")
+        mlflow.log_artifact(os.path.join(adapter, "adapter_config.json"))
+        mlflow.log_artifacts(adapter, artifact_path="adapter")
     for step in range(first, last):
         mlflow.log_metric("loss", 2.0 / (step + 1), step=step)
     if os.environ.get("FINAL", "1") == "1":
@@ -70,6 +73,11 @@ def script(tmp_path: Path) -> Path:
     ensure_mlflow_installed()
     path = tmp_path / "train.py"
     path.write_text(SCRIPT)
+    adapter = tmp_path / "adapter"
+    (adapter / "checkpoint").mkdir(parents=True)
+    (adapter / "adapter_config.json").write_text('{"r": 16, "lora_alpha": 32}')
+    (adapter / "adapter_model.safetensors").write_bytes(os.urandom(300_000))
+    (adapter / "checkpoint" / "trainer_state.json").write_text("{}")
     return path
 
 
@@ -191,6 +199,7 @@ def snapshot(server: MlflowServer, experiment: str) -> list[dict[str, Any]]:
                 )
             runs.append(
                 {
+                    "artifacts": listed_artifacts(http, server, run["info"]["artifact_uri"]),
                     "status": run["info"]["status"],
                     "lifecycle_stage": run["info"]["lifecycle_stage"],
                     "params": {p["key"]: p["value"] for p in run["data"].get("params", [])},
@@ -199,6 +208,26 @@ def snapshot(server: MlflowServer, experiment: str) -> list[dict[str, Any]]:
                 }
             )
     return sorted(runs, key=repr)
+
+
+def listed_artifacts(http: httpx.Client, server: MlflowServer, uri: str) -> list[tuple[str, int]]:
+    """Every file under a run's artifact root, with its size, through the server's proxy."""
+    root = uri.removeprefix("mlflow-artifacts:").strip("/")
+    found: list[tuple[str, int]] = []
+    folders = [""]
+    while folders:
+        folder = folders.pop()
+        answer = http.get(
+            f"{server.url}/api/2.0/mlflow-artifacts/artifacts",
+            params={"path": f"{root}/{folder}".rstrip("/")},
+        ).json()
+        for entry in answer.get("files", []):
+            path = f"{folder}/{entry['path']}".strip("/")
+            if entry.get("is_dir"):
+                folders.append(path)
+            else:
+                found.append((path, int(entry.get("file_size", 0))))
+    return sorted(found)
 
 
 def check_same(
@@ -213,6 +242,7 @@ def check_same(
     got, expected = snapshot(server, offline), snapshot(direct_server or server, direct)
     assert len(expected) == runs
     assert len(expected[0]["metrics"]["loss"]) == steps
+    assert len(expected[0]["artifacts"]) == 4
     assert got == expected
 
 

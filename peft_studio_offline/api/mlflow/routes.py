@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
 
 from peft_studio_offline.api.deps import runtime_of
 from peft_studio_offline.core.errors import PeftStudioOfflineError
@@ -54,7 +54,33 @@ async def _request_of(request: Request) -> dict[str, Any]:
     return data
 
 
+ARTIFACTS_ROOTS = (
+    "/api/2.0/mlflow-artifacts/artifacts",
+    "/ajax-api/2.0/mlflow-artifacts/artifacts",
+)
+
+
+async def _artifact(request: Request) -> Response:
+    tracking = runtime_of(request).mlflow
+    path = request.path_params.get("artifact", "")
+    try:
+        if request.method == "PUT":
+            return JSONResponse(await tracking.put_artifact(path, request.stream()))
+        if not path:  # a listing: the folder is in the query
+            listed = request.query_params.get("path", "")
+            return JSONResponse(await tracking.list_artifacts(listed))
+        return FileResponse(await tracking.artifact_file(path))
+    except TrackingError as exc:
+        return JSONResponse(exc.body(), exc.status_code)
+    except PeftStudioOfflineError as exc:
+        log.warning("The local MLflow endpoint could not store an artifact: %s", exc)
+        return JSONResponse({"error_code": "TEMPORARILY_UNAVAILABLE", "message": str(exc)}, 503)
+
+
 def _add_routes() -> None:
+    for artifacts in ARTIFACTS_ROOTS:
+        router.add_api_route(artifacts, _artifact, methods=["GET"])
+        router.add_api_route(artifacts + "/{artifact:path}", _artifact, methods=["GET", "PUT"])
     for root in _API_ROOTS:
 
         async def route(request: Request, endpoint: str) -> Response:

@@ -13,13 +13,21 @@ creation (``depends_on``) until the server's id is known.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
-from collections.abc import Awaitable, Callable, Mapping
+import posixpath
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from peft_studio_offline.core.enums import OperationType
 from peft_studio_offline.core.errors import InvalidOperationError
+from peft_studio_offline.core.mlflow_local._artifacts import (
+    ArtifactPath,
+    ArtifactStaging,
+    parse_artifact_path,
+    staging_root_for,
+)
 from peft_studio_offline.core.mlflow_local._store import (
     DEFAULT_EXPERIMENT_ID,
     ExperimentRecord,
@@ -74,6 +82,7 @@ class LocalTracking:
     def __init__(self, runtime: Runtime, store: LocalStore | None = None) -> None:
         self.runtime = runtime
         self.store = store or LocalStore(store_path_for(Path(runtime.db_path)))
+        self.staging = ArtifactStaging(staging_root_for(Path(runtime.db_path)))
         self._runs: dict[str, RunRecord] = {}  # what a log call needs, without a read
 
     async def call(self, endpoint: str, request: Mapping[str, Any]) -> Json:
@@ -265,6 +274,59 @@ class LocalTracking:
             ]
         }
 
+    async def search_logged_models(self, request: Mapping[str, Any]) -> Json:
+        """MLflow 3's client asks this when it lists a run's artifacts; none are made here."""
+        return {"models": []}
+
+    # ----------------------------------------------------------------- artifacts
+
+    async def put_artifact(self, raw_path: str, chunks: AsyncIterator[bytes]) -> Json:
+        """Stage one file a script logs, and queue its upload to the run's artifacts."""
+        from peft_studio_offline.core.handlers.mlflow._payloads import check_artifact_path
+
+        path, run = await self._artifact_run(raw_path)
+        try:
+            check_artifact_path(path.inside)
+        except InvalidOperationError as exc:
+            raise TrackingError("INVALID_PARAMETER_VALUE", str(exc)) from None
+        try:
+            staged = await self.staging.write(path, chunks)
+        except InvalidOperationError as exc:
+            raise TrackingError("INVALID_PARAMETER_VALUE", str(exc)) from None
+        payload = {
+            "path": str(staged),
+            "run_id": run.id,
+            "artifact_path": posixpath.dirname(path.inside),
+        }
+        await self._submit_for(run, OperationType.MODEL_PUSH, payload)
+        return {}
+
+    async def artifact_file(self, raw_path: str) -> Path:
+        path, _ = await self._artifact_run(raw_path)
+        found = await self._db(self.staging.read_path, path)
+        if found is None:
+            raise TrackingError(
+                "RESOURCE_DOES_NOT_EXIST", f"No artifact {path.inside!r} was logged here."
+            )
+        return Path(found)
+
+    async def list_artifacts(self, raw_path: str) -> Json:
+        path, _ = await self._artifact_run(raw_path)
+        return {"files": await self._db(self.staging.listing, path)}
+
+    async def _artifact_run(self, raw_path: str) -> tuple[ArtifactPath, RunRecord]:
+        try:
+            path = parse_artifact_path(raw_path)
+        except InvalidOperationError as exc:
+            raise TrackingError("INVALID_PARAMETER_VALUE", str(exc)) from None
+        run = await self._known_run(path.run_id)
+        if run.experiment_id != path.experiment_id:
+            raise TrackingError(
+                "RESOURCE_DOES_NOT_EXIST",
+                f"Run '{run.id}' is not in experiment '{path.experiment_id}'.",
+            )
+        return path, run
+
     # ------------------------------------------------------------------ plumbing
 
     async def _known_run(self, run_id: str) -> RunRecord:
@@ -283,7 +345,7 @@ class LocalTracking:
         """Queue an operation of ``run``, after the run's creation while that is not done."""
         waits = [run.create_op] if run.remote_id is None and run.create_op else []
         try:
-            return await self.runtime.submit(kind, payload, depends_on=waits)
+            return await self._submit(kind, payload, waits)
         except InvalidOperationError:
             if not waits:
                 raise
@@ -294,7 +356,17 @@ class LocalTracking:
                 "INTERNAL_ERROR", f"The creation of run {run.id} is no longer in the queue."
             )
         self._runs[run.id] = fresh
-        return await self.runtime.submit(kind, payload)
+        return await self._submit(kind, payload, [])
+
+    async def _submit(self, kind: OperationType, payload: Json, waits: list[int]) -> int:
+        from peft_studio_offline.core.submit import submit
+
+        settings = self.runtime.settings
+        roots = settings.sync.upload_roots
+        if kind is OperationType.MODEL_PUSH and roots:  # the staged tree is the app's own
+            sync = dataclasses.replace(settings.sync, upload_roots=(*roots, str(self.staging.root)))
+            settings = dataclasses.replace(settings, sync=sync)
+        return await submit(self.runtime.queue, kind, payload, settings=settings, depends_on=waits)
 
     async def _log(
         self,
@@ -335,6 +407,7 @@ ENDPOINTS: dict[str, Handler] = {
     "runs/set-tag": LocalTracking.set_tag,
     "runs/delete-tag": LocalTracking.delete_tag,
     "metrics/get-history": LocalTracking.get_metric_history,
+    "logged-models/search": LocalTracking.search_logged_models,
 }
 READ_ENDPOINTS = frozenset(
     {"experiments/get-by-name", "experiments/get", "runs/get", "metrics/get-history"}
