@@ -10,7 +10,9 @@ from fastapi.openapi.utils import get_openapi
 from peft_studio_offline.api.auth import TokenMiddleware
 from peft_studio_offline.api.body_limit import BodyLimitMiddleware
 from peft_studio_offline.api.errors import install_error_handlers
+from peft_studio_offline.api.mlflow import MLFLOW_PREFIX
 from peft_studio_offline.api.mlflow import router as mlflow_router
+from peft_studio_offline.api.mlflow.own_delivery import OwnDeliveryMiddleware
 from peft_studio_offline.api.routes import events, queue, sync
 from peft_studio_offline.api.routes.events import EventHub
 from peft_studio_offline.api.schemas import ErrorOut
@@ -56,6 +58,7 @@ def create_app(runtime: Runtime, token: str) -> FastAPI:
     # The last added runs first: the token is checked before any body is read.
     app.add_middleware(BodyLimitMiddleware, max_bytes=runtime.settings.api.max_request_bytes)
     app.add_middleware(TokenMiddleware, token=token)
+    app.add_middleware(OwnDeliveryMiddleware, prefix=MLFLOW_PREFIX)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

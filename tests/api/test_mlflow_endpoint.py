@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from peft_studio_offline.core.enums import OperationType
+from peft_studio_offline.core.sync.engine import SyncEngine
 from tests.api.conftest import LiveApi
 
 API = "/mlflow/api/2.0/mlflow/"
@@ -169,3 +172,68 @@ async def test_non_finite_values_are_kept(live_api: LiveApi) -> None:
 def _zero() -> dict[str, int]:
     statuses = ("pending", "in_progress", "completed", "failed", "conflict", "cancelled", "expired")
     return dict.fromkeys(statuses, 0)
+
+
+ARTIFACTS = "/mlflow/api/2.0/mlflow-artifacts/artifacts"
+
+
+async def test_artifacts_are_staged_listed_read_and_queued(live_api: LiveApi) -> None:
+    experiment_id, run_id = await new_run(live_api)
+    root = f"{experiment_id}/{run_id}/artifacts"
+    put = await live_api.client.put(f"{ARTIFACTS}/{root}/adapter/config.json", content=b"{}")
+    assert put.status_code == 200, put.text
+    await live_api.client.put(f"{ARTIFACTS}/{root}/notes.txt", content=b"hello")
+    listed = await live_api.client.get(ARTIFACTS, params={"path": root})
+    assert listed.json()["files"] == [
+        {"path": "adapter", "is_dir": True},
+        {"path": "notes.txt", "is_dir": False, "file_size": 5},
+    ]
+    read = await live_api.client.get(f"{ARTIFACTS}/{root}/notes.txt")
+    assert read.content == b"hello"
+    pushes = await live_api.runtime.queue.list_operations(operation_type=OperationType.MODEL_PUSH)
+    assert [(op.payload["run_id"], op.payload["artifact_path"]) for op in pushes] == [
+        (run_id, "adapter"),
+        (run_id, ""),
+    ]
+    assert pushes[0].depends_on == (pushes[0].id - 1,)  # the run's creation
+    assert Path(pushes[1].payload["path"]).read_bytes() == b"hello"
+
+
+async def test_artifact_paths_outside_a_run_are_refused(live_api: LiveApi) -> None:
+    experiment_id, run_id = await new_run(live_api)
+    before = await live_api.runtime.queue.get_queue_stats()
+    for path in (
+        f"{experiment_id}/{run_id}/artifacts/../../escape.txt",
+        f"{experiment_id}/{run_id}/elsewhere/a.txt",
+        f"other/{run_id}/artifacts/a.txt",
+        f"{experiment_id}/{'e' * 32}/artifacts/a.txt",
+    ):
+        answer = await live_api.client.put(f"{ARTIFACTS}/{path}", content=b"x")
+        assert answer.status_code in (400, 404), (path, answer.text)
+        assert answer.json()["error_code"] in ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST")
+    assert await live_api.runtime.queue.get_queue_stats() == before
+
+
+async def test_the_app_delivering_to_its_own_endpoint_waits_and_changes_nothing(
+    live_api: LiveApi,
+) -> None:
+    _, run_id = await new_run(live_api)
+    await call(live_api, "runs/log-metric", {"run_id": run_id, "key": "a", "value": 1, "step": 0})
+    queued = await live_api.runtime.queue.get_queue_stats()
+    own = dataclasses.replace(
+        live_api.runtime.settings,
+        sync=dataclasses.replace(
+            live_api.runtime.settings.sync,
+            mlflow_tracking_uri=live_api.base.replace("/api/offline", "/mlflow"),
+        ),
+    )
+    async with SyncEngine(live_api.runtime.queue, None, settings=own) as engine:
+        await engine.sync()
+    ops = await live_api.runtime.queue.list_operations()
+    assert await live_api.runtime.queue.get_queue_stats() == queued, [
+        (o.status, o.error_message) for o in ops
+    ]
+    ops = await live_api.runtime.queue.list_operations()
+    reason = await live_api.runtime.queue.wait_reason(ops[0].id)
+    assert reason is not None and "own local MLflow endpoint" in reason
+    assert all(op.retry_count == 0 for op in ops)
