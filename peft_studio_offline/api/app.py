@@ -10,7 +10,7 @@ from fastapi.openapi.utils import get_openapi
 from peft_studio_offline.api.auth import TokenMiddleware
 from peft_studio_offline.api.body_limit import BodyLimitMiddleware
 from peft_studio_offline.api.errors import install_error_handlers
-from peft_studio_offline.api.mlflow import MLFLOW_PREFIX
+from peft_studio_offline.api.mlflow import ARTIFACT_PREFIXES, MLFLOW_PREFIX
 from peft_studio_offline.api.mlflow import router as mlflow_router
 from peft_studio_offline.api.mlflow.own_delivery import OwnDeliveryMiddleware
 from peft_studio_offline.api.routes import events, queue, sync
@@ -56,7 +56,11 @@ def create_app(runtime: Runtime, token: str) -> FastAPI:
     app.include_router(mlflow_router)  # MLflow's tracking API for unchanged scripts
     install_error_handlers(app)
     # The last added runs first: the token is checked before any body is read.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=runtime.settings.api.max_request_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=runtime.settings.api.max_request_bytes,
+        streamed_prefixes=ARTIFACT_PREFIXES,
+    )
     app.add_middleware(TokenMiddleware, token=token)
     app.add_middleware(OwnDeliveryMiddleware, prefix=MLFLOW_PREFIX)
 

@@ -237,3 +237,29 @@ async def test_the_app_delivering_to_its_own_endpoint_waits_and_changes_nothing(
     reason = await live_api.runtime.queue.wait_reason(ops[0].id)
     assert reason is not None and "own local MLflow endpoint" in reason
     assert all(op.retry_count == 0 for op in ops)
+
+
+async def test_an_artifact_larger_than_the_body_limit_is_staged_whole(live_api: LiveApi) -> None:
+    """Adapter weights are often larger than the API's body limit; they stream to disk."""
+    limit = live_api.runtime.settings.api.max_request_bytes
+    experiment_id, run_id = await new_run(live_api)
+    size = limit + 1024
+
+    async def body() -> Any:
+        chunk = b"w" * (1024 * 1024)
+        sent = 0
+        while sent < size:
+            part = chunk[: min(len(chunk), size - sent)]
+            sent += len(part)
+            yield part
+
+    path = f"{ARTIFACTS}/{experiment_id}/{run_id}/artifacts/adapter/adapter_model.safetensors"
+    answer = await live_api.client.put(path, content=body(), timeout=120)
+    assert answer.status_code == 200, answer.text
+    listed = await live_api.client.get(
+        ARTIFACTS, params={"path": f"{experiment_id}/{run_id}/artifacts/adapter"}
+    )
+    assert listed.json()["files"][0]["file_size"] == size
+    # Elsewhere the limit holds.
+    too_big = await live_api.client.post(API + "runs/log-batch", content=b" " * (limit + 1))
+    assert too_big.status_code == 413

@@ -1,5 +1,5 @@
 """MLflow's tracking REST API under ``/mlflow``, for unchanged MLflow training scripts."""
 
-from peft_studio_offline.api.mlflow.routes import MLFLOW_PREFIX, router
+from peft_studio_offline.api.mlflow.routes import ARTIFACT_PREFIXES, MLFLOW_PREFIX, router
 
-__all__ = ["MLFLOW_PREFIX", "router"]
+__all__ = ["ARTIFACT_PREFIXES", "MLFLOW_PREFIX", "router"]

@@ -58,6 +58,8 @@ ARTIFACTS_ROOTS = (
     "/api/2.0/mlflow-artifacts/artifacts",
     "/ajax-api/2.0/mlflow-artifacts/artifacts",
 )
+# Artifact bodies are streamed to disk by the route, not held back by the body limit.
+ARTIFACT_PREFIXES = tuple(MLFLOW_PREFIX + root + "/" for root in ARTIFACTS_ROOTS)
 
 
 async def _artifact(request: Request) -> Response:
