@@ -83,6 +83,10 @@ class SyncSettings:
     mlflow_tracking_uri: str = ""
     request_timeout: float = 30.0
     upload_roots: tuple[str, ...] = ()
+    # A point logged through the local MLflow endpoint again for the same run, key and step
+    # (a script restarted from a checkpoint) replaces the earlier one while that is still
+    # queued; false sends both.
+    mlflow_replace_queued_points: bool = True
 
 
 @dataclass(frozen=True, slots=True)

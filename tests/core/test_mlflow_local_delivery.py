@@ -218,3 +218,50 @@ async def test_the_mapping_outlives_the_process(
     history = await rest.get_metric_history(remote_id, "loss")
     assert len(history) == 31
     assert len(await remote_runs(rest, name)) == 1
+
+
+async def log_from_checkpoint(runtime: Runtime, name: str) -> None:
+    """Steps 0-29, then the script restarts from its checkpoint at 20 and logs 20-39."""
+    mlflow = runtime.mlflow
+    experiment_id = (await mlflow.call("experiments/create", {"name": name}))["experiment_id"]
+    run = await mlflow.call("runs/create", {"experiment_id": experiment_id, "start_time": 1})
+    run_id = run["run"]["info"]["run_id"]
+    for first, last, stamp, value in ((0, 30, 2000, 1.0), (20, 40, 3000, 2.0)):
+        for step in range(first, last):
+            await mlflow.call(
+                "runs/log-metric",
+                {
+                    "run_id": run_id,
+                    "key": "loss",
+                    "value": value,
+                    "timestamp": stamp + step,
+                    "step": step,
+                },
+            )
+
+
+@pytest.mark.parametrize("replace", [True, False])
+async def test_points_logged_again_from_a_checkpoint_replace_the_queued_ones(
+    tmp_path: Path,
+    rest: MlflowRestClient,
+    mlflow_server: MlflowServer,
+    monkeypatch: pytest.MonkeyPatch,
+    replace: bool,
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.url)
+    runtime = make_runtime(tmp_path / "home")
+    sync = dataclasses.replace(runtime.settings.sync, mlflow_replace_queued_points=replace)
+    runtime.settings = dataclasses.replace(runtime.settings, sync=sync)
+    name = f"checkpoint-{uuid.uuid4().hex}"
+    async with runtime:
+        await runtime.queue.open()
+        await log_from_checkpoint(runtime, name)
+        stats = await sync_all(runtime)
+    assert stats["completed"] == stats["total"]
+    (run,) = await remote_runs(rest, name)
+    history = await rest.get_metric_history(run["info"]["run_id"], "loss")
+    points = sorted((int(p["step"]), float(p["value"])) for p in history)
+    if replace:
+        assert points == [(s, 1.0) for s in range(20)] + [(s, 2.0) for s in range(20, 40)]
+    else:
+        assert len(points) == 50

@@ -66,6 +66,13 @@ class RemoteIds:
         self._experiments[experiment_id] = remote
         return remote
 
+    async def latest_points(self, run_id: str) -> dict[tuple[str, int], tuple[str, int]]:
+        """What was logged last for each (key, step) of a run made here (empty otherwise)."""
+        points: dict[tuple[str, int], tuple[str, int]] = await asyncio.to_thread(
+            self.store.latest_points, run_id
+        )
+        return points
+
     async def map_run(self, run_id: str, remote_id: str, experiment_id: str) -> None:
         await asyncio.to_thread(self.store.map_run, run_id, remote_id, experiment_id)
         self._runs[run_id] = remote_id

@@ -297,6 +297,18 @@ class LocalStore:
             cursor = db.execute("DELETE FROM tags WHERE run_id = ? AND key = ?", (run_id, key))
         return cursor.rowcount > 0
 
+    def latest_points(self, run_id: str) -> dict[tuple[str, int], tuple[str, int]]:
+        """(key, step) -> (value, timestamp) of the point logged last for it, for one run."""
+        if not self.exists():
+            return {}
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT key, step, value, timestamp FROM metrics WHERE seq IN"
+                " (SELECT max(seq) FROM metrics WHERE run_id = ? GROUP BY key, step)",
+                (run_id,),
+            ).fetchall()
+        return {(str(k), int(s)): (str(v), int(t)) for k, s, v, t in rows}
+
     def metric_history(self, run_id: str, key: str) -> list[tuple[str, int, int]]:
         with self._db() as db:
             rows = db.execute(
