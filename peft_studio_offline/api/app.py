@@ -11,6 +11,9 @@ from peft_studio_offline.api.auth import TokenMiddleware
 from peft_studio_offline.api.body_limit import BodyLimitMiddleware
 from peft_studio_offline.api.errors import install_error_handlers
 from peft_studio_offline.api.hosts import HostCheckMiddleware
+from peft_studio_offline.api.mlflow import ARTIFACT_PREFIXES, MLFLOW_PREFIX
+from peft_studio_offline.api.mlflow import router as mlflow_router
+from peft_studio_offline.api.mlflow.own_delivery import OwnDeliveryMiddleware
 from peft_studio_offline.api.routes import events, queue, sync
 from peft_studio_offline.api.routes.events import EventHub
 from peft_studio_offline.api.schemas import ErrorOut
@@ -53,10 +56,16 @@ def create_app(runtime: Runtime, token: str, *, bind_host: str | None = None) ->
     for module in (queue, sync):
         app.include_router(module.router, prefix=PREFIX, responses=_ERRORS)
     app.include_router(events.router, prefix=PREFIX, responses={401: _ERRORS[401]})
+    app.include_router(mlflow_router)  # MLflow's tracking API for unchanged scripts
     install_error_handlers(app)
     # The last added runs first: the token is checked before any body is read.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=runtime.settings.api.max_request_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=runtime.settings.api.max_request_bytes,
+        streamed_prefixes=ARTIFACT_PREFIXES,
+    )
     app.add_middleware(TokenMiddleware, token=token)
+    app.add_middleware(OwnDeliveryMiddleware, prefix=MLFLOW_PREFIX)
     app.add_middleware(HostCheckMiddleware, bind_host=bind_host)  # outermost: runs first
 
     def openapi() -> dict[str, Any]:

@@ -32,12 +32,19 @@ class BodyLimitMiddleware:
 
     DRAIN_BYTES = 64 * 1024 * 1024
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, streamed_prefixes: tuple[str, ...] = ()
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # Paths whose routes stream the body to disk themselves (MLflow artifacts, adapter
+        # weights often larger than the limit): passed through, never held in memory here.
+        self.streamed_prefixes = streamed_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or (
+            self.streamed_prefixes and str(scope.get("path", "")).startswith(self.streamed_prefixes)
+        ):
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers") or []).get(b"content-length", b"")

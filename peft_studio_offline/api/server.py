@@ -107,8 +107,11 @@ class ApiServer:
         token: str | None = None,
         tls_cert: str | Path | None = None,
         tls_key: str | Path | None = None,
+        advertise: bool = True,
     ) -> None:
         settings = runtime.settings
+        # False: no discovery file, so that no other program relies on a server this short-lived.
+        self.advertise = advertise
         self.runtime = runtime
         self.host = host if host is not None else settings.api.host
         self.port = settings.api.port if port is None else port
@@ -153,7 +156,9 @@ class ApiServer:
                 self._task.result()
                 raise ServerError("The API server stopped while it was starting.")
             await asyncio.sleep(0.01)
-        if read_server_info(self._discovery) is None:
+        if not self.advertise:
+            pass  # a server of one command's own (``run``): clients must not rely on it
+        elif read_server_info(self._discovery) is None:
             write_server_info(self._discovery, self.url)
         else:
             # Another process serves this data directory and clients find it; a second

@@ -80,6 +80,10 @@ async def _run(args: argparse.Namespace) -> int:
             from peft_studio_offline.cli._serve import serve
 
             return await serve(args, runtime)
+        if command in ("mlflow-env", "run"):
+            from peft_studio_offline.cli._mlflow import mlflow_env, run_command
+
+            return await (mlflow_env if command == "mlflow-env" else run_command)(args, runtime)
         return await COMMANDS[command](args, runtime)
     except (UsageError, BrokenPipeError):
         raise

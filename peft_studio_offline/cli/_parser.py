@@ -126,12 +126,22 @@ def build_parser(version: str, self_test: bool) -> argparse.ArgumentParser:
     serve.add_argument(
         "--no-auto-sync", action="store_true", help="do not sync by itself (manual sync only)"
     )
+    commands.add_parser(
+        "mlflow-env",
+        help="print the exports that send an unchanged MLflow script's logging to the queue",
+    )
+    run = commands.add_parser(
+        "run",
+        help="run a command (run -- python train.py) with MLflow's logging going to the queue,"
+        " serving the local endpoint while it runs when no app does",
+    )
+    run.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD...")
     move_aside = commands.add_parser(
         "move-aside",
         help="keep an unreadable queue database aside (renamed) and start a new queue",
     )
     _add_json(move_aside, 'print {"moved_to": PATH}')
-    for sub in (enqueue, listing, show, delete, stats, sync, status, serve, move_aside):
+    for sub in (enqueue, listing, show, delete, stats, sync, status, serve, move_aside, run):
         _add_db(sub, top=False)
     return parser
 

@@ -25,6 +25,7 @@ from peft_studio_offline.core.settings import Settings
 from peft_studio_offline.core.submit import submit, submit_many
 
 if TYPE_CHECKING:
+    from peft_studio_offline.core.mlflow_local import LocalTracking
     from peft_studio_offline.core.network import NetworkMonitor
     from peft_studio_offline.core.sync.engine import SyncEngine
 
@@ -54,6 +55,7 @@ class Runtime:
         self._environ = environ
         self._monitor: NetworkMonitor | None = None
         self._engine: SyncEngine | None = None
+        self._mlflow: LocalTracking | None = None
         self._settings_watch: asyncio.Task[None] | None = None
         self._closed = False
 
@@ -85,6 +87,15 @@ class Runtime:
         if self._engine is None:
             self._engine = build_sync_engine(self.settings, self.queue, self.monitor)
         return self._engine
+
+    @property
+    def mlflow(self) -> LocalTracking:
+        """MLflow's tracking API over this queue (the local endpoint), built on first use."""
+        if self._mlflow is None:
+            from peft_studio_offline.core.mlflow_local import LocalTracking
+
+            self._mlflow = LocalTracking(self)
+        return self._mlflow
 
     async def submit(
         self,
@@ -185,6 +196,8 @@ class Runtime:
                 await self._monitor.stop_monitoring()
             with _logged("closing the network monitor"):
                 await self._monitor.aclose()
+        if self._mlflow is not None:
+            self._mlflow.close()
         await self.queue.close()
 
     async def __aenter__(self) -> Runtime:

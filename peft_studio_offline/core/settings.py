@@ -92,6 +92,10 @@ class SyncSettings:
     huggingface_commits_per_hour: int = 32
     request_timeout: float = 30.0
     upload_roots: tuple[str, ...] = ()
+    # A point logged through the local MLflow endpoint again for the same run, key and step
+    # (a script restarted from a checkpoint) replaces the earlier one while that is still
+    # queued; false sends both.
+    mlflow_replace_queued_points: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -128,6 +128,8 @@ class SyncEngine:
         from peft_studio_offline.core.handlers import builtin_handlers
 
         self._handlers: dict[OperationType, OperationHandler] = builtin_handlers()
+        for handler in self._handlers.values():
+            _bind_queue(handler, queue_manager)
         self._run_ids = itertools.count(1)
         self._runner: Runner | None = None
         self._run_task: asyncio.Task[dict[str, Any]] | None = None
@@ -160,6 +162,7 @@ class SyncEngine:
         with ``async def handle(operation, context) -> Outcome`` (see ``sync.handler``).
         """
         self._handlers[parse_operation_type(operation_type)] = as_handler(handler)
+        _bind_queue(handler, self.queue)
 
     def handler_for(self, operation_type: OperationType | str) -> OperationHandler | None:
         try:
@@ -534,6 +537,10 @@ class SyncEngine:
         await self.stop("the sync engine was closed")
         self._closed = True
         await self._close_clients()
+        for handler in self._handlers.values():
+            release = getattr(handler, "release_queue", None)
+            if callable(release):
+                release()
 
     async def _close_clients(self) -> None:
         clients, self._clients = self._clients, []
@@ -594,3 +601,10 @@ def _utc(epoch: float) -> Any:
 
 
 __all__ = ["NetworkMonitorLike", "SyncEngine"]
+
+
+def _bind_queue(handler: object, queue: OfflineQueueManager) -> None:
+    """Tell a handler that keeps state beside the queue (``bind_queue``) which queue it is."""
+    bind = getattr(handler, "bind_queue", None)
+    if callable(bind):
+        bind(queue)

@@ -13,7 +13,7 @@ from typing import Any
 
 from peft_studio_offline.core.enums import OperationType, parse_operation_type
 from peft_studio_offline.core.handlers.mlflow._batching import MLFLOW_LIMITS, BatchLimits
-from peft_studio_offline.core.handlers.mlflow._client import MlflowRestClient
+from peft_studio_offline.core.handlers.mlflow._client import LOOP_HEADER, MlflowRestClient
 from peft_studio_offline.core.handlers.mlflow._errors import (
     MlflowConfigurationError,
     MlflowError,
@@ -34,6 +34,7 @@ from peft_studio_offline.core.sync.handler import OperationHandler
 
 __all__ = [
     "IDEMPOTENCY_TAG",
+    "LOOP_HEADER",
     "MLFLOW_LIMITS",
     "MLFLOW_TYPES",
     "NOTE_TAG",

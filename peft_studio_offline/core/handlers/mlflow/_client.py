@@ -29,8 +29,11 @@ from peft_studio_offline.core.handlers.mlflow._errors import (
     MlflowUnreachableError,
 )
 from peft_studio_offline.core.outgoing_files import OutgoingFile, open_outgoing_file
+from peft_studio_offline.core.sync.handler import MissingSettingError
 
 TRACKING_API = "/api/2.0/mlflow/"
+# The header of the app's own local MLflow endpoint when it refuses the app's deliveries.
+LOOP_HEADER = "X-Peft-Studio-Offline-Endpoint"
 ARTIFACTS_API = "/api/2.0/mlflow-artifacts/artifacts"
 UPLOAD_CHUNK = 1024 * 1024
 HISTORY_PAGE = 25_000  # the largest page MLflow's get-history serves
@@ -318,6 +321,13 @@ class MlflowRestClient:
                     endpoint=endpoint,
                 )
             return _json_body(response)
+        if LOOP_HEADER in response.headers:
+            raise MissingSettingError(
+                f"Waiting for an MLflow tracking server: {self.base_url} is this app's own"
+                " local MLflow endpoint; set sync.mlflow_tracking_uri (or MLFLOW_TRACKING_URI"
+                " where the app runs) to the real server.",
+                "sync.mlflow_tracking_uri",
+            )
         raise _error_for(response, method, endpoint, self.base_url)
 
 

@@ -23,11 +23,13 @@ from typing import Any
 from peft_studio_offline.core.enums import ConflictResolution
 from peft_studio_offline.core.errors import InvalidOperationError
 from peft_studio_offline.core.handlers.mlflow._client import MlflowRestClient
+from peft_studio_offline.core.handlers.mlflow._creation import check_action, run_action, waiting
 from peft_studio_offline.core.handlers.mlflow._errors import MlflowError
 from peft_studio_offline.core.handlers.mlflow._outcomes import check_run_active, outcome_for
 from peft_studio_offline.core.handlers.mlflow._payloads import NOTE_TAG, parse_experiment_sync
 from peft_studio_offline.core.handlers.mlflow._target import TrackingHandler
 from peft_studio_offline.core.handlers.mlflow._textmerge import merge_text
+from peft_studio_offline.core.mlflow_local import NotDeliveredError
 from peft_studio_offline.core.operation import Operation
 from peft_studio_offline.core.sync.handler import (
     HandlerContext,
@@ -49,20 +51,26 @@ class ExperimentSyncHandler(TrackingHandler):
         return f"mlflow-run:{run_id}" if isinstance(run_id, str) and run_id else None
 
     async def handle(self, operation: Operation, context: HandlerContext) -> Outcome:
+        if operation.payload.get("action") is not None:
+            return await self._run_action(operation, context)
         try:
             sync = parse_experiment_sync(operation.payload)
         except InvalidOperationError as exc:
             return Outcome.failed(str(exc))
         try:
+            remote_id = await self.ids.run(sync.run_id) if self.ids else sync.run_id
+        except NotDeliveredError as exc:
+            return waiting(str(exc))
+        try:
             client = self.tracking.client(context, context.idempotency_key)
-            run = await check_run_active(client, sync.run_id)
+            run = await check_run_active(client, remote_id)
             remote: Fields = {
                 str(t["key"]): str(t.get("value", ""))
                 for t in run.get("data", {}).get("tags", [])
                 if "key" in t
             }
             writes, conflicts, merged = _plan(sync.fields, remote, sync.base, context)
-            await _apply(client, sync.run_id, writes)
+            await _apply(client, remote_id, writes)
         except MlflowError as exc:
             return outcome_for(exc)
         details: dict[str, Any] = {"run_id": sync.run_id, "written": sorted(writes)}
@@ -79,6 +87,17 @@ class ExperimentSyncHandler(TrackingHandler):
             base=_shape({k: base.get(k) for k in conflicts}),
             details=details,
         )
+
+    async def _run_action(self, operation: Operation, context: HandlerContext) -> Outcome:
+        try:
+            check_action(operation.payload)
+        except InvalidOperationError as exc:
+            return Outcome.failed(str(exc))
+        try:
+            client = self.tracking.client(context, context.idempotency_key)
+        except MlflowError as exc:
+            return outcome_for(exc)
+        return await run_action(client, self.ids, operation.payload)
 
     def resend_payload(
         self,

@@ -11,7 +11,7 @@ the run is a permanent failure of the operation that tried to change it, and of 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from peft_studio_offline.core.errors import InvalidOperationError
@@ -23,10 +23,16 @@ from peft_studio_offline.core.handlers.mlflow._batching import (
     request_key,
 )
 from peft_studio_offline.core.handlers.mlflow._client import MlflowRestClient
+from peft_studio_offline.core.handlers.mlflow._creation import waiting
 from peft_studio_offline.core.handlers.mlflow._errors import MlflowError, MlflowUnreachableError
 from peft_studio_offline.core.handlers.mlflow._outcomes import run_problem, with_server_words
-from peft_studio_offline.core.handlers.mlflow._payloads import MetricLog, parse_metric_log
+from peft_studio_offline.core.handlers.mlflow._payloads import (
+    MetricLog,
+    MetricPoint,
+    parse_metric_log,
+)
 from peft_studio_offline.core.handlers.mlflow._target import TrackingHandler
+from peft_studio_offline.core.mlflow_local import NotDeliveredError, RemoteIds
 from peft_studio_offline.core.operation import Operation
 from peft_studio_offline.core.sync.handler import HandlerContext, Outcome
 
@@ -85,7 +91,15 @@ class MetricLogHandler(TrackingHandler):
             return [o or Outcome.failed(str(exc)) for o in outcomes]
         keys = [op.idempotency_key for op in operations]
         for run_id, items in logs.items():
-            results = await self._send_run(client, run_id, items, keys)
+            try:
+                remote_id = await self.ids.run(run_id) if self.ids else run_id
+            except NotDeliveredError as exc:
+                for index, _ in items:
+                    outcomes[index] = waiting(str(exc))
+                continue
+            if self.ids is not None and context.settings.sync.mlflow_replace_queued_points:
+                items = await _without_replaced(self.ids, run_id, items)
+            results = await self._send_run(client, remote_id, items, keys)
             for index, log in items:
                 outcomes[index] = _outcome(results[index], run_id, len(log.metrics))
         return [o or Outcome.failed("Nothing was sent for this operation.") for o in outcomes]
@@ -172,6 +186,39 @@ class MetricLogHandler(TrackingHandler):
                 return None  # what it would have written is there already
             return exc
         return None
+
+
+async def _without_replaced(
+    ids: RemoteIds, run_id: str, items: list[tuple[int, MetricLog]]
+) -> list[tuple[int, MetricLog]]:
+    """The points without those logged again later for the same key and step.
+
+    A script restarted from a checkpoint logs its steps again; while the earlier points are
+    still queued, only the last one logged for a (key, step) is sent. Runs the local
+    endpoint did not make have no record here and are sent as they are.
+    """
+    latest = await ids.latest_points(run_id)
+    if not latest:
+        return items
+    kept: list[tuple[int, MetricLog]] = []
+    for index, log in items:
+        points = tuple(p for p in log.metrics if _is_latest(p, latest))
+        kept.append(
+            (index, log if len(points) == len(log.metrics) else replace(log, metrics=points))
+        )
+    return kept
+
+
+def _is_latest(point: MetricPoint, latest: Mapping[tuple[str, int], tuple[str, int]]) -> bool:
+    last = latest.get((point.key, point.step))
+    if last is None:
+        return True
+    value, timestamp = last
+    if timestamp != point.timestamp:
+        return False
+    if isinstance(point.value, str) or value in ("NaN", "Infinity", "-Infinity"):
+        return value == point.value
+    return float(value) == point.value
 
 
 def _refused(run_id: str, error: MlflowError) -> str:

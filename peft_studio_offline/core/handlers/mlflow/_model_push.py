@@ -11,6 +11,7 @@ a second one.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import posixpath
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 
 from peft_studio_offline.core.errors import InvalidOperationError
 from peft_studio_offline.core.handlers.mlflow._client import MlflowRestClient
+from peft_studio_offline.core.handlers.mlflow._creation import waiting
 from peft_studio_offline.core.handlers.mlflow._errors import MlflowError, MlflowServerError
 from peft_studio_offline.core.handlers.mlflow._outcomes import check_run_active, outcome_for
 from peft_studio_offline.core.handlers.mlflow._payloads import (
@@ -26,6 +28,7 @@ from peft_studio_offline.core.handlers.mlflow._payloads import (
     parse_model_push,
 )
 from peft_studio_offline.core.handlers.mlflow._target import TrackingHandler
+from peft_studio_offline.core.mlflow_local import NotDeliveredError
 from peft_studio_offline.core.operation import Operation
 from peft_studio_offline.core.outgoing_files import (
     MissingFileError,
@@ -55,10 +58,16 @@ class ModelPushHandler(TrackingHandler):
         try:
             push = parse_model_push(operation.payload)
             source = await asyncio.to_thread(
-                _AdapterSource.open, push.path, context.settings.sync.upload_roots
+                _AdapterSource.open, push.path, self.upload_roots(context)
             )
         except InvalidOperationError as exc:
             return Outcome.failed(str(exc))
+        try:
+            if self.ids is not None:  # a run made through the local endpoint: the server's id
+                push = dataclasses.replace(push, run_id=await self.ids.run(push.run_id))
+        except NotDeliveredError as exc:
+            source.close()
+            return waiting(str(exc))
         try:
             return await self._push(push, source, context)
         finally:

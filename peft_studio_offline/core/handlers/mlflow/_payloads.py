@@ -221,7 +221,12 @@ class ExperimentSync:
 
 
 def prepare_experiment_sync(payload: Mapping[str, Any]) -> dict[str, Any]:
-    parse_experiment_sync(payload)
+    if payload.get("action") is not None:
+        from peft_studio_offline.core.handlers.mlflow._creation import check_action
+
+        check_action(payload)
+    else:
+        parse_experiment_sync(payload)
     return dict(payload)
 
 

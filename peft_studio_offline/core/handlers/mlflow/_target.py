@@ -13,11 +13,14 @@ from __future__ import annotations
 import base64
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from peft_studio_offline.core.handlers.httputil import host_of, missing_secret
 from peft_studio_offline.core.handlers.mlflow._client import MlflowRestClient
 from peft_studio_offline.core.handlers.mlflow._errors import MlflowConfigurationError
+from peft_studio_offline.core.mlflow_local import RemoteIds
+from peft_studio_offline.core.mlflow_local._artifacts import staging_root_for
 from peft_studio_offline.core.operation import Operation
 from peft_studio_offline.core.sync.handler import HandlerContext, MissingSettingError
 
@@ -93,6 +96,29 @@ class TrackingHandler:
         self, *, tracking_uri: str | None = None, environ: Mapping[str, str] | None = None
     ) -> None:
         self.tracking = TrackingTarget(tracking_uri, environ)
+        self.ids: RemoteIds | None = None
+        self.staging: Path | None = None  # where the local endpoint keeps artifacts
+
+    def bind_queue(self, queue: object) -> None:
+        """Map the local ids of runs made through the local endpoint of ``queue``'s file."""
+        db_path = getattr(queue, "db_path", None)
+        if isinstance(db_path, Path):
+            self.release_queue()
+            self.ids = RemoteIds(db_path)
+            self.staging = staging_root_for(db_path)
+
+    def upload_roots(self, context: HandlerContext) -> tuple[str, ...]:
+        """The folders files may leave from: the user's, and the app's own staged artifacts
+        (copies the local endpoint made of what a script logged), when the user set any."""
+        roots = tuple(context.settings.sync.upload_roots)
+        if roots and self.staging is not None:
+            roots += (str(self.staging),)
+        return roots
+
+    def release_queue(self) -> None:
+        """Close the local record opened by ``bind_queue`` (the engine closes)."""
+        if self.ids is not None:
+            self.ids.close()
 
     def target(self, operation: Operation, context: HandlerContext) -> str | None:
         return self.tracking.host(context)
