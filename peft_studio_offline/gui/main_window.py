@@ -25,10 +25,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from peft_studio_offline.core.describe import Targets
 from peft_studio_offline.core.enums import ConflictResolution, NetworkStatus, OperationStatus
 from peft_studio_offline.core.operation import OperationSummary
 from peft_studio_offline.core.paths import AppPaths
 from peft_studio_offline.core.queue import OfflineQueueManager
+from peft_studio_offline.core.waiting import Moment
 from peft_studio_offline.gui import formatting
 from peft_studio_offline.gui.actions import WindowActions
 from peft_studio_offline.gui.bridge import CoreBridge
@@ -251,6 +253,31 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------- status
 
+    def _refresh_table_context(self) -> None:
+        """What the table's host and next-attempt columns depend on: the targets set, the
+        network, the hosts paused after repeated failures."""
+        b = self.bridge
+        network = b.network_status
+        online = (
+            True
+            if network == NetworkStatus.ONLINE
+            else False
+            if network in (NetworkStatus.OFFLINE, NetworkStatus.LIMITED)
+            else None
+        )
+        engine = self.commands.engine
+        breaker = getattr(engine, "breaker", None)
+        paused = breaker.paused_hosts() if breaker is not None else {}
+        self.model.set_moment(Moment(online, dict(paused)))
+        settings = getattr(engine, "settings", None)
+        if settings is not None:
+            self.model.set_targets(
+                Targets(
+                    api_base_url=settings.sync.api_base_url,
+                    mlflow_tracking_uri=settings.sync.mlflow_tracking_uri,
+                )
+            )
+
     def _refresh_indicator(self) -> None:
         b = self.bridge
         state = indicator_state(
@@ -265,6 +292,7 @@ class MainWindow(QMainWindow):
         )
         self.indicator.show_state(state)
         self.tray.show_state(state)
+        self._refresh_table_context()
         if self._details is not None and self._details.isVisible():
             self._details.show_state(state)
         conflicts = state.conflicts

@@ -70,6 +70,7 @@ from peft_studio_offline.core.queue._rows import (
     row_to_summary,
 )
 from peft_studio_offline.core.queue._writer import Job, WriteJob, Writer
+from peft_studio_offline.core.waiting import RowWait
 
 log = logging.getLogger(__name__)
 
@@ -633,6 +634,40 @@ class OfflineQueueManager:
                 return f"Waiting for operation {rows[0][0]} on the same target."
         return "Ready: waiting for the next sync."
 
+    async def row_waits(self, summaries: Sequence[OperationSummary]) -> dict[int, RowWait]:
+        """For the pending ones of ``summaries``: the first dependency not completed and the
+        setting waited for (two indexed reads per call; a table asks once per page)."""
+        waiting_rows = [s for s in summaries if s.status is OperationStatus.PENDING]
+        pending = [s.id for s in waiting_rows]
+        with_deps = [s.id for s in waiting_rows if s.depends_on]
+        blocked: dict[int, int] = {}
+        waiting: dict[int, str] = {}
+        for start in range(0, len(with_deps), 500):
+            chunk = with_deps[start : start + 500]
+            rows = await self._read(
+                "SELECT d.operation_id, min(d.depends_on_id) FROM operation_dependencies d"
+                " LEFT JOIN offline_operations p ON p.id = d.depends_on_id"
+                f" WHERE d.operation_id IN ({', '.join('?' * len(chunk))})"
+                " AND (p.status IS NULL OR p.status != 'completed') GROUP BY d.operation_id",
+                chunk,
+            )
+            blocked.update((int(op_id), int(dep)) for op_id, dep in rows)
+        for start in range(0, len(pending), 500):
+            chunk = pending[start : start + 500]
+            rows = await self._read(
+                "SELECT a.operation_id, a.details FROM operation_attempts a WHERE a.id IN"
+                " (SELECT max(id) FROM operation_attempts"
+                f" WHERE operation_id IN ({', '.join('?' * len(chunk))}) GROUP BY operation_id)"
+                " AND a.outcome = ?",
+                [*chunk, _jobs.WAITING],
+            )
+            for op_id, details in rows:
+                waiting[int(op_id)] = _waiting_for(details)
+        return {
+            op_id: RowWait(blocked.get(op_id), waiting.get(op_id))
+            for op_id in blocked.keys() | waiting.keys()
+        }
+
     async def next_due_at(self) -> float | None:
         """When the earliest pending operation is (or was) due, as Unix time; None if none.
 
@@ -1071,6 +1106,18 @@ def _filters(
             clause += " OR id = :search_id"
         where.append(clause + ")")
     return where, params
+
+
+def _waiting_for(details: Any) -> str:
+    """The setting named in a ``waiting`` history entry ("a setting" when none is)."""
+    import json
+
+    try:
+        value = json.loads(details) if isinstance(details, str) else None
+    except ValueError:
+        value = None
+    name = value.get("waiting_for") if isinstance(value, dict) else None
+    return name if isinstance(name, str) and name else "a setting"
 
 
 # Rows turned into records between two yields to the event loop (~2 ms of work).
