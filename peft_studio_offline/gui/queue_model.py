@@ -468,6 +468,11 @@ class QueueTableModel(QAbstractTableModel):
             self._remove_ids(pending.removed)
             index = self._index()
             loaded = {i for i in pending.changed if i in index}
+            # A row held by a dependency that changed may wait no more: read it again too.
+            moved = pending.changed | pending.removed
+            loaded |= {
+                i for i, wait in self._waits.items() if wait.blocked_by in moved and i in index
+            }
             insertable = self._insertable(pending.added, index)
             wanted = sorted(loaded | insertable)
             # Only ids the table shows (or would show at the top) are read again, in one
