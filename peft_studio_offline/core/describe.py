@@ -100,7 +100,7 @@ def _metric_log(payload: Mapping[str, Any], targets: Targets) -> Description:
     if words and _is_number(step):
         words += f" @ step {step}"
     text = " · ".join(part for part in (run or "no run", words) if part)
-    return Description(_cap(text), _host(targets.mlflow_tracking_uri), run)
+    return Description(_cap(text), _host(targets.mlflow_tracking_uri), _group(payload, "run_id"))
 
 
 def _api_call(payload: Mapping[str, Any], targets: Targets) -> Description:
@@ -128,10 +128,13 @@ def _model_push(payload: Mapping[str, Any], targets: Targets) -> Description:
     if _text(payload.get("target")).lower() == "huggingface":
         repo = _text(payload.get("repo_id"))
         host = _host(targets.huggingface_endpoint)
-        return Description(_cap(f"{name} → {repo or '(no repository)'}"), host, repo)
+        text = f"{name} → {repo or '(no repository)'}"
+        return Description(_cap(text), host, _group(payload, "repo_id"))
     run = _text(payload.get("run_id"))
     return Description(
-        _cap(f"{name} → {run or '(no run)'}"), _host(targets.mlflow_tracking_uri), run
+        _cap(f"{name} → {run or '(no run)'}"),
+        _host(targets.mlflow_tracking_uri),
+        _group(payload, "run_id"),
     )
 
 
@@ -145,7 +148,15 @@ def _experiment_sync(payload: Mapping[str, Any], targets: Targets) -> Descriptio
     if payload.get("note") not in (None, ""):
         parts.append("note")
     text = f"{run or 'no run'} · {', '.join(parts)}" if parts else run or "no run"
-    return Description(_cap(text), _host(targets.mlflow_tracking_uri), run)
+    return Description(_cap(text), _host(targets.mlflow_tracking_uri), _group(payload, "run_id"))
+
+
+def _group(payload: Mapping[str, Any], key: str) -> str:
+    """The run or repository whole (as the queue's own count of groups reads it)."""
+    value = payload.get(key)
+    if value is None or value == CUT or isinstance(value, Mapping | list | bool):
+        return ""
+    return str(value).strip()
 
 
 def _text(value: Any) -> str:

@@ -297,3 +297,45 @@ async def test_details_endpoints_stay_readable(window: MainWindow) -> None:
     assert header.sectionSize(1) <= tree.viewport().width() // 3 + 1
     assert header.sectionSize(0) >= tree.viewport().width() // 3
     details.close()
+
+
+async def test_group_by_run_counts_follow_changes(core: Core, window: MainWindow) -> None:
+    first = await core.queue.enqueue_many(
+        [
+            {"operation_type": "metric_log", "payload": {"run_id": "run-42", "metrics": {"a": i}}}
+            for i in range(3)
+        ]
+    )
+    await core.queue.enqueue("model_push", {"path": "/out/adapter", "run_id": "run-42"})
+    await core.queue.enqueue(
+        "model_push", {"target": "huggingface", "repo_id": "tester/my-lora", "path": "/o/a"}
+    )
+    await core.queue.enqueue("metric_log", {"run_id": "run-7", "metrics": {"a": 1}})
+    # A large payload is stored compressed: still counted with its run.
+    await core.queue.enqueue(
+        "metric_log", {"run_id": "run-7", "metrics": {f"m{i}": i for i in range(20000)}}
+    )
+    await core.queue.enqueue("api_call", {"endpoint": "/not/a/run"})
+    groups = window.run_groups
+    window.group_by_run.trigger()
+    assert window.pages.currentWidget() is groups
+    await until(lambda: set(groups.row_texts()) == {"run-42", "tester/my-lora", "run-7"})
+    rows = groups.row_texts()
+    assert rows["run-42"][:2] == ["4 to send", "4"]
+    assert rows["run-7"][1] == "2"
+    # Live: the run is delivered as its operations complete.
+    for op_id in [*first, first[-1] + 1]:
+        await core.queue.mark_completed(op_id)
+    await until(lambda: groups.row_texts()["run-42"][0] == "Fully delivered")
+    assert groups.row_texts()["run-42"][1:4] == ["4", "0", "0"]
+    bad = await core.queue.enqueue("experiment_sync", {"run_id": "run-42", "tags": {"a": "b"}})
+    await core.queue.mark_failed(bad, "HTTP 400", permanent=True)
+    await until(lambda: groups.row_texts()["run-42"][0] == "1 failed")
+    # A group opens its operations in the table.
+    item = groups.findItems("run-7", Qt.MatchFlag.MatchExactly)[0]
+    groups.itemActivated.emit(item, 0)
+    assert window.pages.currentWidget() is window.view
+    assert not window.group_by_run.isChecked()
+    assert window.filter_bar.search.text() == "run-7"
+    # The search reads payload text: the compressed one is not found by it.
+    await until(lambda: window.model.total == 1 and not window.model.is_loading)

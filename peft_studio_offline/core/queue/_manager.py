@@ -18,6 +18,7 @@ from typing import Any
 
 import aiosqlite
 
+from peft_studio_offline.core.describe import describe_operation
 from peft_studio_offline.core.enums import (
     OperationStatus,
     OperationType,
@@ -32,6 +33,7 @@ from peft_studio_offline.core.errors import (
     QueueError,
 )
 from peft_studio_offline.core.events import EventSource, QueueChange
+from peft_studio_offline.core.masking import mask_url_passwords
 from peft_studio_offline.core.operation import (
     Attempt,
     ConflictRecord,
@@ -667,6 +669,37 @@ class OfflineQueueManager:
             op_id: RowWait(blocked.get(op_id), waiting.get(op_id))
             for op_id in blocked.keys() | waiting.keys()
         }
+
+    async def group_counts(self) -> dict[str, dict[str, int]]:
+        """Operations per MLflow run (or Hub repository) and status: ``{group: {status: n}}``.
+
+        One scan of the runs' operations on the reader's thread, the key read by SQLite from
+        the payload's JSON text; the few compressed payloads are read by their summaries.
+        """
+        rows = await self._read(
+            "SELECT CASE WHEN operation_type = 'model_push'"
+            " AND json_extract(payload, '$.target') = 'huggingface'"
+            " THEN json_extract(payload, '$.repo_id') ELSE json_extract(payload, '$.run_id')"
+            " END AS grp, status, count(*) FROM offline_operations"
+            " WHERE operation_type IN ('metric_log', 'model_push', 'experiment_sync')"
+            " AND payload_blob IS NULL GROUP BY grp, status"
+        )
+        groups: dict[str, dict[str, int]] = {}
+        for group, status, count in rows:
+            if group is not None and not isinstance(group, bytes) and str(group).strip():
+                name = mask_url_passwords(str(group).strip())
+                counts = groups.setdefault(name, {})
+                counts[status] = counts.get(status, 0) + int(count)
+        packed = await self._read(
+            f"SELECT {SUMMARY_COLUMNS} FROM offline_operations WHERE payload_blob IS NOT NULL"
+            " AND operation_type IN ('metric_log', 'model_push', 'experiment_sync')"
+        )
+        for summary in await self._to_summaries(packed):
+            group = describe_operation(summary).group
+            if group:
+                counts = groups.setdefault(group, {})
+                counts[summary.status.value] = counts.get(summary.status.value, 0) + 1
+        return groups
 
     async def next_due_at(self) -> float | None:
         """When the earliest pending operation is (or was) due, as Unix time; None if none.
