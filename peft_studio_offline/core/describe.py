@@ -105,8 +105,8 @@ def _metric_log(payload: Mapping[str, Any], targets: Targets) -> Description:
 
 def _api_call(payload: Mapping[str, Any], targets: Targets) -> Description:
     method = _text(payload.get("method")).upper() or "GET"
-    url = _text(payload.get("url"))
-    endpoint = _text(payload.get("endpoint"))
+    url = _raw(payload.get("url"))
+    endpoint = _raw(payload.get("endpoint"))
     if url:
         host, path = _host(url), _path(url)
     else:
@@ -115,17 +115,17 @@ def _api_call(payload: Mapping[str, Any], targets: Targets) -> Description:
 
 
 def _file_upload(payload: Mapping[str, Any], targets: Targets) -> Description:
-    name = _basename(_text(payload.get("path"))) or "(no file)"
-    url = _text(payload.get("url"))
-    endpoint = _text(payload.get("endpoint"))
+    name = _basename(_raw(payload.get("path"))) or "(no file)"
+    url = _raw(payload.get("url"))
+    endpoint = _raw(payload.get("endpoint"))
     host = _host(url) if url else _host(targets.api_base_url)
     where = host or _path(endpoint) or "(no URL)"
     return Description(_cap(f"{name} → {where}"), host, "")
 
 
 def _model_push(payload: Mapping[str, Any], targets: Targets) -> Description:
-    name = _basename(_text(payload.get("path"))) or "adapter"
-    if _text(payload.get("target")).lower() == "huggingface":
+    name = _basename(_raw(payload.get("path"))) or "adapter"
+    if _raw(payload.get("target")).lower() == "huggingface":
         repo = _text(payload.get("repo_id"))
         host = _host(targets.huggingface_endpoint)
         text = f"{name} → {repo or '(no repository)'}"
@@ -154,7 +154,12 @@ def _experiment_sync(payload: Mapping[str, Any], targets: Targets) -> Descriptio
 def _group(payload: Mapping[str, Any], key: str) -> str:
     """The run or repository whole (as the queue's own count of groups reads it)."""
     value = payload.get(key)
-    if value is None or value == CUT or isinstance(value, Mapping | list | bool):
+    return "" if isinstance(value, bool) else _raw(value)
+
+
+def _raw(value: Any) -> str:
+    """A scalar as text, whole (a URL or path is cut only once its part is taken)."""
+    if value is None or value == CUT or isinstance(value, Mapping | list):
         return ""
     return str(value).strip()
 
@@ -218,4 +223,4 @@ def _path(where: str) -> str:
 
 
 def _basename(path: str) -> str:
-    return path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+    return _short(path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]) if path else ""

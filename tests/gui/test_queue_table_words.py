@@ -77,6 +77,12 @@ TYPICAL = [
     ("api_call", {"url": "https://hub.example.org/v1/runs?page=2"}, "GET /v1/runs",
      "hub.example.org"),
     (
+        "api_call",
+        {"method": "PUT", "url": "https://me:hush@api.a-long-host-name.example.com/api/models/7"},
+        "PUT /api/models/7",
+        "api.a-long-host-name.example.com",
+    ),
+    (
         "file_upload",
         {"path": "/data/out/eval.json", "url": "https://files.example.com/upload"},
         "eval.json → files.example.com",
