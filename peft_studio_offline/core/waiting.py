@@ -63,11 +63,28 @@ def next_attempt_words(
     if moment.online is False:
         return WHEN_ONLINE
     now = now or datetime.now(UTC)
-    paused_until = moment.paused_hosts.get(host) if host else None
-    if paused_until is not None and paused_until > now.timestamp():
-        until = datetime.fromtimestamp(paused_until, UTC)
+    until = host_paused_until(moment, host, now)
+    if until is not None:
         return f"host paused until {time_text(until)}"
     due = summary.next_attempt_at
     if due is not None and due > now:
         return time_text(due)
     return DUE_NOW
+
+
+def host_paused_until(moment: Moment, host: str, now: datetime) -> datetime | None:
+    """When the pause of ``host`` ends, if it is paused now."""
+    paused_until = moment.paused_hosts.get(host) if host else None
+    if paused_until is None or paused_until <= now.timestamp():
+        return None
+    return datetime.fromtimestamp(paused_until, UTC)
+
+
+def moment_reason(moment: Moment, host: str, now: datetime | None = None) -> str | None:
+    """The sentence for what the moment holds up (offline, a paused host), or None."""
+    if moment.online is False:
+        return "Offline: it is sent when the network is back."
+    until = host_paused_until(moment, host, now or datetime.now(UTC))
+    if until is not None:
+        return f"The host {host} is paused after repeated failures, until {_clock_time(until)}."
+    return None

@@ -514,7 +514,14 @@ class MainWindow(QMainWindow):
             return None
         from peft_studio_offline.gui.dialogs.inspect import InspectDialog
 
-        dialog = InspectDialog(self.bridge.queue, operation, self.tasks, self)
+        dialog = InspectDialog(
+            self.bridge.queue,
+            operation,
+            self.tasks,
+            self,
+            moment=self.model.moment,
+            host=self.model.host_of(row),
+        )
         self.pending_dialog = dialog
         dialog.show()
         return dialog

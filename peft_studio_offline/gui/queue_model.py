@@ -310,6 +310,15 @@ class QueueTableModel(QAbstractTableModel):
             self._moment = moment
             self._repaint_all()
 
+    @property
+    def moment(self) -> Moment:
+        return self._moment
+
+    def host_of(self, row: int) -> str:
+        """Where the operation of a loaded row goes ("" when not known)."""
+        op = self.operation_at(row)
+        return "" if op is None else self._texts_of(op)[_HOST_COLUMN]
+
     def _repaint_all(self) -> None:
         if self._rows:
             self.dataChanged.emit(

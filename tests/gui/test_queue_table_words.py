@@ -17,6 +17,7 @@ from peft_studio_offline.core.network import NetworkMonitor
 from peft_studio_offline.core.waiting import Moment
 from peft_studio_offline.gui import MainWindow
 from peft_studio_offline.gui.details_panel import OfflineDetails
+from peft_studio_offline.gui.dialogs.inspect import InspectDialog
 from peft_studio_offline.gui.queue_model import COLUMN_INDEX, QueueFilter, QueueTableModel
 from peft_studio_offline.gui.tasks import TaskKeeper
 from tests.gui.conftest import Core, until
@@ -272,6 +273,11 @@ async def test_window_follows_the_network_and_paused_hosts(
     await monitor.check_connectivity()
     assert monitor.status is NetworkStatus.OFFLINE
     await until(lambda: _cell(window.model, row, "next_attempt_at") == "when online")
+    # The inspect view gives the same reason, as a sentence.
+    dialog = window.open_inspect(row)
+    assert isinstance(dialog, InspectDialog)
+    await until(lambda: dialog.wait_reason.text().startswith("Offline:"))
+    dialog.close()
     health.start()
     await monitor.check_connectivity()
     await until(lambda: _cell(window.model, row, "next_attempt_at") == "Due now")
@@ -280,6 +286,10 @@ async def test_window_follows_the_network_and_paused_hosts(
         breaker.record_failure("down.example.com")
     window._refresh_indicator()  # as after a sync run
     assert str(_cell(window.model, row, "next_attempt_at")).startswith("host paused until")
+    dialog = window.open_inspect(row)
+    assert isinstance(dialog, InspectDialog)
+    await until(lambda: "down.example.com is paused" in dialog.wait_reason.text())
+    dialog.close()
 
 
 async def test_details_endpoints_stay_readable(window: MainWindow) -> None:

@@ -72,7 +72,7 @@ from peft_studio_offline.core.queue._rows import (
     row_to_summary,
 )
 from peft_studio_offline.core.queue._writer import Job, WriteJob, Writer
-from peft_studio_offline.core.waiting import RowWait
+from peft_studio_offline.core.waiting import Moment, RowWait, moment_reason
 
 log = logging.getLogger(__name__)
 
@@ -589,8 +589,15 @@ class OfflineQueueManager:
             if operation.id in records
         ]
 
-    async def wait_reason(self, op_id: int) -> str | None:
-        """Why an operation is not running yet, in words (None when it is not waiting)."""
+    async def wait_reason(
+        self, op_id: int, *, moment: Moment | None = None, host: str = ""
+    ) -> str | None:
+        """Why an operation is not running yet, in words (None when it is not waiting).
+
+        ``moment`` is what the caller knows of the network and of paused hosts (``host``:
+        the operation's, as ``describe_operation`` names it); the table gives the same
+        reasons in short (``waiting.next_attempt_words``).
+        """
         operation = await self.get_summary(op_id)
         if operation is None:
             raise OperationNotFoundError(op_id)
@@ -623,6 +630,9 @@ class OfflineQueueManager:
         )
         if last and last[0][0] == _jobs.WAITING:
             return str(last[0][1])  # what to set, in words
+        held = moment_reason(moment, host) if moment is not None else None
+        if held is not None:
+            return held
         due = operation.next_attempt_at
         if due is not None and due.timestamp() > self._clock():
             return f"Retry at {due.astimezone():%H:%M:%S}."
