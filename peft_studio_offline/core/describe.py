@@ -23,7 +23,7 @@ READ_BUDGET = 2048
 # Longest piece (a run id, a path) and longest text shown.
 PIECE_CHARS = 40
 TEXT_CHARS = 100
-_METRICS_SHOWN = 2
+_METRICS_SHOWN = 1
 
 
 @dataclass(frozen=True, slots=True)

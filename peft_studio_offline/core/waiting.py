@@ -65,7 +65,7 @@ def next_attempt_words(
     now = now or datetime.now(UTC)
     until = host_paused_until(moment, host, now)
     if until is not None:
-        return f"host paused until {time_text(until)}"
+        return f"host paused until {until.astimezone():%H:%M}"
     due = summary.next_attempt_at
     if due is not None and due > now:
         return time_text(due)

@@ -52,17 +52,17 @@ class Column:
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("id", "ID", 55),
-    Column("what", "What", 230),
-    Column("operation_type", "Type", 90),
-    Column("host", "Host", 120),
-    Column("status", "Status", 95),
+    Column("id", "ID", 50),
+    Column("what", "What", 210),
+    Column("operation_type", "Type", 100),
+    Column("host", "Host", 125),
+    Column("status", "Status", 100),
     Column("priority", "Priority", 55),
     Column("retry_count", "Attempts", 65),
-    Column("created_at", "Created", 130),
-    Column("updated_at", "Updated", 130),
-    Column("next_attempt_at", "Next attempt", 125),
-    Column("error_message", "Last error", 120),
+    Column("created_at", "Created", 115),
+    Column("updated_at", "Updated", 115),
+    Column("next_attempt_at", "Next attempt", 155),
+    Column("error_message", "Last error", 60),  # the last: takes the room left
 )
 COLUMN_INDEX = {column.key: i for i, column in enumerate(COLUMNS)}
 _NUMERIC = {"id", "priority", "retry_count"}

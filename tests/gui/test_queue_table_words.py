@@ -64,7 +64,7 @@ TYPICAL = [
     (
         "metric_log",
         {"run_id": "run-42", "metrics": {"loss": 0.31, "accuracy": 0.9}, "step": 10},
-        "run-42 · loss 0.31, accuracy 0.9 @ step 10",
+        "run-42 · loss 0.31 +1 @ step 10",
         "mlflow.example.com:5000",
     ),
     (
