@@ -68,7 +68,7 @@ COLUMN_INDEX = {column.key: i for i, column in enumerate(COLUMNS)}
 _NUMERIC = {"id", "priority", "retry_count"}
 # Not queue columns: "what" is words (not sorted), "host" is sorted on the loaded rows once
 # every page is loaded (the queue has no host column to sort on).
-_UNSORTED = frozenset({"what"})
+UNSORTED_KEYS = frozenset({"what"})
 _SORTED_HERE = frozenset({"host"})
 
 # data() runs for every cell and role on each paint (~2,000 calls for a screenful): roles
@@ -265,7 +265,7 @@ class QueueTableModel(QAbstractTableModel):
         if not 0 <= column < len(COLUMNS):
             return
         key = COLUMNS[column].key
-        if key in _UNSORTED:
+        if key in UNSORTED_KEYS:
             return
         descending = order == Qt.SortOrder.DescendingOrder
         if (key, descending) != (self._sort_key, self._descending):

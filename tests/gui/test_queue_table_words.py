@@ -355,3 +355,14 @@ async def test_group_by_run_counts_follow_changes(core: Core, window: MainWindow
     assert window.filter_bar.search.text() == "run-7"
     # The search reads payload text: the compressed one is not found by it.
     await until(lambda: window.model.total == 1 and not window.model.is_loading)
+
+
+async def test_the_what_header_does_not_claim_a_sort(window: MainWindow) -> None:
+    header = window.view.horizontalHeader()
+    header.setSortIndicator(COLUMN_INDEX["host"], Qt.SortOrder.AscendingOrder)
+    assert window.model.sort_key == ("host", False)
+    header.setSortIndicator(COLUMN_INDEX["what"], Qt.SortOrder.DescendingOrder)
+    assert header.sortIndicatorSection() == COLUMN_INDEX["host"]
+    assert header.sortIndicatorOrder() == Qt.SortOrder.AscendingOrder
+    assert window.model.sort_key == ("host", False)
+    await until(lambda: not window.model.is_loading)
