@@ -650,7 +650,9 @@ class OfflineQueueManager:
         """For the pending ones of ``summaries``: the first dependency not completed and the
         setting waited for (two indexed reads per call; a table asks once per page)."""
         waiting_rows = [s for s in summaries if s.status is OperationStatus.PENDING]
-        pending = [s.id for s in waiting_rows]
+        # Waiting for a setting always leaves its reason as the error message: rows without
+        # one (most of a backlog) need no look at their history.
+        pending = [s.id for s in waiting_rows if s.error_message]
         with_deps = [s.id for s in waiting_rows if s.depends_on]
         blocked: dict[int, int] = {}
         waiting: dict[int, str] = {}
