@@ -2,12 +2,14 @@
 
 A user tracks a run, not operation 81,234: this view answers "is run-42 fully delivered?".
 The counts come from one query of the queue (on its reader thread); while the view is shown
-they are read again after changes, at most once per ``REFRESH_MS``.
+they are read again after changes, at most once per ``REFRESH_MS`` (or twice the time the
+last count took, on a large queue).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 
 import shiboken6
 from PySide6.QtCore import Qt, QTimer
@@ -113,10 +115,16 @@ class RunGroupsView(QTreeWidget):
         self._tasks.start(self._read(), "count operations per run")
 
     async def _read(self) -> None:
+        started = time.monotonic()
         try:
             groups = await self._queue.group_counts()
         finally:
             self._reading = False
+        # A large queue takes seconds to count (~3 s for a million operations): the reader
+        # is left free at least twice as long as the count took before the next one.
+        spent_ms = int((time.monotonic() - started) * 1000)
+        if shiboken6.isValid(self):
+            self._timer.setInterval(max(self.REFRESH_MS, 2 * spent_ms))
         if not shiboken6.isValid(self):
             return
         self._show(groups)
