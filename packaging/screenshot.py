@@ -5,7 +5,8 @@
 Builds a throw-away queue in a temporary folder (a few hundred operations of every type and
 status, with the errors and a conflict people meet), a loopback health endpoint so the
 window shows "Online", and saves the window to resources/screenshot.png (or OUTPUT.png).
-Also saves the details panel next to it (``-details.png``) for review.
+Also saves the details panel (``-details.png``) and the operations grouped by run
+(``-runs.png``) next to it.
 """
 
 from __future__ import annotations
@@ -146,6 +147,9 @@ async def _shoot(output: Path) -> None:
     health = f"http://127.0.0.1:{server.server_address[1]}/health"
     with tempfile.TemporaryDirectory() as folder:
         os.environ["PEFT_STUDIO_OFFLINE_HOME"] = folder
+        # Targets as a user sets them: the table's Host column names them.
+        os.environ.setdefault("MLFLOW_TRACKING_URI", "http://mlflow.internal:5000")
+        os.environ.setdefault("PEFT_STUDIO_OFFLINE_API_BASE_URL", "https://models.example.org")
         queue = OfflineQueueManager(Path(folder) / "queue.db")
         await queue.open()
         await _fill(queue)
@@ -178,6 +182,12 @@ async def _shoot(output: Path) -> None:
         await asyncio.sleep(0.2)
         details.grab().save(str(output.with_name(output.stem + "-details.png")))
         details.close()
+        window.show_run_groups(True)
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+            if window.run_groups.topLevelItemCount():
+                break
+        window.grab().save(str(output.with_name(output.stem + "-runs.png")))
         window.close()
         await engine.close()
         await monitor.aclose()

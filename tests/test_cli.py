@@ -96,6 +96,7 @@ def test_list_table_and_json() -> None:
     for key in ("id", "operation_type", "payload", "status", "priority", "retry_count"):
         assert key in items[0]
     assert items[0]["payload"]["headers"]["Authorization"] == "***"
+    assert [item["description"] for item in items] == ["GET /a", "r · loss 0.5 @ step 0"]
     assert [i["id"] for i in json.loads(ok("list", "--status", "pending", "--json"))] == [
         first,
         second,

@@ -145,6 +145,11 @@ class OperationItemOut(OperationOut):
         " cut parts are shown as '…'."
     )
     payload_truncated: bool = Field(description="`payload` is null: the preview is not all.")
+    description: str = Field(
+        default="",
+        description="What the operation is in a few words (the run, the endpoint, the file),"
+        " secrets masked: the window's 'What' column.",
+    )
 
 
 class OperationDetailOut(OperationOut):

@@ -212,6 +212,12 @@ class OperationSummary:
             return ""
         return shown.text
 
+    def description(self) -> str:
+        """What the operation is in a few words, masked (``core.describe``)."""
+        from peft_studio_offline.core.describe import describe_operation
+
+        return describe_operation(self).text
+
     def small_payload(self) -> dict[str, Any] | None:
         """The whole payload when it is small (``LIST_PAYLOAD_BYTES``), else None."""
         if not self.payload_complete or self.payload_size > LIST_PAYLOAD_BYTES:
@@ -235,6 +241,7 @@ class OperationSummary:
             "payload_preview": self.payload_preview(preview_chars),
             "payload_truncated": not self.payload_complete
             or self.payload_size > LIST_PAYLOAD_BYTES,
+            "description": self.description(),
             "status": self.status.value,
             "priority": self.priority,
             "retry_count": self.retry_count,

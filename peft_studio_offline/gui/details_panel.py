@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from PySide6.QtCore import QPoint, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QFont, QHideEvent, QShowEvent
+from PySide6.QtGui import QAction, QFont, QHideEvent, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
@@ -100,9 +100,13 @@ class OfflineDetails(QFrame):
         self.endpoints.setHeaderLabels(["Endpoint", "Result", "Latency", "Checked"])
         self.endpoints.setMaximumHeight(96)
         self.endpoints.setUniformRowHeights(True)
+        # A URL is read by its host and its end: cut in the middle, whole in its tooltip.
+        self.endpoints.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         header_view = self.endpoints.header()
+        header_view.setStretchLastSection(False)
         header_view.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for column in (1, 2, 3):
+        header_view.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
+        for column in (2, 3):
             header_view.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         layout.addWidget(self.endpoints)
         # With nothing to probe the status can never be known: say how to change that.
@@ -231,6 +235,18 @@ class OfflineDetails(QFrame):
             item.setFirstColumnSpanned(True)
         self.not_checking.setVisible(nothing)
         self.set_endpoints.setVisible(nothing)
+        self._fit_result_column()
+
+    def _fit_result_column(self) -> None:
+        """The result as wide as its text, but never more than a third of the list: a long
+        error must leave the endpoint readable (it is whole in the tooltip)."""
+        wanted = self.endpoints.sizeHintForColumn(1) + 12
+        cap = max(120, self.endpoints.viewport().width() // 3)
+        self.endpoints.header().resizeSection(1, min(wanted, cap))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._fit_result_column()
 
     def show_last_sync(self, result: Mapping[str, Any] | None, at: float | None) -> None:
         if not result:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, QPoint, QSize, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QCloseEvent, QDesktopServices, QShowEvent
+from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QShowEvent
 from PySide6.QtWidgets import (
     QFileDialog,
     QInputDialog,
@@ -20,15 +20,19 @@ from PySide6.QtWidgets import (
     QMenu,
     QMessageBox,
     QProgressBar,
+    QStackedWidget,
     QToolBar,
+    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
+from peft_studio_offline.core.describe import Targets
 from peft_studio_offline.core.enums import ConflictResolution, NetworkStatus, OperationStatus
 from peft_studio_offline.core.operation import OperationSummary
 from peft_studio_offline.core.paths import AppPaths
 from peft_studio_offline.core.queue import OfflineQueueManager
+from peft_studio_offline.core.waiting import Moment
 from peft_studio_offline.gui import formatting
 from peft_studio_offline.gui.actions import WindowActions
 from peft_studio_offline.gui.bridge import CoreBridge
@@ -40,6 +44,7 @@ from peft_studio_offline.gui.icons import app_icon
 from peft_studio_offline.gui.indicator import OfflineIndicator, indicator_state
 from peft_studio_offline.gui.queue_model import QueueFilter, QueueTableModel
 from peft_studio_offline.gui.queue_view import QueueView
+from peft_studio_offline.gui.run_groups import RunGroupsView
 from peft_studio_offline.gui.tasks import TaskKeeper
 from peft_studio_offline.gui.tray import TrayIcon
 from peft_studio_offline.gui.window_state import WindowState
@@ -154,8 +159,13 @@ class MainWindow(QMainWindow):
         self.filter_bar = FilterBar(central)
         self.view = QueueView(self.model, central)
         self.view.addAction(self.actions_.delete)
+        self.run_groups = RunGroupsView(self.bridge.queue, self.tasks, central)
+        self.run_groups.itemActivated.connect(self._on_run_group_activated)
+        self.pages = QStackedWidget(central)
+        self.pages.addWidget(self.view)
+        self.pages.addWidget(self.run_groups)
         layout.addWidget(self.filter_bar)
-        layout.addWidget(self.view, 1)
+        layout.addWidget(self.pages, 1)
         self.setCentralWidget(central)
 
     def _build_toolbar(self) -> None:
@@ -170,6 +180,15 @@ class MainWindow(QMainWindow):
         bar.addActions([a.add, a.retry, a.delete])
         bar.addSeparator()
         bar.addAction(a.conflicts)
+        bar.addSeparator()
+        self.group_by_run = QAction("Group by &Run", self)
+        self.group_by_run.setObjectName("actionGroupByRun")
+        self.group_by_run.setCheckable(True)
+        self.group_by_run.setToolTip(
+            "Show operations per MLflow run or Hub repository, with counts per status"
+        )
+        self.group_by_run.toggled.connect(self.show_run_groups)
+        bar.addAction(self.group_by_run)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
         self.toolbar = bar
 
@@ -213,6 +232,7 @@ class MainWindow(QMainWindow):
         a.about.triggered.connect(self.open_about)
 
         b.queue_changed.connect(self.model.apply_change)
+        b.queue_changed.connect(self.run_groups.apply_change)
         b.stats_changed.connect(self._on_bridge_stats_changed)
         b.network_changed.connect(self._on_bridge_network_changed)
         b.network_checked.connect(self._on_bridge_network_checked)
@@ -251,6 +271,31 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------- status
 
+    def _refresh_table_context(self) -> None:
+        """What the table's host and next-attempt columns depend on: the targets set, the
+        network, the hosts paused after repeated failures."""
+        b = self.bridge
+        network = b.network_status
+        online = (
+            True
+            if network == NetworkStatus.ONLINE
+            else False
+            if network in (NetworkStatus.OFFLINE, NetworkStatus.LIMITED)
+            else None
+        )
+        engine = self.commands.engine
+        breaker = getattr(engine, "breaker", None)
+        paused = breaker.paused_hosts() if breaker is not None else {}
+        self.model.set_moment(Moment(online, dict(paused)))
+        settings = getattr(engine, "settings", None)
+        if settings is not None:
+            self.model.set_targets(
+                Targets(
+                    api_base_url=settings.sync.api_base_url,
+                    mlflow_tracking_uri=settings.sync.mlflow_tracking_uri,
+                )
+            )
+
     def _refresh_indicator(self) -> None:
         b = self.bridge
         state = indicator_state(
@@ -265,6 +310,7 @@ class MainWindow(QMainWindow):
         )
         self.indicator.show_state(state)
         self.tray.show_state(state)
+        self._refresh_table_context()
         if self._details is not None and self._details.isVisible():
             self._details.show_state(state)
         conflicts = state.conflicts
@@ -375,6 +421,22 @@ class MainWindow(QMainWindow):
 
     # -------------------------------------------------------------- table, filter
 
+    def show_run_groups(self, shown: bool) -> None:
+        """Operations per run or repository instead of one by one (the filters apply to the
+        table only, so they are hidden meanwhile)."""
+        if self.group_by_run.isChecked() != shown:
+            self.group_by_run.setChecked(shown)  # comes back here through ``toggled``
+            return
+        self.pages.setCurrentWidget(self.run_groups if shown else self.view)
+        self.filter_bar.setVisible(not shown)
+        if shown:
+            self.run_groups.refresh()
+
+    def _on_run_group_activated(self, item: QTreeWidgetItem, column: int) -> None:
+        """A run's operations: the table, searched for its name."""
+        self.show_run_groups(False)
+        self.filter_bar.search.setText(item.text(0))
+
     def _on_filter_changed(self, queue_filter: QueueFilter) -> None:
         self.model.set_filter(queue_filter)
 
@@ -452,7 +514,14 @@ class MainWindow(QMainWindow):
             return None
         from peft_studio_offline.gui.dialogs.inspect import InspectDialog
 
-        dialog = InspectDialog(self.bridge.queue, operation, self.tasks, self)
+        dialog = InspectDialog(
+            self.bridge.queue,
+            operation,
+            self.tasks,
+            self,
+            moment=self.model.moment,
+            host=self.model.host_of(row),
+        )
         self.pending_dialog = dialog
         dialog.show()
         return dialog

@@ -17,7 +17,7 @@ import asyncio
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import (
@@ -30,11 +30,12 @@ from PySide6.QtCore import (
     Signal,
 )
 
-from peft_studio_offline.core.enums import OperationStatus
+from peft_studio_offline.core.describe import Targets, describe_operation
 from peft_studio_offline.core.events import QueueChange
 from peft_studio_offline.core.masking import mask_text
 from peft_studio_offline.core.operation import OperationSummary
 from peft_studio_offline.core.queue import OfflineQueueManager
+from peft_studio_offline.core.waiting import Moment, RowWait, next_attempt_words
 from peft_studio_offline.gui import formatting
 from peft_studio_offline.gui.icons import status_icon
 from peft_studio_offline.gui.tasks import TaskKeeper
@@ -52,18 +53,24 @@ class Column:
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("id", "ID", 70),
-    Column("operation_type", "Type", 120),
-    Column("status", "Status", 110),
-    Column("priority", "Priority", 70),
-    Column("retry_count", "Attempts", 80),
-    Column("created_at", "Created", 150),
-    Column("updated_at", "Updated", 150),
-    Column("next_attempt_at", "Next attempt", 110),
-    Column("error_message", "Last error", 260),
+    Column("id", "ID", 50),
+    Column("what", "What", 210),
+    Column("operation_type", "Type", 100),
+    Column("host", "Host", 125),
+    Column("status", "Status", 100),
+    Column("priority", "Priority", 55),
+    Column("retry_count", "Attempts", 65),
+    Column("created_at", "Created", 115),
+    Column("updated_at", "Updated", 115),
+    Column("next_attempt_at", "Next attempt", 155),
+    Column("error_message", "Last error", 60),  # the last: takes the room left
 )
 COLUMN_INDEX = {column.key: i for i, column in enumerate(COLUMNS)}
 _NUMERIC = {"id", "priority", "retry_count"}
+# Not queue columns: "what" is words (not sorted), "host" is sorted on the loaded rows once
+# every page is loaded (the queue has no host column to sort on).
+UNSORTED_KEYS = frozenset({"what"})
+_SORTED_HERE = frozenset({"host"})
 
 # data() runs for every cell and role on each paint (~2,000 calls for a screenful): roles
 # are compared as plain ints and each row's texts are formatted once, not on every paint.
@@ -75,6 +82,7 @@ _OPERATION = int(Qt.ItemDataRole.UserRole) + 1
 _ID = int(Qt.ItemDataRole.UserRole) + 2
 _ROLES = frozenset({_DISPLAY, _DECORATION, _TOOLTIP, _ALIGNMENT, _OPERATION, _ID})
 _STATUS_COLUMN = COLUMN_INDEX["status"]
+_HOST_COLUMN = COLUMN_INDEX["host"]
 _NEXT_ATTEMPT_COLUMN = COLUMN_INDEX["next_attempt_at"]
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 _ALIGNMENTS = tuple(_RIGHT if column.key in _NUMERIC else None for column in COLUMNS)
@@ -151,6 +159,9 @@ class QueueTableModel(QAbstractTableModel):
         self._flushing = False
         self._first_page_loaded = False
         self._texts: dict[int, tuple[OperationSummary, tuple[str, ...]]] = {}  # id -> (op, texts)
+        self._waits: dict[int, RowWait] = {}  # pending rows with a dependency or a setting
+        self._targets = Targets()
+        self._moment = Moment()
         self._flush_timer = QTimer(self)
         self._flush_timer.setSingleShot(True)
         self._flush_timer.setInterval(self.COALESCE_MS)
@@ -191,8 +202,8 @@ class QueueTableModel(QAbstractTableModel):
         column = index.column()
         if role == _DISPLAY:
             texts = self._texts_of(op)
-            if column == _NEXT_ATTEMPT_COLUMN:  # "Due now" follows the clock
-                return _next_attempt(op, texts[column])
+            if column == _NEXT_ATTEMPT_COLUMN:  # follows the clock and the network
+                return self._next_attempt(op, texts[_HOST_COLUMN])
             return texts[column]
         if role == _ALIGNMENT:
             return _ALIGNMENTS[column]
@@ -202,7 +213,29 @@ class QueueTableModel(QAbstractTableModel):
             return op.id
         if role == _OPERATION:
             return op
+        if column == _NEXT_ATTEMPT_COLUMN:
+            return self._next_attempt_tooltip(op)
+        if column == COLUMN_INDEX["what"]:
+            return self._texts_of(op)[column] or None
         return _tooltip(op, COLUMNS[column].key)
+
+    def _next_attempt(self, op: OperationSummary, host: str) -> str:
+        return next_attempt_words(
+            op, host=host, row=self._waits.get(op.id), moment=self._moment, time_text=_time
+        )
+
+    def _next_attempt_tooltip(self, op: OperationSummary) -> str | None:
+        words = self._next_attempt(op, self._texts_of(op)[_HOST_COLUMN])
+        wait = self._waits.get(op.id)
+        if words.startswith("after #") and wait is not None:
+            return f"Waits until operation {wait.blocked_by}, which it depends on, is done."
+        if words == "needs a setting" and wait is not None:
+            return formatting.plain_tooltip(op.error_message or f"Waits for {wait.waiting_for}.")
+        if words == "when online":
+            return "Sent when the network is back."
+        if words.startswith("host paused"):
+            return "The host is paused after repeated failures; the operation waits for it."
+        return formatting.full_time(op.next_attempt_at) if words else None
 
     def _texts_of(self, op: OperationSummary) -> tuple[str, ...]:
         cached = self._texts.get(op.id)
@@ -210,7 +243,15 @@ class QueueTableModel(QAbstractTableModel):
             return cached[1]
         if len(self._texts) >= self.TEXT_CACHE_ROWS:
             self._texts.clear()
-        texts = tuple(_display(op, column.key, keep=True) for column in COLUMNS)
+        described = describe_operation(op, self._targets)
+        texts = tuple(
+            described.text
+            if column.key == "what"
+            else described.host
+            if column.key == "host"
+            else _display(op, column.key)
+            for column in COLUMNS
+        )
         self._texts[op.id] = (op, texts)
         return texts
 
@@ -225,6 +266,8 @@ class QueueTableModel(QAbstractTableModel):
         if not 0 <= column < len(COLUMNS):
             return
         key = COLUMNS[column].key
+        if key in UNSORTED_KEYS:
+            return
         descending = order == Qt.SortOrder.DescendingOrder
         if (key, descending) != (self._sort_key, self._descending):
             self._sort_key, self._descending = key, descending
@@ -253,6 +296,36 @@ class QueueTableModel(QAbstractTableModel):
         """A first page has been read (it may be empty) since the model was made."""
         return self._first_page_loaded
 
+    def set_targets(self, targets: Targets) -> None:
+        """Where operations without a URL of their own go (the settings): their host."""
+        if targets != self._targets:
+            self._targets = targets
+            self._texts.clear()
+            self._repaint_all()
+            if self._sort_key in _SORTED_HERE:
+                self._sort_here()
+
+    def set_moment(self, moment: Moment) -> None:
+        """Online or not, hosts paused: what the next-attempt column says follows it."""
+        if moment != self._moment:
+            self._moment = moment
+            self._repaint_all()
+
+    @property
+    def moment(self) -> Moment:
+        return self._moment
+
+    def host_of(self, row: int) -> str:
+        """Where the operation of a loaded row goes ("" when not known)."""
+        op = self.operation_at(row)
+        return "" if op is None else self._texts_of(op)[_HOST_COLUMN]
+
+    def _repaint_all(self) -> None:
+        if self._rows:
+            self.dataChanged.emit(
+                self.index(0, 0), self.index(len(self._rows) - 1, len(COLUMNS) - 1)
+            )
+
     def set_filter(self, queue_filter: QueueFilter) -> None:
         if queue_filter != self._filter:
             self._filter = queue_filter
@@ -273,6 +346,7 @@ class QueueTableModel(QAbstractTableModel):
         self._pending = _PendingChanges()
         self.beginResetModel()
         self._texts.clear()
+        self._waits.clear()
         self._rows = []
         self._row_of = {}
         self._exhausted = False
@@ -329,15 +403,19 @@ class QueueTableModel(QAbstractTableModel):
     async def _fetch_page(self, generation: int, first: bool, size: int | None = None) -> None:
         try:
             options: dict[str, Any] = dict(self._filter.query())
+            by_id = self._sort_key == "id" or self._sort_key in _SORTED_HERE
             options.update(
-                limit=size or self.PAGE_SIZE, descending=self._descending, order_by=self._sort_key
+                limit=size or self.PAGE_SIZE,
+                descending=self._descending,
+                order_by="id" if by_id else self._sort_key,
             )
-            if self._sort_key == "id":
+            if by_id:
                 if self._rows:
                     options["after_id"] = self._rows[-1].id
             else:
                 options["offset"] = len(self._rows)
             page = await self._queue.list_summaries(**options)
+            waits = await self._queue.row_waits(page)
         finally:
             if generation == self._generation:
                 self._fetching = False
@@ -345,6 +423,7 @@ class QueueTableModel(QAbstractTableModel):
             return
         index = self._index()
         fresh = [op for op in page if op.id not in index]
+        self._waits.update(waits)
         if fresh:
             start = len(self._rows)
             self.beginInsertRows(QModelIndex(), start, start + len(fresh) - 1)
@@ -356,6 +435,22 @@ class QueueTableModel(QAbstractTableModel):
         if first:
             self._first_page_loaded = True
             self.reloaded.emit()
+            if self._sort_key in _SORTED_HERE:
+                self._tasks.start(self._load_all_then_sort(generation), "sort the queue")
+
+    async def _load_all_then_sort(self, generation: int) -> None:
+        await self._fetch_to_end(generation)
+        if generation == self._generation:
+            self._sort_here()
+
+    def _sort_here(self) -> None:
+        """Order the loaded rows on a column the queue cannot sort on (all are loaded)."""
+        host = {op.id: self._texts_of(op)[_HOST_COLUMN] for op in self._rows}
+        self.layoutAboutToBeChanged.emit()
+        self._rows.sort(key=lambda op: op.id, reverse=self._descending)
+        self._rows.sort(key=lambda op: host[op.id], reverse=self._descending)
+        self._row_of = None
+        self.layoutChanged.emit()
 
     def _start_count(self) -> None:
         generation = self._generation
@@ -383,6 +478,11 @@ class QueueTableModel(QAbstractTableModel):
             self._remove_ids(pending.removed)
             index = self._index()
             loaded = {i for i in pending.changed if i in index}
+            # A row held by a dependency that changed may wait no more: read it again too.
+            moved = pending.changed | pending.removed
+            loaded |= {
+                i for i, wait in self._waits.items() if wait.blocked_by in moved and i in index
+            }
             insertable = self._insertable(pending.added, index)
             wanted = sorted(loaded | insertable)
             # Only ids the table shows (or would show at the top) are read again, in one
@@ -395,6 +495,12 @@ class QueueTableModel(QAbstractTableModel):
                 if generation != self._generation:
                     return
                 found = {op.id: op for op in rows}
+                waits = await self._queue.row_waits(rows)
+                if generation != self._generation:
+                    return
+                for op_id in found:
+                    self._waits.pop(op_id, None)
+                self._waits.update(waits)
             self._update_rows(loaded, found)
             self._insert_new([found[i] for i in sorted(insertable) if i in found])
             # Re-count only when it is cheap (counters) or rows surely went away.
@@ -470,8 +576,8 @@ _ERROR_SCAN = 1000  # characters of an error read for its cell
 _ERROR_TOOLTIP = 2000  # and shown in its tooltip (the inspect view shows it all)
 
 
-def _display(op: OperationSummary, key: str, *, keep: bool = False) -> str:
-    """The cell's text; with ``keep``, for the next attempt its time even when due now."""
+def _display(op: OperationSummary, key: str) -> str:
+    """The cell's text (the next attempt's is made on each paint: it follows the clock)."""
     if key == "id":
         return str(op.id)
     if key == "operation_type":
@@ -486,8 +592,6 @@ def _display(op: OperationSummary, key: str, *, keep: bool = False) -> str:
         return formatting.local_time(op.created_at, seconds=True)
     if key == "updated_at":
         return formatting.local_time(op.updated_at, seconds=True)
-    if key == "next_attempt_at":
-        return _due_time(op) if keep else _next_attempt(op)
     if key == "error_message":
         # The first line, cut: an error can be as long as a server's answer.
         text = mask_text((op.error_message or op.problem or "")[:_ERROR_SCAN]).strip()
@@ -495,21 +599,8 @@ def _display(op: OperationSummary, key: str, *, keep: bool = False) -> str:
     return ""
 
 
-def _next_attempt(op: OperationSummary, due_time: str | None = None) -> str:
-    """ "Due now", or when the next attempt is due (``due_time``: that time, formatted)."""
-    if op.status is not OperationStatus.PENDING:
-        return ""
-    due = op.next_attempt_at
-    if due is None or due <= datetime.now(UTC):
-        return "Due now"
-    return due_time if due_time is not None else formatting.local_time(due, seconds=True)
-
-
-def _due_time(op: OperationSummary) -> str:
-    due = op.next_attempt_at
-    if op.status is not OperationStatus.PENDING or due is None:
-        return ""
-    return formatting.local_time(due, seconds=True)
+def _time(moment: datetime) -> str:
+    return formatting.local_time(moment, seconds=True)
 
 
 def _tooltip(op: OperationSummary, key: str) -> str | None:

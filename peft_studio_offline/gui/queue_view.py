@@ -6,7 +6,12 @@ from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal
 from PySide6.QtGui import QFont, QKeyEvent, QPainter, QPaintEvent, QPalette
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
-from peft_studio_offline.gui.queue_model import COLUMNS, QueueFilter, QueueTableModel
+from peft_studio_offline.gui.queue_model import (
+    COLUMNS,
+    UNSORTED_KEYS,
+    QueueFilter,
+    QueueTableModel,
+)
 
 
 class QueueView(QTableView):
@@ -39,6 +44,8 @@ class QueueView(QTableView):
         header.setStretchLastSection(True)
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         header.setSortIndicator(0, Qt.SortOrder.DescendingOrder)
+        self._sorted_on = (0, Qt.SortOrder.DescendingOrder)
+        header.sortIndicatorChanged.connect(self._on_sort_indicator_changed)
         for i, column in enumerate(COLUMNS):
             header.resizeSection(i, column.width)
         self._going_to_end = False
@@ -46,6 +53,17 @@ class QueueView(QTableView):
         self.customContextMenuRequested.connect(
             lambda pos: self.context_menu_requested.emit(self.viewport().mapToGlobal(pos))
         )
+
+    def _on_sort_indicator_changed(self, column: int, order: Qt.SortOrder) -> None:
+        """A column the table cannot sort on (the words of "What") keeps the indicator
+        where the rows are really sorted."""
+        if 0 <= column < len(COLUMNS) and COLUMNS[column].key in UNSORTED_KEYS:
+            header = self.horizontalHeader()
+            header.blockSignals(True)
+            header.setSortIndicator(*self._sorted_on)
+            header.blockSignals(False)
+            return
+        self._sorted_on = (column, order)
 
     def selected_rows(self) -> list[int]:
         model = self.selectionModel()

@@ -13,7 +13,7 @@ from PySide6.QtCore import QByteArray, QSettings
 from PySide6.QtWidgets import QHeaderView, QMainWindow
 
 STATE_FILE = "window.ini"
-_VERSION = 1  # bump when the columns change so that an old layout is not applied
+_VERSION = 2  # bump when the columns change so that an old layout is not applied
 
 
 class WindowState:

@@ -457,3 +457,20 @@ async def test_retrying_a_cancelled_operation_forgets_the_cancellation(live_api:
     operation = await queue.get_operation(op_id)
     assert operation is not None and operation.status.value == "pending"
     assert operation.error_message is None
+
+
+async def test_list_items_say_what_each_operation_is(live_api: LiveApi) -> None:
+    for body in (
+        {"operation_type": "metric_log",
+         "payload": {"run_id": "run-42", "metrics": {"loss": 0.31}, "step": 10}},
+        {"operation_type": "api_call",
+         "payload": {"method": "POST", "url": "https://me:hush@api.example.com/api/models?t=1"}},
+    ):  # fmt: skip
+        response = await live_api.client.post("/api/offline/queue", json=body)
+        assert response.status_code == 201, response.text
+    listed = (await live_api.client.get("/api/offline/queue")).json()["operations"]
+    assert [item["description"] for item in listed] == [
+        "run-42 · loss 0.31 @ step 10",
+        "POST /api/models",
+    ]
+    assert "hush" not in str([item["description"] for item in listed])

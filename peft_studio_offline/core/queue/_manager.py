@@ -18,6 +18,7 @@ from typing import Any
 
 import aiosqlite
 
+from peft_studio_offline.core.describe import describe_operation
 from peft_studio_offline.core.enums import (
     OperationStatus,
     OperationType,
@@ -32,6 +33,7 @@ from peft_studio_offline.core.errors import (
     QueueError,
 )
 from peft_studio_offline.core.events import EventSource, QueueChange
+from peft_studio_offline.core.masking import mask_text
 from peft_studio_offline.core.operation import (
     Attempt,
     ConflictRecord,
@@ -72,6 +74,7 @@ from peft_studio_offline.core.queue._rows import (
 )
 from peft_studio_offline.core.queue._search import search_clause
 from peft_studio_offline.core.queue._writer import Job, WriteJob, Writer
+from peft_studio_offline.core.waiting import Moment, RowWait, moment_reason
 
 log = logging.getLogger(__name__)
 
@@ -589,8 +592,15 @@ class OfflineQueueManager:
             if operation.id in records
         ]
 
-    async def wait_reason(self, op_id: int) -> str | None:
-        """Why an operation is not running yet, in words (None when it is not waiting)."""
+    async def wait_reason(
+        self, op_id: int, *, moment: Moment | None = None, host: str = ""
+    ) -> str | None:
+        """Why an operation is not running yet, in words (None when it is not waiting).
+
+        ``moment`` is what the caller knows of the network and of paused hosts (``host``:
+        the operation's, as ``describe_operation`` names it); the table gives the same
+        reasons in short (``waiting.next_attempt_words``).
+        """
         operation = await self.get_summary(op_id)
         if operation is None:
             raise OperationNotFoundError(op_id)
@@ -623,6 +633,9 @@ class OfflineQueueManager:
         )
         if last and last[0][0] == _jobs.WAITING:
             return str(last[0][1])  # what to set, in words
+        held = moment_reason(moment, host) if moment is not None else None
+        if held is not None:
+            return held
         due = operation.next_attempt_at
         if due is not None and due.timestamp() > self._clock():
             return f"Retry at {due.astimezone():%H:%M:%S}."
@@ -635,6 +648,73 @@ class OfflineQueueManager:
             if rows:
                 return f"Waiting for operation {rows[0][0]} on the same target."
         return "Ready: waiting for the next sync."
+
+    async def row_waits(self, summaries: Sequence[OperationSummary]) -> dict[int, RowWait]:
+        """For the pending ones of ``summaries``: the first dependency not completed and the
+        setting waited for (two indexed reads per call; a table asks once per page)."""
+        waiting_rows = [s for s in summaries if s.status is OperationStatus.PENDING]
+        # Waiting for a setting always leaves its reason as the error message: rows without
+        # one (most of a backlog) need no look at their history.
+        pending = [s.id for s in waiting_rows if s.error_message]
+        with_deps = [s.id for s in waiting_rows if s.depends_on]
+        blocked: dict[int, int] = {}
+        waiting: dict[int, str] = {}
+        for start in range(0, len(with_deps), 500):
+            chunk = with_deps[start : start + 500]
+            rows = await self._read(
+                "SELECT d.operation_id, min(d.depends_on_id) FROM operation_dependencies d"
+                " LEFT JOIN offline_operations p ON p.id = d.depends_on_id"
+                f" WHERE d.operation_id IN ({', '.join('?' * len(chunk))})"
+                " AND (p.status IS NULL OR p.status != 'completed') GROUP BY d.operation_id",
+                chunk,
+            )
+            blocked.update((int(op_id), int(dep)) for op_id, dep in rows)
+        for start in range(0, len(pending), 500):
+            chunk = pending[start : start + 500]
+            rows = await self._read(
+                "SELECT a.operation_id, a.details FROM operation_attempts a WHERE a.id IN"
+                " (SELECT max(id) FROM operation_attempts"
+                f" WHERE operation_id IN ({', '.join('?' * len(chunk))}) GROUP BY operation_id)"
+                " AND a.outcome = ?",
+                [*chunk, _jobs.WAITING],
+            )
+            for op_id, details in rows:
+                waiting[int(op_id)] = _waiting_for(details)
+        return {
+            op_id: RowWait(blocked.get(op_id), waiting.get(op_id))
+            for op_id in blocked.keys() | waiting.keys()
+        }
+
+    async def group_counts(self) -> dict[str, dict[str, int]]:
+        """Operations per MLflow run (or Hub repository) and status: ``{group: {status: n}}``.
+
+        One scan of the runs' operations on the reader's thread, the key read by SQLite from
+        the payload's JSON text; the few compressed payloads are read by their summaries.
+        """
+        rows = await self._read(
+            "SELECT CASE WHEN operation_type = 'model_push'"
+            " AND json_extract(payload, '$.target') = 'huggingface'"
+            " THEN json_extract(payload, '$.repo_id') ELSE json_extract(payload, '$.run_id')"
+            " END AS grp, status, count(*) FROM offline_operations"
+            " WHERE operation_type IN ('metric_log', 'model_push', 'experiment_sync')"
+            " AND payload_blob IS NULL GROUP BY grp, status"
+        )
+        groups: dict[str, dict[str, int]] = {}
+        for group, status, count in rows:
+            if group is not None and not isinstance(group, bytes) and str(group).strip():
+                name = mask_text(str(group).strip())
+                counts = groups.setdefault(name, {})
+                counts[status] = counts.get(status, 0) + int(count)
+        packed = await self._read(
+            f"SELECT {SUMMARY_COLUMNS} FROM offline_operations WHERE payload_blob IS NOT NULL"
+            " AND operation_type IN ('metric_log', 'model_push', 'experiment_sync')"
+        )
+        for summary in await self._to_summaries(packed):
+            group = describe_operation(summary).group
+            if group:
+                counts = groups.setdefault(group, {})
+                counts[summary.status.value] = counts.get(summary.status.value, 0) + 1
+        return groups
 
     async def next_due_at(self) -> float | None:
         """When the earliest pending operation is (or was) due, as Unix time; None if none.
@@ -1066,6 +1146,18 @@ def _filters(
     if search:
         where.append(search_clause(search, params))
     return where, params
+
+
+def _waiting_for(details: Any) -> str:
+    """The setting named in a ``waiting`` history entry ("a setting" when none is)."""
+    import json
+
+    try:
+        value = json.loads(details) if isinstance(details, str) else None
+    except ValueError:
+        value = None
+    name = value.get("waiting_for") if isinstance(value, dict) else None
+    return name if isinstance(name, str) and name else "a setting"
 
 
 # Rows turned into records between two yields to the event loop (~2 ms of work).

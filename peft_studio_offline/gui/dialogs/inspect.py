@@ -39,6 +39,7 @@ from peft_studio_offline.core import payload_preview
 from peft_studio_offline.core.masking import mask_secrets, mask_text, payload_secrets
 from peft_studio_offline.core.operation import Attempt, ConflictRecord, OperationSummary
 from peft_studio_offline.core.queue import OfflineQueueManager
+from peft_studio_offline.core.waiting import Moment
 from peft_studio_offline.gui import formatting
 from peft_studio_offline.gui.icons import status_icon
 from peft_studio_offline.gui.tasks import TaskKeeper
@@ -88,9 +89,14 @@ class InspectDialog(QDialog):
         operation: OperationSummary,
         tasks: TaskKeeper,
         parent: QWidget | None = None,
+        *,
+        moment: Moment | None = None,
+        host: str = "",
     ) -> None:
         super().__init__(parent)
         self._secrets: frozenset[str] = frozenset()
+        self._moment = moment
+        self._host = host
         self.setObjectName("inspectDialog")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.setWindowTitle(
@@ -240,7 +246,7 @@ class InspectDialog(QDialog):
             return
         self._secrets = secrets
         self.show_operation(fresh)
-        reason = await queue.wait_reason(op_id)
+        reason = await queue.wait_reason(op_id, moment=self._moment, host=self._host)
         attempts = await queue.get_attempts(op_id)
         record = await queue.get_conflict(op_id)
         if not shiboken6.isValid(self):
