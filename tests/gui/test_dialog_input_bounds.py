@@ -93,6 +93,7 @@ async def test_every_editable_text_box_of_the_dialogs_is_bounded(window: MainWin
                 assert editor.isReadOnly(), editor.objectName()
         if isinstance(dialog, ConflictDialog):
             assert isinstance(dialog.merged, BoundedPlainTextEdit)
+            assert dialog.loaded is not None
             await dialog.loaded
         dialog.close()
 
@@ -114,12 +115,13 @@ async def test_experiment_data_with_a_note_and_no_tags_is_queued(
 ) -> None:
     dialog = window.open_add_operation()
     assert isinstance(dialog, AddOperationDialog)
-    form = dialog.select_type(OperationType.EXPERIMENT_SYNC)
+    adding = dialog
+    form = adding.select_type(OperationType.EXPERIMENT_SYNC)
     form.set_value("run_id", "run-7")
     form.set_value("note", "evaluated on the held-out set")
-    dialog.submit()
-    await until(lambda: dialog.added_id is not None)  # accepted: the dialog is gone
-    op = await core.queue.get_operation(dialog.added_id)  # type: ignore[arg-type]
+    adding.submit()
+    await until(lambda: adding.added_id is not None)  # accepted: the dialog is gone
+    op = await core.queue.get_operation(adding.added_id)  # type: ignore[arg-type]
     assert op is not None
     assert op.payload == {"run_id": "run-7", "note": "evaluated on the held-out set"}
     # Neither tags nor a note: the core's sentence, not one of the window's own.
