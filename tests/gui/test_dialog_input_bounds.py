@@ -3,7 +3,10 @@ and no rule of the window's own about which payload keys are required."""
 
 from __future__ import annotations
 
+import faulthandler
 import json
+import os
+from collections.abc import Iterator
 
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt
@@ -44,8 +47,22 @@ def _drop(editor: QPlainTextEdit, text: str) -> None:
         QApplication.sendEvent(editor.viewport(), event)
 
 
-# Without the bound the paste does not return for minutes: the thread method ends the run.
-@pytest.mark.timeout(60, method="thread")
+@pytest.fixture
+def hard_deadline(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Without the bound Qt lays the text out for minutes holding the GIL, so that no timeout
+    written in Python fires; faulthandler's watchdog, a C thread, then ends the run, printing
+    where it stood on the real stderr (the captured one is lost when the process ends)."""
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled():
+        stderr = os.dup(2)
+    faulthandler.dump_traceback_later(70, exit=True, file=stderr)
+    yield
+    faulthandler.cancel_dump_traceback_later()
+    os.close(stderr)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.usefixtures("hard_deadline")
 async def test_a_huge_paste_is_refused_at_once_with_a_sentence(window: MainWindow) -> None:
     assert len(HUGE_JSON.encode()) > 3_000_000
     dialog = window.open_add_operation()
@@ -67,7 +84,8 @@ async def test_a_huge_paste_is_refused_at_once_with_a_sentence(window: MainWindo
     dialog.close()
 
 
-@pytest.mark.timeout(60, method="thread")
+@pytest.mark.timeout(60)
+@pytest.mark.usefixtures("hard_deadline")
 async def test_a_huge_drop_is_refused_too(window: MainWindow) -> None:
     dialog = window.open_add_operation()
     assert isinstance(dialog, AddOperationDialog)
@@ -120,8 +138,9 @@ async def test_experiment_data_with_a_note_and_no_tags_is_queued(
     form.set_value("run_id", "run-7")
     form.set_value("note", "evaluated on the held-out set")
     adding.submit()
-    await until(lambda: adding.added_id is not None)  # accepted: the dialog is gone
-    op = await core.queue.get_operation(adding.added_id)  # type: ignore[arg-type]
+    await until(lambda: adding.added_id is not None or not adding.error.isHidden())
+    assert adding.added_id is not None, adding.error.text()  # accepted: the dialog is gone
+    op = await core.queue.get_operation(adding.added_id)
     assert op is not None
     assert op.payload == {"run_id": "run-7", "note": "evaluated on the held-out set"}
     # Neither tags nor a note: the core's sentence, not one of the window's own.
