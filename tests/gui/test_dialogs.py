@@ -132,8 +132,9 @@ async def test_add_operation_validates_then_queues(core: Core, window: MainWindo
     dialog = window.open_add_operation()
     assert isinstance(dialog, AddOperationDialog)
     form = dialog.select_type(OperationType.METRIC_LOG)
-    dialog.submit()
-    assert dialog.error.text() == "Run id is required."
+    dialog.submit()  # what is required is the core's submit path's to say
+    await until(lambda: dialog.buttons.isEnabled() and not dialog.error.isHidden())
+    assert dialog.error.text() == "The payload needs 'run_id', the MLflow run's id."
     form.set_value("run_id", "run-1")
     form.set_value("metrics", "[1, 2]")
     dialog.submit()
@@ -168,7 +169,8 @@ async def test_add_operation_offers_a_push_to_the_hugging_face_hub(
     assert not form.rows.isRowVisible(form.inputs["run_id"])
     form.set_value("path", str(adapter))
     dialog.submit()
-    assert dialog.error.text() == "Hub repository is required."  # not the MLflow run id
+    await until(lambda: dialog.buttons.isEnabled() and not dialog.error.isHidden())
+    assert "needs 'repo_id'" in dialog.error.text()  # not the MLflow run id
     form.set_value("repo_id", "me/lora")
     form.set_value("private", "yes")
     form.set_value("ignore_patterns", "*.md, *.txt")

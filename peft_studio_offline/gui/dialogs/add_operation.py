@@ -1,9 +1,9 @@
 """Queue → Add Operation: a small form per operation type, checked before anything is queued.
 
 Each type lists its fields (its built-in handler's payload keys); the form turns them into
-a payload, saying in one sentence when a field is missing or is not JSON. The rest is
-decided by the core's submit path (``core/submit.py``), as for every other way in: its
-refusal (or a full disk) is shown inline in the dialog.
+a payload, saying in one sentence when a JSON field is not a JSON object. Everything else,
+what is required included, is decided by the core's submit path (``core/submit.py``), as
+for every other way in: its refusal (or a full disk) is shown inline in the dialog.
 """
 
 from __future__ import annotations
@@ -29,7 +29,9 @@ from PySide6.QtWidgets import (
 )
 
 from peft_studio_offline.core.enums import OperationType
+from peft_studio_offline.core.operation import PRIORITY_MAX, PRIORITY_MIN
 from peft_studio_offline.gui import formatting
+from peft_studio_offline.gui.bounded_text import BoundedTextField
 from peft_studio_offline.gui.commands import WindowCommands
 from peft_studio_offline.gui.tasks import describe_error
 
@@ -39,7 +41,7 @@ class Field:
     key: str
     label: str
     kind: str = "text"  # text | json | int | choice | flag (default/yes/no) | list
-    required: bool = False
+    required: bool = False  # marked "*" for the user; the core's submit path checks it
     placeholder: str = ""
     choices: tuple[str, ...] = ()
     target: str = ""  # shown and sent only for this "target" (a model push's registry)
@@ -86,7 +88,7 @@ FORMS: dict[OperationType, tuple[Field, ...]] = {
     ),
     OperationType.EXPERIMENT_SYNC: (
         Field("run_id", "Run id", required=True),
-        Field("tags", "Tags", "json", required=True, placeholder='{"stage": "done"}'),
+        Field("tags", "Tags", "json", placeholder='{"stage": "done"}'),
         Field("note", "Note"),
     ),
 }
@@ -100,12 +102,14 @@ class _Form(QWidget):
         self.rows = layout = QFormLayout(self)
         for field in fields:
             widget: QWidget
+            row: QWidget | None = None  # what the row shows, when more than the input
             if field.kind in ("choice", "flag"):
                 combo = QComboBox(self)
                 combo.addItems(list(field.choices if field.kind == "choice" else _FLAG_CHOICES))
                 widget = combo
             elif field.kind == "json":
-                edit = QPlainTextEdit(self)
+                row = BoundedTextField(self)
+                edit = row.editor
                 edit.setPlaceholderText(field.placeholder)
                 edit.setTabChangesFocus(True)
                 edit.setFixedHeight(64)
@@ -123,7 +127,7 @@ class _Form(QWidget):
             widget.setObjectName(f"field_{field.key}")
             label = f"{field.label}{' *' if field.required else ''}"
             widget.setAccessibleName(field.label)
-            layout.addRow(label + ":", widget)
+            layout.addRow(label + ":", row or widget)
             self.inputs[field.key] = widget
         chooser = self.inputs.get("target")
         if isinstance(chooser, QComboBox):
@@ -185,13 +189,10 @@ class _Form(QWidget):
                 if value and field.kind == "list":
                     value = [part.strip() for part in value.split(",") if part.strip()]
                 value = value or None
-            if value is None:
-                if field.required:
-                    raise ValueError(f"{field.label} is required.")
-                continue
-            out[field.key] = value
-        # Everything else (a URL's scheme, a file that exists, a method) is the core's
-        # submit path's to decide, with the same sentence as every other way in.
+            if value is not None:
+                out[field.key] = value
+        # Everything else (what is required, a URL's scheme, a file that exists, a method)
+        # is the core's submit path's to decide, with the same sentence as every other way in.
         return out
 
 
@@ -211,7 +212,7 @@ class AddOperationDialog(QDialog):
         self.priority = QSpinBox(self)
         self.priority.setObjectName("addOperationPriority")
         self.priority.setAccessibleName("Priority")
-        self.priority.setRange(-1000, 1000)
+        self.priority.setRange(PRIORITY_MIN, PRIORITY_MAX)  # the core's, as on every way in
         self.priority.setToolTip("Higher priority operations are sent first")
         top.addRow("&Type:", self.type)
         top.addRow("&Priority:", self.priority)

@@ -37,6 +37,7 @@ from peft_studio_offline.core.payload_preview import preview
 from peft_studio_offline.core.queue import OfflineQueueManager
 from peft_studio_offline.core.sync.merge import three_way_merge
 from peft_studio_offline.gui import formatting
+from peft_studio_offline.gui.bounded_text import BoundedTextField
 from peft_studio_offline.gui.commands import WindowCommands
 from peft_studio_offline.gui.tasks import TaskKeeper, describe_error
 
@@ -121,7 +122,8 @@ class ConflictDialog(QDialog):
         self.local = self._viewer("conflictLocal", "Yours: queued on this machine")
         self.remote = self._viewer("conflictRemote", "Theirs: on the server")
         self.base = self._viewer("conflictBase", "Base: what both started from")
-        self.merged = QPlainTextEdit(sides)
+        self.merged_field = BoundedTextField(sides)
+        self.merged = self.merged_field.editor
         self.merged.setObjectName("conflictMerged")
         self.merged.setAccessibleName("Merged result, editable JSON")
         self.merged.setFont(_mono())
@@ -148,7 +150,7 @@ class ConflictDialog(QDialog):
         grid.addWidget(self.base_label, 2, 0)
         grid.addWidget(self.merged_label, 2, 1)
         grid.addWidget(self.base, 3, 0)
-        grid.addWidget(self.merged, 3, 1)
+        grid.addWidget(self.merged_field, 3, 1)
         grid.addWidget(self.detail, 4, 0, 1, 2)
         grid.setRowStretch(1, 3)
         grid.setRowStretch(3, 2)

@@ -33,6 +33,7 @@ from peft_studio_offline.core.enums import ConflictResolution
 from peft_studio_offline.core.errors import PeftStudioOfflineError
 from peft_studio_offline.core.paths import AppPaths
 from peft_studio_offline.core.settings import SECTIONS, Settings, save_settings, validate_value
+from peft_studio_offline.gui.bounded_text import BoundedTextField
 from peft_studio_offline.gui.commands import strategy_label
 from peft_studio_offline.gui.tasks import TaskKeeper, describe_error
 
@@ -61,13 +62,13 @@ class SettingsDialog(QDialog):
 
         s = self.settings
         network = self._group(layout, "Connectivity")
-        endpoints = QPlainTextEdit(self)
-        endpoints.setPlaceholderText(
+        endpoints = BoundedTextField(self, hint="list that many in settings.toml instead")
+        endpoints.editor.setPlaceholderText(
             "One URL per line. Empty: the health URLs of the sync targets below."
         )
-        endpoints.setFixedHeight(72)
-        endpoints.setTabChangesFocus(True)
-        endpoints.setPlainText(
+        endpoints.editor.setFixedHeight(72)
+        endpoints.editor.setTabChangesFocus(True)
+        endpoints.editor.setPlainText(
             "\n".join(
                 e if isinstance(e, str) else str(e.get("url", "")) for e in s.network.endpoints
             )
@@ -180,7 +181,8 @@ class SettingsDialog(QDialog):
         line.setPlaceholderText("unchanged")
         return line
 
-    def _add(self, form: QFormLayout, key: str, label: str, widget: QWidget) -> None:
+    def _add(self, form: QFormLayout, key: str, label: str, row: QWidget) -> None:
+        widget = row.editor if isinstance(row, BoundedTextField) else row
         widget.setObjectName("setting_" + key.replace(".", "_"))
         widget.setAccessibleName(label.replace("&", ""))
         variable = self.settings.overridden_by(key)
@@ -191,7 +193,7 @@ class SettingsDialog(QDialog):
             # variable does instead (an empty check list probes nothing at all).
             if isinstance(widget, QLineEdit | QPlainTextEdit):
                 widget.setPlaceholderText(_locked_placeholder(key, variable))
-        form.addRow(label + ":", widget)
+        form.addRow(label + ":", row)
         self.fields[key] = widget
 
     # ------------------------------------------------------------------- saving
