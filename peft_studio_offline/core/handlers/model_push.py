@@ -34,6 +34,20 @@ class ModelPushByTarget:
         suggest = getattr(self._for(payload), "resource_key", None)
         return suggest(payload) if suggest is not None else None
 
+    def bind_queue(self, queue: object) -> None:
+        """Pass the engine's queue on to each target's handler that keeps state beside it
+        (the MLflow handler's map of runs made through the local endpoint)."""
+        for handler in (self.mlflow, self.huggingface):
+            bind = getattr(handler, "bind_queue", None)
+            if bind is not None:
+                bind(queue)
+
+    def release_queue(self) -> None:
+        for handler in (self.mlflow, self.huggingface):
+            release = getattr(handler, "release_queue", None)
+            if release is not None:
+                release()
+
     async def handle(self, operation: Operation, context: HandlerContext) -> Outcome:
         handler = self._for(operation.payload)
         if handler is None:
