@@ -473,3 +473,13 @@ def test_output_into_a_closed_pipe_ends_quietly() -> None:
             timeout=TIMEOUT,
         )
         assert shell.stderr == "", shell.stderr
+
+
+def test_serve_stops_on_an_interrupt_that_comes_right_after_its_url() -> None:
+    """Scripts stop it as soon as they have the URL: that must never leave it hanging."""
+    for _ in range(3):
+        process, url = _start_serve("--no-auto-sync")
+        assert url.startswith("http://127.0.0.1:")
+        _out, err = _stop(process)
+        assert process.returncode == 0, err
+        assert "Traceback" not in err

@@ -23,6 +23,13 @@ async def serve(args: argparse.Namespace, runtime: Runtime) -> int:
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
     )
+    # Before anything starts or is printed: a Ctrl+C (or a script's SIGINT) that comes as
+    # soon as the URL is out must stop the server, not interrupt it half started.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for name in ("SIGINT", "SIGTERM"):
+        with contextlib.suppress(NotImplementedError, AttributeError, ValueError):
+            loop.add_signal_handler(getattr(signal, name), stop.set)
     await runtime.start(auto_sync=False if args.no_auto_sync else None)
     url = await server.start()
     # The URL first, alone on its line: scripts read it to find a port chosen with --port 0.
@@ -34,11 +41,6 @@ async def serve(args: argparse.Namespace, runtime: Runtime) -> int:
     if not is_loopback(server.host) and not server.tls:
         sys.stderr.write(remote_warning(server.host, int(url.rsplit(":", 1)[1])) + "\n")
         sys.stderr.flush()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for name in ("SIGINT", "SIGTERM"):
-        with contextlib.suppress(NotImplementedError, AttributeError, ValueError):
-            loop.add_signal_handler(getattr(signal, name), stop.set)
     waiter = asyncio.ensure_future(server.wait_closed())
     stopper = asyncio.ensure_future(stop.wait())
     try:
