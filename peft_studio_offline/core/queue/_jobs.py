@@ -204,19 +204,29 @@ def mark_conflict(
 
 
 def release(
-    conn: sqlite3.Connection, now: float, ids: Sequence[int], reason: str, record: bool = True
+    conn: sqlite3.Connection,
+    now: float,
+    ids: Sequence[int],
+    reason: str,
+    record: bool = True,
+    owner: str | None = None,
 ) -> tuple[int, ...]:
-    """Put taken operations back as pending without counting an attempt."""
+    """Put taken operations back as pending without counting an attempt.
+
+    With ``owner``, only those that owner holds: one whose lease ran out may meanwhile be
+    another process's, which is sending it.
+    """
     stamp = timestamp_now(now)
     released: list[int] = []
+    held_by = "" if owner is None else " AND lease_owner = ?"
     for start in range(0, len(ids), 500):
         chunk = list(ids[start : start + 500])
         rows = conn.execute(
             "UPDATE offline_operations SET status = 'pending', lease_owner = NULL,"
             " lease_expires_at = NULL, updated_at = ?"
-            f" WHERE status = 'in_progress' AND id IN ({', '.join('?' * len(chunk))})"
+            f" WHERE status = 'in_progress' AND id IN ({', '.join('?' * len(chunk))}){held_by}"
             " RETURNING id, retry_count",
-            (stamp, *chunk),
+            (stamp, *chunk, *(() if owner is None else (owner,))),
         ).fetchall()
         if record:
             conn.executemany(
@@ -229,9 +239,15 @@ def release(
 
 
 def release_job(
-    conn: sqlite3.Connection, now: float, *, ids: Sequence[int], reason: str, record: bool
+    conn: sqlite3.Connection,
+    now: float,
+    *,
+    ids: Sequence[int],
+    reason: str,
+    record: bool,
+    owner: str,
 ) -> Result:
-    released = release(conn, now, ids, reason, record)
+    released = release(conn, now, ids, reason, record, owner)
     return len(released), _changed(*released)
 
 

@@ -188,6 +188,9 @@ class OfflineQueueManager:
         self._open_lock: asyncio.Lock | None = None
         self._closed = False
         self._claimed = 0  # a hint that leases need renewing; renewal recounts it
+        # Give-backs of cancelled claims, still running: a task nobody refers to may be
+        # collected before it finishes.
+        self._giving_back: set[asyncio.Task[None]] = set()
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -810,15 +813,24 @@ class OfflineQueueManager:
         )
         try:
             rows = await asyncio.shield(claiming)
-        except asyncio.CancelledError:
-            # The caller stopped waiting, but the claim commits anyway: rows nobody knows it
-            # took would stay in progress, their lease renewed, for as long as we run.
-            with contextlib.suppress(Exception):
-                taken = await claiming
-                await self.release([row["id"] for row in taken], "the sync stopped")
+            operations = await self._to_operations(rows)
+        except BaseException:
+            # The caller stopped waiting (or reading the rows failed), but the claim commits
+            # anyway: rows nobody knows it took would stay in progress, their lease renewed,
+            # for as long as we run. The give-back is shielded too: a second cancellation
+            # must not stop it halfway.
+            giving_back = asyncio.ensure_future(self._give_back_claim(claiming))
+            self._giving_back.add(giving_back)
+            giving_back.add_done_callback(self._giving_back.discard)
+            await asyncio.shield(giving_back)
             raise
         self._claimed += len(rows)
-        return await self._to_operations(rows)
+        return operations
+
+    async def _give_back_claim(self, claiming: asyncio.Future[list[sqlite3.Row]]) -> None:
+        with contextlib.suppress(Exception):
+            taken = await claiming
+            await self.release([row["id"] for row in taken], "the sync stopped", record=False)
 
     async def count_due(
         self,
@@ -967,7 +979,7 @@ class OfflineQueueManager:
     async def release(
         self, op_ids: Iterable[int], reason: str = "interrupted", *, record: bool = True
     ) -> int:
-        """Put taken operations back as pending, without counting an attempt.
+        """Put operations this instance took back as pending, without counting an attempt.
 
         ``record=False`` leaves no line in their history (they were taken, never started).
         """
@@ -975,7 +987,7 @@ class OfflineQueueManager:
         if not ids:
             return 0
         count: int = await self._write(
-            partial(_jobs.release_job, ids=ids, reason=reason, record=record)
+            partial(_jobs.release_job, ids=ids, reason=reason, record=record, owner=self.owner)
         )
         return count
 

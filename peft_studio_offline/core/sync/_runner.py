@@ -162,8 +162,6 @@ class Runner:
                     return
                 await self._wait_settled()
                 continue
-            self.held.update(op.id for op in batch)
-            self.tally.claimed += len(batch)
             self._emit(None)
             for chain in self._chains(batch):
                 self._units.put_nowait(chain)
@@ -178,24 +176,33 @@ class Runner:
         excluded = self.skip | engine.deferred_ids()
         coalescing = [t for t in types if hasattr(engine.handler_for(t), "handle_batch")]
         engine.last_claim_at = time.time()
-        batch = await self.queue.claim(
-            engine.batch_size, operation_types=types, exclude_ids=excluded
+        batch = self._hold_taken(
+            await self.queue.claim(engine.batch_size, operation_types=types, exclude_ids=excluded)
         )
-        taken = {op.id for op in batch}
         if coalescing and any(op.operation_type in coalescing for op in batch):
             more = COALESCING_CLAIM - len(batch)
             if more > 0:
-                batch += await self.queue.claim(
-                    more, operation_types=coalescing, exclude_ids=excluded | taken
+                batch += self._hold_taken(
+                    await self.queue.claim(
+                        more, operation_types=coalescing, exclude_ids=excluded | self.held
+                    )
                 )
         # One that failed (or was held back) while the claim was on its way waits for a
         # later run, as if the claim had left it out: it goes back untouched.
         late = {op.id for op in batch if op.id in self.skip or engine.deferred_until(op.id)}
         if late:
-            await asyncio.shield(
-                self.queue.release(late, "already tried in this run", record=False)
-            )
+            # Not part of the run at all: the give-back's count of released cancels out.
+            self.tally.claimed -= len(late)
+            self.tally.released -= len(late)
+            await self._give_back(late, "already tried in this run")
             batch = [op for op in batch if op.id not in late]
+        return batch
+
+    def _hold_taken(self, batch: list[Operation]) -> list[Operation]:
+        """Keep track of what a claim took the moment it returns: a stop at any later point
+        of the run puts back what is held, and only that."""
+        self.held.update(op.id for op in batch)
+        self.tally.claimed += len(batch)
         return batch
 
     async def _count_rest(self) -> int:
