@@ -45,6 +45,7 @@ from peft_studio_offline.core.paths import ensure_private_dir
 from peft_studio_offline.core.queue import _jobs, _schema
 from peft_studio_offline.core.queue._codec import encode_payload
 from peft_studio_offline.core.queue._database import (
+    apply_storage_limit,
     check_file,
     check_readable,
     configure_writer,
@@ -192,6 +193,11 @@ class OfflineQueueManager:
         # collected before it finishes.
         self._giving_back: set[asyncio.Task[None]] = set()
 
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The queue's time source (seconds since the epoch)."""
+        return self._clock
+
     # ----------------------------------------------------------------- lifecycle
 
     async def __aenter__(self) -> OfflineQueueManager:
@@ -255,7 +261,7 @@ class OfflineQueueManager:
             check_readable(conn, self.db_path)
             configure_writer(conn)
             self._migrate(conn)
-            _apply_storage_limit(conn, self.max_db_bytes)
+            apply_storage_limit(conn, self.max_db_bytes)
         except sqlite3.Error as exc:
             conn.close()
             raise translate(exc, self.db_path) from exc
@@ -301,7 +307,7 @@ class OfflineQueueManager:
             await self.open()
         writer = self._writer
         assert writer is not None and writer.conn is not None
-        await writer.call(_apply_storage_limit, writer.conn, limit)
+        await writer.call(apply_storage_limit, writer.conn, limit)
 
     async def close(self) -> None:
         """Put back what this instance had taken, then release the file."""
@@ -1087,12 +1093,6 @@ class OfflineQueueManager:
         """Exponential backoff with full jitter: uniform over [0, min(cap, base * 2^(n-1))]."""
         ceiling = min(self.backoff_cap, self.backoff_base * 2 ** min(max(attempts, 1) - 1, 30))
         return random.uniform(0, ceiling)
-
-
-def _apply_storage_limit(conn: sqlite3.Connection, max_db_bytes: int | None) -> None:
-    page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
-    pages = 1_073_741_823 if max_db_bytes is None else max(1, max_db_bytes // page_size)
-    conn.execute(f"PRAGMA max_page_count = {pages}")
 
 
 def _status(value: OperationStatus | str) -> str:
