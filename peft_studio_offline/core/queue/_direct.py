@@ -52,6 +52,7 @@ class CallerThreadWriter:
         self._connections: list[sqlite3.Connection] = []  # this process's, to close
         self._inherited: list[sqlite3.Connection] = []  # a forked child's from its parent
         self._pid = os.getpid()
+        self._generation = 0
 
     def enqueue(
         self,
@@ -112,22 +113,25 @@ class CallerThreadWriter:
         return [int(op_id) for op_id in result]
 
     def close(self) -> None:
-        """Close this process's connections (those of other threads too)."""
+        """Close the calling thread's connection; other threads' connections are closed by
+        their own threads (one may be in the middle of a commit), which connect afresh if
+        they write again, or by the end of the process."""
         with self._lock:
-            connections, self._connections = self._connections, []
-        if os.getpid() != self._pid:
-            return  # a forked child: the connections are the parent's
-        for conn in connections:
+            self._generation += 1
+            self._connections = [] if os.getpid() == self._pid else self._connections
+        held: tuple[int, int, sqlite3.Connection] | None = getattr(self._local, "held", None)
+        self._local.held = None
+        if held is not None and held[0] == os.getpid():
             with contextlib.suppress(sqlite3.Error):
-                conn.close()
+                held[2].close()
 
     def _connection(self) -> sqlite3.Connection:
-        held: tuple[int, sqlite3.Connection] | None = getattr(self._local, "held", None)
+        held: tuple[int, int, sqlite3.Connection] | None = getattr(self._local, "held", None)
         pid = os.getpid()
-        if held is not None and held[0] == pid:
-            return held[1]
+        if held is not None and held[:2] == (pid, self._generation):
+            return held[2]
         conn = self._connect()
-        self._local.held = (pid, conn)
+        self._local.held = (pid, self._generation, conn)
         with self._lock:
             if pid != self._pid:
                 # Connections inherited from the parent stay referenced, never used nor
