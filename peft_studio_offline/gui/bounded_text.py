@@ -37,6 +37,8 @@ class BoundedPlainTextEdit(QPlainTextEdit):
     def __init__(self, parent: QWidget | None = None, *, max_bytes: int = MAX_INSERT_BYTES):
         super().__init__(parent)
         self.max_bytes = max_bytes
+        # In a dialog Tab moves on to the next control; it never types into the text.
+        self.setTabChangesFocus(True)
 
     def insertFromMimeData(self, source: QMimeData) -> None:  # noqa: N802 (Qt's name)
         if source.hasText():

@@ -198,6 +198,7 @@ class ConflictDialog(QDialog):
         view.setObjectName(name)
         view.setAccessibleName(accessible)
         view.setReadOnly(True)
+        view.setTabChangesFocus(True)
         view.setFont(_mono())
         return view
 

@@ -149,6 +149,7 @@ class InspectDialog(QDialog):
         self.conflict = QPlainTextEdit()  # becomes a tab (and a child) when there is one
         self.conflict.setObjectName("inspectConflict")
         self.conflict.setReadOnly(True)
+        self.conflict.setTabChangesFocus(True)
         self.conflict.setFont(_mono())
         layout.addWidget(self.tabs, 1)
 
@@ -186,6 +187,7 @@ class InspectDialog(QDialog):
         self.payload.setObjectName("inspectPayload")
         self.payload.setAccessibleName("Payload, secrets masked")
         self.payload.setReadOnly(True)
+        self.payload.setTabChangesFocus(True)
         self.payload.setFont(_mono())
         self.payload.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         column.addWidget(self.payload, 1)
