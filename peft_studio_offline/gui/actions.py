@@ -75,6 +75,10 @@ class WindowActions(QObject):
             "actionConflicts", "Resolve &Conflicts…", "Ctrl+Shift+C",
             "Decide between your version and the server's", line("conflicts"),
         )  # fmt: skip
+        self.details = make(
+            "actionConnectionDetails", "Connection &Details…", "Ctrl+Shift+D",
+            "Endpoints checked, queue numbers and the last sync (the status indicator)",
+        )  # fmt: skip
         self.strategy_group = QActionGroup(window)
         self.strategy_group.setExclusive(True)
         self.strategies: dict[ConflictResolution, QAction] = {}
@@ -164,7 +168,7 @@ class WindowActions(QObject):
         strategy = sync.addMenu("Conflict &Strategy")
         strategy.addActions(list(self.strategies.values()))
         sync.addSeparator()
-        sync.addActions([self.conflicts, self.check])
+        sync.addActions([self.conflicts, self.check, self.details])
         menus["sync"] = sync
         menus["strategy"] = strategy
 

@@ -255,10 +255,14 @@ class OfflineDetails(QFrame):
         self._last_sync.setText("\n".join(last_sync_lines(result, at)))
 
     def open_at(self, anchor: QWidget) -> None:
-        """Show next to ``anchor`` (the indicator), kept on its screen."""
+        """Show next to ``anchor`` (the indicator), kept on its screen, with the keyboard
+        focus visibly on its first button."""
         self.adjustSize()
         origin = anchor.mapToGlobal(QPoint(0, 0))
-        x = origin.x() + anchor.width() - self.width()
+        # Lined up with the indicator's outer edge: its right edge, or its left one in a
+        # right-to-left layout, where the status bar's permanent widgets sit on the left.
+        right = origin.x() + anchor.width() - self.width()
+        x = origin.x() if anchor.isRightToLeft() else right
         y = origin.y() - self.height() - 4
         screen = anchor.screen().availableGeometry() if anchor.screen() else None
         if screen is not None:
@@ -268,7 +272,10 @@ class OfflineDetails(QFrame):
         self.move(x, y)
         self.show()
         if self.buttons:
-            self.buttons[0].setFocus()
+            self.buttons[0].setFocus(Qt.FocusReason.PopupFocusReason)
+            # Styles draw the focus frame only in a window reached by the keyboard, and
+            # setFocus() clears that mark: this popup is always meant to be used from it.
+            self.setAttribute(Qt.WidgetAttribute.WA_KeyboardFocusChange)
 
 
 def _endpoint_results(info: Mapping[str, Any]) -> list[Mapping[str, Any]]:

@@ -52,8 +52,13 @@ def dot_icon(colour: str) -> QIcon:
     return icon
 
 
-def dot_pixmap(colour: str, size: int) -> QPixmap:
-    return _dot(QColor(colour), size)
+def dot_pixmap(colour: str, size: int, ratio: float = 1.0) -> QPixmap:
+    """A dot ``size`` logical pixels wide, drawn with ``ratio`` device pixels to each (the
+    widget's ``devicePixelRatioF()``), so that it is sharp on a scaled screen."""
+    ratio = max(1.0, ratio)
+    pixmap = _dot(QColor(colour), round(size * ratio))
+    pixmap.setDevicePixelRatio(ratio)
+    return pixmap
 
 
 def _draw_app_icon(size: int, badge: str | None) -> QPixmap:

@@ -230,7 +230,7 @@ class AddOperationDialog(QDialog):
         self.error.setTextFormat(Qt.TextFormat.PlainText)  # may quote what was typed
         self.error.setObjectName("addOperationError")
         self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #e5484d;")
+        formatting.error_label(self.error)
         self.error.hide()
         layout.addWidget(self.error)
         self.buttons = QDialogButtonBox(

@@ -162,7 +162,7 @@ class ConflictDialog(QDialog):
 
         self.error = formatting.plain_label(QLabel(self))  # may quote the server
         self.error.setObjectName("conflictError")
-        self.error.setStyleSheet("color: #e5484d;")
+        formatting.error_label(self.error)
         self.error.setWordWrap(True)
         self.error.hide()
         layout.addWidget(self.error)

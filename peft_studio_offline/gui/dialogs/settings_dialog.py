@@ -33,6 +33,7 @@ from peft_studio_offline.core.enums import ConflictResolution
 from peft_studio_offline.core.errors import PeftStudioOfflineError
 from peft_studio_offline.core.paths import AppPaths
 from peft_studio_offline.core.settings import SECTIONS, Settings, save_settings, validate_value
+from peft_studio_offline.gui import formatting
 from peft_studio_offline.gui.bounded_text import BoundedTextField
 from peft_studio_offline.gui.commands import strategy_label
 from peft_studio_offline.gui.tasks import TaskKeeper, describe_error
@@ -57,7 +58,7 @@ class SettingsDialog(QDialog):
             problems.setTextFormat(Qt.TextFormat.PlainText)  # quotes the file's values
             problems.setObjectName("settingsProblems")
             problems.setWordWrap(True)
-            problems.setStyleSheet("color: #e5484d;")
+            formatting.error_label(problems)
             layout.addWidget(problems)
 
         s = self.settings
@@ -136,7 +137,7 @@ class SettingsDialog(QDialog):
         self.error.setTextFormat(Qt.TextFormat.PlainText)
         self.error.setObjectName("settingsError")
         self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #e5484d;")
+        formatting.error_label(self.error)
         self.error.hide()
         layout.addWidget(self.error)
         self.buttons = QDialogButtonBox(
