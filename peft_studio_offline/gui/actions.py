@@ -11,8 +11,16 @@ from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence, QPalette
 from PySide6.QtWidgets import QMenu, QMenuBar, QStyle, QWidget
 
 from peft_studio_offline.core.enums import ConflictResolution
-from peft_studio_offline.gui.commands import strategy_label
 from peft_studio_offline.gui.icons import action_icon
+
+# The conflict strategies as menu items, each with its own mnemonic (the settings dialog
+# lists them by ``strategy_label``, without one).
+_STRATEGY_ITEMS: dict[ConflictResolution, str] = {
+    ConflictResolution.LOCAL_WINS: "Keep &mine (local wins)",
+    ConflictResolution.REMOTE_WINS: "Keep &theirs (remote wins)",
+    ConflictResolution.MERGE: "Me&rge",
+    ConflictResolution.MANUAL: "&Ask me (manual)",
+}
 
 
 class WindowActions(QObject):
@@ -68,7 +76,7 @@ class WindowActions(QObject):
             "Stop sending until you resume", line("pause"), checkable=True,
         )  # fmt: skip
         self.check = make(
-            "actionCheckConnectivity", "&Check Connectivity Now", "Ctrl+K",
+            "actionCheckConnectivity", "Check Co&nnectivity Now", "Ctrl+K",
             "Probe the configured endpoints now", line("check"),
         )  # fmt: skip
         self.conflicts = make(
@@ -83,7 +91,7 @@ class WindowActions(QObject):
         self.strategy_group.setExclusive(True)
         self.strategies: dict[ConflictResolution, QAction] = {}
         for strategy in ConflictResolution:
-            action = make(f"actionStrategy_{strategy.value}", strategy_label(strategy))
+            action = make(f"actionStrategy_{strategy.value}", _STRATEGY_ITEMS[strategy])
             action.setCheckable(True)
             action.setData(strategy.value)
             self.strategy_group.addAction(action)
@@ -165,7 +173,7 @@ class WindowActions(QObject):
 
         sync = bar.addMenu("&Sync")
         sync.addActions([self.sync_now, self.auto_sync, self.pause])
-        strategy = sync.addMenu("Conflict &Strategy")
+        strategy = sync.addMenu("Conflict S&trategy")
         strategy.addActions(list(self.strategies.values()))
         sync.addSeparator()
         sync.addActions([self.conflicts, self.check, self.details])

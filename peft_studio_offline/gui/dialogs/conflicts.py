@@ -127,7 +127,7 @@ class ConflictDialog(QDialog):
         self.merged.setObjectName("conflictMerged")
         self.merged.setAccessibleName("Merged result, editable JSON")
         self.merged.setFont(_mono())
-        self.merged_label = QLabel("&Merged result (edit before merging):", sides)
+        self.merged_label = QLabel("Merged &result (edit before merging):", sides)
         self.merged_label.setBuddy(self.merged)
         self.detail = formatting.plain_label(QLabel(sides))  # the server's message
         self.detail.setObjectName("conflictDetail")

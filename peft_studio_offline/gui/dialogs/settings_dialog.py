@@ -76,7 +76,7 @@ class SettingsDialog(QDialog):
         )
         self._add(network, "network.endpoints", "&Endpoints to check", endpoints)
         self._add(
-            network, "network.check_interval", "Check &every",
+            network, "network.check_interval", "Check e&very",
             self._seconds(s.network.check_interval, 1, 3600),
         )  # fmt: skip
         self._add(
@@ -119,19 +119,19 @@ class SettingsDialog(QDialog):
             creds, "credentials.api_token", "API token &name", self._line(s.credentials.api_token)
         )
         self.api_secret = self._secret("apiTokenSecret", "API token")
-        creds.addRow("API &token:", self.api_secret)
+        creds.addRow("API to&ken:", self.api_secret)
         self._add(
-            creds, "credentials.mlflow_token", "MLflow token na&me",
+            creds, "credentials.mlflow_token", "MLf&low token name",
             self._line(s.credentials.mlflow_token),
         )  # fmt: skip
         self.mlflow_secret = self._secret("mlflowTokenSecret", "MLflow token")
         creds.addRow("MLflow t&oken:", self.mlflow_secret)
         self._add(
-            creds, "credentials.huggingface_token", "Hub token name",
+            creds, "credentials.huggingface_token", "H&ub token name",
             self._line(s.credentials.huggingface_token),
         )  # fmt: skip
         self.hub_secret = self._secret("huggingfaceTokenSecret", "Hugging Face token")
-        creds.addRow("Hugging Face token:", self.hub_secret)
+        creds.addRow("Hu&gging Face token:", self.hub_secret)
 
         self.error = QLabel(self)
         self.error.setTextFormat(Qt.TextFormat.PlainText)
