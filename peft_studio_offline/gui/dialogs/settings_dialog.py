@@ -14,6 +14,7 @@ from typing import Any
 
 import shiboken6
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -21,10 +22,12 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QDoubleSpinBox,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -51,7 +54,21 @@ class SettingsDialog(QDialog):
         self.settings = Settings.load(paths)
         self.tasks = TaskKeeper()
         self.fields: dict[str, QWidget] = {}
-        layout = QVBoxLayout(self)
+        self.locked_notes: dict[str, QLabel] = {}
+        outer = QVBoxLayout(self)
+        # The fields scroll when the screen is too short for them (a laptop at 200 %):
+        # never squashed below the height their text needs.
+        content = QWidget(self)
+        content.setObjectName("settingsContent")
+        layout = QVBoxLayout(content)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.fields_area = QScrollArea(self)
+        self.fields_area.setObjectName("settingsScroll")
+        self.fields_area.setWidgetResizable(True)
+        self.fields_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.fields_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.fields_area.setWidget(content)
+        outer.addWidget(self.fields_area, 1)
 
         if self.settings.problems:
             problems = QLabel("\n".join(self.settings.problems), self)
@@ -102,7 +119,7 @@ class SettingsDialog(QDialog):
             self._line(s.sync.huggingface_endpoint),
         )  # fmt: skip
 
-        creds_box = QGroupBox("Credentials", self)
+        creds_box = QGroupBox("Credentials")
         creds_layout = QVBoxLayout(creds_box)
         layout.addWidget(creds_box)
         note = QLabel(
@@ -139,24 +156,42 @@ class SettingsDialog(QDialog):
         self.error.setWordWrap(True)
         formatting.error_label(self.error)
         self.error.hide()
-        layout.addWidget(self.error)
+        outer.addWidget(self.error)
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel, self
         )
         self.buttons.accepted.connect(self.submit)
         self.buttons.rejected.connect(self.reject)
-        layout.addWidget(self.buttons)
+        outer.addWidget(self.buttons)
         path = QLabel(f"Settings file: {s.paths.settings_file}", self)
         path.setObjectName("settingsFile")
         path.setTextFormat(Qt.TextFormat.PlainText)
         path.setEnabled(False)
         path.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        layout.addWidget(path)
+        outer.addWidget(path)
+        self._fit_to_screen(content, outer)
+
+    def _fit_to_screen(self, content: QWidget, outer: QVBoxLayout) -> None:
+        """As tall as the fields need at the dialog's width (their wrapped notes included),
+        up to most of the screen; the rest scrolls."""
+        width = max(self.minimumWidth(), self.sizeHint().width())
+        margins = outer.contentsMargins()
+        inner = width - margins.left() - margins.right()
+        scrollbar = self.fields_area.verticalScrollBar().sizeHint().width()
+        wanted = content.heightForWidth(inner - scrollbar)
+        if wanted < 0:
+            wanted = content.sizeHint().height()
+        rest = self.sizeHint().height() - self.fields_area.sizeHint().height()
+        height = wanted + rest + 4
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        if screen is not None:
+            height = min(height, int(screen.availableGeometry().height() * 0.9))
+        self.resize(width, height)
 
     # ------------------------------------------------------------------- building
 
     def _group(self, layout: QVBoxLayout, title: str) -> QFormLayout:
-        box = QGroupBox(title, self)
+        box = QGroupBox(title)
         form = QFormLayout(box)
         layout.addWidget(box)
         return form
@@ -189,11 +224,28 @@ class SettingsDialog(QDialog):
         variable = self.settings.overridden_by(key)
         if variable:
             widget.setEnabled(False)
-            widget.setToolTip(f"Set by the environment variable {variable} in this session.")
+            why = _locked_note(variable)
+            widget.setToolTip(why)
+            widget.setAccessibleDescription(why)
             # The placeholder told what an empty field does here; locked, it says what the
             # variable does instead (an empty check list probes nothing at all).
             if isinstance(widget, QLineEdit | QPlainTextEdit):
                 widget.setPlaceholderText(_locked_placeholder(key, variable))
+            # Said in words under the field: a disabled field takes no focus and shows no
+            # tooltip to the keyboard.
+            note = QLabel(why)
+            note.setObjectName("settingLocked_" + key.replace(".", "_"))
+            note.setTextFormat(Qt.TextFormat.PlainText)
+            note.setWordWrap(True)
+            self.locked_notes[key] = note
+            holder = QWidget()
+            column = QVBoxLayout(holder)
+            column.setContentsMargins(0, 0, 0, 0)
+            column.setSpacing(2)
+            column.addWidget(row)
+            column.addWidget(note)
+            holder.setFocusProxy(widget)
+            row = holder
         form.addRow(label + ":", row)
         self.fields[key] = widget
 
@@ -274,6 +326,13 @@ class SettingsDialog(QDialog):
     def show_error(self, text: str) -> None:
         self.error.setText(text)
         self.error.show()
+
+
+def _locked_note(variable: str) -> str:
+    return (
+        f"Set by the environment variable {variable} in this session: change or unset it"
+        " there to edit this here."
+    )
 
 
 def _locked_placeholder(key: str, variable: str) -> str:
