@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence, QPalette
-from PySide6.QtWidgets import QMenu, QMenuBar, QStyle, QWidget
+from PySide6.QtWidgets import QMenu, QMenuBar, QWidget
 
 from peft_studio_offline.core.enums import ConflictResolution
 from peft_studio_offline.gui.icons import action_icon
@@ -26,10 +26,6 @@ _STRATEGY_ITEMS: dict[ConflictResolution, str] = {
 class WindowActions(QObject):
     def __init__(self, window: QWidget) -> None:
         super().__init__(window)
-        style = window.style()
-
-        def icon(pixmap: QStyle.StandardPixmap) -> QIcon:
-            return style.standardIcon(pixmap)
 
         def make(
             name: str,
@@ -54,7 +50,6 @@ class WindowActions(QObject):
             window.addAction(action)
             return action
 
-        sp = QStyle.StandardPixmap
         ink = window.palette().color(QPalette.ColorRole.WindowText)
         self._line_icons: list[tuple[QAction | None, str]] = []
 
@@ -103,7 +98,7 @@ class WindowActions(QObject):
         )  # fmt: skip
         self.inspect = make(
             "actionInspect", "&Inspect…", "Ctrl+I", "Show everything about this operation",
-            icon(sp.SP_FileDialogContentsView),
+            line("inspect"),
         )  # fmt: skip
         self.retry = make(
             "actionRetryNow", "&Retry Now", "Ctrl+R", "Try the selected operations again now",
@@ -111,7 +106,7 @@ class WindowActions(QObject):
         )  # fmt: skip
         self.cancel = make(
             "actionCancel", "Ca&ncel", None, "Stop the selected operations from being sent",
-            icon(sp.SP_DialogCancelButton),
+            line("cancel"),
         )  # fmt: skip
         self.priority = make(
             "actionChangePriority", "Change &Priority…", "Ctrl+Shift+R",
@@ -134,17 +129,17 @@ class WindowActions(QObject):
         )  # fmt: skip
         self.export = make(
             "actionExport", "&Export…", "Ctrl+E", "Save the listed operations as JSON",
-            icon(sp.SP_DialogSaveButton),
+            line("export"),
         )  # fmt: skip
         self.find = make("actionFind", "&Find", QKeySequence.StandardKey.Find)
         # File
         self.settings = make(
             "actionSettings", "&Settings…", "Ctrl+,", "Endpoints, sync targets, credentials",
-            icon(sp.SP_FileDialogDetailedView),
+            line("settings"),
         )  # fmt: skip
         self.open_data = make(
             "actionOpenDataFolder", "Open &Data Folder", None, "Where the queue database lives",
-            icon(sp.SP_DirOpenIcon),
+            line("folder"),
         )  # fmt: skip
         self.quit = make("actionQuit", "&Quit", "Ctrl+Q", "Quit PEFT Studio Offline")
         self.quit.setMenuRole(QAction.MenuRole.QuitRole)

@@ -28,6 +28,7 @@ from peft_studio_offline.core.enums import OperationStatus
 from peft_studio_offline.core.masking import mask_text
 from peft_studio_offline.gui import formatting
 from peft_studio_offline.gui.chart import ActivityChart
+from peft_studio_offline.gui.direction import LeftToRightDelegate
 from peft_studio_offline.gui.history import StatsHistory
 from peft_studio_offline.gui.icons import dot_icon, dot_pixmap
 from peft_studio_offline.gui.indicator import IndicatorState
@@ -102,6 +103,10 @@ class OfflineDetails(QFrame):
         self.endpoints.setUniformRowHeights(True)
         # A URL is read by its host and its end: cut in the middle, whole in its tooltip.
         self.endpoints.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        # URLs, latencies and times read left to right in a mirrored layout too.
+        self._left_to_right = LeftToRightDelegate(self.endpoints)
+        for column in (0, 2, 3):
+            self.endpoints.setItemDelegateForColumn(column, self._left_to_right)
         header_view = self.endpoints.header()
         header_view.setStretchLastSection(False)
         header_view.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
@@ -198,7 +203,7 @@ class OfflineDetails(QFrame):
     # ------------------------------------------------------------------- content
 
     def show_state(self, state: IndicatorState) -> None:
-        self._dot.setPixmap(dot_pixmap(state.colour, 18))
+        self._dot.setPixmap(dot_pixmap(state.colour, 18, self.devicePixelRatioF()))
         self._title.setText(state.word)
 
     def show_stats(self, stats: Mapping[str, int]) -> None:

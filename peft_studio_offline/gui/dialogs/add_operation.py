@@ -34,6 +34,7 @@ from peft_studio_offline.core.operation import PRIORITY_MAX, PRIORITY_MIN
 from peft_studio_offline.gui import formatting
 from peft_studio_offline.gui.bounded_text import BoundedTextField
 from peft_studio_offline.gui.commands import WindowCommands
+from peft_studio_offline.gui.direction import keep_left_to_right
 from peft_studio_offline.gui.tasks import describe_error
 
 
@@ -122,6 +123,7 @@ class _Form(QWidget):
                 edit.setPlaceholderText(field.placeholder)
                 edit.setTabChangesFocus(True)
                 edit.setFixedHeight(64)
+                keep_left_to_right(edit)  # JSON
                 widget = edit
             elif field.kind == "int":
                 spin = QSpinBox(self)

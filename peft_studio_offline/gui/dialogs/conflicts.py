@@ -39,6 +39,7 @@ from peft_studio_offline.core.sync.merge import three_way_merge
 from peft_studio_offline.gui import formatting
 from peft_studio_offline.gui.bounded_text import BoundedTextField
 from peft_studio_offline.gui.commands import WindowCommands
+from peft_studio_offline.gui.direction import keep_left_to_right
 from peft_studio_offline.gui.tasks import TaskKeeper, describe_error
 
 
@@ -127,6 +128,7 @@ class ConflictDialog(QDialog):
         self.merged.setObjectName("conflictMerged")
         self.merged.setAccessibleName("Merged result, editable JSON")
         self.merged.setFont(_mono())
+        keep_left_to_right(self.merged)
         self.merged_label = QLabel("Merged &result (edit before merging):", sides)
         self.merged_label.setBuddy(self.merged)
         self.detail = formatting.plain_label(QLabel(sides))  # the server's message
@@ -200,6 +202,7 @@ class ConflictDialog(QDialog):
         view.setReadOnly(True)
         view.setTabChangesFocus(True)
         view.setFont(_mono())
+        keep_left_to_right(view)
         return view
 
     # ------------------------------------------------------------------ loading

@@ -43,6 +43,7 @@ from peft_studio_offline.core.operation import Attempt, ConflictRecord, Operatio
 from peft_studio_offline.core.queue import OfflineQueueManager
 from peft_studio_offline.core.waiting import Moment
 from peft_studio_offline.gui import formatting
+from peft_studio_offline.gui.direction import keep_left_to_right
 from peft_studio_offline.gui.icons import status_icon
 from peft_studio_offline.gui.tasks import TaskKeeper
 
@@ -162,6 +163,7 @@ class InspectDialog(QDialog):
         self.key = _selectable(operation.idempotency_key)
         self.key.setObjectName("inspectIdempotencyKey")
         self.key.setFont(_mono())
+        self.key.setLayoutDirection(Qt.LayoutDirection.LeftToRight)
         self.dependencies = _selectable()
         self.dependencies.setObjectName("inspectDependencies")
         self.times = _selectable()
@@ -198,6 +200,7 @@ class InspectDialog(QDialog):
         self.conflict.setReadOnly(True)
         self.conflict.setTabChangesFocus(True)
         self.conflict.setFont(_mono())
+        keep_left_to_right(self.conflict)
         layout.addWidget(self.tabs, 1)
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
@@ -237,6 +240,7 @@ class InspectDialog(QDialog):
         self.payload.setTabChangesFocus(True)
         self.payload.setFont(_mono())
         self.payload.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        keep_left_to_right(self.payload)
         column.addWidget(self.payload, 1)
         return tab
 

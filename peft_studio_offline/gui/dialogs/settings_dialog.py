@@ -39,6 +39,7 @@ from peft_studio_offline.core.settings import SECTIONS, Settings, save_settings,
 from peft_studio_offline.gui import formatting
 from peft_studio_offline.gui.bounded_text import BoundedTextField
 from peft_studio_offline.gui.commands import strategy_label
+from peft_studio_offline.gui.direction import keep_left_to_right
 from peft_studio_offline.gui.tasks import TaskKeeper, describe_error
 
 
@@ -86,6 +87,7 @@ class SettingsDialog(QDialog):
         )
         endpoints.editor.setFixedHeight(72)
         endpoints.editor.setTabChangesFocus(True)
+        keep_left_to_right(endpoints.editor)  # URLs
         endpoints.editor.setPlainText(
             "\n".join(
                 e if isinstance(e, str) else str(e.get("url", "")) for e in s.network.endpoints
@@ -198,6 +200,7 @@ class SettingsDialog(QDialog):
 
     def _line(self, text: str) -> QLineEdit:
         line = QLineEdit(self)
+        keep_left_to_right(line)  # URLs and names of keys
         line.setText(text)
         return line
 
