@@ -65,6 +65,9 @@ class ActivityChart(QWidget):
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
         painter = QPainter(self)
+        # Time runs left to right in every layout: the labels ("6 h ago" … "now") must
+        # stay with the data they name, not be mirrored away from it.
+        painter.setLayoutDirection(Qt.LayoutDirection.LeftToRight)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         palette = self.palette()
         text = palette.color(QPalette.ColorRole.WindowText)

@@ -28,7 +28,7 @@ from peft_studio_offline.core.enums import OperationStatus
 from peft_studio_offline.core.masking import mask_text
 from peft_studio_offline.gui import formatting
 from peft_studio_offline.gui.chart import ActivityChart
-from peft_studio_offline.gui.direction import LeftToRightDelegate
+from peft_studio_offline.gui.direction import isolate
 from peft_studio_offline.gui.history import StatsHistory
 from peft_studio_offline.gui.icons import dot_icon, dot_pixmap
 from peft_studio_offline.gui.indicator import IndicatorState
@@ -103,10 +103,6 @@ class OfflineDetails(QFrame):
         self.endpoints.setUniformRowHeights(True)
         # A URL is read by its host and its end: cut in the middle, whole in its tooltip.
         self.endpoints.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-        # URLs, latencies and times read left to right in a mirrored layout too.
-        self._left_to_right = LeftToRightDelegate(self.endpoints)
-        for column in (0, 2, 3):
-            self.endpoints.setItemDelegateForColumn(column, self._left_to_right)
         header_view = self.endpoints.header()
         header_view.setStretchLastSection(False)
         header_view.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
@@ -311,12 +307,16 @@ def _endpoint_item(result: Mapping[str, Any]) -> QTreeWidgetItem:
         text, colour = mask_text(str(error)), formatting.NETWORK_COLOURS["offline"]
     latency = result.get("latency_ms")
     checked = formatting.parse_time(result.get("checked_at"))
+    # URLs, latencies and times read left to right in a mirrored layout too.
     item = QTreeWidgetItem(
         [
-            url,
-            text,
-            f"{latency:.0f} ms" if isinstance(latency, int | float) else "—",
-            formatting.local_time(checked, seconds=True) if checked else "—",
+            isolate(url, left_to_right=True),
+            isolate(text),
+            isolate(f"{latency:.0f} ms" if isinstance(latency, int | float) else "—"),
+            isolate(
+                formatting.local_time(checked, seconds=True) if checked else "—",
+                left_to_right=True,
+            ),
         ]
     )
     item.setIcon(1, dot_icon(colour))

@@ -4,14 +4,14 @@ In a right-to-left layout (Arabic, Hebrew, or Qt's ``-reverse``) the window mirr
 gives text its paragraph direction from the layout. Digits, slashes and colons have no
 direction of their own, so "1 / 5" would read "5 / 1" and "http://host" "host//:http"; a
 JSON line whose first letter is Arabic would be laid out right to left, its indentation on
-the wrong side. These widgets and columns keep a left-to-right paragraph.
+the wrong side. These widgets keep a left-to-right paragraph, and table cells are isolated.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtGui import QTextOption
-from PySide6.QtWidgets import QLineEdit, QPlainTextEdit, QStyledItemDelegate, QStyleOptionViewItem
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication, QTextOption
+from PySide6.QtWidgets import QLineEdit, QPlainTextEdit
 
 LTR = Qt.LayoutDirection.LeftToRight
 
@@ -26,11 +26,14 @@ def keep_left_to_right(widget: QPlainTextEdit | QLineEdit) -> None:
         document.setDefaultTextOption(option)
 
 
-class LeftToRightDelegate(QStyledItemDelegate):
-    """Cells laid out left to right: for the columns of counts, times and URLs."""
+# Unicode isolates: the text between keeps its own order, and its neighbours theirs.
+LRI, FSI, PDI = "\u2066", "\u2068", "\u2069"
 
-    def initStyleOption(  # noqa: N802 (Qt's name)
-        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
-    ) -> None:
-        super().initStyleOption(option, index)
-        option.direction = LTR
+
+def isolate(text: str, *, left_to_right: bool = False) -> str:
+    """``text`` as a cell shows it in a mirrored layout: left to right (a count, a time, a
+    URL), or in the direction of its first letter (words). Unchanged in a left-to-right
+    layout, where every paragraph already starts left to right."""
+    if not text or not QGuiApplication.isRightToLeft():
+        return text
+    return f"{LRI if left_to_right else FSI}{text}{PDI}"

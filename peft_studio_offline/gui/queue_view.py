@@ -6,16 +6,11 @@ from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, QRect, Qt, 
 from PySide6.QtGui import QFocusEvent, QFont, QKeyEvent, QPainter, QPaintEvent, QPalette, QPen
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
-from peft_studio_offline.gui.direction import LeftToRightDelegate
 from peft_studio_offline.gui.queue_model import (
     COLUMNS,
     UNSORTED_KEYS,
     QueueFilter,
     QueueTableModel,
-)
-
-LEFT_TO_RIGHT_KEYS = frozenset(
-    {"id", "host", "priority", "retry_count", "created_at", "updated_at"}
 )
 
 
@@ -51,12 +46,8 @@ class QueueView(QTableView):
         header.setSortIndicator(0, Qt.SortOrder.DescendingOrder)
         self._sorted_on = (0, Qt.SortOrder.DescendingOrder)
         header.sortIndicatorChanged.connect(self._on_sort_indicator_changed)
-        # Counts, times and hosts keep their order in a mirrored layout ("1 / 5", not "5 / 1").
-        self._left_to_right = LeftToRightDelegate(self)
         for i, column in enumerate(COLUMNS):
             header.resizeSection(i, column.width)
-            if column.key in LEFT_TO_RIGHT_KEYS:
-                self.setItemDelegateForColumn(i, self._left_to_right)
         self._going_to_end = False
         self.doubleClicked.connect(lambda index: self.inspect_requested.emit(index.row()))
         self.customContextMenuRequested.connect(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QPoint, QRect, Qt
 from PySide6.QtGui import QColor, QImage, QPalette, QTextCursor, QTextLayout, QTextOption
-from PySide6.QtWidgets import QApplication, QStyleOptionViewItem
+from PySide6.QtWidgets import QApplication
 
 from peft_studio_offline.core.enums import OperationStatus
 from peft_studio_offline.gui import MainWindow, formatting
@@ -113,9 +113,22 @@ def test_the_chart_axis_reads_on_light_and_dark(qapp: QApplication) -> None:
         assert max(columns) >= 60, max(columns)
 
 
+def test_the_chart_is_the_same_picture_when_mirrored(qapp: QApplication) -> None:
+    chart = ActivityChart(_history(5, 2))
+    chart.resize(400, 160)
+    left_to_right = chart.grab().toImage()
+    QApplication.setLayoutDirection(Qt.LayoutDirection.RightToLeft)
+    try:
+        # Its labels stay under the data they name ("now" on the right, where it ends).
+        assert chart.isRightToLeft()
+        assert chart.grab().toImage() == left_to_right
+    finally:
+        QApplication.setLayoutDirection(Qt.LayoutDirection.LeftToRight)
+
+
 def _reads_in_order(text: str, first: str, second: str, direction: Qt.LayoutDirection) -> bool:
     """Whether ``first`` is painted left of ``second`` when ``text`` is laid out in a
-    paragraph of ``direction``."""
+    paragraph of ``direction`` (as a view lays out its cells)."""
     layout = QTextLayout(text)
     option = QTextOption()
     option.setTextDirection(direction)
@@ -124,43 +137,36 @@ def _reads_in_order(text: str, first: str, second: str, direction: Qt.LayoutDire
     line = layout.createLine()
     line.setLineWidth(1000)
     layout.endLayout()
-    a = line.cursorToX(text.index(first))[0]
-    b = line.cursorToX(text.index(second))[0]
-    return a < b
+
+    def x(char: str) -> float:
+        return layout.glyphRuns(text.index(char), 1)[0].positions()[0].x()
+
+    return x(first) < x(second)
 
 
 async def test_counts_and_urls_read_left_to_right_in_a_mirrored_layout(
     core: Core, window: MainWindow
 ) -> None:
-    assert not _reads_in_order("1 / 5", "1", "5", Qt.LayoutDirection.RightToLeft)  # the trap
-    op_id = await core.queue.enqueue("api_call", {"url": "http://models.example.org/api"})
+    rtl = Qt.LayoutDirection.RightToLeft
+    assert not _reads_in_order("1 / 5", "1", "5", rtl)  # what a mirrored cell does to it
+    op_id = await core.queue.enqueue("api_call", {"url": "http://10.0.0.7:8080/api"})
     await core.queue.claim(limit=1)
     await core.queue.mark_failed(op_id, "HTTP 503", retry_after=600)
-    QApplication.setLayoutDirection(Qt.LayoutDirection.RightToLeft)
+    QApplication.setLayoutDirection(rtl)
     try:
-        await until(lambda: window.model.rowCount() == 1 and window.isRightToLeft())
-        for key, first, second in (("retry_count", "1", "5"), ("created_at", ":", "")):
-            index = window.model.index(0, COLUMN_INDEX[key])
-            text = str(window.model.data(index))
-            delegate = window.view.itemDelegateForIndex(index)
-            option = QStyleOptionViewItem()
-            delegate.initStyleOption(option, index)  # type: ignore[attr-defined]
-            if key == "retry_count":
-                assert text == "1 / 5"
-                assert _reads_in_order(text, first, second, option.direction)
-            else:
-                assert option.direction == Qt.LayoutDirection.LeftToRight
+        await until(lambda: window.model.rowCount() == 1 and window.view.isRightToLeft())
+        attempts = str(window.model.data(window.model.index(0, COLUMN_INDEX["retry_count"])))
+        assert attempts.strip("\u2066\u2069") == "1 / 5"
+        assert _reads_in_order(attempts, "1", "5", rtl)
+        host = str(window.model.data(window.model.index(0, COLUMN_INDEX["host"])))
+        assert _reads_in_order(host, "1", "8", rtl)  # 10.0.0.7:8080, not 8080:10.0.0.7
         window.bridge.network_info = lambda: {  # type: ignore[method-assign]
-            "endpoints": [{"url": "http://models.example.org/health", "ok": True}]
+            "endpoints": [{"url": "http://10.0.0.7:8080/health", "ok": True}]
         }
         details = window.open_details()
-        tree = details.endpoints
-        item = tree.topLevelItem(0)
+        item = details.endpoints.topLevelItem(0)
         assert item is not None
-        url = item.text(0)
-        option = QStyleOptionViewItem()
-        tree.itemDelegateForColumn(0).initStyleOption(option, tree.indexFromItem(item, 0))  # type: ignore[attr-defined]
-        assert _reads_in_order(url, "http", "health", option.direction)
+        assert _reads_in_order(item.text(0), "h", "8", rtl)  # http://… first, the port after
         details.close()
     finally:
         QApplication.setLayoutDirection(Qt.LayoutDirection.LeftToRight)
