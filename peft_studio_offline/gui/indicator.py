@@ -142,8 +142,6 @@ class OfflineIndicator(QAbstractButton):
         self._failed.set_hint("click to list them")
         for widget in (self._dot, self._word, self._pending, self._conflicts, self._failed):
             layout.addWidget(widget)
-            # The parts are read as one: the button's name says all of it.
-            widget.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         self._dot_ratio = 0.0
         self.state: IndicatorState | None = None
         self.show_state(indicator_state(NetworkStatus.UNKNOWN, {}))
