@@ -85,8 +85,6 @@ class _Badge(QLabel):
         self._what = what
         self._hint = ""
         background, foreground = formatting.BADGE_COLOURS[status]
-        self.background = QColor(background)
-        self.foreground = QColor(foreground)
         self.setStyleSheet(
             f"QLabel {{ background: {background}; color: {foreground}; border-radius: 8px;"
             " padding: 0px 6px; font-weight: 600; }"
