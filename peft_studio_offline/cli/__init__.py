@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from peft_studio_offline.cli._parser import PROG, USAGE_ERROR, UsageError, build_parser
+from peft_studio_offline.cli._qt_arguments import split_qt_arguments
 
 if TYPE_CHECKING:
     from peft_studio_offline.core.settings import Settings
@@ -41,11 +42,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     from peft_studio_offline import __version__
 
     args_list = list(sys.argv[1:] if argv is None else argv)
-    if not args_list:
-        return _window([])
+    # Qt's own options (-reverse, -platform NAME, -style NAME...) are the window's.
+    ours, qt_options = split_qt_arguments(args_list)
+    if not ours:
+        return _window(args_list)
     has_self_test = importlib.util.find_spec("peft_studio_offline.selftest") is not None
     parser = build_parser(__version__, has_self_test)
-    args = parser.parse_args(args_list)
+    args = parser.parse_args(ours)
+    if qt_options and args.command is not None:
+        args = parser.parse_args(args_list)  # refused as usual: a command takes none of them
     if getattr(args, "self_test", False):
         return _quiet_on_closed_pipe(_self_test)
     if args.command is None:
@@ -122,8 +127,10 @@ def _configure_logging(settings: Settings) -> Path | None:
 
 def _window(argv: list[str]) -> int:
     """The desktop window, or one sentence saying why it cannot open."""
+    chosen = any(a == "-platform" or a.startswith("-platform=") for a in argv)
     if sys.platform.startswith("linux") and not (
-        os.environ.get("DISPLAY")
+        chosen  # -platform offscreen (or vnc, eglfs...) needs no display
+        or os.environ.get("DISPLAY")
         or os.environ.get("WAYLAND_DISPLAY")
         or os.environ.get("QT_QPA_PLATFORM")
     ):

@@ -243,7 +243,8 @@ class MainWindow(QMainWindow):
         c.message.connect(self._on_commands_message)
         c.failed.connect(self._show_error)
 
-        self.indicator.clicked.connect(self.open_details)
+        self.indicator.clicked.connect(lambda: self.open_details())
+        a.details.triggered.connect(lambda: self.open_details())
         self.indicator.failed_badge_clicked.connect(self.show_failed)
         self.filter_bar.filter_changed.connect(self._on_filter_changed)
         self.model.total_changed.connect(self._update_count)
