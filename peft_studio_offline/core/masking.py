@@ -14,6 +14,7 @@ cannot put them on screen.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import re
 from collections.abc import Collection, Mapping
@@ -46,13 +47,16 @@ _URL_PASSWORD = re.compile(
     r"(?<![a-zA-Z0-9+.-])[a-zA-Z][a-zA-Z0-9+.-]*://(?P<user>[^/@:\s]*):(?P<password>[^/@\s]+)@"
 )
 _MIN_SECRET_LENGTH = 4
+_SCALARS = frozenset({int, float, bool, type(None)})
 _SECRET_HINTS = (
     "auth", "cookie", "credential", "token", "passw", "secret", "apikey", "privatekey",
     "signature", "bearer", "@",
 )  # fmt: skip
 
 
+@functools.lru_cache(maxsize=4096)
 def is_secret_key(key: str) -> bool:
+    # Cached: the same few keys ("key", "value", "step", "url") come in every payload.
     normal = key.lower().replace("-", "").replace("_", "")
     return normal in _SECRET_KEYS or normal.endswith(_SECRET_SUFFIXES)
 
@@ -79,6 +83,11 @@ def mask_secrets(value: Any, secrets: Collection[str] = (), _depth: int = 0) -> 
     ``mask_text``. Below ``MAX_DEPTH`` levels the rest is cut (and so cannot leak): shown
     payloads stay small enough for any JSON encoder.
     """
+    kind = type(value)
+    if kind is str:
+        return mask_text(value, secrets)
+    if kind in _SCALARS:  # most of a payload: checked before the slower ABC checks below
+        return value
     if isinstance(value, Mapping | list | tuple) and _depth >= MAX_DEPTH:
         return TOO_DEEP
     if isinstance(value, Mapping):
