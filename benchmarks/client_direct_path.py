@@ -11,7 +11,7 @@ two so that a busy disk or CPU weighs on both alike. The buffered client
 
 Targets: the durable call's median at most 1.0x persist-queue's and its p99 at most 1.5x;
 the buffered call's median under 50 us. Exits 1 when a target is missed, 2 when
-persist-queue is not installed (``pip install persist-queue``).
+persist-queue is not installed (``.venv/bin/pip install -e '.[bench]'``).
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def main() -> int:
     try:
         from persistqueue import SQLiteAckQueue  # type: ignore[import-untyped]
     except ImportError:
-        print("persist-queue is not installed: pip install persist-queue", file=sys.stderr)
+        print("persist-queue is not installed: .venv/bin/pip install -e '.[bench]'", file=sys.stderr)
         return 2
 
     from peft_studio_offline.client import OfflineClient
