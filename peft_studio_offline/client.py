@@ -430,8 +430,12 @@ class OfflineClient:
         token = self._token or os.environ.get(TOKEN_VARIABLE, "").strip() or None
         if url and token:
             return url, token
-        from peft_studio_offline.api.discovery import read_server_info, server_file
-        from peft_studio_offline.api.token import TokenFileError, read_token
+        from peft_studio_offline.api import (
+            TokenFileError,
+            read_server_info,
+            read_token,
+            server_file,
+        )
         from peft_studio_offline.core.paths import AppPaths
 
         paths = AppPaths.from_environment()

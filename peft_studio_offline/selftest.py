@@ -161,7 +161,8 @@ async def _check_queue(runtime: Any) -> None:
 async def _check_api(runtime: Any) -> str:
     import httpx
 
-    create_app = importlib.import_module("peft_studio_offline.api.app").create_app
+    from peft_studio_offline.api import create_app
+
     token = "self-test-token-0123456789abcdef"
     transport = httpx.ASGITransport(app=create_app(runtime, token))
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
@@ -178,7 +179,8 @@ async def _check_api(runtime: Any) -> str:
 
 
 async def _check_window(runtime: Any) -> str:
-    main_window = importlib.import_module("peft_studio_offline.gui.main_window")
+    from peft_studio_offline.gui import main_window
+
     window = main_window.MainWindow(
         runtime.queue, runtime.monitor, runtime.engine, paths=runtime.settings.paths
     )

@@ -140,7 +140,7 @@ def _window(argv: list[str]) -> int:
         )
         return FAILED
     try:
-        gui_main = importlib.import_module("peft_studio_offline.gui.app").main
+        from peft_studio_offline.gui.app import main as gui_main
     except ImportError as exc:
         _error(f"The window cannot open: Qt is not available ({exc}).")
         return FAILED
@@ -161,7 +161,8 @@ def _quiet_on_closed_pipe(command: Callable[[], int]) -> int:
 
 
 def _self_test() -> int:
-    run_self_test = importlib.import_module("peft_studio_offline.selftest").run_self_test
+    from peft_studio_offline.selftest import run_self_test
+
     return int(run_self_test() or 0)
 
 

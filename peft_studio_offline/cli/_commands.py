@@ -224,7 +224,7 @@ async def sync(args: argparse.Namespace, runtime: Runtime) -> int:
 
 
 async def status(args: argparse.Namespace, runtime: Runtime) -> int:
-    from peft_studio_offline.api.discovery import read_server_info, server_file
+    from peft_studio_offline.api import read_server_info, server_file
 
     monitor = runtime.monitor
     await monitor.check_connectivity()
