@@ -10,7 +10,9 @@ under ``TYPE_CHECKING`` name every such arrow for type checkers and import-linte
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from peft_studio_offline._lazy import lazy_names
 
 if TYPE_CHECKING:
     from peft_studio_offline.api.app import PREFIX, create_app
@@ -67,14 +69,4 @@ def load_server() -> None:
     importlib.import_module(_LAZY["ApiServer"])
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'peft_studio_offline.api' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals(), __all__)
