@@ -96,11 +96,14 @@ _KNOWN_TYPES_SQL = ", ".join(f"'{t.value}'" for t in OperationType)
 
 # What makes a pending operation ready to be taken: due, not expired, readable, its
 # dependencies completed, and no earlier unfinished operation on the same resource.
-_READY = f"""
+# Pending, due, not expired, and readable: what every rule of readiness starts from.
+_DUE_NOW = f"""
     o.status = 'pending'
     AND o.next_attempt_at <= :now
     AND (o.expires_at IS NULL OR o.expires_at > :now)
     AND o.operation_type IN ({_KNOWN_TYPES_SQL}) AND json_valid(o.payload)
+"""
+_READY = f"""{_DUE_NOW}
     AND (o.has_dependencies = 0 OR NOT EXISTS (
         SELECT 1 FROM operation_dependencies d
         LEFT JOIN offline_operations p ON p.id = d.depends_on_id
@@ -117,11 +120,7 @@ WAITING_RECHECK = 300.0
 # What a sync run that starts now may take before it ends: due and readable, and not held
 # for good by a dependency that failed or went away. Unlike ``_READY`` it counts those that
 # wait for an earlier operation of the same run (a dependency, the same resource).
-_DUE_IN_RUN = f"""
-    o.status = 'pending'
-    AND o.next_attempt_at <= :now
-    AND (o.expires_at IS NULL OR o.expires_at > :now)
-    AND o.operation_type IN ({_KNOWN_TYPES_SQL}) AND json_valid(o.payload)
+_DUE_IN_RUN = f"""{_DUE_NOW}
     AND (o.has_dependencies = 0 OR NOT EXISTS (
         SELECT 1 FROM operation_dependencies d
         LEFT JOIN offline_operations p ON p.id = d.depends_on_id
