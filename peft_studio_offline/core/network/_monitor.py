@@ -24,16 +24,16 @@ from typing import Any, Self
 
 import httpx
 
-from peft_studio_offline.core.enums import NetworkStatus
-from peft_studio_offline.core.events import EventSource
-from peft_studio_offline.core.network._attempts import check_endpoint
-from peft_studio_offline.core.network._endpoint import (
+from peft_studio_offline.core.endpoints import (
     Endpoint,
     EndpointSpec,
     NetworkConfigError,
     parse_endpoint,
     parse_endpoints,
 )
+from peft_studio_offline.core.enums import NetworkStatus
+from peft_studio_offline.core.events import EventSource
+from peft_studio_offline.core.network._attempts import check_endpoint
 from peft_studio_offline.core.network._policy import apply_check, next_delay
 from peft_studio_offline.core.network._probe import ProbeOutcome, ProbeResult, combine
 from peft_studio_offline.core.settings import Settings, endpoints_from_settings
