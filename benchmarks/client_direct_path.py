@@ -68,7 +68,7 @@ def main() -> int:
     try:
         from persistqueue import SQLiteAckQueue  # type: ignore[import-untyped]
     except ImportError:
-        print("persist-queue is not installed: .venv/bin/pip install -e '.[bench]'", file=sys.stderr)
+        print("persist-queue is missing: .venv/bin/pip install -e '.[bench]'", file=sys.stderr)
         return 2
 
     from peft_studio_offline.client import OfflineClient
