@@ -349,9 +349,12 @@ class MainWindow(QMainWindow):
         self._refresh_indicator()
         pending = self.bridge.stats.get(OperationStatus.PENDING, 0)
         if new == NetworkStatus.ONLINE and old != NetworkStatus.UNKNOWN and pending:
-            self.tray.notify(
-                "Back online", f"{formatting.count(pending)} operations are waiting to be sent."
+            waiting = (
+                "1 operation is waiting"
+                if pending == 1
+                else f"{formatting.count(pending)} operations are waiting"
             )
+            self.tray.notify("Back online", f"{waiting} to be sent.")
 
     def _on_bridge_network_checked(self, info: dict[str, Any]) -> None:
         if self._details is not None and self._details.isVisible():
