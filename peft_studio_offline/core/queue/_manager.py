@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import json
 import logging
 import random
 import sqlite3
@@ -33,7 +35,7 @@ from peft_studio_offline.core.errors import (
     QueueError,
 )
 from peft_studio_offline.core.events import EventSource, QueueChange
-from peft_studio_offline.core.masking import mask_text
+from peft_studio_offline.core.masking import SEALED, mask_secrets, mask_text, payload_secrets
 from peft_studio_offline.core.operation import (
     Attempt,
     ConflictRecord,
@@ -43,7 +45,7 @@ from peft_studio_offline.core.operation import (
 )
 from peft_studio_offline.core.paths import ensure_private_dir
 from peft_studio_offline.core.queue import _jobs, _schema
-from peft_studio_offline.core.queue._codec import encode_payload
+from peft_studio_offline.core.queue._codec import decode_payload, encode_payload
 from peft_studio_offline.core.queue._database import (
     check_file,
     check_readable,
@@ -64,6 +66,8 @@ from peft_studio_offline.core.queue._rows import (
     HAS_DEPENDENCIES_COLUMN,
     ID_COLUMN,
     OPERATION_COLUMNS,
+    PAYLOAD_BLOB_COLUMN,
+    PAYLOAD_COLUMN,
     SUMMARY_COLUMNS,
     format_timestamp,
     operation_columns,
@@ -74,6 +78,14 @@ from peft_studio_offline.core.queue._rows import (
 )
 from peft_studio_offline.core.queue._search import search_clause
 from peft_studio_offline.core.queue._writer import Job, WriteJob, Writer
+from peft_studio_offline.core.sealing import (
+    KEY_SETTING,
+    PayloadSealer,
+    SecretsUnavailableError,
+    holds_sealed,
+    key_ids_in,
+    seal_with,
+)
 from peft_studio_offline.core.waiting import Moment, RowWait, moment_reason
 
 log = logging.getLogger(__name__)
@@ -89,6 +101,7 @@ _QUEUE_OPTIONS = frozenset(
         "backoff_cap",
         "clock",
         "max_db_bytes",
+        "sealer",
     }
 )
 _KNOWN_TYPES_SQL = ", ".join(f"'{t.value}'" for t in OperationType)
@@ -180,6 +193,15 @@ class OfflineQueueManager:
         self._clock: Callable[[], float] = options.get("clock", time.time)
         limit = options.get("max_db_bytes")
         self.max_db_bytes = None if limit is None else _non_negative_int(limit, "max_db_bytes")
+        # Encrypts the secrets of payloads as they are stored, opens them when claimed
+        # (``core.sealing``); None stores payloads as given.
+        self.sealer: PayloadSealer | None = options.get("sealer")
+        self._seal_new = seal_with(self.sealer, fresh=True)
+        self._seal_kept = seal_with(self.sealer, fresh=False)
+        # The secret values of operations claimed and opened here, until they are settled:
+        # what is recorded about them (a server's echo) is masked with them, since the
+        # stored payload no longer shows them to the masking of what is displayed.
+        self._opened_secrets: dict[int, frozenset[str]] = {}
         self.changes: EventSource[QueueChange] = EventSource("queue changes")
         self.owner = new_owner()
         self._reader: aiosqlite.Connection | None = None
@@ -429,6 +451,7 @@ class OfflineQueueManager:
             default_max_attempts=self.max_attempts,
             compress_threshold=self.compress_threshold,
             clock=self._clock,
+            seal=self._seal_new,
         )
 
     def _merge_inserts(self, jobs: list[WriteJob]) -> Job:
@@ -825,7 +848,105 @@ class OfflineQueueManager:
             await asyncio.shield(giving_back)
             raise
         self._claimed += len(rows)
+        if self.sealer is not None:
+            operations = await self._open_secrets(operations, rows)
         return operations
+
+    async def _open_secrets(
+        self, operations: list[Operation], rows: Sequence[sqlite3.Row]
+    ) -> list[Operation]:
+        """Claimed operations with their secrets decrypted for sending. One whose key is not
+        here waits, saying so, with no attempt used: never sent without its credentials."""
+        assert self.sealer is not None
+        opened: list[Operation] = []
+        for op, row in zip(operations, rows, strict=True):
+            text = row[PAYLOAD_COLUMN]
+            plain = (
+                row[PAYLOAD_BLOB_COLUMN] is None and isinstance(text, str) and SEALED not in text
+            )
+            if op.problem or plain:
+                opened.append(op)
+                continue
+            try:
+                payload = await asyncio.to_thread(self.sealer.unseal, op.payload)
+            except SecretsUnavailableError as exc:
+                log.warning("Operation %d waits: %s", op.id, exc)
+                await self.mark_waiting(op.id, str(exc), KEY_SETTING)
+                self._claimed -= 1
+                continue
+            if payload is not op.payload:
+                self._opened_secrets[op.id] = payload_secrets(payload)
+                op = dataclasses.replace(op, payload=payload)
+            opened.append(op)
+        return opened
+
+    async def reseal(self) -> set[str]:
+        """Encrypt every stored secret again with the current key (after ``rotate``).
+
+        Returns the ids of the keys the queue's envelopes use afterwards (the current one,
+        and any whose envelopes could not be opened here, which stay as they were).
+        """
+        sealer = self.sealer
+        if sealer is None:
+            return set()
+        in_use: set[str] = set()
+        rows = await self._read(
+            "SELECT id, payload, payload_blob FROM offline_operations"
+            " WHERE payload_blob IS NOT NULL OR instr(payload, ?) > 0",
+            (SEALED,),
+        )
+        current = await asyncio.to_thread(lambda: sealer.current_key_id)
+        for op_id, text, blob in rows:
+            payload = decode_payload(text, blob)
+            if not holds_sealed(payload):
+                continue
+            if key_ids_in(payload) <= {current}:
+                in_use.add(str(current))
+                continue
+            try:
+                plain = await asyncio.to_thread(sealer.unseal, payload)
+            except SecretsUnavailableError:
+                in_use |= key_ids_in(payload)
+                continue
+            sealed = await asyncio.to_thread(sealer.seal, plain, fresh=False)
+            in_use |= key_ids_in(sealed)
+            encoded = encode_payload(sealed, self.compress_threshold)
+            await self._write(partial(_jobs.replace_payload, op_id=op_id, encoded=encoded))
+        rows = await self._read(
+            "SELECT operation_id, local FROM operation_conflicts WHERE instr(local, ?) > 0",
+            (SEALED,),
+        )
+        for op_id, text in rows:
+            local = json.loads(text)
+            if key_ids_in(local) <= {current}:
+                in_use.add(str(current))
+                continue
+            try:
+                plain = await asyncio.to_thread(sealer.unseal, local)
+            except SecretsUnavailableError:
+                in_use |= key_ids_in(local)
+                continue
+            sealed = await asyncio.to_thread(sealer.seal, plain, fresh=False)
+            in_use |= key_ids_in(sealed)
+            await self._write(partial(_jobs.replace_conflict_local, op_id=op_id, local=sealed))
+        return in_use
+
+    def _masked(self, op_id: int, value: Any, *, settled: bool = False) -> Any:
+        """``value`` (a message, details) masked with the opened secrets of ``op_id``;
+        ``settled`` forgets them (the last thing recorded about this claim)."""
+        if settled:
+            secrets = self._opened_secrets.pop(op_id, None)
+        else:
+            secrets = self._opened_secrets.get(op_id)
+        if not secrets or value is None:
+            return value
+        return mask_text(value, secrets) if isinstance(value, str) else mask_secrets(value, secrets)
+
+    async def _sealed(self, value: Any) -> Any:
+        """``value`` (a payload as it was sent, maybe) with its secrets encrypted."""
+        if self.sealer is None or value is None:
+            return value
+        return await asyncio.to_thread(self.sealer.seal, value, fresh=False)
 
     async def _give_back_claim(self, claiming: asyncio.Future[list[sqlite3.Row]]) -> None:
         with contextlib.suppress(Exception):
@@ -854,6 +975,7 @@ class OfflineQueueManager:
 
     async def mark_completed(self, op_id: int, *, details: Mapping[str, Any] | None = None) -> None:
         """The operation reached its service."""
+        details = self._masked(op_id, details, settled=True)
         if not await self._write(partial(_jobs.mark_completed, completions=[(op_id, details)])):
             raise OperationNotFoundError(op_id)
 
@@ -872,7 +994,9 @@ class OfflineQueueManager:
         if not ids:
             return []
         extra = details or {}
-        completions = [(op_id, extra.get(op_id)) for op_id in ids]
+        completions = [
+            (op_id, self._masked(op_id, extra.get(op_id), settled=True)) for op_id in ids
+        ]
         found: tuple[int, ...] = await self._write(
             partial(_jobs.mark_completed, completions=completions)
         )
@@ -896,11 +1020,13 @@ class OfflineQueueManager:
         without using up an attempt: an outage alone never fails an operation for good.
         Returns the operation as it is afterwards.
         """
+        message = self._masked(op_id, str(error) if error is not None else "Failed.")
+        details = self._masked(op_id, details, settled=True)
         after = await self._write(
             partial(
                 _jobs.mark_failed,
                 op_id=op_id,
-                message=str(error) if error is not None else "Failed.",
+                message=message,
                 retry_after=retry_after,
                 backoff=self.backoff_delay,
                 permanent=permanent,
@@ -919,6 +1045,7 @@ class OfflineQueueManager:
         ``reason`` (what to set, in words) becomes its error message and its "why waiting".
         It is due again after ``recheck`` seconds, or at once after ``wake_waiting()``.
         """
+        self._opened_secrets.pop(op_id, None)
         after = await self._write(
             partial(
                 _jobs.mark_failed,
@@ -964,6 +1091,8 @@ class OfflineQueueManager:
         message: str | None = None,
     ) -> None:
         """Park the operation in ``conflict`` with both sides kept for the user."""
+        local = await self._sealed(local)
+        message = self._masked(op_id, message, settled=True)
         await self._write(
             partial(
                 _jobs.mark_conflict,
@@ -986,6 +1115,8 @@ class OfflineQueueManager:
         ids = sorted(set(op_ids))
         if not ids:
             return 0
+        for op_id in ids:
+            self._opened_secrets.pop(op_id, None)
         count: int = await self._write(
             partial(_jobs.release_job, ids=ids, reason=reason, record=record, owner=self.owner)
         )
@@ -1001,7 +1132,11 @@ class OfflineQueueManager:
         clear_conflict: bool = True,
     ) -> None:
         """Make the operation pending and due now, optionally with a new payload."""
-        encoded = None if payload is None else encode_payload(payload, self.compress_threshold)
+        encoded = (
+            None
+            if payload is None
+            else encode_payload(payload, self.compress_threshold, self._seal_kept)
+        )
         await self._write(
             partial(
                 _jobs.requeue,
@@ -1042,6 +1177,8 @@ class OfflineQueueManager:
         details: Mapping[str, Any] | None = None,
     ) -> None:
         """Add a line to the operation's history (a resolution, a dropped local change...)."""
+        details = await self._sealed(details)
+        error, details = self._masked(op_id, error), self._masked(op_id, details)
         await self._write(
             partial(_jobs.record_event, op_id=op_id, outcome=outcome, error=error, details=details)
         )
