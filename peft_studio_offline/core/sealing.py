@@ -243,8 +243,8 @@ class PayloadSealer:
         if cipher is None:
             raise SecretsUnavailableError(
                 f"Its secrets were encrypted with a key ({kid}) that this machine does not"
-                f" have: restore the credential {KEY_NAME!r} ({self.store.describe()}),"
-                " or queue the operation again."
+                f" have, and it is not sent without them. {self.store.describe()} Restore the"
+                f" credential {KEY_NAME!r} there, or queue the operation again."
             )
         return cipher
 
