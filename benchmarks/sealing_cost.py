@@ -25,11 +25,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from peft_studio_offline.core.credentials import CredentialStore  # noqa: E402
-from peft_studio_offline.core.paths import AppPaths  # noqa: E402
-from peft_studio_offline.core.queue import OfflineQueueManager  # noqa: E402
-from peft_studio_offline.core.queue._codec import encode_payload  # noqa: E402
-from peft_studio_offline.core.sealing import PayloadSealer, seal_with  # noqa: E402
+from peft_studio_offline.core.credentials import CredentialStore
+from peft_studio_offline.core.paths import AppPaths
+from peft_studio_offline.core.queue import OfflineQueueManager
+from peft_studio_offline.core.queue._codec import encode_payload
+from peft_studio_offline.core.sealing import PayloadSealer, seal_with
 
 METRIC = {
     "run_id": "run-bench",
