@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from keyring.backends import fail
 
 from peft_studio_offline.core.credentials import CredentialStore
 from peft_studio_offline.core.enums import OperationStatus
@@ -294,3 +295,18 @@ async def test_a_changed_envelope_is_refused_not_sent(isolated_home: Path) -> No
     flipped = envelope[:-2] + ("A" if envelope[-2] != "A" else "B") + envelope[-1]
     with pytest.raises(SecretsUnavailableError, match="cannot be decrypted"):
         sealer.unseal({"headers": {"Authorization": {SEALED: flipped}}})
+
+
+async def test_without_a_usable_keyring_a_secret_is_refused_and_nothing_is_written(
+    isolated_home: Path,
+) -> None:
+    paths = AppPaths.under(isolated_home)
+    store = CredentialStore(paths, "keyring", keyring_backend=fail.Keyring())
+    async with OfflineQueueManager(paths.database, sealer=PayloadSealer(store)) as queue:
+        with pytest.raises(SecretsUnavailableError, match="cannot be encrypted"):
+            await queue.enqueue("api_call", {"endpoint": "/x", "headers": {"X-Api-Key": API_KEY}})
+        assert await queue.count_operations() == 0
+        # A payload without secrets needs no key.
+        await queue.enqueue("metric_log", {"run_id": "r", "metrics": {"loss": 1.0}})
+        assert await queue.count_operations() == 1
+    assert not paths.credentials_file.exists()
