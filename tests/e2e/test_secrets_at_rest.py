@@ -190,6 +190,7 @@ def environment(
     request: pytest.FixtureRequest, isolated_home: Path, tmp_path: Path
 ) -> Iterator[dict[str, str]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DBUS_")}
+    env.pop("PYTHON_KEYRING_BACKEND", None)  # the child finds the keyring as the app would
     env["PEFT_STUDIO_OFFLINE_HOME"] = str(isolated_home)
     env["PYTHONPATH"] = str(ROOT)
     store = "file" if request.param == "credentials file" else "keyring"
