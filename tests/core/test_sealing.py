@@ -247,6 +247,7 @@ async def test_a_queue_copied_without_its_key_lists_its_operations_and_they_wait
         assert mask_secrets(listed.payload) == mask_secrets(secret_payload(server.url()))
         result = await runtime.engine.sync()
         assert result["completed"] == 0 and result["failed"] == 0, result
+        assert result["waiting"] == 1 and result["waiting_for"] == ["credentials.store"], result
         waiting = await runtime.queue.get_operation(op_id)
         assert waiting is not None
         assert waiting.status is OperationStatus.PENDING and waiting.retry_count == 0

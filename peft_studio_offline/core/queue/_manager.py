@@ -202,6 +202,7 @@ class OfflineQueueManager:
         # what is recorded about them (a server's echo) is masked with them, since the
         # stored payload no longer shows them to the masking of what is displayed.
         self._opened_secrets: dict[int, frozenset[str]] = {}
+        self._unopened: list[int] = []  # claimed, found without their key, left waiting
         self.changes: EventSource[QueueChange] = EventSource("queue changes")
         self.owner = new_owner()
         self._reader: aiosqlite.Connection | None = None
@@ -873,12 +874,19 @@ class OfflineQueueManager:
                 log.warning("Operation %d waits: %s", op.id, exc)
                 await self.mark_waiting(op.id, str(exc), KEY_SETTING)
                 self._claimed -= 1
+                self._unopened.append(op.id)
                 continue
             if payload is not op.payload:
                 self._opened_secrets[op.id] = payload_secrets(payload)
                 op = dataclasses.replace(op, payload=payload)
             opened.append(op)
         return opened
+
+    def take_unopened(self) -> list[int]:
+        """The operations that claims left waiting because their key is not here (each
+        once): the sync run counts them as waiting."""
+        taken, self._unopened = self._unopened, []
+        return taken
 
     async def reseal(self) -> set[str]:
         """Encrypt every stored secret again with the current key (after ``rotate``).
@@ -897,7 +905,10 @@ class OfflineQueueManager:
         )
         current = await asyncio.to_thread(lambda: sealer.current_key_id)
         for op_id, text, blob in rows:
-            payload = decode_payload(text, blob)
+            try:
+                payload = decode_payload(text, blob)
+            except (ValueError, zlib.error):
+                continue  # unreadable: listed with its problem, never sent
             if not holds_sealed(payload):
                 continue
             if key_ids_in(payload) <= {current}:
@@ -911,13 +922,18 @@ class OfflineQueueManager:
             sealed = await asyncio.to_thread(sealer.seal, plain, fresh=False)
             in_use |= key_ids_in(sealed)
             encoded = encode_payload(sealed, self.compress_threshold)
-            await self._write(partial(_jobs.replace_payload, op_id=op_id, encoded=encoded))
+            await self._write(
+                partial(_jobs.replace_payload, op_id=op_id, encoded=encoded, was=(text, blob))
+            )
         rows = await self._read(
             "SELECT operation_id, local FROM operation_conflicts WHERE instr(local, ?) > 0",
             (SEALED,),
         )
         for op_id, text in rows:
-            local = json.loads(text)
+            try:
+                local = json.loads(text)
+            except ValueError:
+                continue
             if key_ids_in(local) <= {current}:
                 in_use.add(str(current))
                 continue
@@ -928,7 +944,9 @@ class OfflineQueueManager:
                 continue
             sealed = await asyncio.to_thread(sealer.seal, plain, fresh=False)
             in_use |= key_ids_in(sealed)
-            await self._write(partial(_jobs.replace_conflict_local, op_id=op_id, local=sealed))
+            await self._write(
+                partial(_jobs.replace_conflict_local, op_id=op_id, local=sealed, was=text)
+            )
         return in_use
 
     def _masked(self, op_id: int, value: Any, *, settled: bool = False) -> Any:
