@@ -72,13 +72,9 @@ def needs_sealing(text: str) -> bool:
     return SEALED in text or _might_hold_secrets(text)
 
 
-def holds_sealed(value: object, _depth: int = 0) -> bool:
+def holds_sealed(value: object) -> bool:
     """Whether ``value`` holds an envelope anywhere (a payload with encrypted secrets)."""
-    if isinstance(value, Mapping):
-        return is_envelope(value) or any(holds_sealed(v, _depth + 1) for v in value.values())
-    if isinstance(value, list | tuple):
-        return any(holds_sealed(v, _depth + 1) for v in value)
-    return False
+    return bool(key_ids_in(value))
 
 
 def key_ids_in(value: object) -> set[str]:
@@ -173,8 +169,13 @@ class PayloadSealer:
 
     def _deep(self, value: Any) -> Any:
         """Deeper than the screen shows: sealed whole when it might hold a secret."""
-        if needs_sealing(json.dumps(value, ensure_ascii=False)):
-            return self._envelope(value, TOO_DEEP)
+        try:
+            if needs_sealing(json.dumps(value, ensure_ascii=False)):
+                return self._envelope(value, TOO_DEEP)
+        except RecursionError:
+            raise InvalidOperationError(
+                "The payload is nested too deeply to keep its secrets encrypted."
+            ) from None
         return value
 
     def _envelope(self, value: Any, shown: str | None = None) -> dict[str, str]:

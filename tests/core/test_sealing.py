@@ -311,3 +311,18 @@ async def test_without_a_usable_keyring_a_secret_is_refused_and_nothing_is_writt
         await queue.enqueue("metric_log", {"run_id": "r", "metrics": {"loss": 1.0}})
         assert await queue.count_operations() == 1
     assert not paths.credentials_file.exists()
+
+
+async def test_a_secret_nested_deeper_than_the_screen_shows_is_encrypted_too(
+    isolated_home: Path,
+) -> None:
+    deep: dict[str, Any] = {"token": BODY_TOKEN}
+    for _ in range(70):
+        deep = {"level": deep}
+    payload = {"endpoint": "/deep", "data": deep}
+    async with Runtime(home_settings(isolated_home)) as runtime:
+        await runtime.submit("api_call", payload)
+        ((text, _),) = await stored_rows(runtime.db_path)
+        (claimed,) = await runtime.queue.claim(1)
+    assert BODY_TOKEN not in text and SEALED in text
+    assert claimed.payload == payload
