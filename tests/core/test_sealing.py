@@ -10,8 +10,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -326,3 +329,50 @@ async def test_a_secret_nested_deeper_than_the_screen_shows_is_encrypted_too(
         (claimed,) = await runtime.queue.claim(1)
     assert BODY_TOKEN not in text and SEALED in text
     assert claimed.payload == payload
+
+
+async def test_the_local_side_of_a_conflict_is_kept_encrypted(isolated_home: Path) -> None:
+    local = {"token": BODY_TOKEN, "name": "keep-me-visible"}
+    async with Runtime(home_settings(isolated_home)) as runtime:
+        op_id = await runtime.submit("api_call", {"endpoint": "/x", "method": "PUT", "data": local})
+        (claimed,) = await runtime.queue.claim(1)
+        assert claimed.payload["data"] == local  # opened for sending
+        await runtime.queue.mark_conflict(op_id, local=claimed.payload["data"], remote={})
+        await runtime.queue.record_event(op_id, "note", None, {"local": claimed.payload["data"]})
+        record = await runtime.queue.get_conflict(op_id)
+        history = await runtime.queue.get_attempts(op_id)
+    assert record is not None and SEALED in json.dumps(record.local)
+    assert mask_secrets(record.local) == mask_secrets(local)
+    assert SEALED in json.dumps(history[-1].details)
+    assert_no_secret_in(raw_files(isolated_home / "data"))
+
+
+SEAL_IN_A_PROCESS = """
+import json, sys
+from pathlib import Path
+from peft_studio_offline.core.credentials import CredentialStore
+from peft_studio_offline.core.paths import AppPaths
+from peft_studio_offline.core.sealing import PayloadSealer
+
+store = CredentialStore(AppPaths.under(Path(sys.argv[1])), "file")
+print(json.dumps(PayloadSealer(store).seal({"api_key": sys.argv[2]})))
+"""
+
+
+def test_processes_sealing_their_first_secret_at_once_share_one_key(tmp_path: Path) -> None:
+    """The app and a training script may queue their first secret at the same moment."""
+    home = tmp_path / "app"
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", SEAL_IN_A_PROCESS, str(home), f"key-{n}"],
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        )
+        for n in range(4)
+    ]
+    sealed = [json.loads(child.communicate(timeout=60)[0]) for child in children]
+    assert all(child.returncode == 0 for child in children)
+    sealer = PayloadSealer(CredentialStore(AppPaths.under(home), "file"))
+    assert [sealer.unseal(s) for s in sealed] == [{"api_key": f"key-{n}"} for n in range(4)]
+    assert len({envelope["api_key"][SEALED].split(".")[1] for envelope in sealed}) == 1
