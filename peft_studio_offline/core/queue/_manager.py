@@ -1195,8 +1195,8 @@ class OfflineQueueManager:
         details: Mapping[str, Any] | None = None,
     ) -> None:
         """Add a line to the operation's history (a resolution, a dropped local change...)."""
-        details = await self._sealed(details)
         error, details = self._masked(op_id, error), self._masked(op_id, details)
+        details = await self._sealed(details)
         await self._write(
             partial(_jobs.record_event, op_id=op_id, outcome=outcome, error=error, details=details)
         )
