@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
-import json
 import logging
 import random
 import sqlite3
@@ -35,7 +33,7 @@ from peft_studio_offline.core.errors import (
     QueueError,
 )
 from peft_studio_offline.core.events import EventSource, QueueChange
-from peft_studio_offline.core.masking import SEALED, mask_secrets, mask_text, payload_secrets
+from peft_studio_offline.core.masking import mask_text
 from peft_studio_offline.core.operation import (
     Attempt,
     ConflictRecord,
@@ -44,8 +42,8 @@ from peft_studio_offline.core.operation import (
     check_priority,
 )
 from peft_studio_offline.core.paths import ensure_private_dir
-from peft_studio_offline.core.queue import _jobs, _schema
-from peft_studio_offline.core.queue._codec import decode_payload, encode_payload
+from peft_studio_offline.core.queue import _jobs, _schema, _sealed
+from peft_studio_offline.core.queue._codec import encode_payload
 from peft_studio_offline.core.queue._database import (
     check_file,
     check_readable,
@@ -66,8 +64,6 @@ from peft_studio_offline.core.queue._rows import (
     HAS_DEPENDENCIES_COLUMN,
     ID_COLUMN,
     OPERATION_COLUMNS,
-    PAYLOAD_BLOB_COLUMN,
-    PAYLOAD_COLUMN,
     SUMMARY_COLUMNS,
     format_timestamp,
     operation_columns,
@@ -78,14 +74,7 @@ from peft_studio_offline.core.queue._rows import (
 )
 from peft_studio_offline.core.queue._search import search_clause
 from peft_studio_offline.core.queue._writer import Job, WriteJob, Writer
-from peft_studio_offline.core.sealing import (
-    KEY_SETTING,
-    PayloadSealer,
-    SecretsUnavailableError,
-    holds_sealed,
-    key_ids_in,
-    seal_with,
-)
+from peft_studio_offline.core.sealing import KEY_SETTING, PayloadSealer, seal_with
 from peft_studio_offline.core.waiting import Moment, RowWait, moment_reason
 
 log = logging.getLogger(__name__)
@@ -198,11 +187,7 @@ class OfflineQueueManager:
         self.sealer: PayloadSealer | None = options.get("sealer")
         self._seal_new = seal_with(self.sealer, fresh=True)
         self._seal_kept = seal_with(self.sealer, fresh=False)
-        # The secret values of operations claimed and opened here, until they are settled:
-        # what is recorded about them (a server's echo) is masked with them, since the
-        # stored payload no longer shows them to the masking of what is displayed.
-        self._opened_secrets: dict[int, frozenset[str]] = {}
-        self._unopened: list[int] = []  # claimed, found without their key, left waiting
+        self._opened = _sealed.OpenedSecrets()  # what was decrypted here for sending
         self.changes: EventSource[QueueChange] = EventSource("queue changes")
         self.owner = new_owner()
         self._reader: aiosqlite.Connection | None = None
@@ -850,43 +835,17 @@ class OfflineQueueManager:
             raise
         self._claimed += len(rows)
         if self.sealer is not None:
-            operations = await self._open_secrets(operations, rows)
+            operations = await self._opened.open(self.sealer, operations, rows, self._wait_key)
         return operations
 
-    async def _open_secrets(
-        self, operations: list[Operation], rows: Sequence[sqlite3.Row]
-    ) -> list[Operation]:
-        """Claimed operations with their secrets decrypted for sending. One whose key is not
-        here waits, saying so, with no attempt used: never sent without its credentials."""
-        assert self.sealer is not None
-        opened: list[Operation] = []
-        for op, row in zip(operations, rows, strict=True):
-            text = row[PAYLOAD_COLUMN]
-            plain = (
-                row[PAYLOAD_BLOB_COLUMN] is None and isinstance(text, str) and SEALED not in text
-            )
-            if op.problem or plain:
-                opened.append(op)
-                continue
-            try:
-                payload = await asyncio.to_thread(self.sealer.unseal, op.payload)
-            except SecretsUnavailableError as exc:
-                log.warning("Operation %d waits: %s", op.id, exc)
-                await self.mark_waiting(op.id, str(exc), KEY_SETTING)
-                self._claimed -= 1
-                self._unopened.append(op.id)
-                continue
-            if payload is not op.payload:
-                self._opened_secrets[op.id] = payload_secrets(payload)
-                op = dataclasses.replace(op, payload=payload)
-            opened.append(op)
-        return opened
+    async def _wait_key(self, op_id: int, reason: str) -> None:
+        await self.mark_waiting(op_id, reason, KEY_SETTING)
+        self._claimed -= 1
 
     def take_unopened(self) -> list[int]:
         """The operations that claims left waiting because their key is not here (each
         once): the sync run counts them as waiting."""
-        taken, self._unopened = self._unopened, []
-        return taken
+        return self._opened.take_unopened()
 
     async def reseal(self) -> set[str]:
         """Encrypt every stored secret again with the current key (after ``rotate``).
@@ -894,71 +853,9 @@ class OfflineQueueManager:
         Returns the ids of the keys the queue's envelopes use afterwards (the current one,
         and any whose envelopes could not be opened here, which stay as they were).
         """
-        sealer = self.sealer
-        if sealer is None:
+        if self.sealer is None:
             return set()
-        in_use: set[str] = set()
-        rows = await self._read(
-            "SELECT id, payload, payload_blob FROM offline_operations"
-            " WHERE payload_blob IS NOT NULL OR instr(payload, ?) > 0",
-            (SEALED,),
-        )
-        current = await asyncio.to_thread(lambda: sealer.current_key_id)
-        for op_id, text, blob in rows:
-            try:
-                payload = decode_payload(text, blob)
-            except (ValueError, zlib.error):
-                continue  # unreadable: listed with its problem, never sent
-            if not holds_sealed(payload):
-                continue
-            if key_ids_in(payload) <= {current}:
-                in_use.add(str(current))
-                continue
-            try:
-                plain = await asyncio.to_thread(sealer.unseal, payload)
-            except SecretsUnavailableError:
-                in_use |= key_ids_in(payload)
-                continue
-            sealed = await asyncio.to_thread(sealer.seal, plain, fresh=False)
-            in_use |= key_ids_in(sealed)
-            encoded = encode_payload(sealed, self.compress_threshold)
-            await self._write(
-                partial(_jobs.replace_payload, op_id=op_id, encoded=encoded, was=(text, blob))
-            )
-        rows = await self._read(
-            "SELECT operation_id, local FROM operation_conflicts WHERE instr(local, ?) > 0",
-            (SEALED,),
-        )
-        for op_id, text in rows:
-            try:
-                local = json.loads(text)
-            except ValueError:
-                continue
-            if key_ids_in(local) <= {current}:
-                in_use.add(str(current))
-                continue
-            try:
-                plain = await asyncio.to_thread(sealer.unseal, local)
-            except SecretsUnavailableError:
-                in_use |= key_ids_in(local)
-                continue
-            sealed = await asyncio.to_thread(sealer.seal, plain, fresh=False)
-            in_use |= key_ids_in(sealed)
-            await self._write(
-                partial(_jobs.replace_conflict_local, op_id=op_id, local=sealed, was=text)
-            )
-        return in_use
-
-    def _masked(self, op_id: int, value: Any, *, settled: bool = False) -> Any:
-        """``value`` (a message, details) masked with the opened secrets of ``op_id``;
-        ``settled`` forgets them (the last thing recorded about this claim)."""
-        if settled:
-            secrets = self._opened_secrets.pop(op_id, None)
-        else:
-            secrets = self._opened_secrets.get(op_id)
-        if not secrets or value is None:
-            return value
-        return mask_text(value, secrets) if isinstance(value, str) else mask_secrets(value, secrets)
+        return await _sealed.reseal(self.sealer, self._read, self._write, self.compress_threshold)
 
     async def _sealed(self, value: Any) -> Any:
         """``value`` (a payload as it was sent, maybe) with its secrets encrypted."""
@@ -993,7 +890,7 @@ class OfflineQueueManager:
 
     async def mark_completed(self, op_id: int, *, details: Mapping[str, Any] | None = None) -> None:
         """The operation reached its service."""
-        details = self._masked(op_id, details, settled=True)
+        details = self._opened.masked(op_id, details, settled=True)
         if not await self._write(partial(_jobs.mark_completed, completions=[(op_id, details)])):
             raise OperationNotFoundError(op_id)
 
@@ -1013,7 +910,7 @@ class OfflineQueueManager:
             return []
         extra = details or {}
         completions = [
-            (op_id, self._masked(op_id, extra.get(op_id), settled=True)) for op_id in ids
+            (op_id, self._opened.masked(op_id, extra.get(op_id), settled=True)) for op_id in ids
         ]
         found: tuple[int, ...] = await self._write(
             partial(_jobs.mark_completed, completions=completions)
@@ -1038,8 +935,8 @@ class OfflineQueueManager:
         without using up an attempt: an outage alone never fails an operation for good.
         Returns the operation as it is afterwards.
         """
-        message = self._masked(op_id, str(error) if error is not None else "Failed.")
-        details = self._masked(op_id, details, settled=True)
+        message = self._opened.masked(op_id, str(error) if error is not None else "Failed.")
+        details = self._opened.masked(op_id, details, settled=True)
         after = await self._write(
             partial(
                 _jobs.mark_failed,
@@ -1063,7 +960,7 @@ class OfflineQueueManager:
         ``reason`` (what to set, in words) becomes its error message and its "why waiting".
         It is due again after ``recheck`` seconds, or at once after ``wake_waiting()``.
         """
-        self._opened_secrets.pop(op_id, None)
+        self._opened.forget([op_id])
         after = await self._write(
             partial(
                 _jobs.mark_failed,
@@ -1110,7 +1007,7 @@ class OfflineQueueManager:
     ) -> None:
         """Park the operation in ``conflict`` with both sides kept for the user."""
         local = await self._sealed(local)
-        message = self._masked(op_id, message, settled=True)
+        message = self._opened.masked(op_id, message, settled=True)
         await self._write(
             partial(
                 _jobs.mark_conflict,
@@ -1133,8 +1030,7 @@ class OfflineQueueManager:
         ids = sorted(set(op_ids))
         if not ids:
             return 0
-        for op_id in ids:
-            self._opened_secrets.pop(op_id, None)
+        self._opened.forget(ids)
         count: int = await self._write(
             partial(_jobs.release_job, ids=ids, reason=reason, record=record, owner=self.owner)
         )
@@ -1195,7 +1091,7 @@ class OfflineQueueManager:
         details: Mapping[str, Any] | None = None,
     ) -> None:
         """Add a line to the operation's history (a resolution, a dropped local change...)."""
-        error, details = self._masked(op_id, error), self._masked(op_id, details)
+        error, details = self._opened.masked(op_id, error), self._opened.masked(op_id, details)
         details = await self._sealed(details)
         await self._write(
             partial(_jobs.record_event, op_id=op_id, outcome=outcome, error=error, details=details)
