@@ -376,3 +376,22 @@ def test_processes_sealing_their_first_secret_at_once_share_one_key(tmp_path: Pa
     sealer = PayloadSealer(CredentialStore(AppPaths.under(home), "file"))
     assert [sealer.unseal(s) for s in sealed] == [{"api_key": f"key-{n}"} for n in range(4)]
     assert len({envelope["api_key"][SEALED].split(".")[1] for envelope in sealed}) == 1
+
+
+async def test_a_conflict_kept_local_is_queued_again_encrypted_and_sent_intact(
+    isolated_home: Path, recorder: tuple[RecorderApp, AsgiServer]
+) -> None:
+    app, server = recorder
+    payload = {**secret_payload(server.url()), "etag": "v1"}
+    async with Runtime(home_settings(isolated_home)) as runtime:
+        op_id = await runtime.submit("api_call", payload)
+        (claimed,) = await runtime.queue.claim(1)
+        await runtime.queue.mark_conflict(
+            op_id, local=claimed.payload["data"], remote={"name": "theirs"}
+        )
+        await runtime.engine.resolve_conflict(op_id, "local_wins")
+        ((text, _),) = await stored_rows(runtime.db_path)
+        assert_no_secret_in(text.encode())
+        assert "etag" not in json.loads(text)  # the re-send is unconditional
+        assert (await runtime.engine.sync())["completed"] == 1
+    check_received(app)
