@@ -141,7 +141,14 @@ def build_parser(version: str, self_test: bool) -> argparse.ArgumentParser:
         help="keep an unreadable queue database aside (renamed) and start a new queue",
     )
     _add_json(move_aside, 'print {"moved_to": PATH}')
-    for sub in (enqueue, listing, show, delete, stats, sync, status, serve, move_aside, run):
+    rotate_key = commands.add_parser(
+        "rotate-key",
+        help="encrypt the secrets inside queued operations with a new key, and drop the old one",
+    )
+    _add_json(rotate_key, 'print {"key": ID}')
+    for sub in (
+        enqueue, listing, show, delete, stats, sync, status, serve, move_aside, run, rotate_key,
+    ):  # fmt: skip
         _add_db(sub, top=False)
     return parser
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from peft_studio_offline.core.enums import OperationStatus, OperationType
 from peft_studio_offline.core.queue import OfflineQueueManager
+from peft_studio_offline.core.sealing import KEY_CACHE_SECONDS, PayloadSealer
 from peft_studio_offline.core.settings import Settings
 from peft_studio_offline.core.submit import submit, submit_many
 
@@ -134,6 +135,24 @@ class Runtime:
             self.queue, items, settings=self.settings, over_api=over_api, base_dir=base_dir
         )
 
+    async def rotate_payload_key(self, *, settle: float | None = None) -> str:
+        """Seal every secret of the queue with a new key and remove the keys no longer used.
+
+        Returns the new key's id. A key that envelopes of this queue still need (made by
+        another process during the rotation, or not openable here) is kept.
+        """
+        sealer = self.queue.sealer
+        if sealer is None:  # pragma: no cover - every runtime's queue has one
+            raise RuntimeError("This queue does not encrypt secrets.")
+        kid = await asyncio.to_thread(sealer.rotate)
+        await self.queue.reseal()
+        # Another process sees the new key within KEY_CACHE_SECONDS: what it sealed with the
+        # old one meanwhile is sealed again by a second pass before any key is removed.
+        await asyncio.sleep(KEY_CACHE_SECONDS if settle is None else settle)
+        in_use = await self.queue.reseal()
+        await asyncio.to_thread(sealer.retire, in_use)
+        return kid
+
     async def start(self, *, monitoring: bool = True, auto_sync: bool | None = None) -> None:
         """Open the queue; start monitoring and (as the settings say) automatic sync."""
         await self.queue.open()
@@ -217,6 +236,8 @@ def build_queue(settings: Settings, db_path: Path) -> OfflineQueueManager:
         compress_threshold=q.compress_threshold,
         lease_seconds=q.lease_seconds,
         busy_timeout=q.busy_timeout,
+        # Secrets inside payloads are encrypted with a key from the credential store.
+        sealer=PayloadSealer.from_settings(settings),
     )
 
 

@@ -30,7 +30,6 @@ from peft_studio_offline.core.queue._inserts import (
     ENQUEUE_OPTIONS,
     InsertBatch,
     NewOperation,
-    validate,
 )
 
 if TYPE_CHECKING:
@@ -80,16 +79,7 @@ class CallerThreadWriter:
     def _validate(
         self, operation_type: object, payload: object, priority: object, options: Mapping[str, Any]
     ) -> NewOperation:
-        queue = self._queue
-        return validate(
-            operation_type,
-            payload,
-            priority,
-            options,
-            default_max_attempts=queue.max_attempts,
-            compress_threshold=queue.compress_threshold,
-            clock=queue.clock,
-        )
+        return self._queue.validate_new(operation_type, payload, priority, options)
 
     def _insert(self, news: list[NewOperation]) -> list[int]:
         queue = self._queue

@@ -42,7 +42,7 @@ from peft_studio_offline.core.operation import (
     check_priority,
 )
 from peft_studio_offline.core.paths import ensure_private_dir
-from peft_studio_offline.core.queue import _jobs, _schema
+from peft_studio_offline.core.queue import _jobs, _schema, _sealed
 from peft_studio_offline.core.queue._codec import encode_payload
 from peft_studio_offline.core.queue._database import (
     apply_storage_limit,
@@ -75,6 +75,7 @@ from peft_studio_offline.core.queue._rows import (
 )
 from peft_studio_offline.core.queue._search import search_clause
 from peft_studio_offline.core.queue._writer import Job, WriteJob, Writer
+from peft_studio_offline.core.sealing import KEY_SETTING, PayloadSealer, seal_with
 from peft_studio_offline.core.waiting import Moment, RowWait, moment_reason
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,7 @@ _QUEUE_OPTIONS = frozenset(
         "backoff_cap",
         "clock",
         "max_db_bytes",
+        "sealer",
     }
 )
 _KNOWN_TYPES_SQL = ", ".join(f"'{t.value}'" for t in OperationType)
@@ -180,6 +182,12 @@ class OfflineQueueManager:
         self._clock: Callable[[], float] = options.get("clock", time.time)
         limit = options.get("max_db_bytes")
         self.max_db_bytes = None if limit is None else _non_negative_int(limit, "max_db_bytes")
+        # Encrypts the secrets of payloads as they are stored, opens them when claimed
+        # (``core.sealing``); None stores payloads as given.
+        self.sealer: PayloadSealer | None = options.get("sealer")
+        self._seal_new = seal_with(self.sealer, fresh=True)
+        self._seal_kept = seal_with(self.sealer, fresh=False)
+        self._opened = _sealed.OpenedSecrets()  # what was decrypted here for sending
         self.changes: EventSource[QueueChange] = EventSource("queue changes")
         self.owner = new_owner()
         self._reader: aiosqlite.Connection | None = None
@@ -389,7 +397,7 @@ class OfflineQueueManager:
         **options: Any,
     ) -> int:
         """Store one operation; returns its id once it is committed to disk."""
-        new = self._validate(operation_type, payload, priority, options)
+        new = self.validate_new(operation_type, payload, priority, options)
         writer = self._writer or await self._opened_writer()
         ids: list[int] = await writer.submit_merged("insert", [new])
         return ids[0]
@@ -411,7 +419,7 @@ class OfflineQueueManager:
                 options = {k: v for k, v in item.items() if k in ENQUEUE_OPTIONS}
             try:
                 news.append(
-                    self._validate(
+                    self.validate_new(
                         item["operation_type"], item["payload"], item.get("priority", 0), options
                     )
                 )
@@ -423,9 +431,11 @@ class OfflineQueueManager:
         result: list[int] = await writer.submit_merged("insert", news)
         return result
 
-    def _validate(
+    def validate_new(
         self, operation_type: object, payload: object, priority: object, options: Mapping[str, Any]
     ) -> NewOperation:
+        """A new operation checked and encoded as this queue stores it (its secrets sealed);
+        ``InvalidOperationError`` for bad input. Writes nothing."""
         return validate(
             operation_type,
             payload,
@@ -434,6 +444,7 @@ class OfflineQueueManager:
             default_max_attempts=self.max_attempts,
             compress_threshold=self.compress_threshold,
             clock=self._clock,
+            seal=self._seal_new,
         )
 
     def _merge_inserts(self, jobs: list[WriteJob]) -> Job:
@@ -830,7 +841,34 @@ class OfflineQueueManager:
             await asyncio.shield(giving_back)
             raise
         self._claimed += len(rows)
+        if self.sealer is not None:
+            operations = await self._opened.open(self.sealer, operations, rows, self._wait_key)
         return operations
+
+    async def _wait_key(self, op_id: int, reason: str) -> None:
+        await self.mark_waiting(op_id, reason, KEY_SETTING)
+        self._claimed -= 1
+
+    def take_unopened(self) -> list[int]:
+        """The operations that claims left waiting because their key is not here (each
+        once): the sync run counts them as waiting."""
+        return self._opened.take_unopened()
+
+    async def reseal(self) -> set[str]:
+        """Encrypt every stored secret again with the current key (after ``rotate``).
+
+        Returns the ids of the keys the queue's envelopes use afterwards (the current one,
+        and any whose envelopes could not be opened here, which stay as they were).
+        """
+        if self.sealer is None:
+            return set()
+        return await _sealed.reseal(self.sealer, self._read, self._write, self.compress_threshold)
+
+    async def _sealed(self, value: Any) -> Any:
+        """``value`` (a payload as it was sent, maybe) with its secrets encrypted."""
+        if self.sealer is None or value is None:
+            return value
+        return await asyncio.to_thread(self.sealer.seal, value, fresh=False)
 
     async def _give_back_claim(self, claiming: asyncio.Future[list[sqlite3.Row]]) -> None:
         with contextlib.suppress(Exception):
@@ -859,6 +897,7 @@ class OfflineQueueManager:
 
     async def mark_completed(self, op_id: int, *, details: Mapping[str, Any] | None = None) -> None:
         """The operation reached its service."""
+        details = self._opened.masked(op_id, details, settled=True)
         if not await self._write(partial(_jobs.mark_completed, completions=[(op_id, details)])):
             raise OperationNotFoundError(op_id)
 
@@ -877,7 +916,9 @@ class OfflineQueueManager:
         if not ids:
             return []
         extra = details or {}
-        completions = [(op_id, extra.get(op_id)) for op_id in ids]
+        completions = [
+            (op_id, self._opened.masked(op_id, extra.get(op_id), settled=True)) for op_id in ids
+        ]
         found: tuple[int, ...] = await self._write(
             partial(_jobs.mark_completed, completions=completions)
         )
@@ -901,11 +942,13 @@ class OfflineQueueManager:
         without using up an attempt: an outage alone never fails an operation for good.
         Returns the operation as it is afterwards.
         """
+        message = self._opened.masked(op_id, str(error) if error is not None else "Failed.")
+        details = self._opened.masked(op_id, details, settled=True)
         after = await self._write(
             partial(
                 _jobs.mark_failed,
                 op_id=op_id,
-                message=str(error) if error is not None else "Failed.",
+                message=message,
                 retry_after=retry_after,
                 backoff=self.backoff_delay,
                 permanent=permanent,
@@ -924,6 +967,7 @@ class OfflineQueueManager:
         ``reason`` (what to set, in words) becomes its error message and its "why waiting".
         It is due again after ``recheck`` seconds, or at once after ``wake_waiting()``.
         """
+        self._opened.forget([op_id])
         after = await self._write(
             partial(
                 _jobs.mark_failed,
@@ -969,6 +1013,8 @@ class OfflineQueueManager:
         message: str | None = None,
     ) -> None:
         """Park the operation in ``conflict`` with both sides kept for the user."""
+        local = await self._sealed(local)
+        message = self._opened.masked(op_id, message, settled=True)
         await self._write(
             partial(
                 _jobs.mark_conflict,
@@ -991,6 +1037,7 @@ class OfflineQueueManager:
         ids = sorted(set(op_ids))
         if not ids:
             return 0
+        self._opened.forget(ids)
         count: int = await self._write(
             partial(_jobs.release_job, ids=ids, reason=reason, record=record, owner=self.owner)
         )
@@ -1006,7 +1053,11 @@ class OfflineQueueManager:
         clear_conflict: bool = True,
     ) -> None:
         """Make the operation pending and due now, optionally with a new payload."""
-        encoded = None if payload is None else encode_payload(payload, self.compress_threshold)
+        encoded = (
+            None
+            if payload is None
+            else encode_payload(payload, self.compress_threshold, self._seal_kept)
+        )
         await self._write(
             partial(
                 _jobs.requeue,
@@ -1047,6 +1098,8 @@ class OfflineQueueManager:
         details: Mapping[str, Any] | None = None,
     ) -> None:
         """Add a line to the operation's history (a resolution, a dropped local change...)."""
+        error, details = self._opened.masked(op_id, error), self._opened.masked(op_id, details)
+        details = await self._sealed(details)
         await self._write(
             partial(_jobs.record_event, op_id=op_id, outcome=outcome, error=error, details=details)
         )
