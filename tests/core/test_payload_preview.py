@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -105,3 +106,12 @@ def test_the_whole_view_masks_and_breaks_long_lines() -> None:
     assert max(len(line) for line in out.split("\n")) <= 1000
     assert '"password": "***"' in out
     assert out.replace("\n", "").count("x") == 10_000
+
+
+def test_a_small_text_keeps_huge_integers_exact_and_refuses_what_is_not_json() -> None:
+    """Small texts take the C decoder: it must read as the careful reader does."""
+    from peft_studio_offline.core.payload_preview import read_prefix
+
+    assert read_prefix('{"n": 1000000000000000000000000000000}', None) == ({"n": 10**30}, False)
+    with pytest.raises(ValueError):
+        read_prefix('{"n": NaN}', None)

@@ -56,6 +56,17 @@ def fill(db: Path, mode: str = "fill") -> set[int]:
     return {int(line.split()[1]) for line in lines if line.startswith("acked ")}
 
 
+def take_the_rest(path: Path) -> None:
+    """Fill what room is left on the disk with one file."""
+    with path.open("wb", buffering=0) as ballast:
+        chunk = b"\0" * 4096
+        try:
+            while True:
+                ballast.write(chunk)
+        except OSError:
+            pass
+
+
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "peft_studio_offline", *args],
@@ -125,19 +136,30 @@ def test_the_client_keeps_what_a_full_disk_refused_and_queues_it_later(
 ) -> None:
     db = small_disk.path / "queue.db"
     acked = fill(db)
+    # The filler's log file went when it closed its queue: take that room too, so that the
+    # disk is full when the client comes, whatever it opens first.
+    take_the_rest(small_disk.path / "ballast")
     caplog.set_level(logging.INFO, logger="peft_studio_offline")
     with OfflineClient(db_path=db, use_api=False) as client:
         client._backlog.retry_after = 0.0  # retry on every call, so the test need not wait
-        first = client.log_metrics("run-1", {"loss": 0.5}, step=1)
-        second = client.log_metrics("run-1", {"loss": 0.4}, step=2)
-        assert first is None and second is None
+        # A training loop logs on: what room the queue's own files still hold is used
+        # first (a log file made empty again is written over), then the disk refuses.
+        stored = 0
+        for step in range(1, 20_000):
+            if client.log_metrics("run-1", {"loss": 1.0 / step}, step=step) is None:
+                break
+            stored = step
+        else:
+            pytest.fail("the disk never filled")
+        second = client.log_metrics("run-1", {"loss": 0.4}, step=stored + 2)
+        assert second is None
         assert client.held_in_memory == 2
         warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
         assert len(warnings) == 1, warnings  # one warning, not one per training step
         assert FULL_SENTENCE in warnings[0] and "kept in memory" in warnings[0]
 
         small_disk.grow(64)
-        third = client.log_metrics("run-1", {"loss": 0.3}, step=3)
+        third = client.log_metrics("run-1", {"loss": 0.3}, step=stored + 3)
         assert third is not None
         assert client.held_in_memory == 0
 
@@ -146,7 +168,8 @@ def test_the_client_keeps_what_a_full_disk_refused_and_queues_it_later(
             ops = await queue.list_operations(operation_type=["metric_log"], limit=None)
             return [op.payload["metrics"][0]["step"] for op in ops]
 
-    assert asyncio.run(steps()) == [1, 2, 3], "held operations were lost or reordered"
+    expected = list(range(1, stored + 4))
+    assert asyncio.run(steps()) == expected, "held operations were lost or reordered"
     assert_whole(db, acked)
 
 
