@@ -14,8 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,14 @@ from peft_studio_offline.core.submit import submit, submit_many
 
 if TYPE_CHECKING:
     from peft_studio_offline.core.mlflow_local import LocalTracking
+    from peft_studio_offline.core.transfer import (
+        ExportResult,
+        ImportResult,
+        ReceiptResult,
+        TransferProgress,
+    )
+
+    ProgressCallback = Callable[[TransferProgress], None]
     from peft_studio_offline.core.network import NetworkMonitor
     from peft_studio_offline.core.sync.engine import SyncEngine
 
@@ -133,6 +142,60 @@ class Runtime:
         return await submit_many(
             self.queue, items, settings=self.settings, over_api=over_api, base_dir=base_dir
         )
+
+    # ------------------------------------------------ the air-gapped round trip
+
+    async def export_bundle(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        everything: bool = False,
+        statuses: Iterable[OperationStatus | str] | None = None,
+        operation_types: Iterable[OperationType | str] | None = None,
+        part_size: int | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> ExportResult:
+        """Write the operations not exported yet (``everything``: those awaiting a receipt
+        and failed ones too) with their files into a bundle folder (``core.transfer``)."""
+        from peft_studio_offline.core.mlflow_local._artifacts import staging_root_for
+        from peft_studio_offline.core.transfer import export_bundle, sendable_roots
+
+        roots = sendable_roots(self.settings, staging_root_for(self.db_path))
+        return await export_bundle(
+            self.queue,
+            path,
+            everything=everything,
+            statuses=statuses,
+            operation_types=operation_types,
+            part_size=part_size,
+            roots=roots,
+            progress=progress,
+        )
+
+    async def import_bundle(
+        self, path: str | os.PathLike[str], *, progress: ProgressCallback | None = None
+    ) -> ImportResult:
+        """Check a bundle whole, then queue what this queue lacks; files are staged under
+        the data directory (``core.transfer``)."""
+        from peft_studio_offline.core.transfer import import_bundle, transfers_root
+
+        return await import_bundle(
+            self.queue, path, staging_root=transfers_root(self.settings.paths), progress=progress
+        )
+
+    async def export_receipt(
+        self, path: str | os.PathLike[str], *, everything: bool = False
+    ) -> ReceiptResult:
+        """Write what was delivered of the imported work (``everything``: all completed)."""
+        from peft_studio_offline.core.transfer import export_receipt
+
+        return await export_receipt(self.queue, path, everything=everything)
+
+    async def import_receipt(self, path: str | os.PathLike[str]) -> ReceiptResult:
+        """Complete the operations a receipt names; others are left as they are."""
+        from peft_studio_offline.core.transfer import import_receipt
+
+        return await import_receipt(self.queue, path)
 
     async def start(self, *, monitoring: bool = True, auto_sync: bool | None = None) -> None:
         """Open the queue; start monitoring and (as the settings say) automatic sync."""
