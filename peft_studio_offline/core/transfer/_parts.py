@@ -20,7 +20,7 @@ from peft_studio_offline.core.transfer._manifest import Manifest, PartInfo, part
 # Bytes read at a time when hashing a part: large reads keep the hash off the interpreter.
 HASH_CHUNK = 4 * 1024 * 1024
 # The smallest part allowed: smaller ones only multiply files.
-MIN_PART_SIZE = 1024 * 1024
+MIN_PART_SIZE = 1_000_000
 
 Progress = Callable[[int], None]  # bytes done so far
 
