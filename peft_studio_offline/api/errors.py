@@ -22,6 +22,7 @@ from peft_studio_offline.core.errors import (
     StorageFullError,
     UploadNotAllowedError,
 )
+from peft_studio_offline.core.transfer import TransferError
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +171,8 @@ def status_for(exc: PeftStudioOfflineError) -> int:
         return 409
     if isinstance(exc, UploadNotAllowedError):
         return 403
+    if isinstance(exc, TransferError):  # a damaged bundle or receipt: the input is at fault
+        return 422
     if isinstance(exc, InvalidOperationError):
         return 422
     if isinstance(exc, QueueLockedError):
