@@ -142,20 +142,30 @@ async def export_bundle(
     total = await queue.count_operations(status=wanted, operation_type=kinds)
     writer = _BundleWriter(folder, part_size, progress, total)
     exported: list[int] = []
+
+    async def page_after(after: int | None) -> tuple[list[Operation], dict[int, str]]:
+        ops = await queue.list_operations(
+            status=wanted, operation_type=kinds, after_id=after, limit=PAGE_SIZE
+        )
+        return ops, await _dependency_keys(queue, ops)
+
+    # The next page is read from the queue while the worker writes this one's files.
+    coming: asyncio.Future[tuple[list[Operation], dict[int, str]]] = asyncio.ensure_future(
+        page_after(None)
+    )
     try:
-        after: int | None = None
         while True:
-            ops = await queue.list_operations(
-                status=wanted, operation_type=kinds, after_id=after, limit=PAGE_SIZE
-            )
+            ops, dep_keys = await coming
             if not ops:
                 break
-            after = ops[-1].id
-            dep_keys = await _dependency_keys(queue, ops)
+            coming = asyncio.ensure_future(page_after(ops[-1].id))
             await asyncio.to_thread(writer.add_page, ops, dep_keys, roots)
             exported.extend(op.id for op in ops)
         manifest = await asyncio.to_thread(writer.finish)
     except BaseException:
+        coming.cancel()
+        with contextlib.suppress(BaseException):
+            await coming
         await asyncio.to_thread(writer.abort)
         raise
     marked = await queue.mark_exported(

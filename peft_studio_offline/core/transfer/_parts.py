@@ -11,6 +11,7 @@ import hashlib
 import os
 import stat
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
@@ -26,7 +27,12 @@ Progress = Callable[[int], None]  # bytes done so far
 
 
 class PartWriter:
-    """Write-only stream over numbered part files in ``folder``."""
+    """Write-only stream over numbered part files in ``folder``.
+
+    Each part is hashed on a thread of its own while the next bytes are read and written:
+    SHA-256 runs at about the speed of a disk here, and hashed in line it doubled the time
+    of an export (hashlib lets go of the interpreter for large updates).
+    """
 
     def __init__(self, folder: Path, part_size: int | None) -> None:
         self.folder = folder
@@ -34,6 +40,8 @@ class PartWriter:
         self.parts: list[PartInfo] = []
         self._handle: BinaryIO | None = None
         self._hash = hashlib.sha256()
+        self._hashing = ThreadPoolExecutor(1, thread_name_prefix="bundle-hash")
+        self._hashed: Future[None] | None = None
         self._in_part = 0
         self._offset = 0
 
@@ -49,14 +57,28 @@ class PartWriter:
             assert self._handle is not None
             room = len(view) if self.part_size is None else self.part_size - self._in_part
             piece = view[:room]
+            self._hash_later(piece)
             self._handle.write(piece)
-            self._hash.update(piece)
             self._in_part += len(piece)
             view = view[len(piece) :]
             if self.part_size is not None and self._in_part >= self.part_size:
                 self._finish_part()
         self._offset += total
         return total
+
+    def _hash_later(self, piece: memoryview) -> None:
+        """Hash ``piece`` beside the writing, in order: the previous update ends first."""
+        if piece.readonly is False:
+            piece = memoryview(piece.tobytes())  # the caller may reuse a mutable buffer
+        if self._hashed is not None:
+            self._hashed.result()
+        self._hashed = self._hashing.submit(self._hash.update, piece)
+
+    def _digest(self) -> str:
+        if self._hashed is not None:
+            self._hashed.result()
+            self._hashed = None
+        return self._hash.hexdigest()
 
     def flush(self) -> None:
         if self._handle is not None:
@@ -68,12 +90,14 @@ class PartWriter:
             if self._handle is None:
                 self._start()
             self._finish_part()
+        self._hashing.shutdown()
         return self.parts
 
     def abort(self) -> None:
         if self._handle is not None:
             self._handle.close()
             self._handle = None
+        self._hashing.shutdown()
 
     def _start(self) -> None:
         name = part_name(len(self.parts) + 1)
@@ -89,7 +113,7 @@ class PartWriter:
         self._handle.close()
         self._handle = None
         name = part_name(len(self.parts) + 1)
-        self.parts.append(PartInfo(name, self._in_part, self._hash.hexdigest()))
+        self.parts.append(PartInfo(name, self._in_part, self._digest()))
 
 
 def verify_parts(folder: Path, manifest: Manifest, progress: Progress | None = None) -> None:
