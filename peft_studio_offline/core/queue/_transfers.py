@@ -66,27 +66,29 @@ class Delivery:
 def mark_exported(
     conn: sqlite3.Connection, now: float, *, ids: Sequence[int], details: dict[str, Any]
 ) -> Result:
-    """``exported`` for each of ``ids`` still exportable; the result is how many changed."""
-    stamp = timestamp_now(now)
-    marked = 0
-    changed: list[int] = []
-    for start in range(0, len(ids), _CHUNK):
-        chunk = list(ids[start : start + _CHUNK])
-        where = f"id IN ({', '.join('?' * len(chunk))}) AND status IN {EXPORTABLE}"
-        found = [
-            r[0] for r in conn.execute(f"SELECT id FROM offline_operations WHERE {where}", chunk)
-        ]
-        conn.executemany(
-            "INSERT INTO operation_attempts (operation_id, attempt, at, outcome, details)"
-            " SELECT id, retry_count, ?, ?, ? FROM offline_operations WHERE id = ?",
-            [(stamp, EXPORTED, dump(details), op_id) for op_id in found],
-        )
-        marked += conn.execute(
-            "UPDATE offline_operations SET status = 'exported', error_message = NULL,"
-            f" lease_owner = NULL, lease_expires_at = NULL, updated_at = ? WHERE {where}",
-            [stamp, *chunk],
-        ).rowcount
-        changed.extend(found)
+    """``exported`` for each of ``ids`` still exportable; the result is how many changed.
+
+    The ids travel as one JSON parameter: three statements however many there are (a
+    statement per operation cost half a second for 20,000).
+    """
+    params = {"stamp": timestamp_now(now), "ids": json.dumps(list(ids)), "details": dump(details)}
+    chosen = (
+        "SELECT o.id FROM json_each(:ids) AS v JOIN offline_operations AS o"
+        f" ON o.id = v.value WHERE o.status IN {EXPORTABLE}"
+    )
+    changed = [int(r[0]) for r in conn.execute(chosen, params)]
+    conn.execute(
+        "INSERT INTO operation_attempts (operation_id, attempt, at, outcome, details)"
+        " SELECT o.id, o.retry_count, :stamp, 'exported', :details FROM json_each(:ids) AS v"
+        f" JOIN offline_operations AS o ON o.id = v.value WHERE o.status IN {EXPORTABLE}",
+        params,
+    )
+    marked = conn.execute(
+        "UPDATE offline_operations SET status = 'exported', error_message = NULL,"
+        " lease_owner = NULL, lease_expires_at = NULL, updated_at = :stamp"
+        f" WHERE id IN (SELECT value FROM json_each(:ids)) AND status IN {EXPORTABLE}",
+        params,
+    ).rowcount
     return marked, QueueChange("changed", tuple(changed)) if changed else None
 
 

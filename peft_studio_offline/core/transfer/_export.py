@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-import json
 import os
 import shutil
 import socket
@@ -45,6 +44,7 @@ from peft_studio_offline.core.transfer._records import (
     file_member,
     forget_members,
     page_member,
+    record_line,
 )
 from peft_studio_offline.core.transfer._staging import absolute
 
@@ -288,7 +288,7 @@ class _BundleWriter:
                     files=None if sources is None else sources.files,
                     source_id=op.id,
                 )
-                records.append(json.dumps(record.as_json(), ensure_ascii=False).encode())
+                records.append(record_line(record.as_json()))
                 kind = str(op.operation_type)
                 self.by_type[kind] = self.by_type.get(kind, 0) + 1
             self.pages += 1

@@ -19,7 +19,6 @@ whatever the number of operations.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import shutil
 import tarfile
@@ -44,7 +43,9 @@ from peft_studio_offline.core.transfer._records import (
     PAGE_MEMBER,
     Record,
     forget_members,
+    load_line,
     parse_record,
+    record_line,
 )
 from peft_studio_offline.core.transfer._staging import absolute
 
@@ -158,7 +159,7 @@ def _check_room(staging_root: Path, manifest: Manifest) -> None:
 def _read_spool(spool: Path, bundle_id: str) -> Iterator[ImportedOperation]:
     with spool.open("rb") as handle:
         for line in handle:
-            item = json.loads(line)
+            item = load_line(line)
             yield ImportedOperation(
                 idempotency_key=item["idempotency_key"],
                 operation_type=item["operation_type"],
@@ -273,7 +274,7 @@ class _StreamReader:
             if not line.strip():
                 continue
             try:
-                data = json.loads(line)
+                data = load_line(line)
             except ValueError:
                 raise BundleError(
                     f"The bundle {self.where} holds a damaged record after operation"
@@ -293,7 +294,7 @@ class _StreamReader:
                 self.skipping.add(record.number)
                 self.skipped += 1
                 continue
-            out.write(json.dumps(self._spooled(record), ensure_ascii=False).encode() + b"\n")
+            out.write(record_line(self._spooled(record)) + b"\n")
         if self.progress is not None:
             self.progress(
                 TransferProgress(

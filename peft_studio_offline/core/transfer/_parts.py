@@ -20,6 +20,9 @@ from peft_studio_offline.core.transfer._manifest import Manifest, PartInfo, part
 
 # Bytes read at a time when hashing a part: large reads keep the hash off the interpreter.
 HASH_CHUNK = 4 * 1024 * 1024
+# Written bytes after which the disk is asked to start writing them out (see PartWriter).
+WRITE_BACK_EVERY = 64 * 1024 * 1024
+_DATA_SYNC = getattr(os, "fdatasync", os.fsync)  # macOS has no fdatasync
 # The smallest part allowed: smaller ones only multiply files.
 MIN_PART_SIZE = 1_000_000
 
@@ -31,7 +34,10 @@ class PartWriter:
 
     Each part is hashed on a thread of its own while the next bytes are read and written:
     SHA-256 runs at about the speed of a disk here, and hashed in line it doubled the time
-    of an export (hashlib lets go of the interpreter for large updates).
+    of an export (hashlib lets go of the interpreter for large updates). A part must be on
+    the disk before its operations are marked exported, so it is synced; the disk is asked
+    to write it out as it goes (every 64 MiB, on another thread), which left the final sync
+    of a 1 GB part a fraction of what it was.
     """
 
     def __init__(self, folder: Path, part_size: int | None) -> None:
@@ -41,7 +47,10 @@ class PartWriter:
         self._handle: BinaryIO | None = None
         self._hash = hashlib.sha256()
         self._hashing = ThreadPoolExecutor(1, thread_name_prefix="bundle-hash")
+        self._syncing = ThreadPoolExecutor(1, thread_name_prefix="bundle-sync")
         self._hashed: Future[None] | None = None
+        self._writing_back: Future[None] | None = None
+        self._unsynced = 0
         self._in_part = 0
         self._offset = 0
 
@@ -60,6 +69,9 @@ class PartWriter:
             self._hash_later(piece)
             self._handle.write(piece)
             self._in_part += len(piece)
+            self._unsynced += len(piece)
+            if self._unsynced >= WRITE_BACK_EVERY:
+                self._write_back()
             view = view[len(piece) :]
             if self.part_size is not None and self._in_part >= self.part_size:
                 self._finish_part()
@@ -73,6 +85,15 @@ class PartWriter:
         if self._hashed is not None:
             self._hashed.result()
         self._hashed = self._hashing.submit(self._hash.update, piece)
+
+    def _write_back(self) -> None:
+        """Start the disk on what was written so far, unless it is still at the last lot."""
+        if self._writing_back is not None and not self._writing_back.done():
+            return
+        assert self._handle is not None
+        self._handle.flush()
+        self._unsynced = 0
+        self._writing_back = self._syncing.submit(_DATA_SYNC, self._handle.fileno())
 
     def _digest(self) -> str:
         if self._hashed is not None:
@@ -91,13 +112,16 @@ class PartWriter:
                 self._start()
             self._finish_part()
         self._hashing.shutdown()
+        self._syncing.shutdown()
         return self.parts
 
     def abort(self) -> None:
         if self._handle is not None:
+            self._syncing.shutdown()  # waits for a sync of this handle still running
             self._handle.close()
             self._handle = None
         self._hashing.shutdown()
+        self._syncing.shutdown()
 
     def _start(self) -> None:
         name = part_name(len(self.parts) + 1)
@@ -109,7 +133,11 @@ class PartWriter:
     def _finish_part(self) -> None:
         assert self._handle is not None
         self._handle.flush()
+        if self._writing_back is not None:
+            self._writing_back.result()
+            self._writing_back = None
         os.fsync(self._handle.fileno())
+        self._unsynced = 0
         self._handle.close()
         self._handle = None
         name = part_name(len(self.parts) + 1)
