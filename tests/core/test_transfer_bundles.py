@@ -422,3 +422,20 @@ async def test_a_path_the_payload_names_is_never_trusted(
     assert op.payload["path"] != "/etc/passwd"
     assert Path(op.payload["path"]).is_relative_to(transfers_root(sides[1].settings.paths))
     assert (Path(op.payload["path"]) / "x").read_bytes() == b"abc"
+
+
+async def test_a_failed_export_into_an_empty_folder_of_the_users_keeps_the_folder(
+    sides: tuple[Runtime, Runtime], files: dict[str, Path], tmp_path: Path
+) -> None:
+    offline, _ = sides
+    await queue_work(offline, files)
+    (tmp_path / "stick").mkdir()
+    files["adapter"].joinpath("adapter_config.json").unlink()
+    files["adapter"].joinpath("adapter_config.json").symlink_to(files["data"])
+
+    with pytest.raises(BundleError, match="symbolic links"):
+        await offline.export_bundle(tmp_path / "stick")
+
+    assert (tmp_path / "stick").is_dir()
+    assert list((tmp_path / "stick").iterdir()) == []
+    assert (await offline.queue.get_queue_stats())["pending"] == 3

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import io
 import os
-import shutil
 import socket
 import stat
 import tarfile
@@ -138,9 +137,9 @@ async def export_bundle(
     if part_size is not None and part_size < MIN_PART_SIZE:
         raise InvalidOperationError(f"A part must be at least {MIN_PART_SIZE} bytes.")
     folder = absolute(path)
-    await asyncio.to_thread(_make_folder, folder)
+    made = await asyncio.to_thread(_make_folder, folder)
     total = await queue.count_operations(status=wanted, operation_type=kinds)
-    writer = _BundleWriter(folder, part_size, progress, total)
+    writer = _BundleWriter(folder, part_size, progress, total, remove_folder=made)
     exported: list[int] = []
 
     async def page_after(after: int | None) -> tuple[list[Operation], dict[int, str]]:
@@ -198,18 +197,20 @@ async def _dependency_keys(queue: OfflineQueueManager, ops: Sequence[Operation])
     }
 
 
-def _make_folder(folder: Path) -> None:
+def _make_folder(folder: Path) -> bool:
+    """Make the bundle's folder (True), or check that the one there is empty (False)."""
     if folder.exists() or folder.is_symlink():
         if not folder.is_dir() or folder.is_symlink() or any(folder.iterdir()):
             raise BundleError(
                 f"{folder} already exists and is not an empty folder; a bundle is written"
                 " into a new or empty folder."
             )
-        return
+        return False
     try:
         folder.mkdir(parents=True, mode=PRIVATE_DIR_MODE)
     except OSError as exc:
         raise BundleError(f"The folder {folder} cannot be made ({exc.strerror}).") from None
+    return True
 
 
 class _Sources:
@@ -242,8 +243,11 @@ class _BundleWriter:
         part_size: int | None,
         progress: ProgressCallback | None,
         total_operations: int,
+        *,
+        remove_folder: bool = True,
     ) -> None:
         self.folder = folder
+        self.remove_folder = remove_folder
         self.bundle_id = uuid.uuid4().hex
         self.parts = PartWriter(folder, part_size)
         self.part_size = part_size
@@ -373,7 +377,7 @@ class _BundleWriter:
         return manifest
 
     def abort(self) -> None:
-        """Remove what this export wrote (the folder, when it made it empty)."""
+        """Remove what this export wrote (the folder too, when it made it)."""
         with contextlib.suppress(Exception):
             self.tar.fileobj = None  # type: ignore[assignment]
         self.parts.abort()
@@ -382,8 +386,9 @@ class _BundleWriter:
         for leftover in self.folder.glob("bundle.tar.*"):
             leftover.unlink(missing_ok=True)
         (self.folder / MANIFEST_NAME).unlink(missing_ok=True)
-        with contextlib.suppress(OSError):
-            self.folder.rmdir()
+        if self.remove_folder:
+            with contextlib.suppress(OSError):
+                self.folder.rmdir()
 
 
 def _open_sources(op: Operation, roots: Sequence[str]) -> _Sources | None:
@@ -410,7 +415,3 @@ def _open_sources(op: Operation, roots: Sequence[str]) -> _Sources | None:
         ) from None
     name = single.path.name
     return _Sources(FileList("file", name, ((name, single.size),)), single, None)
-
-
-def remove_tree(folder: Path) -> None:
-    shutil.rmtree(folder, ignore_errors=True)
