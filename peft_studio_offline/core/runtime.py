@@ -16,11 +16,13 @@ import contextlib
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from peft_studio_offline.core.enums import OperationStatus, OperationType
+from peft_studio_offline.core.events import EventSource
 from peft_studio_offline.core.queue import OfflineQueueManager
 from peft_studio_offline.core.settings import Settings
 from peft_studio_offline.core.submit import submit, submit_many
@@ -42,6 +44,8 @@ log = logging.getLogger(__name__)
 
 # Seconds between looks at the settings file while the services run (a stat call each).
 SETTINGS_POLL = 1.0
+# Seconds between two transfer progress events (``Runtime.transfer_progress``).
+PROGRESS_EVERY = 0.25
 
 
 class Runtime:
@@ -65,6 +69,8 @@ class Runtime:
         self._monitor: NetworkMonitor | None = None
         self._engine: SyncEngine | None = None
         self._mlflow: LocalTracking | None = None
+        # How far a bundle's export or import is (``TransferProgress``), on the event loop.
+        self.transfer_progress: EventSource[TransferProgress] = EventSource("transfer progress")
         self._settings_watch: asyncio.Task[None] | None = None
         self._closed = False
 
@@ -158,10 +164,14 @@ class Runtime:
         """Write the operations not exported yet (``everything``: those awaiting a receipt
         and failed ones too) with their files into a bundle folder (``core.transfer``)."""
         from peft_studio_offline.core.mlflow_local._artifacts import staging_root_for
-        from peft_studio_offline.core.transfer import export_bundle, sendable_roots
+        from peft_studio_offline.core.transfer import (
+            TransferProgress,
+            export_bundle,
+            sendable_roots,
+        )
 
         roots = sendable_roots(self.settings, staging_root_for(self.db_path))
-        return await export_bundle(
+        result = await export_bundle(
             self.queue,
             path,
             everything=everything,
@@ -169,19 +179,49 @@ class Runtime:
             operation_types=operation_types,
             part_size=part_size,
             roots=roots,
-            progress=progress,
+            progress=self._reporter(progress),
         )
+        size, count = result.bundle_bytes, result.operations
+        self.transfer_progress.emit(TransferProgress("exported", size, size, count, count))
+        return result
 
     async def import_bundle(
         self, path: str | os.PathLike[str], *, progress: ProgressCallback | None = None
     ) -> ImportResult:
         """Check a bundle whole, then queue what this queue lacks; files are staged under
         the data directory (``core.transfer``)."""
-        from peft_studio_offline.core.transfer import import_bundle, transfers_root
-
-        return await import_bundle(
-            self.queue, path, staging_root=transfers_root(self.settings.paths), progress=progress
+        from peft_studio_offline.core.transfer import (
+            TransferProgress,
+            import_bundle,
+            transfers_root,
         )
+
+        result = await import_bundle(
+            self.queue,
+            path,
+            staging_root=transfers_root(self.settings.paths),
+            progress=self._reporter(progress),
+        )
+        done = TransferProgress("imported", 0, None, result.operations, result.operations)
+        self.transfer_progress.emit(done)
+        return result
+
+    def _reporter(self, progress: ProgressCallback | None) -> ProgressCallback:
+        """Hand a transfer's progress (from its worker thread) to ``progress`` and, on the
+        event loop, to ``transfer_progress``: at most every ``PROGRESS_EVERY`` seconds there,
+        so that a stream of them stays small whatever the bundle's size."""
+        loop = asyncio.get_running_loop()
+        last = [0.0]
+
+        def report(step: TransferProgress) -> None:
+            if progress is not None:
+                progress(step)
+            now = time.monotonic()
+            if now - last[0] >= PROGRESS_EVERY:
+                last[0] = now
+                loop.call_soon_threadsafe(self.transfer_progress.emit, step)
+
+        return report
 
     async def export_receipt(
         self, path: str | os.PathLike[str], *, everything: bool = False

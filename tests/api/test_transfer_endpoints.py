@@ -7,6 +7,7 @@ from pathlib import Path
 
 from peft_studio_offline.core.enums import OperationStatus
 from tests.api.conftest import LiveApi
+from tests.api.test_events import _events, _until
 
 BASE = "/api/offline/transfer"
 
@@ -89,3 +90,35 @@ async def test_a_relative_path_or_an_unknown_status_is_refused(
     )
     assert status.status_code == 422
     assert not (tmp_path / "x").exists()
+
+
+async def test_the_event_stream_reports_a_transfers_progress(
+    live_api: LiveApi, tmp_path: Path
+) -> None:
+    await queued_upload(live_api)
+    async with live_api.client.stream("GET", "/api/offline/events") as response:
+        stream = _events(response)
+        await _until(stream, "ready")
+        out = await live_api.client.post(
+            f"{BASE}/bundles/export", json={"path": str(tmp_path / "bundle")}
+        )
+        assert out.status_code == 200
+        phases = []
+        while "exported" not in phases:
+            phases.append((await _until(stream, "transfer"))["phase"])
+        last = await live_api.client.post(
+            f"{BASE}/bundles/import", json={"path": str(tmp_path / "bundle")}
+        )
+        assert last.status_code == 200
+        while phases[-1] != "imported":
+            step = await _until(stream, "transfer")
+            phases.append(step["phase"])
+    assert phases[0] == "exporting"
+    assert "verifying" in phases
+    assert step == {
+        "phase": "imported",
+        "done_bytes": 0,
+        "total_bytes": None,
+        "operations": 1,
+        "total_operations": 1,
+    }

@@ -79,6 +79,7 @@ class ExportResult:
     file_bytes: int
     parts: tuple[str, ...]
     marked_exported: int
+    bundle_bytes: int = 0
     operation_ids: tuple[int, ...] = field(default=(), repr=False)
 
     def as_dict(self) -> dict[str, Any]:
@@ -90,6 +91,7 @@ class ExportResult:
             "file_bytes": self.file_bytes,
             "parts": list(self.parts),
             "marked_exported": self.marked_exported,
+            "bundle_bytes": self.bundle_bytes,
         }
 
 
@@ -178,6 +180,7 @@ async def export_bundle(
         manifest.file_bytes,
         tuple(p.name for p in manifest.parts),
         marked,
+        manifest.bundle_bytes,
         tuple(exported),
     )
 
