@@ -214,11 +214,23 @@ def _add_transfer(commands: argparse._SubParsersAction[_Parser]) -> None:
         metavar="SIZE",
         help="split into parts of at most SIZE (4G suits FAT32 drives)",
     )
+    export.add_argument(
+        "--recipient",
+        action="append",
+        metavar="KEY",
+        help="encrypt to this age (age1...) or SSH public key; repeatable",
+    )
     _add_json(export, "print the result as JSON")
     imports = actions.add_parser(
         "import", help="check a bundle whole, then queue the operations this queue lacks"
     )
     imports.add_argument("path", metavar="PATH", help="the bundle folder")
+    imports.add_argument(
+        "--identity",
+        action="append",
+        metavar="FILE",
+        help="a file of age secret keys (age-keygen's), for an encrypted bundle; repeatable",
+    )
     _add_json(imports, "print the result as JSON")
 
     receipt = commands.add_parser(

@@ -33,10 +33,13 @@ async def bundle(args: argparse.Namespace, runtime: Runtime) -> int:
                 statuses=args.status,
                 operation_types=args.type,
                 part_size=args.part_size,
+                recipients=args.recipient or (),
                 progress=report,
             )
         else:
-            imported = await runtime.import_bundle(args.path, progress=report)
+            imported = await runtime.import_bundle(
+                args.path, identities=args.identity or (), progress=report
+            )
     finally:
         bar.close()
     if args.action == "export":

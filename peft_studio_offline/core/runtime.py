@@ -17,7 +17,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -159,10 +159,12 @@ class Runtime:
         statuses: Iterable[OperationStatus | str] | None = None,
         operation_types: Iterable[OperationType | str] | None = None,
         part_size: int | None = None,
+        recipients: Sequence[str] = (),
         progress: ProgressCallback | None = None,
     ) -> ExportResult:
         """Write the operations not exported yet (``everything``: those awaiting a receipt
-        and failed ones too) with their files into a bundle folder (``core.transfer``)."""
+        and failed ones too) with their files into a bundle folder (``core.transfer``),
+        encrypted to ``recipients`` (age or SSH public keys) when any are given."""
         from peft_studio_offline.core.mlflow_local._artifacts import staging_root_for
         from peft_studio_offline.core.transfer import (
             TransferProgress,
@@ -179,6 +181,7 @@ class Runtime:
             operation_types=operation_types,
             part_size=part_size,
             roots=roots,
+            recipients=recipients,
             progress=self._reporter(progress),
         )
         size, count = result.bundle_bytes, result.operations
@@ -186,10 +189,15 @@ class Runtime:
         return result
 
     async def import_bundle(
-        self, path: str | os.PathLike[str], *, progress: ProgressCallback | None = None
+        self,
+        path: str | os.PathLike[str],
+        *,
+        identities: Sequence[str] = (),
+        progress: ProgressCallback | None = None,
     ) -> ImportResult:
         """Check a bundle whole, then queue what this queue lacks; files are staged under
-        the data directory (``core.transfer``)."""
+        the data directory (``core.transfer``). ``identities``: age secret keys, or files
+        holding them, for an encrypted bundle."""
         from peft_studio_offline.core.transfer import (
             TransferProgress,
             import_bundle,
@@ -200,6 +208,7 @@ class Runtime:
             self.queue,
             path,
             staging_root=transfers_root(self.settings.paths),
+            identities=identities,
             progress=self._reporter(progress),
         )
         done = TransferProgress("imported", 0, None, result.operations, result.operations)

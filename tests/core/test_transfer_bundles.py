@@ -10,6 +10,7 @@ import tarfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import pyrage
 import pytest
 
 from peft_studio_offline.core.enums import OperationStatus
@@ -439,3 +440,93 @@ async def test_a_failed_export_into_an_empty_folder_of_the_users_keeps_the_folde
     assert (tmp_path / "stick").is_dir()
     assert list((tmp_path / "stick").iterdir()) == []
     assert (await offline.queue.get_queue_stats())["pending"] == 3
+
+
+# ---------------------------------------------------------------- encrypted bundles
+
+
+@pytest.fixture
+def keys(tmp_path: Path) -> tuple[str, Path, Path]:
+    """A recipient's public key, its identity file, and another identity's file."""
+    mine, other = pyrage.x25519.Identity.generate(), pyrage.x25519.Identity.generate()
+    (tmp_path / "mine.key").write_text(f"# created: today\n{mine}\n")
+    (tmp_path / "other.key").write_text(f"{other}\n")
+    return str(mine.to_public()), tmp_path / "mine.key", tmp_path / "other.key"
+
+
+async def test_an_encrypted_bundle_shows_nothing_without_its_key_and_imports_with_it(
+    sides: tuple[Runtime, Runtime],
+    files: dict[str, Path],
+    tmp_path: Path,
+    keys: tuple[str, Path, Path],
+) -> None:
+    offline, connected = sides
+    public, identity, _ = keys
+    await queue_work(offline, files)
+    original = files["data"].read_bytes()
+    key = (await offline.queue.list_operations())[0].idempotency_key
+
+    result = await offline.export_bundle(
+        tmp_path / "bundle", part_size=1_000_000, recipients=[public]
+    )
+
+    folder = tmp_path / "bundle"
+    assert json.loads((folder / MANIFEST_NAME).read_text())["encryption"] == "age"
+    joined = b"".join((folder / name).read_bytes() for name in result.parts)
+    assert key.encode() not in joined and original[:4096] not in joined
+    with pytest.raises(BundleError, match="is encrypted: give the identity"):
+        await connected.import_bundle(folder)
+    imported = await connected.import_bundle(folder, identities=[str(identity)])
+    assert imported.added == 3
+    upload = next(
+        op for op in await connected.queue.list_operations() if op.operation_type == "file_upload"
+    )
+    assert Path(upload.payload["path"]).read_bytes() == original
+
+
+async def test_an_encrypted_bundle_refuses_another_identity_and_imports_nothing(
+    sides: tuple[Runtime, Runtime],
+    files: dict[str, Path],
+    tmp_path: Path,
+    keys: tuple[str, Path, Path],
+) -> None:
+    offline, connected = sides
+    public, _, other = keys
+    await queue_work(offline, files)
+    await offline.export_bundle(tmp_path / "bundle", recipients=[public])
+    await refused_with(connected, tmp_path / "bundle", [str(other)], "cannot be decrypted")
+
+
+async def test_a_damaged_encrypted_part_is_named_before_any_key_is_used(
+    sides: tuple[Runtime, Runtime],
+    files: dict[str, Path],
+    tmp_path: Path,
+    keys: tuple[str, Path, Path],
+) -> None:
+    offline, connected = sides
+    public, identity, _ = keys
+    await queue_work(offline, files)
+    await offline.export_bundle(tmp_path / "bundle", part_size=1_000_000, recipients=[public])
+    part = tmp_path / "bundle" / part_name(2)
+    data = bytearray(part.read_bytes())
+    data[100] ^= 0x40
+    part.write_bytes(bytes(data))
+    await refused_with(connected, tmp_path / "bundle", [str(identity)], r"Part 2 .* is damaged")
+
+
+async def test_a_recipient_that_is_no_public_key_is_refused_before_anything_is_written(
+    sides: tuple[Runtime, Runtime], files: dict[str, Path], tmp_path: Path
+) -> None:
+    offline, _ = sides
+    await queue_work(offline, files)
+    with pytest.raises(ValueError, match="is not an age public key"):
+        await offline.export_bundle(tmp_path / "bundle", recipients=["age1notakey"])
+    assert not (tmp_path / "bundle").exists()
+    assert (await offline.queue.get_queue_stats())["pending"] == 3
+
+
+async def refused_with(connected: Runtime, folder: Path, identities: list[str], words: str) -> None:
+    with pytest.raises(BundleError, match=words):
+        await connected.import_bundle(folder, identities=identities)
+    assert (await connected.queue.get_queue_stats())["total"] == 0
+    assert staged_files(connected) == []

@@ -39,6 +39,11 @@ class BundleExportRequest(_PathRequest):
     statuses: list[Annotated[str, Field(pattern="^(pending|exported|failed)$")]] | None = None
     types: list[OperationType] | None = None
     part_size: Annotated[int, Field(ge=1_000_000)] | None = None
+    recipients: list[Annotated[str, Field(min_length=1, max_length=4096)]] | None = None
+
+
+class BundleImportRequest(_PathRequest):
+    identity_files: list[PathText] | None = None
 
 
 class ReceiptExportRequest(_PathRequest):
@@ -55,14 +60,18 @@ async def export_bundle(body: BundleExportRequest, request: Request) -> dict[str
         statuses=body.statuses,
         operation_types=body.types,
         part_size=body.part_size,
+        recipients=body.recipients or (),
     )
     return result.as_dict()
 
 
 @router.post("/transfer/bundles/import")
-async def import_bundle(body: _PathRequest, request: Request) -> dict[str, Any]:
-    """Check every part of a bundle, then queue the operations this queue lacks."""
-    return (await runtime_of(request).import_bundle(body.path)).as_dict()
+async def import_bundle(body: BundleImportRequest, request: Request) -> dict[str, Any]:
+    """Check every part of a bundle, then queue the operations this queue lacks; an
+    encrypted bundle needs ``identity_files`` (files of age secret keys)."""
+    runtime = runtime_of(request)
+    result = await runtime.import_bundle(body.path, identities=body.identity_files or ())
+    return result.as_dict()
 
 
 @router.post("/transfer/receipts/export")

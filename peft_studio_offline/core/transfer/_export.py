@@ -33,6 +33,7 @@ from peft_studio_offline.core.outgoing_files import (
     open_outgoing_file,
 )
 from peft_studio_offline.core.paths import PRIVATE_DIR_MODE
+from peft_studio_offline.core.transfer._age import ENCRYPTION, EncryptingWriter, parse_recipients
 from peft_studio_offline.core.transfer._errors import BundleError
 from peft_studio_offline.core.transfer._manifest import MANIFEST_NAME, Manifest
 from peft_studio_offline.core.transfer._parts import MIN_PART_SIZE, PartWriter
@@ -128,12 +129,15 @@ async def export_bundle(
     operation_types: Iterable[OperationType | str] | None = None,
     part_size: int | None = None,
     roots: Sequence[str] = (),
+    recipients: Sequence[str] = (),
     progress: ProgressCallback | None = None,
 ) -> ExportResult:
     """Write a bundle into the folder ``path`` (made here; it must be absent or empty).
 
     ``roots`` are the folders files may be read from (empty: any), as for sending.
+    ``recipients``: public keys (age or SSH) to encrypt the bundle to; none, not encrypted.
     """
+    keys = parse_recipients(recipients) if recipients else []
     wanted = export_statuses(statuses, everything)
     kinds = None if operation_types is None else list(operation_types)
     if part_size is not None and part_size < MIN_PART_SIZE:
@@ -141,7 +145,7 @@ async def export_bundle(
     folder = absolute(path)
     made = await asyncio.to_thread(_make_folder, folder)
     total = await queue.count_operations(status=wanted, operation_type=kinds)
-    writer = _BundleWriter(folder, part_size, progress, total, remove_folder=made)
+    writer = _BundleWriter(folder, part_size, progress, total, remove_folder=made, recipients=keys)
     exported: list[int] = []
 
     async def page_after(after: int | None) -> tuple[list[Operation], dict[int, str]]:
@@ -248,14 +252,17 @@ class _BundleWriter:
         total_operations: int,
         *,
         remove_folder: bool = True,
+        recipients: Sequence[Any] = (),
     ) -> None:
         self.folder = folder
         self.remove_folder = remove_folder
         self.bundle_id = uuid.uuid4().hex
         self.parts = PartWriter(folder, part_size)
         self.part_size = part_size
+        self.encrypting = EncryptingWriter(self.parts, recipients) if recipients else None
         self.tar = tarfile.TarFile(
-            fileobj=self.parts,  # type: ignore[arg-type]  # writing needs write and tell only
+            # Writing needs write and tell only.
+            fileobj=self.encrypting or self.parts,  # type: ignore[arg-type]
             mode="w",
             format=tarfile.PAX_FORMAT,
             copybufsize=COPY_BUFFER,
@@ -364,6 +371,8 @@ class _BundleWriter:
 
     def finish(self) -> Manifest:
         self.tar.close()
+        if self.encrypting is not None:
+            self.encrypting.close()
         parts = self.parts.close()
         manifest = Manifest(
             bundle_id=self.bundle_id,
@@ -375,6 +384,7 @@ class _BundleWriter:
             parts=tuple(parts),
             part_size=self.part_size,
             source={"host": socket.gethostname()},
+            encryption=None if self.encrypting is None else ENCRYPTION,
         )
         manifest.write(self.folder)
         return manifest
@@ -383,6 +393,8 @@ class _BundleWriter:
         """Remove what this export wrote (the folder too, when it made it)."""
         with contextlib.suppress(Exception):
             self.tar.fileobj = None  # type: ignore[assignment]
+        if self.encrypting is not None:
+            self.encrypting.abort()
         self.parts.abort()
         for part in self.parts.parts:
             (self.folder / part.name).unlink(missing_ok=True)

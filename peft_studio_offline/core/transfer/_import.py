@@ -23,7 +23,7 @@ import os
 import shutil
 import tarfile
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -33,6 +33,7 @@ from peft_studio_offline.core.errors import InvalidOperationError
 from peft_studio_offline.core.paths import ensure_private_dir
 from peft_studio_offline.core.queue._transfers import ImportedOperation
 from peft_studio_offline.core.submit import check_payload
+from peft_studio_offline.core.transfer._age import DecryptingReader, read_identities
 from peft_studio_offline.core.transfer._errors import BundleError
 from peft_studio_offline.core.transfer._export import ProgressCallback, TransferProgress
 from peft_studio_offline.core.transfer._manifest import Manifest, read_manifest
@@ -91,11 +92,23 @@ async def import_bundle(
     path: str | os.PathLike[str],
     *,
     staging_root: Path,
+    identities: Sequence[str] = (),
     progress: ProgressCallback | None = None,
 ) -> ImportResult:
-    """Check the bundle in the folder ``path`` whole, then add what the queue lacks."""
+    """Check the bundle in the folder ``path`` whole, then add what the queue lacks.
+
+    ``identities``: age secret keys, or files of them, for an encrypted bundle.
+    """
     folder = absolute(path)
     manifest = await asyncio.to_thread(read_manifest, folder)
+    keys: list[Any] = []
+    if manifest.encryption is not None:
+        if not identities:
+            raise BundleError(
+                f"The bundle {folder} is encrypted: give the identity (the age secret key)"
+                " of a recipient it was encrypted to; nothing was imported."
+            )
+        keys = await asyncio.to_thread(read_identities, identities)
     total = manifest.bundle_bytes
 
     def verified(done: int) -> None:
@@ -114,7 +127,7 @@ async def import_bundle(
     final = staging_root / import_id
     incoming = staging_root / f".incoming-{import_id}"
     spool = staging_root / f".records-{import_id}.jsonl"
-    reader = _StreamReader(folder, manifest, incoming, final, spool, known, progress)
+    reader = _StreamReader(folder, manifest, incoming, final, spool, known, progress, keys)
     try:
         await asyncio.to_thread(reader.run)
         if reader.files_staged:
@@ -185,8 +198,10 @@ class _StreamReader:
         spool: Path,
         known: KnownKeys,
         progress: ProgressCallback | None,
+        identities: Sequence[Any] = (),
     ) -> None:
         self.folder = folder
+        self.identities = identities
         self.where = str(folder)
         self.manifest = manifest
         self.incoming = incoming
@@ -206,11 +221,16 @@ class _StreamReader:
     def run(self) -> None:
         self.incoming.mkdir(mode=0o700)
         reader = PartReader(self.folder, self.manifest.parts)
+        decrypted = None
         try:
-            with (
-                self.spool.open("xb") as out,
-                tarfile.TarFile(fileobj=reader, mode="r") as tar,  # type: ignore[arg-type]
-            ):
+            if self.manifest.encryption is None:
+                archive = tarfile.TarFile(fileobj=reader, mode="r")  # type: ignore[arg-type]
+            else:  # a stream that cannot seek: read in order
+                decrypted = DecryptingReader(reader, self.identities, self.where)  # type: ignore[arg-type]
+                archive = tarfile.open(  # noqa: SIM115  # closed by the with below
+                    fileobj=decrypted, mode="r|", bufsize=COPY_BUFFER
+                )  # type: ignore[call-overload]
+            with self.spool.open("xb") as out, archive as tar:
                 while (member := tar.next()) is not None:
                     forget_members(tar)
                     self._member(tar, member, out)
@@ -219,6 +239,8 @@ class _StreamReader:
                 f"The bundle {self.where} is not a readable archive ({exc}); nothing was imported."
             ) from None
         finally:
+            if decrypted is not None:
+                decrypted.close()
             reader.close()
         self._end_page()
         if self.count != self.manifest.operations:

@@ -46,6 +46,7 @@ class Manifest:
     parts: tuple[PartInfo, ...]
     part_size: int | None = None
     source: dict[str, Any] = field(default_factory=dict)
+    encryption: str | None = None  # "age": the archive was encrypted before it was cut
 
     @property
     def bundle_bytes(self) -> int:
@@ -120,6 +121,7 @@ def _parse(data: object, where: Path) -> Manifest:
             parts=parts,
             part_size=None if data.get("part_size") is None else _count(data["part_size"]),
             source=dict(data.get("source") or {}),
+            encryption=None if data.get("encryption") is None else str(data["encryption"]),
         )
     except (KeyError, TypeError, ValueError, AttributeError):
         raise BundleError(
@@ -128,6 +130,11 @@ def _parse(data: object, where: Path) -> Manifest:
         ) from None
     if not parts:
         raise BundleError(f"The manifest {where} lists no parts.")
+    if manifest.encryption not in (None, "age"):
+        raise BundleError(
+            f"The bundle {where.parent} is encrypted as {manifest.encryption!r}, which this"
+            " app does not read; nothing was imported."
+        )
     if [p.name for p in parts] != [part_name(i) for i in range(1, len(parts) + 1)]:
         raise BundleError(f"The manifest {where} lists parts out of order or under odd names.")
     return manifest
