@@ -118,3 +118,22 @@ def test_a_part_size_of_4g_fits_a_fat32_drive() -> None:
     assert part_size("4G") == 4_000_000_000 < 2**32 - 1
     assert part_size("2GiB") == 2 * 2**30
     assert part_size("1500000") == 1_500_000
+
+
+def test_an_encrypted_bundle_on_the_command_line(homes: tuple[Path, Path], tmp_path: Path) -> None:
+    import pyrage
+
+    offline, connected = homes
+    identity = pyrage.x25519.Identity.generate()
+    key_file = tmp_path / "key.txt"
+    key_file.write_text(f"{identity}\n")
+    queue_upload(offline, tmp_path)
+    bundle = str(tmp_path / "sealed")
+    public = str(identity.to_public())
+    assert ok_json(offline, "bundle", "export", bundle, "--recipient", public)["operations"] == 1
+
+    line = one_sentence(run(connected, "bundle", "import", bundle), 1)
+    assert "is encrypted: give the identity" in line
+    assert ok_json(connected, "bundle", "import", bundle, "--identity", str(key_file))["added"] == 1
+    bad = one_sentence(run(offline, "bundle", "export", str(tmp_path / "x"), "--recipient", "k"), 1)
+    assert "is not an age public key" in bad
