@@ -148,23 +148,36 @@ async def export_bundle(
     writer = _BundleWriter(folder, part_size, progress, total, remove_folder=made, recipients=keys)
     exported: list[int] = []
 
-    async def page_after(after: int | None) -> tuple[list[Operation], dict[int, str]]:
+    numbered = 0
+
+    async def page_after(after: int | None) -> _Page:
+        nonlocal numbered
         ops = await queue.list_operations(
             status=wanted, operation_type=kinds, after_id=after, limit=PAGE_SIZE
         )
-        return ops, await _dependency_keys(queue, ops)
+        dep_keys = await _dependency_keys(queue, ops)
+        # Records of operations without files are made here, on the loop's thread, while
+        # the worker is copying files (in system calls, mostly, which let it run).
+        lines = [
+            None
+            if str(op.operation_type) in FILE_TYPES
+            else record_line(_record(numbered + i, op, dep_keys, None).as_json())
+            for i, op in enumerate(ops, start=1)
+        ]
+        page = _Page(ops, dep_keys, lines, numbered + 1)
+        numbered += len(ops)
+        return page
 
     # The next page is read from the queue while the worker writes this one's files.
-    coming: asyncio.Future[tuple[list[Operation], dict[int, str]]] = asyncio.ensure_future(
-        page_after(None)
-    )
+    coming: asyncio.Future[_Page] = asyncio.ensure_future(page_after(None))
     try:
         while True:
-            ops, dep_keys = await coming
+            page = await coming
+            ops = page.ops
             if not ops:
                 break
             coming = asyncio.ensure_future(page_after(ops[-1].id))
-            await asyncio.to_thread(writer.add_page, ops, dep_keys, roots)
+            await asyncio.to_thread(writer.add_page, page, roots)
             exported.extend(op.id for op in ops)
         manifest = await asyncio.to_thread(writer.finish)
     except BaseException:
@@ -202,6 +215,32 @@ async def _dependency_keys(queue: OfflineQueueManager, ops: Sequence[Operation])
         for op_id, key in keys.items()
         if states.get(key, (0, ""))[1] != OperationStatus.COMPLETED.value
     }
+
+
+@dataclass(frozen=True, slots=True)
+class _Page:
+    """A page of operations to write: each one's record line, when it was made ahead."""
+
+    ops: list[Operation]
+    dep_keys: dict[int, str]
+    lines: list[bytes | None]
+    first: int  # the number of its first operation in the bundle
+
+
+def _record(number: int, op: Operation, dep_keys: dict[int, str], files: FileList | None) -> Record:
+    return Record(
+        number=number,
+        idempotency_key=op.idempotency_key,
+        operation_type=str(op.operation_type),
+        payload=op.payload,
+        priority=op.priority,
+        max_attempts=op.max_attempts,
+        conflict_strategy=None if op.conflict_strategy is None else str(op.conflict_strategy),
+        resource_key=op.resource_key,
+        depends_on=tuple(dep_keys[d] for d in op.depends_on if d in dep_keys),
+        files=files,
+        source_id=op.id,
+    )
 
 
 def _make_folder(folder: Path) -> bool:
@@ -276,33 +315,19 @@ class _BundleWriter:
         self.by_type: dict[str, int] = {}
         self.mtime = int(datetime.now(UTC).timestamp())
 
-    def add_page(
-        self, ops: Sequence[Operation], dep_keys: dict[int, str], roots: Sequence[str]
-    ) -> None:
+    def add_page(self, page: _Page, roots: Sequence[str]) -> None:
         opened: list[tuple[int, Operation, _Sources]] = []
         try:
             records: list[bytes] = []
-            for op in ops:
-                self.count += 1
-                sources = _open_sources(op, roots)
-                if sources is not None:
-                    opened.append((self.count, op, sources))
-                record = Record(
-                    number=self.count,
-                    idempotency_key=op.idempotency_key,
-                    operation_type=str(op.operation_type),
-                    payload=op.payload,
-                    priority=op.priority,
-                    max_attempts=op.max_attempts,
-                    conflict_strategy=None
-                    if op.conflict_strategy is None
-                    else str(op.conflict_strategy),
-                    resource_key=op.resource_key,
-                    depends_on=tuple(dep_keys[d] for d in op.depends_on if d in dep_keys),
-                    files=None if sources is None else sources.files,
-                    source_id=op.id,
-                )
-                records.append(record_line(record.as_json()))
+            for number, (op, line) in enumerate(zip(page.ops, page.lines, strict=True), page.first):
+                self.count = number
+                if line is None:
+                    sources = _open_sources(op, roots)
+                    if sources is not None:
+                        opened.append((number, op, sources))
+                    files = None if sources is None else sources.files
+                    line = record_line(_record(number, op, page.dep_keys, files).as_json())
+                records.append(line)
                 kind = str(op.operation_type)
                 self.by_type[kind] = self.by_type.get(kind, 0) + 1
             self.pages += 1
