@@ -19,8 +19,10 @@ of the disk (at the full size, where both wait for the disk, export took 1.07x i
 Import checks every part's hash first, then stages the files and adds the operations in
 one transaction; its ratio is printed for reference.
 
-Targets: export within 1.2x of tar then fsync; memory flat in the size (the process's peak
-resident memory grows by less than 256 MB however large the bundle). Exits 1 on a miss.
+Each export figure is the best of ``--rounds`` rounds (3 by default, 1 with ``--full``),
+tar's too. Targets: export within 1.2x of tar then fsync; memory flat in the size (the
+process's peak resident memory grows by less than 256 MB however large the bundle).
+Exits 1 on a miss.
 """
 
 from __future__ import annotations
@@ -125,26 +127,39 @@ async def run(args: argparse.Namespace) -> int:
     operations = 100_000 if args.full else args.operations
     total = (5 * 1000**3) if args.full else args.megabytes * 1000**2
     shards = max(1, min(operations, total // (50 * 1000**2) or 1, 200))
+    rounds = args.rounds or (1 if args.full else 3)
     with tempfile.TemporaryDirectory(dir=args.folder, prefix="bench-transfer-") as raw:
         root = Path(raw)
         print(f"{operations} operations, {total / 1e9:.2f} GB in {shards} files, in {root}")
         files = make_files(root / "files", shards, total)
         async with OfflineQueueManager(root / "offline.db") as queue:
             await fill_queue(queue, operations, files)
-            read_once(files)
             archive = root / "baseline.tar"
-            plain_tar = timed_tar("-cf", str(archive), "-C", str(root), "files")
-            archive.unlink()
-            read_once(files)
-            tar_out = timed_tar("-cf", str(archive), "-C", str(root), "files", durable=archive)
-            archive.unlink()
-            read_once(files)
-            before = peak_rss()
-            start = time.perf_counter()
-            result = await export_bundle(queue, root / "bundle", part_size=args.part_size)
-            ours_out = time.perf_counter() - start
-            export_growth = peak_rss() - before
-        assert result.operations == operations
+            plain_tar = tar_out = ours_out = float("inf")
+            export_growth = 0
+            # The best of a few rounds of each: the machine is shared, and a round that
+            # another process slowed down says nothing about either.
+            for round_number in range(rounds):
+                read_once(files)
+                plain_tar = min(plain_tar, timed_tar("-cf", str(archive), "-C", str(root), "files"))
+                archive.unlink()
+                read_once(files)
+                durable = timed_tar("-cf", str(archive), "-C", str(root), "files", durable=archive)
+                tar_out = min(tar_out, durable)
+                archive.unlink()
+                read_once(files)
+                before = peak_rss()
+                start = time.perf_counter()
+                result = await export_bundle(
+                    queue, root / f"bundle-{round_number}", everything=True,
+                    part_size=args.part_size,
+                )  # fmt: skip
+                ours_out = min(ours_out, time.perf_counter() - start)
+                export_growth = max(export_growth, peak_rss() - before)
+                assert result.operations == operations
+                if round_number < rounds - 1:
+                    shutil.rmtree(root / f"bundle-{round_number}")
+        bundle = root / f"bundle-{rounds - 1}"
         read_once(files)
         timed_tar("-cf", str(root / "baseline.tar"), "-C", str(root), "files")
         (root / "unpacked").mkdir()
@@ -156,7 +171,7 @@ async def run(args: argparse.Namespace) -> int:
         async with OfflineQueueManager(root / "connected.db") as queue:
             before = peak_rss()
             start = time.perf_counter()
-            imported = await import_bundle(queue, root / "bundle", staging_root=root / "staged")
+            imported = await import_bundle(queue, bundle, staging_root=root / "staged")
             ours_in = time.perf_counter() - start
             import_growth = peak_rss() - before
         assert imported.added == operations
@@ -188,6 +203,9 @@ def main() -> int:
     parser.add_argument("--megabytes", type=int, default=1000)
     parser.add_argument("--folder", default=None, help="where to work (default: the temp dir)")
     parser.add_argument("--part-size", type=int, default=None)
+    parser.add_argument(
+        "--rounds", type=int, default=None, help="best of N (default 3, or 1 with --full)"
+    )
     return asyncio.run(run(parser.parse_args()))
 
 

@@ -47,6 +47,7 @@ from peft_studio_offline.core.transfer._records import (
     load_line,
     parse_record,
     record_line,
+    safe_relative,
 )
 from peft_studio_offline.core.transfer._staging import absolute
 
@@ -267,9 +268,7 @@ class _StreamReader:
         number, relative = int(found.group(1)), found.group(2)
         record = self.page.get(number)
         if record is None or relative not in self.waiting.get(number, {}):
-            from peft_studio_offline.core.transfer._records import safe_relative
-
-            safe_relative(relative, self.where)
+            safe_relative(relative, self.where)  # a path that leaves is named as such
             raise BundleError(
                 f"The bundle {self.where} holds a file {member.name!r} that no operation of"
                 " it lists; nothing was imported."
