@@ -165,14 +165,9 @@ class Runtime:
         """Write the operations not exported yet (``everything``: those awaiting a receipt
         and failed ones too) with their files into a bundle folder (``core.transfer``),
         encrypted to ``recipients`` (age or SSH public keys) when any are given."""
-        from peft_studio_offline.core.mlflow_local._artifacts import staging_root_for
-        from peft_studio_offline.core.transfer import (
-            TransferProgress,
-            export_bundle,
-            sendable_roots,
-        )
+        from peft_studio_offline.core.transfer import TransferProgress, export_bundle, export_roots
 
-        roots = sendable_roots(self.settings, staging_root_for(self.db_path))
+        roots = export_roots(self.settings, self.db_path)
         result = await export_bundle(
             self.queue,
             path,

@@ -22,7 +22,11 @@ from peft_studio_offline.core.transfer._receipts import (
     export_receipt,
     import_receipt,
 )
-from peft_studio_offline.core.transfer._staging import sendable_roots, transfers_root
+from peft_studio_offline.core.transfer._staging import (
+    export_roots,
+    sendable_roots,
+    transfers_root,
+)
 
 __all__ = [
     "FORMAT_VERSION",
@@ -37,6 +41,7 @@ __all__ = [
     "TransferProgress",
     "export_bundle",
     "export_receipt",
+    "export_roots",
     "export_statuses",
     "import_bundle",
     "import_receipt",

@@ -26,6 +26,14 @@ def transfers_root(paths: AppPaths) -> Path:
     return paths.data_dir / TRANSFERS_FOLDER
 
 
+def export_roots(settings: Settings, db_path: Path) -> tuple[str, ...]:
+    """The folders an export of the queue at ``db_path`` may read files from: those sending
+    them would, the MLflow endpoint's staged artifacts included."""
+    from peft_studio_offline.core.mlflow_local._artifacts import staging_root_for
+
+    return sendable_roots(settings, staging_root_for(db_path))
+
+
 def sendable_roots(settings: Settings, *extra: Path) -> tuple[str, ...]:
     """The folders files may leave from: the user's, plus the app's own copies (imported
     files, and ``extra`` such as staged artifacts) when the user named any."""
