@@ -144,7 +144,7 @@ async def count_points(rest: MlflowRestClient, run_id: str, per_step: int) -> in
     return total
 
 
-async def main() -> None:
+async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--points", type=int, default=100_000)
     parser.add_argument("--per-step", type=int, default=4, choices=range(1, len(KEYS) + 1))
@@ -154,6 +154,7 @@ async def main() -> None:
     parser.add_argument("--uri", help="an MLflow tracking server to use instead of starting one")
     args = parser.parse_args()
     points = args.points - args.points % args.per_step
+    ok = False
 
     with tempfile.TemporaryDirectory(prefix="mlflow-bench-") as tmp:
         folder = Path(tmp)
@@ -201,7 +202,8 @@ async def main() -> None:
         finally:
             if server is not None:
                 server.stop()
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    raise SystemExit(asyncio.run(main()))

@@ -58,7 +58,7 @@ def describe(times: list[float]) -> str:
     return f"median {statistics.median(ordered):6.2f} ms, p99 {p99:6.2f} ms"
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=500)
     args = parser.parse_args()
@@ -89,7 +89,12 @@ def main() -> None:
     print(f"  real MLflow server on loopback: {describe(direct)}")
     print(f"  local endpoint, server gone:    {describe(local)}")
     print(f"  ratio of medians: {ratio:.2f} (target <= {TARGET_RATIO})")
+    if ratio > TARGET_RATIO:
+        print("MISSED: the ratio of medians")
+        return 1
+    print("Target met.")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

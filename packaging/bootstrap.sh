@@ -20,12 +20,14 @@ cd "$repo"
 
 say() { printf '==> %s\n' "$*" >&2; }
 
-# Libraries the Qt wheels load even offscreen, plus the validators for the desktop files.
+# Libraries the Qt wheels load even offscreen, plus the validators for the desktop files,
+# and a Secret Service (GNOME Keyring on a D-Bus session) for the keyring tests.
 debian_packages=(
   libegl1 libgl1 libglib2.0-0 libfontconfig1 libdbus-1-3 libxkbcommon0 libxkbcommon-x11-0
   libx11-xcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
   libxcb-render-util0 libxcb-shape0 libxcb-xfixes0 libxcb-xkb1 libxcb-xinerama0
   fonts-dejavu-core desktop-file-utils appstream xvfb xauth iproute2 nftables
+  dbus gnome-keyring
 )
 
 install_debian_packages() {

@@ -1,12 +1,17 @@
 """Refresh the README screenshot: a realistic queue in the window, saved with grab().
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python packaging/screenshot.py [OUTPUT.png]
+        [--dark] [--scale FACTOR] [Qt options, e.g. -reverse]
 
 Builds a throw-away queue in a temporary folder (a few hundred operations of every type and
 status, with the errors and a conflict people meet), a loopback health endpoint so the
 window shows "Online", and saves the window to resources/screenshot.png (or OUTPUT.png).
 Also saves the details panel (``-details.png``) and the operations grouped by run
 (``-runs.png``) next to it.
+
+``--dark`` takes the pictures with a dark palette, ``--scale 2`` at 200 % (Qt's
+``QT_SCALE_FACTOR``), and Qt's own options go to the application: ``-reverse`` mirrors the
+layout as a right-to-left language does.
 """
 
 from __future__ import annotations
@@ -196,14 +201,55 @@ async def _shoot(output: Path) -> None:
     print(output)
 
 
+def _dark_palette() -> object:
+    """A dark palette like the ones desktops hand over in dark mode."""
+    from PySide6.QtGui import QColor, QPalette
+
+    palette = QPalette()
+    role = QPalette.ColorRole
+    for which, colour in (
+        (role.Window, "#2d2d2d"), (role.WindowText, "#f0f0f0"), (role.Base, "#1e1e1e"),
+        (role.AlternateBase, "#262626"), (role.Text, "#f0f0f0"), (role.Button, "#353535"),
+        (role.ButtonText, "#f0f0f0"), (role.Highlight, "#3d8ee6"),
+        (role.HighlightedText, "#ffffff"), (role.PlaceholderText, "#9a9a9a"),
+        (role.ToolTipBase, "#353535"), (role.ToolTipText, "#f0f0f0"), (role.Link, "#6cb4ff"),
+    ):  # fmt: skip
+        palette.setColor(which, QColor(colour))
+    return palette
+
+
+def _options(argv: list[str]) -> tuple[Path, bool, str | None, list[str]]:
+    """(output, dark, scale, Qt's options) from the command line."""
+    output = ROOT / "resources" / "screenshot.png"
+    dark, scale, qt = False, None, []
+    items = iter(argv)
+    for argument in items:
+        if argument == "--dark":
+            dark = True
+        elif argument == "--scale":
+            scale = next(items)
+        elif argument.startswith("-"):
+            qt.append(argument)
+        else:
+            output = Path(argument)
+    return output, dark, scale, qt
+
+
 def main() -> int:
+    output, dark, scale, qt_options = _options(sys.argv[1:])
+    if scale:
+        os.environ["QT_SCALE_FACTOR"] = scale  # read when the application starts
+    from PySide6.QtGui import QPalette
     from PySide6.QtWidgets import QApplication
 
     from peft_studio_offline.gui.event_loop import new_event_loop
 
-    output = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "resources" / "screenshot.png"
-    app = QApplication.instance() or QApplication([])
+    app = QApplication.instance() or QApplication([sys.argv[0], *qt_options])
     assert isinstance(app, QApplication)
+    if dark:
+        palette = _dark_palette()
+        assert isinstance(palette, QPalette)
+        app.setPalette(palette)
     app.setQuitOnLastWindowClosed(False)  # closing the window must not stop the loop here
     with asyncio.Runner(loop_factory=lambda: new_event_loop(app)) as runner:
         runner.run(_shoot(output))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,12 +23,20 @@ from peft_studio_offline.core.enums import OperationType
 log = logging.getLogger("peft_studio_offline.client")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class HeldOperation:
     kind: OperationType
     payload: dict[str, Any]
     priority: int
-    dedup_key: str  # the same key on every try: one that was stored after all is not stored twice
+    # Made when the operation is first offered to the app's API, then the same on every try:
+    # one the server stored before its answer was lost is not stored twice. One written
+    # straight into the database needs none: that write's outcome is always known.
+    dedup_key: str | None = None
+
+    def shared_key(self) -> str:
+        if self.dedup_key is None:
+            self.dedup_key = f"client-{uuid.uuid4().hex}"
+        return self.dedup_key
 
 
 class NotStoredError(Exception):

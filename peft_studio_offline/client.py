@@ -22,30 +22,33 @@ serving app keeps in the data directory. Both are read when a client is first us
 
 from __future__ import annotations
 
-import asyncio
-import atexit
 import logging
 import math
 import os
 import threading
 import time
-import uuid
-from collections.abc import Coroutine, Mapping
-from concurrent.futures import TimeoutError as FutureTimeout
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
 from peft_studio_offline._client_backlog import Backlog, HeldOperation, NotStoredError
+from peft_studio_offline._client_buffer import Buffer
+from peft_studio_offline._client_direct import DirectQueue
 from peft_studio_offline.core.enums import OperationType, parse_operation_type
 from peft_studio_offline.core.errors import InvalidOperationError, PeftStudioOfflineError
+
+if TYPE_CHECKING:
+    from peft_studio_offline.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
 URL_VARIABLE = "PEFT_STUDIO_OFFLINE_API_URL"
 TOKEN_VARIABLE = "PEFT_STUDIO_OFFLINE_API_TOKEN"
 API_PREFIX = "/api/offline"
+DURABILITY_MODES = ("durable", "buffered")
+DEFAULT_BUFFER_WINDOW = 0.05  # seconds: the most a buffered client can lose to a kill
 
 T = TypeVar("T")
 
@@ -60,6 +63,13 @@ class OfflineClient:
     ``api_url``/``token`` default to the environment, then to the files of a serving app;
     ``use_api=False`` always writes to the database. ``timeout`` bounds each HTTP request;
     ``retry_api_after`` is how long a server that failed is left alone.
+
+    ``durability="durable"`` (the default): a call returns once its operation is stored
+    (committed to disk, or accepted by the app). ``"buffered"``: a call returns once its
+    operation is checked, in microseconds, and returns None; a background thread stores
+    what was logged every ``buffer_window`` seconds (0.05), and at ``close()``, at exit and
+    on SIGTERM. What was logged in the last ``buffer_window`` seconds is lost if the
+    process is killed outright (SIGKILL, power loss), like MLflow's asynchronous logging.
     """
 
     def __init__(
@@ -71,8 +81,19 @@ class OfflineClient:
         use_api: bool = True,
         timeout: float = 2.0,
         retry_api_after: float = 30.0,
+        durability: str = "durable",
+        buffer_window: float = DEFAULT_BUFFER_WINDOW,
     ) -> None:
+        if durability not in DURABILITY_MODES:
+            raise ClientError(
+                f"durability is one of {', '.join(DURABILITY_MODES)}, not {durability!r}."
+            )
+        if not isinstance(buffer_window, int | float) or not 0 < buffer_window <= 60:
+            raise ClientError(
+                f"buffer_window is seconds above 0 and up to 60, not {buffer_window!r}."
+            )
         self.db_path = Path(db_path).expanduser() if db_path is not None else None
+        self.durability = durability
         self._api_url = api_url
         self._token = token
         self.use_api = use_api
@@ -80,8 +101,12 @@ class OfflineClient:
         self.retry_api_after = retry_api_after
         self._api_down_until = 0.0
         self._http: httpx.Client | None = None
-        self._direct: _DirectQueue | None = None
+        self._direct: DirectQueue | None = None
         self._backlog = Backlog()
+        self._buffer = (
+            Buffer(self._deliver_group, buffer_window) if durability == "buffered" else None
+        )
+        self._settings: Settings | None = None  # what a buffered call is checked against
         self._lock = threading.Lock()
         self._pid = os.getpid()
 
@@ -104,14 +129,16 @@ class OfflineClient:
         """
         if not isinstance(metrics, Mapping):
             raise ClientError("metrics must be a mapping of names to numbers.")
-        moment = int((time.time() if timestamp is None else timestamp) * 1000)
-        entries: list[dict[str, Any]] = []
-        for key, raw in metrics.items():
-            entry: dict[str, Any] = {"key": key, "value": _number(raw), "timestamp": moment}
-            if step is not None:
-                entry["step"] = int(step)
-            entries.append(entry)
-        payload: dict[str, Any] = {"run_id": run_id, "metrics": entries}
+        values = {key: _number(raw) for key, raw in metrics.items()}
+        payload: dict[str, Any] = {"run_id": run_id}
+        if timestamp is None:
+            # The submit path gives each metric this step and the time it is queued.
+            payload["metrics"] = values
+        else:
+            moment = int(timestamp * 1000)
+            payload["metrics"] = [
+                {"key": key, "value": value, "timestamp": moment} for key, value in values.items()
+            ]
         if step is not None:
             payload["step"] = int(step)
         return self.enqueue(OperationType.METRIC_LOG, payload, priority)
@@ -234,9 +261,10 @@ class OfflineClient:
             raise ClientError(f"The payload must be a JSON object, not {type(payload).__name__}.")
         if os.getpid() != self._pid:
             self._forget_parent()
-        # The same key on both paths: an operation the server stored before its answer was
-        # lost is found again rather than stored twice.
-        operation = HeldOperation(kind, dict(payload), priority, f"client-{uuid.uuid4().hex}")
+        if self._buffer is not None:
+            self._buffer.add(HeldOperation(kind, self._prepared(kind, payload), priority))
+            return None
+        operation = HeldOperation(kind, dict(payload), priority)
         if len(self._backlog) and not (self._backlog.due() and self._backlog.flush(self._deliver)):
             # Older work waits in memory: this one queues behind it, in the order made.
             self._backlog.hold(operation, "older operations are still waiting to be queued")
@@ -249,31 +277,66 @@ class OfflineClient:
 
     @property
     def held_in_memory(self) -> int:
-        """How many operations wait in memory because nothing could store them yet."""
-        return len(self._backlog)
+        """How many operations wait in memory: because nothing could store them yet, or, in
+        a buffered client, for the next group to be stored."""
+        return len(self._backlog) + (0 if self._buffer is None else len(self._buffer))
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Store what a buffered client holds now; True once it is stored (or handed to the
+        in-memory backlog because nothing could store it). A durable client holds nothing."""
+        return True if self._buffer is None else self._buffer.flush(timeout)
+
+    def _prepared(self, kind: OperationType, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """A buffered call's checks, made before it returns: bad input still raises."""
+        from peft_studio_offline.core.settings import Settings as LoadedSettings
+        from peft_studio_offline.core.submit import prepare_sync
+
+        if self._settings is None:
+            self._settings = LoadedSettings.load()
+        try:
+            return prepare_sync(kind, payload, settings=self._settings)
+        except InvalidOperationError as exc:
+            raise ClientError(str(exc)) from None
+
+    def _deliver_group(self, group: list[HeldOperation]) -> None:
+        """A buffered client's group, on its thread: to the app one by one when it serves,
+        else into the database in one commit; held in the backlog when neither takes it."""
+        if len(self._backlog) and not (self._backlog.due() and self._backlog.flush(self._deliver)):
+            for operation in group:
+                self._backlog.hold(operation, "older operations are still waiting to be queued")
+            return
+        if self.use_api and time.monotonic() >= self._api_down_until and self._client():
+            for index, operation in enumerate(group):
+                try:
+                    self._deliver(operation)
+                except NotStoredError as exc:
+                    for rest in group[index:]:
+                        self._backlog.hold(rest, str(exc))
+                    return
+            return
+        try:
+            self._direct_queue().enqueue_many((op.kind, op.payload, op.priority) for op in group)
+        except (PeftStudioOfflineError, OSError) as exc:
+            for operation in group:
+                self._backlog.hold(operation, str(exc))
 
     def _deliver(self, operation: HeldOperation) -> int:
         """Through the app's API when it answers, else into the database; raises
         ``NotStoredError`` when neither takes it."""
-        kind, payload, priority, dedup_key = (
-            operation.kind,
-            operation.payload,
-            operation.priority,
-            operation.dedup_key,
-        )
+        kind, payload, priority = operation.kind, operation.payload, operation.priority
         if self.use_api and time.monotonic() >= self._api_down_until:
-            sent = self._send(kind, dict(payload), priority, dedup_key)
+            sent = self._send(kind, dict(payload), priority, operation.shared_key())
             if sent is not None:
                 return sent
-        return self._store(kind, dict(payload), priority, dedup_key)
+        return self._store(kind, dict(payload), priority, operation.dedup_key)
 
     def _forget_parent(self) -> None:
-        """In a forked child (a data-loader worker): the parent's thread and sockets are not
-        ours; start afresh rather than wait on them."""
+        """In a forked child (a data-loader worker): the parent's sockets are not ours; start
+        afresh rather than wait on them. The database path is kept: it opens a connection of
+        the child's own and leaves the parent's alone."""
         self._pid = os.getpid()
         self._lock = threading.Lock()
         self._http = None
-        self._direct = None
         self._backlog = Backlog()  # what the parent holds is the parent's to queue
         self._api_down_until = 0.0
 
@@ -281,6 +344,8 @@ class OfflineClient:
         if os.getpid() != self._pid:
             self._forget_parent()
             return
+        if self._buffer is not None:
+            self._buffer.close()
         if len(self._backlog) and not self._backlog.flush(self._deliver):
             self._backlog.abandon()
         with self._lock:
@@ -329,21 +394,21 @@ class OfflineClient:
         return None
 
     def _store(
-        self, kind: OperationType, payload: dict[str, Any], priority: int, dedup_key: str
+        self, kind: OperationType, payload: dict[str, Any], priority: int, dedup_key: str | None
     ) -> int:
         """Straight into the database; ``NotStoredError`` when the database refuses."""
         try:
-            with self._lock:
-                if self._direct is None:
-                    self._direct = _DirectQueue(self.db_path)
-                direct = self._direct
-            return direct.enqueue(kind, payload, priority, dedup_key)
+            return self._direct_queue().enqueue(kind, payload, priority, dedup_key)
         except InvalidOperationError as exc:
             raise ClientError(str(exc)) from None
-        except FutureTimeout:
-            raise NotStoredError("The queue database did not answer within 30 s.") from None
         except (PeftStudioOfflineError, OSError) as exc:
             raise NotStoredError(str(exc)) from None
+
+    def _direct_queue(self) -> DirectQueue:
+        with self._lock:
+            if self._direct is None:
+                self._direct = DirectQueue(self.db_path)
+            return self._direct
 
     def _client(self) -> httpx.Client | None:
         with self._lock:
@@ -365,8 +430,12 @@ class OfflineClient:
         token = self._token or os.environ.get(TOKEN_VARIABLE, "").strip() or None
         if url and token:
             return url, token
-        from peft_studio_offline.api.discovery import read_server_info, server_file
-        from peft_studio_offline.api.token import TokenFileError, read_token
+        from peft_studio_offline.api import (
+            TokenFileError,
+            read_server_info,
+            read_token,
+            server_file,
+        )
         from peft_studio_offline.core.paths import AppPaths
 
         paths = AppPaths.from_environment()
@@ -387,49 +456,6 @@ class OfflineClient:
             if self._http is not None:
                 self._http.close()
                 self._http = None  # found again (maybe at a new port) next time
-
-
-class _DirectQueue:
-    """The queue database on a private event loop thread, for callers without a loop.
-
-    One queue stays open for the client's life, so logging every step costs one commit,
-    not a reopen. The thread is a daemon and the queue is closed at exit.
-    """
-
-    def __init__(self, db_path: Path | None) -> None:
-        from peft_studio_offline.core.runtime import Runtime
-
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._loop.run_forever, name="peft-studio-offline client", daemon=True
-        )
-        self._thread.start()
-        self._runtime = Runtime(db_path=db_path)
-        atexit.register(self.close)
-
-    def enqueue(
-        self, kind: OperationType, payload: dict[str, Any], priority: int, dedup_key: str
-    ) -> int:
-        # The core's one submit path, as the API takes when the app is running.
-        result: int = self._call(self._runtime.submit(kind, payload, priority, dedup_key=dedup_key))
-        return result
-
-    def _call(self, coroutine: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
-        future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
-        return future.result(timeout)
-
-    def close(self) -> None:
-        atexit.unregister(self.close)
-        if self._loop.is_closed():
-            return
-        try:
-            self._call(self._runtime.close(), timeout=10.0)
-        except Exception as exc:
-            log.warning("Closing the queue failed: %s", exc)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=5.0)
-        if not self._thread.is_alive():
-            self._loop.close()
 
 
 def _number(raw: object) -> object:

@@ -2,10 +2,11 @@
 
 Starts Qt on the window's event loop (on the real platform when a display is set, which is
 checked first; offscreen otherwise), opens a queue in a temporary folder (the user's own
-queue and settings are never touched), enqueues, reads and deletes an operation, answers one
-request of the local API in-process, builds the main window, then quits. Prints one line per
-step and returns 0 when every step passed, 1 otherwise. Used to check a built bundle, where
-a module or Qt plugin left out shows up here rather than on a user's machine.
+queue and settings are never touched), enqueues, reads and deletes an operation, encrypts
+and opens a queued secret (its key kept in that folder), answers one request of the local
+API in-process, builds the main window, then quits. Prints one line per step and returns 0
+when every step passed, 1 otherwise. Used to check a built bundle, where a module or Qt
+plugin left out shows up here rather than on a user's machine.
 """
 
 from __future__ import annotations
@@ -126,6 +127,7 @@ async def _checks(folder: Path) -> None:
     runtime = Runtime(settings)
     try:
         await _check_queue(runtime)
+        _check_secrets(folder)
         await _optional("api", "peft_studio_offline.api.app", lambda: _check_api(runtime))
         await _optional(
             "window", "peft_studio_offline.gui.main_window", lambda: _check_window(runtime)
@@ -158,10 +160,25 @@ async def _check_queue(runtime: Any) -> None:
     _passed("queue", f"enqueue, read, count and delete in {queue.db_path}")
 
 
+def _check_secrets(folder: Path) -> None:
+    """A queued secret is encrypted and opened again (the cipher library is there); the key
+    is kept in the temporary folder, never in the user's keyring."""
+    from peft_studio_offline.core.credentials import CredentialStore
+    from peft_studio_offline.core.sealing import PayloadSealer
+
+    sealer = PayloadSealer(CredentialStore(AppPaths.under(folder), "file"))
+    payload = {"headers": {"Authorization": "Bearer self-test-secret-0123"}}
+    sealed = sealer.seal(payload)
+    if "self-test-secret-0123" in repr(sealed) or sealer.unseal(sealed) != payload:
+        raise RuntimeError("a queued secret was not encrypted and opened again")
+    _passed("secrets", "a queued secret encrypted and opened again")
+
+
 async def _check_api(runtime: Any) -> str:
     import httpx
 
-    create_app = importlib.import_module("peft_studio_offline.api.app").create_app
+    from peft_studio_offline.api import create_app
+
     token = "self-test-token-0123456789abcdef"
     transport = httpx.ASGITransport(app=create_app(runtime, token))
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
@@ -178,7 +195,8 @@ async def _check_api(runtime: Any) -> str:
 
 
 async def _check_window(runtime: Any) -> str:
-    main_window = importlib.import_module("peft_studio_offline.gui.main_window")
+    from peft_studio_offline.gui import main_window
+
     window = main_window.MainWindow(
         runtime.queue, runtime.monitor, runtime.engine, paths=runtime.settings.paths
     )

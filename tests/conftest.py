@@ -4,6 +4,10 @@ import os
 
 # Before anything imports Qt: with no display, QApplication would abort the whole run.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Before anything asks keyring for its backend (it keeps the first answer): no test reads or
+# writes the user's keyring, nor picks a backend class that a test module defines. A test of
+# the keyring passes its backend, or runs a child process on a Secret Service of its own.
+os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
 
 import gc
 from collections.abc import Iterator

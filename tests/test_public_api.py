@@ -73,3 +73,25 @@ print('ok')
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+def test_the_http_api_face_resolves_every_name() -> None:
+    from peft_studio_offline import api
+
+    for name in api.__all__:
+        assert getattr(api, name) is not None, name
+
+
+def test_finding_a_serving_app_does_not_load_the_web_stack() -> None:
+    """A training script asks the API's face for the discovery file and the token only."""
+    code = (
+        "import sys\n"
+        "from peft_studio_offline.api import read_server_info, read_token, server_file\n"
+        "from peft_studio_offline.client import OfflineClient\n"
+        "loaded = sorted(m for m in ('fastapi', 'uvicorn', 'starlette') if m in sys.modules)\n"
+        "print(','.join(loaded))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "", f"the web stack was loaded: {result.stdout}"

@@ -25,7 +25,7 @@ def test_self_test_passes_and_leaves_the_users_files_alone(tmp_path: Path) -> No
     home = tmp_path / "home"
     result = run(home)
     assert result.returncode == 0, result.stdout + result.stderr
-    for step in ("queue", "api", "window"):
+    for step in ("queue", "secrets", "api", "window"):
         assert f"  ok  {step}" in result.stdout, result.stdout
     assert "platform offscreen" in result.stdout
     assert result.stdout.rstrip().splitlines()[-1].startswith("self-test passed")

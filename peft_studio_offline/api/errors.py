@@ -22,6 +22,7 @@ from peft_studio_offline.core.errors import (
     StorageFullError,
     UploadNotAllowedError,
 )
+from peft_studio_offline.core.sealing import SecretsUnavailableError
 from peft_studio_offline.core.transfer import TransferError
 
 log = logging.getLogger(__name__)
@@ -175,8 +176,8 @@ def status_for(exc: PeftStudioOfflineError) -> int:
         return 422
     if isinstance(exc, InvalidOperationError):
         return 422
-    if isinstance(exc, QueueLockedError):
-        return 503
+    if isinstance(exc, QueueLockedError | SecretsUnavailableError):
+        return 503  # the keyring may answer again: the client keeps the operation and retries
     if isinstance(exc, StorageFullError):
         return 507
     return 500

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from peft_studio_offline.api.app import PREFIX, create_app
 from peft_studio_offline.api.discovery import (
@@ -45,8 +45,9 @@ HEADER_TIMEOUT = 10.0
 MAX_CONNECTIONS = 128
 
 
-class _HeaderDeadline(H11Protocol):
-    """uvicorn's HTTP/1.1 protocol with a deadline for each request's headers.
+class _HeaderDeadline(HttpToolsProtocol):
+    """uvicorn's HTTP/1.1 protocol (its httptools one) with a deadline for each request's
+    headers.
 
     uvicorn times out idle kept-alive connections only until their first byte: a request
     whose headers never end was held open without limit. A request has arrived when the

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from peft_studio_offline.cli._parser import PROG, USAGE_ERROR, UsageError, build_parser
+from peft_studio_offline.cli._qt_arguments import split_qt_arguments
 
 if TYPE_CHECKING:
     from peft_studio_offline.core.settings import Settings
@@ -32,7 +33,7 @@ BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a writer whose read
 # Commands that only read or change what exists: on a --db path with no queue they say so
 # instead of creating an empty database there (a mistyped path would hide the real queue).
 NEEDS_EXISTING_QUEUE = frozenset(
-    {"list", "show", "stats", "status", "sync", "delete", "move-aside"}
+    {"list", "show", "stats", "status", "sync", "delete", "move-aside", "rotate-key"}
 )
 
 
@@ -41,11 +42,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     from peft_studio_offline import __version__
 
     args_list = list(sys.argv[1:] if argv is None else argv)
-    if not args_list:
-        return _window([])
+    # Qt's own options (-reverse, -platform NAME, -style NAME...) are the window's.
+    ours, qt_options = split_qt_arguments(args_list)
+    if not ours:
+        return _window(args_list)
     has_self_test = importlib.util.find_spec("peft_studio_offline.selftest") is not None
     parser = build_parser(__version__, has_self_test)
-    args = parser.parse_args(args_list)
+    args = parser.parse_args(ours)
+    if qt_options and args.command is not None:
+        args = parser.parse_args(args_list)  # refused as usual: a command takes none of them
     if getattr(args, "self_test", False):
         return _quiet_on_closed_pipe(_self_test)
     if args.command is None:
@@ -126,8 +131,10 @@ def _configure_logging(settings: Settings) -> Path | None:
 
 def _window(argv: list[str]) -> int:
     """The desktop window, or one sentence saying why it cannot open."""
+    chosen = any(a == "-platform" or a.startswith("-platform=") for a in argv)
     if sys.platform.startswith("linux") and not (
-        os.environ.get("DISPLAY")
+        chosen  # -platform offscreen (or vnc, eglfs...) needs no display
+        or os.environ.get("DISPLAY")
         or os.environ.get("WAYLAND_DISPLAY")
         or os.environ.get("QT_QPA_PLATFORM")
     ):
@@ -137,7 +144,7 @@ def _window(argv: list[str]) -> int:
         )
         return FAILED
     try:
-        gui_main = importlib.import_module("peft_studio_offline.gui.app").main
+        from peft_studio_offline.gui.app import main as gui_main
     except ImportError as exc:
         _error(f"The window cannot open: Qt is not available ({exc}).")
         return FAILED
@@ -158,7 +165,8 @@ def _quiet_on_closed_pipe(command: Callable[[], int]) -> int:
 
 
 def _self_test() -> int:
-    run_self_test = importlib.import_module("peft_studio_offline.selftest").run_self_test
+    from peft_studio_offline.selftest import run_self_test
+
     return int(run_self_test() or 0)
 
 

@@ -224,7 +224,7 @@ async def sync(args: argparse.Namespace, runtime: Runtime) -> int:
 
 
 async def status(args: argparse.Namespace, runtime: Runtime) -> int:
-    from peft_studio_offline.api.discovery import read_server_info, server_file
+    from peft_studio_offline.api import read_server_info, server_file
 
     monitor = runtime.monitor
     await monitor.check_connectivity()
@@ -289,6 +289,16 @@ async def move_aside(args: argparse.Namespace, runtime: Runtime) -> int:
     )
 
 
+async def rotate_key(args: argparse.Namespace, runtime: Runtime) -> int:
+    kid = await runtime.rotate_payload_key()
+    out(
+        json.dumps({"key": kid})
+        if args.json
+        else f"The secrets of queued operations are now encrypted with the key {kid}."
+    )
+    return OK
+
+
 COMMANDS: dict[str, Command] = {
     "enqueue": enqueue,
     "list": list_operations,
@@ -298,6 +308,7 @@ COMMANDS: dict[str, Command] = {
     "sync": sync,
     "status": status,
     "move-aside": move_aside,
+    "rotate-key": rotate_key,
 }
 
 

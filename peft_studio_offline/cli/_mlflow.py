@@ -30,8 +30,7 @@ _PROBE_TIMEOUT = 2.0
 
 def serving_url(runtime: Runtime) -> str | None:
     """The base URL of an app serving this data directory's API now, if one answers."""
-    from peft_studio_offline.api.discovery import read_server_info, server_file
-    from peft_studio_offline.api.token import read_token
+    from peft_studio_offline.api import read_server_info, read_token, server_file
 
     info = read_server_info(server_file(runtime.settings.paths.data_dir))
     token = read_token(runtime.settings.paths.token_file)
@@ -55,7 +54,7 @@ def exports(url: str, token: str) -> dict[str, str]:
 
 
 async def mlflow_env(args: argparse.Namespace, runtime: Runtime) -> int:
-    from peft_studio_offline.api.token import load_or_create_token
+    from peft_studio_offline.api import load_or_create_token
 
     token = load_or_create_token(runtime.settings.paths.token_file)
     url = await asyncio.to_thread(serving_url, runtime)
@@ -73,8 +72,7 @@ async def mlflow_env(args: argparse.Namespace, runtime: Runtime) -> int:
 
 
 async def run_command(args: argparse.Namespace, runtime: Runtime) -> int:
-    from peft_studio_offline.api.server import ApiServer, PortInUseError
-    from peft_studio_offline.api.token import load_or_create_token
+    from peft_studio_offline.api import ApiServer, PortInUseError, load_or_create_token
     from peft_studio_offline.cli._parser import UsageError
 
     command = [part for part in args.cmd if part != "--"] if args.cmd[:1] == ["--"] else args.cmd

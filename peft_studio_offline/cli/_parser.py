@@ -142,7 +142,14 @@ def build_parser(version: str, self_test: bool) -> argparse.ArgumentParser:
         help="keep an unreadable queue database aside (renamed) and start a new queue",
     )
     _add_json(move_aside, 'print {"moved_to": PATH}')
-    for sub in (enqueue, listing, show, delete, stats, sync, status, serve, move_aside, run):
+    rotate_key = commands.add_parser(
+        "rotate-key",
+        help="encrypt the secrets inside queued operations with a new key, and drop the old one",
+    )
+    _add_json(rotate_key, 'print {"key": ID}')
+    for sub in (
+        enqueue, listing, show, delete, stats, sync, status, serve, move_aside, run, rotate_key,
+    ):  # fmt: skip
         _add_db(sub, top=False)
     _add_transfer(commands)
     return parser
@@ -219,6 +226,11 @@ def _add_transfer(commands: argparse._SubParsersAction[_Parser]) -> None:
         action="append",
         metavar="KEY",
         help="encrypt to this age (age1...) or SSH public key; repeatable",
+    )
+    export.add_argument(
+        "--without-secrets",
+        action="store_true",
+        help="keep operations holding secrets here instead of refusing an unencrypted bundle",
     )
     _add_json(export, "print the result as JSON")
     imports = actions.add_parser(

@@ -12,8 +12,7 @@ from peft_studio_offline.core.runtime import Runtime
 
 
 async def serve(args: argparse.Namespace, runtime: Runtime) -> int:
-    from peft_studio_offline.api.app import PREFIX
-    from peft_studio_offline.api.server import ApiServer, is_loopback, remote_warning
+    from peft_studio_offline.api import PREFIX, ApiServer, is_loopback, remote_warning
 
     server = ApiServer(
         runtime,

@@ -34,6 +34,7 @@ async def bundle(args: argparse.Namespace, runtime: Runtime) -> int:
                 operation_types=args.type,
                 part_size=args.part_size,
                 recipients=args.recipient or (),
+                without_secrets=args.without_secrets,
                 progress=report,
             )
         else:
@@ -50,6 +51,7 @@ async def bundle(args: argparse.Namespace, runtime: Runtime) -> int:
                 f"Exported {result.operations} operations ({result.files} files,"
                 f" {fmt.size(result.file_bytes)}) into {result.path}, {len(result.parts)}"
                 " part(s); they now wait for a receipt."
+                + (f" {result.left_out} holding secrets stayed here." if result.left_out else "")
             )
         return OK
     if args.json:

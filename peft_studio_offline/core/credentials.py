@@ -4,7 +4,8 @@ Settings hold only names (``[credentials]`` in ``settings.toml``); the secrets l
 system keyring under the service ``peft-studio-offline``. Where no keyring backend can be
 used (a headless server, a desktop without a secret service), the store says so
 (``fallback_reason``) and keeps them in ``credentials.toml`` in the config directory instead,
-a file only the user can read (0600, folder 0700). Secrets never go to the queue database.
+a file only the user can read (0600, folder 0700). Secrets never go to the queue database
+in plain text: those inside queued payloads are encrypted there (``core.sealing``).
 
 ``keyring`` is imported on first use, not at import: finding a backend can take a while.
 """
@@ -139,13 +140,16 @@ class CredentialStore:
 
     # --------------------------------------------------------------------- operations
 
-    def get(self, name: str) -> str | None:
-        """The secret called ``name``, or None when there is none (or ``name`` is empty)."""
+    def get(self, name: str, *, refresh: bool = False) -> str | None:
+        """The secret called ``name``, or None when there is none (or ``name`` is empty).
+
+        ``refresh`` reads it again rather than from memory (another process may change it).
+        """
         if not name:
             return None
         validate_name(name)
         with self._lock:
-            if name in self._cache:
+            if name in self._cache and not refresh:
                 return self._cache[name]
         self._resolve()
         if self._backend is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,14 +31,14 @@ class EventSource(Generic[EventT]):
 
     def __init__(self, name: str) -> None:
         self._name = name
-        self._subscribers: list[Callable[[EventT], None]] = []
+        self._subscribers: list[Callable[[EventT], object]] = []
 
-    def subscribe(self, callback: Callable[[EventT], None]) -> Callable[[], None]:
+    def subscribe(self, callback: Callable[[EventT], object]) -> Callable[[], None]:
         """Add ``callback``; returns a function that removes it again."""
         self._subscribers.append(callback)
         return lambda: self.unsubscribe(callback)
 
-    def unsubscribe(self, callback: Callable[[EventT], None]) -> None:
+    def unsubscribe(self, callback: Callable[[EventT], object]) -> None:
         if callback in self._subscribers:
             self._subscribers.remove(callback)
 
@@ -45,6 +46,17 @@ class EventSource(Generic[EventT]):
         for callback in list(self._subscribers):
             try:
                 callback(event)
+            except Exception:
+                log.exception("A subscriber to %s failed on %r", self._name, event)
+
+    async def emit_awaiting(self, event: EventT) -> None:
+        """``emit`` for subscribers that may be coroutine functions: each one's coroutine is
+        awaited before the next subscriber runs (the network monitor's callbacks)."""
+        for callback in list(self._subscribers):
+            try:
+                result: object = callback(event)
+                if inspect.isawaitable(result):
+                    await result
             except Exception:
                 log.exception("A subscriber to %s failed on %r", self._name, event)
 

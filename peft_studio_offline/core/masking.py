@@ -1,7 +1,10 @@
 """Hide secrets in everything shown (the window, the HTTP API, its event stream, the CLI).
 
-The stored payload keeps its secrets (the sync engine needs them); only what is shown is
-masked. Keys are matched after lower-casing and dropping ``-`` and ``_``, so
+What is shown is masked; what is stored is encrypted (``core.sealing``), by the same rules:
+a value under a secret key, and a string that masking would change, is kept in the queue as
+an envelope, ``{"$sealed": ..., "shown": <its masked text>}``, shown as that text.
+
+Keys are matched after lower-casing and dropping ``-`` and ``_``, so
 ``Authorization``, ``x-api-key``, ``access_token`` and ``db_password`` are all caught,
 while ``max_tokens`` is not. Every string is also masked as a log line is (``mask_text``):
 registered secrets, bearer values, ``key=value`` pairs with secret names (query parameters
@@ -14,6 +17,7 @@ cannot put them on screen.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import re
 from collections.abc import Collection, Mapping
@@ -46,15 +50,36 @@ _URL_PASSWORD = re.compile(
     r"(?<![a-zA-Z0-9+.-])[a-zA-Z][a-zA-Z0-9+.-]*://(?P<user>[^/@:\s]*):(?P<password>[^/@\s]+)@"
 )
 _MIN_SECRET_LENGTH = 4
+_SCALARS = frozenset({int, float, bool, type(None)})
+# An encrypted secret in a stored payload (``core.sealing``): shown as its masked text.
+SEALED = "$sealed"
+SHOWN = "shown"
 _SECRET_HINTS = (
     "auth", "cookie", "credential", "token", "passw", "secret", "apikey", "privatekey",
     "signature", "bearer", "@",
 )  # fmt: skip
 
 
+@functools.lru_cache(maxsize=4096)
 def is_secret_key(key: str) -> bool:
+    # Cached: the same few keys ("key", "value", "step", "url") come in every payload.
     normal = key.lower().replace("-", "").replace("_", "")
     return normal in _SECRET_KEYS or normal.endswith(_SECRET_SUFFIXES)
+
+
+def is_envelope(value: object) -> bool:
+    """Whether ``value`` is an encrypted secret as the queue stores it."""
+    return (
+        type(value) is dict
+        and isinstance(value.get(SEALED), str)
+        and value.keys() <= {SEALED, SHOWN}
+    )
+
+
+def shown_envelope(value: Mapping[str, Any]) -> str:
+    """What the screen shows for an encrypted secret: its masked text, or ``***``."""
+    shown = value.get(SHOWN)
+    return shown if isinstance(shown, str) else MASK
 
 
 def mask_text(text: str, secrets: Collection[str] = ()) -> str:
@@ -79,8 +104,15 @@ def mask_secrets(value: Any, secrets: Collection[str] = (), _depth: int = 0) -> 
     ``mask_text``. Below ``MAX_DEPTH`` levels the rest is cut (and so cannot leak): shown
     payloads stay small enough for any JSON encoder.
     """
+    kind = type(value)
+    if kind is str:
+        return mask_text(value, secrets)
+    if kind in _SCALARS:  # most of a payload: checked before the slower ABC checks below
+        return value
     if isinstance(value, Mapping | list | tuple) and _depth >= MAX_DEPTH:
         return TOO_DEEP
+    if is_envelope(value):
+        return shown_envelope(value)
     if isinstance(value, Mapping):
         return {
             key: MASK
@@ -107,8 +139,12 @@ def payload_secrets(payload: Any) -> frozenset[str]:
         value, depth = stack.pop()
         if depth > MAX_DEPTH:
             continue
+        if is_envelope(value):
+            continue  # ciphertext: nothing a server could echo back
         if isinstance(value, Mapping):
             for key, item in value.items():
+                if is_envelope(item):
+                    continue
                 if isinstance(key, str) and is_secret_key(key) and item not in (None, ""):
                     found.update(_secret_strings(item))
                 else:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from peft_studio_offline.core.enums import OperationStatus, OperationType
 from peft_studio_offline.core.events import EventSource
 from peft_studio_offline.core.queue import OfflineQueueManager
+from peft_studio_offline.core.sealing import KEY_CACHE_SECONDS, PayloadSealer
 from peft_studio_offline.core.settings import Settings
 from peft_studio_offline.core.submit import submit, submit_many
 
@@ -160,11 +161,14 @@ class Runtime:
         operation_types: Iterable[OperationType | str] | None = None,
         part_size: int | None = None,
         recipients: Sequence[str] = (),
+        without_secrets: bool = False,
         progress: ProgressCallback | None = None,
     ) -> ExportResult:
         """Write the operations not exported yet (``everything``: those awaiting a receipt
         and failed ones too) with their files into a bundle folder (``core.transfer``),
-        encrypted to ``recipients`` (age or SSH public keys) when any are given."""
+        encrypted to ``recipients`` (age or SSH public keys) when any are given. Operations
+        holding secrets go only in an encrypted bundle; ``without_secrets`` keeps them here
+        instead of refusing the export."""
         from peft_studio_offline.core.transfer import TransferProgress, export_bundle, export_roots
 
         roots = export_roots(self.settings, self.db_path)
@@ -177,6 +181,7 @@ class Runtime:
             part_size=part_size,
             roots=roots,
             recipients=recipients,
+            without_secrets=without_secrets,
             progress=self._reporter(progress),
         )
         size, count = result.bundle_bytes, result.operations
@@ -240,6 +245,24 @@ class Runtime:
         from peft_studio_offline.core.transfer import import_receipt
 
         return await import_receipt(self.queue, path)
+
+    async def rotate_payload_key(self, *, settle: float | None = None) -> str:
+        """Seal every secret of the queue with a new key and remove the keys no longer used.
+
+        Returns the new key's id. A key that envelopes of this queue still need (made by
+        another process during the rotation, or not openable here) is kept.
+        """
+        sealer = self.queue.sealer
+        if sealer is None:  # pragma: no cover - every runtime's queue has one
+            raise RuntimeError("This queue does not encrypt secrets.")
+        kid = await asyncio.to_thread(sealer.rotate)
+        await self.queue.reseal()
+        # Another process sees the new key within KEY_CACHE_SECONDS: what it sealed with the
+        # old one meanwhile is sealed again by a second pass before any key is removed.
+        await asyncio.sleep(KEY_CACHE_SECONDS if settle is None else settle)
+        in_use = await self.queue.reseal()
+        await asyncio.to_thread(sealer.retire, in_use)
+        return kid
 
     async def start(self, *, monitoring: bool = True, auto_sync: bool | None = None) -> None:
         """Open the queue; start monitoring and (as the settings say) automatic sync."""
@@ -324,6 +347,8 @@ def build_queue(settings: Settings, db_path: Path) -> OfflineQueueManager:
         compress_threshold=q.compress_threshold,
         lease_seconds=q.lease_seconds,
         busy_timeout=q.busy_timeout,
+        # Secrets inside payloads are encrypted with a key from the credential store.
+        sealer=PayloadSealer.from_settings(settings),
     )
 
 

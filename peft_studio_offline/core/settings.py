@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 import tomli_w
 
+from peft_studio_offline.core.endpoints import ENDPOINT_KEYS, NetworkConfigError, parse_endpoint
 from peft_studio_offline.core.enums import ConflictResolution, OverflowPolicy
 from peft_studio_offline.core.errors import SettingsError
 from peft_studio_offline.core.paths import AppPaths, write_private_file
@@ -46,7 +47,6 @@ CREDENTIAL_STORE_VARIABLE = "PEFT_STUDIO_OFFLINE_CREDENTIAL_STORE"
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 CREDENTIAL_STORES = ("auto", "keyring", "file")
-ENDPOINT_KEYS = frozenset({"url", "expected_status", "expected_body"})
 
 _FILE_HEADER = (
     "# PEFT Studio Offline settings, written by the Settings dialog.\n"
@@ -366,32 +366,16 @@ _ENDPOINT_EXPECTED = "a list of http(s) URLs or tables with url, expected_status
 
 
 def _convert_endpoint(item: Any) -> str | Mapping[str, Any]:
-    if isinstance(item, str):
-        if not _is_http_url(item):
-            raise _InvalidValueError(_ENDPOINT_EXPECTED, item)
-        return item
-    if not isinstance(item, Mapping):
-        raise _InvalidValueError(_ENDPOINT_EXPECTED, item)
-    unknown = sorted(set(item) - ENDPOINT_KEYS)
-    if unknown:
-        raise _InvalidValueError(f"{_ENDPOINT_EXPECTED} (unknown key '{unknown[0]}')", item)
-    url = item.get("url")
-    status = item.get("expected_status", 200)
-    body = item.get("expected_body", "")
-    if (
-        not isinstance(url, str)
-        or not _is_http_url(url)
-        or isinstance(status, bool)
-        or not isinstance(status, int)
-        or not 100 <= status <= 599
-        or not isinstance(body, str)
-    ):
-        raise _InvalidValueError(
-            "a table with an http(s) 'url', an HTTP status 'expected_status' and a text "
-            "'expected_body'",
-            item,
-        )
-    return dict(item)
+    """An endpoint as the monitor reads it (``core.endpoints``): the same rules in both."""
+    if isinstance(item, Mapping):
+        unknown = sorted(str(key) for key in item if key not in ENDPOINT_KEYS)
+        if unknown:
+            raise _InvalidValueError(f"{_ENDPOINT_EXPECTED} (unknown key '{unknown[0]}')", item)
+    try:
+        parse_endpoint(item)
+    except NetworkConfigError as exc:
+        raise _InvalidValueError(f"{_ENDPOINT_EXPECTED} ({str(exc).rstrip('.')})", item) from None
+    return item if isinstance(item, str) else dict(item)
 
 
 def _is_http_url(value: str) -> bool:

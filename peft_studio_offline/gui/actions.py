@@ -8,20 +8,24 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence, QPalette
-from PySide6.QtWidgets import QMenu, QMenuBar, QStyle, QWidget
+from PySide6.QtWidgets import QMenu, QMenuBar, QWidget
 
 from peft_studio_offline.core.enums import ConflictResolution
-from peft_studio_offline.gui.commands import strategy_label
 from peft_studio_offline.gui.icons import action_icon
+
+# The conflict strategies as menu items, each with its own mnemonic (the settings dialog
+# lists them by ``strategy_label``, without one).
+_STRATEGY_ITEMS: dict[ConflictResolution, str] = {
+    ConflictResolution.LOCAL_WINS: "Keep &mine (local wins)",
+    ConflictResolution.REMOTE_WINS: "Keep &theirs (remote wins)",
+    ConflictResolution.MERGE: "Me&rge",
+    ConflictResolution.MANUAL: "&Ask me (manual)",
+}
 
 
 class WindowActions(QObject):
     def __init__(self, window: QWidget) -> None:
         super().__init__(window)
-        style = window.style()
-
-        def icon(pixmap: QStyle.StandardPixmap) -> QIcon:
-            return style.standardIcon(pixmap)
 
         def make(
             name: str,
@@ -46,7 +50,6 @@ class WindowActions(QObject):
             window.addAction(action)
             return action
 
-        sp = QStyle.StandardPixmap
         ink = window.palette().color(QPalette.ColorRole.WindowText)
         self._line_icons: list[tuple[QAction | None, str]] = []
 
@@ -68,18 +71,22 @@ class WindowActions(QObject):
             "Stop sending until you resume", line("pause"), checkable=True,
         )  # fmt: skip
         self.check = make(
-            "actionCheckConnectivity", "&Check Connectivity Now", "Ctrl+K",
+            "actionCheckConnectivity", "Check Co&nnectivity Now", "Ctrl+K",
             "Probe the configured endpoints now", line("check"),
         )  # fmt: skip
         self.conflicts = make(
             "actionConflicts", "Resolve &Conflicts…", "Ctrl+Shift+C",
             "Decide between your version and the server's", line("conflicts"),
         )  # fmt: skip
+        self.details = make(
+            "actionConnectionDetails", "Connection &Details…", "Ctrl+Shift+D",
+            "Endpoints checked, queue numbers and the last sync (the status indicator)",
+        )  # fmt: skip
         self.strategy_group = QActionGroup(window)
         self.strategy_group.setExclusive(True)
         self.strategies: dict[ConflictResolution, QAction] = {}
         for strategy in ConflictResolution:
-            action = make(f"actionStrategy_{strategy.value}", strategy_label(strategy))
+            action = make(f"actionStrategy_{strategy.value}", _STRATEGY_ITEMS[strategy])
             action.setCheckable(True)
             action.setData(strategy.value)
             self.strategy_group.addAction(action)
@@ -91,7 +98,7 @@ class WindowActions(QObject):
         )  # fmt: skip
         self.inspect = make(
             "actionInspect", "&Inspect…", "Ctrl+I", "Show everything about this operation",
-            icon(sp.SP_FileDialogContentsView),
+            line("inspect"),
         )  # fmt: skip
         self.retry = make(
             "actionRetryNow", "&Retry Now", "Ctrl+R", "Try the selected operations again now",
@@ -99,7 +106,7 @@ class WindowActions(QObject):
         )  # fmt: skip
         self.cancel = make(
             "actionCancel", "Ca&ncel", None, "Stop the selected operations from being sent",
-            icon(sp.SP_DialogCancelButton),
+            line("cancel"),
         )  # fmt: skip
         self.priority = make(
             "actionChangePriority", "Change &Priority…", "Ctrl+Shift+R",
@@ -122,17 +129,17 @@ class WindowActions(QObject):
         )  # fmt: skip
         self.export = make(
             "actionExport", "&Export…", "Ctrl+E", "Save the listed operations as JSON",
-            icon(sp.SP_DialogSaveButton),
+            line("export"),
         )  # fmt: skip
         self.find = make("actionFind", "&Find", QKeySequence.StandardKey.Find)
         # File
         self.settings = make(
             "actionSettings", "&Settings…", "Ctrl+,", "Endpoints, sync targets, credentials",
-            icon(sp.SP_FileDialogDetailedView),
+            line("settings"),
         )  # fmt: skip
         self.open_data = make(
             "actionOpenDataFolder", "Open &Data Folder", None, "Where the queue database lives",
-            icon(sp.SP_DirOpenIcon),
+            line("folder"),
         )  # fmt: skip
         self.export_transfer = make(
             "actionExportTransfer", "Export for &Transfer…", None,
@@ -172,10 +179,10 @@ class WindowActions(QObject):
 
         sync = bar.addMenu("&Sync")
         sync.addActions([self.sync_now, self.auto_sync, self.pause])
-        strategy = sync.addMenu("Conflict &Strategy")
+        strategy = sync.addMenu("Conflict S&trategy")
         strategy.addActions(list(self.strategies.values()))
         sync.addSeparator()
-        sync.addActions([self.conflicts, self.check])
+        sync.addActions([self.conflicts, self.check, self.details])
         menus["sync"] = sync
         menus["strategy"] = strategy
 

@@ -171,7 +171,7 @@ async def run_window(settings: object, db_path: Path, instance: object) -> int:
     api = None
     if settings.api.enabled and not closed.is_set():
         await import_api_server()  # only now: neither the paint nor sync waits for it
-        from peft_studio_offline.api.server import start_api
+        from peft_studio_offline.api import start_api
 
         api = await start_api(runtime)
         if api is None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from PySide6.QtCore import QMimeData, Qt, Signal
 from PySide6.QtWidgets import QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 
+from peft_studio_offline.gui import formatting
+
 # Far more than anyone types into a dialog, far less than what makes the layout crawl.
 MAX_INSERT_BYTES = 256 * 1024
 LARGE_PAYLOAD_HINT = (
@@ -37,6 +39,8 @@ class BoundedPlainTextEdit(QPlainTextEdit):
     def __init__(self, parent: QWidget | None = None, *, max_bytes: int = MAX_INSERT_BYTES):
         super().__init__(parent)
         self.max_bytes = max_bytes
+        # In a dialog Tab moves on to the next control; it never types into the text.
+        self.setTabChangesFocus(True)
 
     def insertFromMimeData(self, source: QMimeData) -> None:  # noqa: N802 (Qt's name)
         if source.hasText():
@@ -66,7 +70,7 @@ class BoundedTextField(QWidget):
         self.notice = QLabel(self)
         self.notice.setTextFormat(Qt.TextFormat.PlainText)
         self.notice.setWordWrap(True)
-        self.notice.setStyleSheet("color: #e5484d;")
+        formatting.error_label(self.notice)
         self.notice.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

@@ -47,13 +47,32 @@ class ActivityChart(QWidget):
             [f"{hours:g} h ago", f"{hours / 2:g} h ago", "now"],
         )
 
+    def axis_colour(self) -> QColor:
+        """The axis line: the text colour mixed into the background, kept at 3:1 or more
+        against it (WCAG's contrast for graphics) in light and dark palettes."""
+        palette = self.palette()
+        text = palette.color(QPalette.ColorRole.WindowText)
+        back = palette.color(QPalette.ColorRole.Window)
+        for share in (0.55, 0.7, 0.85, 1.0):
+            mixed = QColor.fromRgbF(
+                back.redF() + (text.redF() - back.redF()) * share,
+                back.greenF() + (text.greenF() - back.greenF()) * share,
+                back.blueF() + (text.blueF() - back.blueF()) * share,
+            )
+            if formatting.contrast_ratio(mixed, back) >= 3.0:
+                return mixed
+        return text
+
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
         painter = QPainter(self)
+        # Time runs left to right in every layout: the labels ("6 h ago" … "now") must
+        # stay with the data they name, not be mirrored away from it.
+        painter.setLayoutDirection(Qt.LayoutDirection.LeftToRight)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         palette = self.palette()
         text = palette.color(QPalette.ColorRole.WindowText)
         faint = QColor(text)
-        faint.setAlpha(40)
+        faint.setAlpha(40)  # gridlines: a hint, under the axis
         small = painter.font()
         small.setPointSizeF(max(7.0, small.pointSizeF() * 0.85))
         painter.setFont(small)
@@ -96,8 +115,13 @@ class ActivityChart(QWidget):
                     int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter),
                     label,
                 )
-        painter.setPen(QPen(faint, 1))
+        # Crisp, not smoothed into two half-tone columns: the axes must read at a glance.
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        painter.setPen(QPen(self.axis_colour(), 1))
         painter.drawLine(area.topLeft(), area.bottomLeft())
+        painter.drawLine(area.bottomLeft(), area.bottomRight())
+        painter.restore()
         painter.setPen(text)
         row = QRectF(area.left(), area.bottom() + 2, area.width(), metrics.height())
         aligns = (
@@ -138,9 +162,11 @@ class ActivityChart(QWidget):
             y = area.bottom() - area.height() * 0.9 * value / peak
             return QPointF(x, y)
 
-        for key, status in (
-            ("pending", OperationStatus.PENDING),
-            ("failed", OperationStatus.FAILED),
+        # Pending wide and solid, failed narrower and dashed on top: where the counts are
+        # equal both stay visible (and the two differ by more than their colour).
+        for key, status, width, style in (
+            ("pending", OperationStatus.PENDING, 3.5, Qt.PenStyle.SolidLine),
+            ("failed", OperationStatus.FAILED, 2.0, Qt.PenStyle.DashLine),
         ):
             path = QPainterPath()
             for i, sample in enumerate(samples):
@@ -152,7 +178,9 @@ class ActivityChart(QWidget):
                     path.lineTo(QPointF(p.x(), path.currentPosition().y()))
                     path.lineTo(p)
             path.lineTo(QPointF(area.right(), path.currentPosition().y()))
-            painter.setPen(QPen(QColor(formatting.STATUS_COLOURS[status]), 2))
+            pen = QPen(QColor(formatting.STATUS_COLOURS[status]), width)
+            pen.setStyle(style)
+            painter.setPen(pen)
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawPath(path)
 

@@ -247,12 +247,22 @@ class WindowCommands(QObject):
 
         target = folder / f"peft-transfer-{time.strftime('%Y%m%d-%H%M%S')}"
         self.message.emit(f"Exporting for transfer into {target}…")
+        # The window writes unencrypted bundles: operations holding secrets stay here.
         result = await export_bundle(
-            self.queue, target, roots=export_roots(self.engine.settings, self.queue.db_path)
+            self.queue,
+            target,
+            roots=export_roots(self.engine.settings, self.queue.db_path),
+            without_secrets=True,
+        )
+        kept = (
+            f" {_plural(result.left_out, 'operation')} holding secrets stayed here (the"
+            " command line's bundle export --recipient encrypts them for the other side)."
+            if result.left_out
+            else ""
         )
         self.message.emit(
             f"Exported {_plural(result.operations, 'operation')} and"
-            f" {_plural(result.files, 'file')} to {target}; they wait for a receipt."
+            f" {_plural(result.files, 'file')} to {target}; they wait for a receipt.{kept}"
         )
 
     def import_transfer(self, folder: Path) -> asyncio.Task[None] | None:

@@ -28,6 +28,7 @@ from peft_studio_offline.core.enums import OperationStatus
 from peft_studio_offline.core.masking import mask_text
 from peft_studio_offline.gui import formatting
 from peft_studio_offline.gui.chart import ActivityChart
+from peft_studio_offline.gui.direction import isolate
 from peft_studio_offline.gui.history import StatsHistory
 from peft_studio_offline.gui.icons import dot_icon, dot_pixmap
 from peft_studio_offline.gui.indicator import IndicatorState
@@ -198,7 +199,7 @@ class OfflineDetails(QFrame):
     # ------------------------------------------------------------------- content
 
     def show_state(self, state: IndicatorState) -> None:
-        self._dot.setPixmap(dot_pixmap(state.colour, 18))
+        self._dot.setPixmap(dot_pixmap(state.colour, 18, self.devicePixelRatioF()))
         self._title.setText(state.word)
 
     def show_stats(self, stats: Mapping[str, int]) -> None:
@@ -255,10 +256,14 @@ class OfflineDetails(QFrame):
         self._last_sync.setText("\n".join(last_sync_lines(result, at)))
 
     def open_at(self, anchor: QWidget) -> None:
-        """Show next to ``anchor`` (the indicator), kept on its screen."""
+        """Show next to ``anchor`` (the indicator), kept on its screen, with the keyboard
+        focus visibly on its first button."""
         self.adjustSize()
         origin = anchor.mapToGlobal(QPoint(0, 0))
-        x = origin.x() + anchor.width() - self.width()
+        # Lined up with the indicator's outer edge: its right edge, or its left one in a
+        # right-to-left layout, where the status bar's permanent widgets sit on the left.
+        right = origin.x() + anchor.width() - self.width()
+        x = origin.x() if anchor.isRightToLeft() else right
         y = origin.y() - self.height() - 4
         screen = anchor.screen().availableGeometry() if anchor.screen() else None
         if screen is not None:
@@ -268,7 +273,10 @@ class OfflineDetails(QFrame):
         self.move(x, y)
         self.show()
         if self.buttons:
-            self.buttons[0].setFocus()
+            self.buttons[0].setFocus(Qt.FocusReason.PopupFocusReason)
+            # Styles draw the focus frame only in a window reached by the keyboard, and
+            # setFocus() clears that mark: this popup is always meant to be used from it.
+            self.setAttribute(Qt.WidgetAttribute.WA_KeyboardFocusChange)
 
 
 def _endpoint_results(info: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -299,12 +307,16 @@ def _endpoint_item(result: Mapping[str, Any]) -> QTreeWidgetItem:
         text, colour = mask_text(str(error)), formatting.NETWORK_COLOURS["offline"]
     latency = result.get("latency_ms")
     checked = formatting.parse_time(result.get("checked_at"))
+    # URLs, latencies and times read left to right in a mirrored layout too.
     item = QTreeWidgetItem(
         [
-            url,
-            text,
-            f"{latency:.0f} ms" if isinstance(latency, int | float) else "—",
-            formatting.local_time(checked, seconds=True) if checked else "—",
+            isolate(url, left_to_right=True),
+            isolate(text),
+            isolate(f"{latency:.0f} ms" if isinstance(latency, int | float) else "—"),
+            isolate(
+                formatting.local_time(checked, seconds=True) if checked else "—",
+                left_to_right=True,
+            ),
         ]
     )
     item.setIcon(1, dot_icon(colour))

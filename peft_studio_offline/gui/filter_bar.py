@@ -51,7 +51,7 @@ class FilterBar(QWidget):
         self.count = QLabel(self)
         self.count.setObjectName("queueCount")
         self.count.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        status_label = QLabel("&Status", self)
+        status_label = QLabel("St&atus", self)
         status_label.setBuddy(self.status)
         type_label = QLabel("&Type", self)
         type_label.setBuddy(self.type)

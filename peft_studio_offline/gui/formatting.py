@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from PySide6.QtGui import QColor, Qt
+from PySide6.QtGui import QColor, QPalette, Qt
 from PySide6.QtWidgets import QLabel
 
 from peft_studio_offline.core.enums import NetworkStatus, OperationStatus, OperationType
@@ -46,6 +46,15 @@ NETWORK_COLOURS: dict[str, str] = {
     NetworkStatus.LIMITED: "#f59e0b",
     NetworkStatus.UNKNOWN: "#8b8d98",
 }
+# The indicator's badges, (background, text): both pairs meet WCAG AA (4.5:1, the amber one
+# with dark text); the status colours above are for dots and lines, not for text.
+BADGE_COLOURS: dict[str, tuple[str, str]] = {
+    OperationStatus.CONFLICT: ("#f59e0b", "#1c1917"),
+    OperationStatus.FAILED: ("#c62828", "#ffffff"),
+}
+# Error sentences in dialogs, on a light and on a dark window (both over 4.5:1).
+ERROR_TEXT_ON_LIGHT = "#b91c1c"
+ERROR_TEXT_ON_DARK = "#ff9592"
 SYNCING_COLOUR = "#3b82f6"
 PAUSED_COLOUR = "#8b8d98"
 
@@ -138,6 +147,44 @@ def plain_label(label: QLabel) -> QLabel:
     file or the user; QLabel would otherwise guess that text with tags is rich text)."""
     label.setTextFormat(Qt.TextFormat.PlainText)
     return label
+
+
+def is_dark(palette: QPalette) -> bool:
+    """A dark window: its background is darker than its text."""
+    window = palette.color(QPalette.ColorRole.Window)
+    text = palette.color(QPalette.ColorRole.WindowText)
+    return window.lightnessF() < text.lightnessF()
+
+
+def error_colour(palette: QPalette) -> QColor:
+    """The colour of an error sentence on ``palette``'s window (AA contrast on both)."""
+    return QColor(ERROR_TEXT_ON_DARK if is_dark(palette) else ERROR_TEXT_ON_LIGHT)
+
+
+def error_label(label: QLabel) -> QLabel:
+    """``label`` shows an error: plain text in the error colour of its palette."""
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setStyleSheet(f"color: {error_colour(label.palette()).name()};")
+    return label
+
+
+def relative_luminance(colour: QColor) -> float:
+    """WCAG 2 relative luminance of an opaque colour."""
+
+    def channel(value: float) -> float:
+        return value / 12.92 if value <= 0.04045 else ((value + 0.055) / 1.055) ** 2.4
+
+    return (
+        0.2126 * channel(colour.redF())
+        + 0.7152 * channel(colour.greenF())
+        + 0.0722 * channel(colour.blueF())
+    )
+
+
+def contrast_ratio(first: QColor, second: QColor) -> float:
+    """WCAG 2 contrast ratio, from 1 (same) to 21 (black on white)."""
+    high, low = sorted((relative_luminance(first), relative_luminance(second)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
 
 
 def count(value: int) -> str:

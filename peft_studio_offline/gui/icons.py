@@ -52,8 +52,13 @@ def dot_icon(colour: str) -> QIcon:
     return icon
 
 
-def dot_pixmap(colour: str, size: int) -> QPixmap:
-    return _dot(QColor(colour), size)
+def dot_pixmap(colour: str, size: int, ratio: float = 1.0) -> QPixmap:
+    """A dot ``size`` logical pixels wide, drawn with ``ratio`` device pixels to each (the
+    widget's ``devicePixelRatioF()``), so that it is sharp on a scaled screen."""
+    ratio = max(1.0, ratio)
+    pixmap = _dot(QColor(colour), round(size * ratio))
+    pixmap.setDevicePixelRatio(ratio)
+    return pixmap
 
 
 def _draw_app_icon(size: int, badge: str | None) -> QPixmap:
@@ -184,7 +189,48 @@ def _pause(p: QPainter, s: float) -> None:
     p.drawLine(QPointF(15 * s, 6 * s), QPointF(15 * s, 18 * s))
 
 
+def _inspect(p: QPainter, s: float) -> None:
+    p.drawEllipse(QRectF(4 * s, 4 * s, 11 * s, 11 * s))
+    p.drawLine(QPointF(13.5 * s, 13.5 * s), QPointF(20 * s, 20 * s))
+
+
+def _cancel(p: QPainter, s: float) -> None:
+    p.drawEllipse(QRectF(4 * s, 4 * s, 16 * s, 16 * s))
+    p.drawLine(QPointF(6.5 * s, 17.5 * s), QPointF(17.5 * s, 6.5 * s))
+
+
+def _export(p: QPainter, s: float) -> None:
+    p.drawPolyline([QPointF(4 * s, 14 * s), QPointF(4 * s, 20 * s), QPointF(20 * s, 20 * s),
+                    QPointF(20 * s, 14 * s)])  # fmt: skip
+    p.drawLine(QPointF(12 * s, 4 * s), QPointF(12 * s, 15 * s))
+    p.drawPolyline([QPointF(8 * s, 8 * s), QPointF(12 * s, 4 * s), QPointF(16 * s, 8 * s)])
+
+
+def _settings(p: QPainter, s: float) -> None:
+    # Three sliders.
+    for y, knob in ((6, 15), (12, 8), (18, 13)):
+        p.drawLine(QPointF(4 * s, y * s), QPointF(20 * s, y * s))
+        p.drawEllipse(QPointF(knob * s, y * s), 1.8 * s, 1.8 * s)
+
+
+def _folder(p: QPainter, s: float) -> None:
+    path = QPainterPath()
+    path.moveTo(QPointF(3 * s, 7 * s))
+    path.lineTo(QPointF(9 * s, 7 * s))
+    path.lineTo(QPointF(11 * s, 9 * s))
+    path.lineTo(QPointF(21 * s, 9 * s))
+    path.lineTo(QPointF(21 * s, 19 * s))
+    path.lineTo(QPointF(3 * s, 19 * s))
+    path.closeSubpath()
+    p.drawPath(path)
+
+
 _DRAWINGS: dict[str, Callable[[QPainter, float], None]] = {
+    "inspect": _inspect,
+    "cancel": _cancel,
+    "export": _export,
+    "settings": _settings,
+    "folder": _folder,
     "sync": _sync,
     "retry": _retry,
     "check": _signal,

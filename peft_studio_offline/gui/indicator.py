@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeyEvent, QMouseEvent
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QWidget
+from PySide6.QtCore import QEvent, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPalette, QPen
+from PySide6.QtWidgets import QAbstractButton, QHBoxLayout, QLabel, QWidget
 
 from peft_studio_offline.core.enums import NetworkStatus, OperationStatus
 from peft_studio_offline.gui import formatting
@@ -76,14 +76,17 @@ def indicator_state(
 
 
 class _Badge(QLabel):
-    """A rounded count in a status colour; hidden at zero."""
+    """A rounded count in a status colour that says what it counts ("2 failed"); hidden at
+    zero. Its colours meet WCAG AA (``formatting.BADGE_COLOURS``): the colour is a second
+    cue, never the only one."""
 
-    def __init__(self, colour: str, what: str, parent: QWidget | None = None) -> None:
+    def __init__(self, status: str, what: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._what = what
         self._hint = ""
+        background, foreground = formatting.BADGE_COLOURS[status]
         self.setStyleSheet(
-            f"QLabel {{ background: {colour}; color: white; border-radius: 8px;"
+            f"QLabel {{ background: {background}; color: {foreground}; border-radius: 8px;"
             " padding: 0px 6px; font-weight: 600; }"
         )
         self.setMinimumHeight(16)
@@ -94,15 +97,25 @@ class _Badge(QLabel):
 
     def set_count(self, value: int) -> None:
         self.setVisible(value > 0)
-        self.setText(formatting.count(value))
+        words = f"{formatting.count(value)} {self._what}"
+        self.setText(words)
+        self.setAccessibleName(words)
         hint = f" ({self._hint})" if self._hint else ""
-        self.setToolTip(f"{formatting.count(value)} {self._what}{hint}")
+        self.setToolTip(words + hint)
 
 
-class OfflineIndicator(QFrame):
-    """Clickable summary of connectivity and the queue, for the status bar."""
+ACCESSIBLE_NAME = "Connection and queue status"
+PRESS_HINT = "Press to show connection details and sync controls"
 
-    clicked = Signal()
+
+class OfflineIndicator(QAbstractButton):
+    """Clickable summary of connectivity and the queue, for the status bar.
+
+    A button to the keyboard and to assistive technology: it takes focus (with a visible
+    ring), Space and Enter press it, a screen reader finds a button named with the status in
+    words and can press it. ``clicked`` opens the details panel.
+    """
+
     failed_badge_clicked = Signal()  # the red count: the window lists the failed operations
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -110,58 +123,94 @@ class OfflineIndicator(QFrame):
         self.setObjectName("offlineIndicator")
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.setFrameShape(QFrame.Shape.NoFrame)
-        self.setAccessibleName("Connection and queue status")
-        self.setAccessibleDescription("Press to show connection details and sync controls")
+        self.setAccessibleName(ACCESSIBLE_NAME)
+        self.setAccessibleDescription(PRESS_HINT)
         layout = QHBoxLayout(self)
-        layout.setContentsMargins(6, 1, 6, 1)
+        layout.setContentsMargins(6, 2, 6, 2)
         layout.setSpacing(6)
         self._dot = QLabel(self)
         self._word = QLabel(self)
         self._word.setObjectName("offlineIndicatorWord")
         self._pending = QLabel(self)
         self._pending.setObjectName("offlineIndicatorPending")
-        self._conflicts = _Badge(formatting.STATUS_COLOURS[OperationStatus.CONFLICT], "in conflict")
+        self._conflicts = _Badge(OperationStatus.CONFLICT, "in conflict")
         self._conflicts.setObjectName("offlineIndicatorConflicts")
-        self._failed = _Badge(formatting.STATUS_COLOURS[OperationStatus.FAILED], "failed")
+        self._failed = _Badge(OperationStatus.FAILED, "failed")
         self._failed.setObjectName("offlineIndicatorFailed")
         self._failed.set_hint("click to list them")
         for widget in (self._dot, self._word, self._pending, self._conflicts, self._failed):
             layout.addWidget(widget)
+        self._dot_ratio = 0.0
         self.state: IndicatorState | None = None
         self.show_state(indicator_state(NetworkStatus.UNKNOWN, {}))
 
     def show_state(self, state: IndicatorState) -> None:
-        if state == self.state:
+        ratio = self.devicePixelRatioF()
+        if state == self.state and ratio == self._dot_ratio:
             return
-        if self.state is None or state.colour != self.state.colour:
-            self._dot.setPixmap(dot_pixmap(state.colour, 14))
+        if self.state is None or state.colour != self.state.colour or ratio != self._dot_ratio:
+            # Drawn for the screen's pixel ratio: sharp at 2x as at 1x.
+            self._dot.setPixmap(dot_pixmap(state.colour, 14, ratio))
+            self._dot_ratio = ratio
         self.state = state
         self._word.setText(state.word)
         self._pending.setText(f"{formatting.count(state.pending)} pending")
         self._conflicts.set_count(state.conflicts)
         self._failed.set_count(state.failed)
         self.setToolTip(state.summary + "\nClick for details")
-        self.setAccessibleDescription(state.summary)
+        self.setAccessibleName(f"{ACCESSIBLE_NAME}: {state.summary}")
 
     @property
-    def text(self) -> str:
+    def text(self) -> str:  # type: ignore[override]  # the word shown, as tests and the tray read it
         return self._word.text()
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        layout = self.layout()
+        return layout.sizeHint() if layout is not None else super().sizeHint()
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802
+        return self.sizeHint()
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802
+        # Moved to a screen of another pixel ratio: draw the dot again for it.
+        if event.type() == QEvent.Type.DevicePixelRatioChange and self.state is not None:
+            state, self.state = self.state, None
+            self.show_state(state)
+        super().changeEvent(event)
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        palette = self.palette()
+        rect = QRectF(self.rect()).adjusted(1, 1, -1, -1)
+        if self.isDown():
+            shade = QColor(palette.color(QPalette.ColorRole.WindowText))
+            shade.setAlpha(30)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(shade)
+            painter.drawRoundedRect(rect, 4, 4)
+        if self.hasFocus():
+            # A ring in the highlight colour, as wide as the style's own focus frames.
+            pen = QPen(palette.color(QPalette.ColorRole.Highlight), 2)
+            painter.setPen(pen)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRoundedRect(rect, 4, 4)
+        painter.end()
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         point = event.position().toPoint()
-        if event.button() == Qt.MouseButton.LeftButton and self.rect().contains(point):
-            if self._failed.isVisible() and self._failed.geometry().contains(point):
-                self.failed_badge_clicked.emit()
-            else:
-                self.clicked.emit()
+        on_badge = self._failed.isVisible() and self._failed.geometry().contains(point)
+        if event.button() == Qt.MouseButton.LeftButton and self.isDown() and on_badge:
+            self.setDown(False)
+            self.failed_badge_clicked.emit()
             event.accept()
             return
         super().mouseReleaseEvent(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
-        if event.key() in (Qt.Key.Key_Space, Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            self.clicked.emit()
+        # Space is the button's own (pressed on release); Enter presses it too.
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.click()
             event.accept()
             return
         super().keyPressEvent(event)

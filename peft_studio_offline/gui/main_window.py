@@ -245,7 +245,8 @@ class MainWindow(QMainWindow):
         c.message.connect(self._on_commands_message)
         c.failed.connect(self._show_error)
 
-        self.indicator.clicked.connect(self.open_details)
+        self.indicator.clicked.connect(lambda: self.open_details())
+        a.details.triggered.connect(lambda: self.open_details())
         self.indicator.failed_badge_clicked.connect(self.show_failed)
         self.filter_bar.filter_changed.connect(self._on_filter_changed)
         self.model.total_changed.connect(self._update_count)
@@ -350,9 +351,12 @@ class MainWindow(QMainWindow):
         self._refresh_indicator()
         pending = self.bridge.stats.get(OperationStatus.PENDING, 0)
         if new == NetworkStatus.ONLINE and old != NetworkStatus.UNKNOWN and pending:
-            self.tray.notify(
-                "Back online", f"{formatting.count(pending)} operations are waiting to be sent."
+            waiting = (
+                "1 operation is waiting"
+                if pending == 1
+                else f"{formatting.count(pending)} operations are waiting"
             )
+            self.tray.notify("Back online", f"{waiting} to be sent.")
 
     def _on_bridge_network_checked(self, info: dict[str, Any]) -> None:
         if self._details is not None and self._details.isVisible():

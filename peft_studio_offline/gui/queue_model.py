@@ -37,6 +37,7 @@ from peft_studio_offline.core.operation import OperationSummary
 from peft_studio_offline.core.queue import OfflineQueueManager
 from peft_studio_offline.core.waiting import Moment, RowWait, next_attempt_words
 from peft_studio_offline.gui import formatting
+from peft_studio_offline.gui.direction import isolate
 from peft_studio_offline.gui.icons import status_icon
 from peft_studio_offline.gui.tasks import TaskKeeper
 
@@ -84,6 +85,11 @@ _ROLES = frozenset({_DISPLAY, _DECORATION, _TOOLTIP, _ALIGNMENT, _OPERATION, _ID
 _STATUS_COLUMN = COLUMN_INDEX["status"]
 _HOST_COLUMN = COLUMN_INDEX["host"]
 _NEXT_ATTEMPT_COLUMN = COLUMN_INDEX["next_attempt_at"]
+# Counts, times, ids and hosts read left to right whatever the layout's direction.
+_LEFT_TO_RIGHT_COLUMNS = frozenset(
+    COLUMN_INDEX[key]
+    for key in ("id", "host", "priority", "retry_count", "created_at", "updated_at")
+)
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 _ALIGNMENTS = tuple(_RIGHT if column.key in _NUMERIC else None for column in COLUMNS)
 _FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
@@ -203,8 +209,11 @@ class QueueTableModel(QAbstractTableModel):
         if role == _DISPLAY:
             texts = self._texts_of(op)
             if column == _NEXT_ATTEMPT_COLUMN:  # follows the clock and the network
-                return self._next_attempt(op, texts[_HOST_COLUMN])
-            return texts[column]
+                text = self._next_attempt(op, texts[_HOST_COLUMN])
+            else:
+                text = texts[column]
+            # In a mirrored layout "1 / 5" must not read "5 / 1" (nor a host "…//:http").
+            return isolate(text, left_to_right=column in _LEFT_TO_RIGHT_COLUMNS)
         if role == _ALIGNMENT:
             return _ALIGNMENTS[column]
         if role == _DECORATION:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal
-from PySide6.QtGui import QFont, QKeyEvent, QPainter, QPaintEvent, QPalette
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, QRect, Qt, Signal
+from PySide6.QtGui import QFocusEvent, QFont, QKeyEvent, QPainter, QPaintEvent, QPalette, QPen
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
 from peft_studio_offline.gui.queue_model import (
@@ -71,6 +71,7 @@ class QueueView(QTableView):
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
         super().paintEvent(event)
+        self._paint_focus_row()
         model = self.model()
         if not isinstance(model, QueueTableModel) or model.rowCount() or model.is_loading:
             return
@@ -131,11 +132,69 @@ class QueueView(QTableView):
         if last < 0:
             return
         column = max(0, self.currentIndex().column())
-        index = self.model().index(last, column)
-        self.setCurrentIndex(index)
-        self.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtBottom)
+        self._make_current(self.model().index(last, column))
+        self.scrollTo(self.currentIndex(), QAbstractItemView.ScrollHint.PositionAtBottom)
+
+    def _make_current(self, index: QModelIndex) -> None:
+        """``index`` current and its row the whole selection: Enter (the current row) and
+        Delete (the selection) act on the same operation. Not ``setCurrentIndex``, which
+        reads the keyboard's modifiers and, with Ctrl still held, leaves the selection."""
+        flags = (
+            QItemSelectionModel.SelectionFlag.ClearAndSelect
+            | QItemSelectionModel.SelectionFlag.Rows
+        )
+        self.selectionModel().setCurrentIndex(index, flags)
+
+    def focusInEvent(self, event: QFocusEvent) -> None:  # noqa: N802
+        super().focusInEvent(event)
+        # Reached by the keyboard with nothing selected: the current (or first) row is,
+        # so that what is focused is also what Enter, Delete and the menus act on.
+        keyboard = (
+            Qt.FocusReason.TabFocusReason,
+            Qt.FocusReason.BacktabFocusReason,
+            Qt.FocusReason.ShortcutFocusReason,
+        )
+        model = self.model()
+        if event.reason() in keyboard and model.rowCount() and not self.selected_rows():
+            current = self.currentIndex()
+            self._make_current(current if current.isValid() else model.index(0, 0))
+
+    def _open_context_menu_from_keyboard(self) -> None:
+        """Shift+F10 or the Menu key: the context menu at the current row."""
+        current = self.currentIndex()
+        if current.isValid():
+            if current.row() not in self.selected_rows():
+                self._make_current(current)
+            rect = self.visualRect(current)
+            point = QPoint(rect.left() + 8, rect.center().y())
+        else:
+            point = QPoint(8, 8)
+        self.context_menu_requested.emit(self.viewport().mapToGlobal(point))
+
+    def _paint_focus_row(self) -> None:
+        """A clear mark around the current row while the table has the focus (the style's
+        dotted one around a single cell is hard to see)."""
+        current = self.currentIndex()
+        if not self.hasFocus() or not current.isValid():
+            return
+        cell = self.visualRect(current)
+        if not cell.isValid():
+            return
+        row = QRect(0, cell.top(), self.viewport().width(), cell.height()).adjusted(1, 1, -1, -1)
+        painter = QPainter(self.viewport())
+        painter.setPen(QPen(self.palette().color(QPalette.ColorRole.Highlight), 2))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRect(row)
+        painter.end()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        shift_f10 = (
+            event.key() == Qt.Key.Key_F10 and event.modifiers() & Qt.KeyboardModifier.ShiftModifier
+        )
+        if shift_f10 or event.key() == Qt.Key.Key_Menu:
+            self._open_context_menu_from_keyboard()
+            event.accept()
+            return
         if (
             event.key() == Qt.Key.Key_End
             and event.modifiers() & Qt.KeyboardModifier.ControlModifier

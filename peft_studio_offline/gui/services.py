@@ -51,7 +51,9 @@ async def import_services() -> None:
 
 async def import_api_server() -> None:
     """Import the local API's server (the web stack) on a worker thread."""
-    await asyncio.to_thread(importlib.import_module, "peft_studio_offline.api.server")
+    from peft_studio_offline import api
+
+    await asyncio.to_thread(api.load_server)
 
 
 def freeze_startup_objects() -> None:

@@ -1,7 +1,8 @@
 """The system tray icon: mirrors the indicator and tells the user what needs them.
 
-Notifications are kept in ``sent`` as well, so tests (and platforms without a tray) can see
-what would have been shown.
+A notification is a tray message where the desktop shows them; elsewhere (no tray, or a tray
+without messages) it is shown in the window's status bar, so that it is never lost. Each is
+kept in ``sent`` as well, newest last.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from PySide6.QtWidgets import QMainWindow, QMenu, QSystemTrayIcon
 from peft_studio_offline.gui.actions import WindowActions
 from peft_studio_offline.gui.icons import app_icon
 from peft_studio_offline.gui.indicator import IndicatorState
+
+MESSAGE_MS = 8000  # how long a notification stays up
 
 
 class TrayIcon(QObject):
@@ -56,7 +59,9 @@ class TrayIcon(QObject):
                 if warning
                 else QSystemTrayIcon.MessageIcon.Information
             )
-            self.icon.showMessage(title, text, kind, 8000)
+            self.icon.showMessage(title, text, kind, MESSAGE_MS)
+        else:
+            self._window.statusBar().showMessage(f"{title}: {text}", MESSAGE_MS)
 
     def _on_icon_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
         if reason in (

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
 import stat
+import sys
 from pathlib import Path
 
 import httpx
@@ -15,6 +17,9 @@ from peft_studio_offline.api.discovery import read_server_info, server_file
 from peft_studio_offline.api.server import ApiServer, PortInUseError, ServerError, start_api
 from peft_studio_offline.core.runtime import Runtime
 from tests.api.conftest import LiveApi
+from tests.support.netns import Link, link, needs_namespaces
+
+__all__ = ["link"]  # the fixture
 
 
 async def test_discovery_file_names_the_server_while_it_runs(live_api: LiveApi) -> None:
@@ -55,14 +60,37 @@ def test_only_loopback_without_the_explicit_flag(host: str) -> None:
         ApiServer(runtime, host=host, port=0)
 
 
-async def test_remote_host_with_the_flag(isolated_home: Path) -> None:
+# A request from another machine: a process in a network namespace of the test's own,
+# reaching the host over a veth pair (the server is never reachable from outside).
+REMOTE_REQUEST = """
+import sys, httpx
+url, token = sys.argv[1], sys.argv[2]
+with httpx.Client(trust_env=False, timeout=10) as http:
+    denied = http.get(url + "/api/offline/queue/stats").status_code
+    allowed = http.get(url + "/api/offline/queue/stats",
+                       headers={"Authorization": "Bearer " + token}).status_code
+print(denied, allowed)
+"""
+
+
+@needs_namespaces
+async def test_remote_host_with_the_flag(isolated_home: Path, link: Link) -> None:
+    """Listening on an address that is not loopback, it answers another machine there, and
+    only with the token."""
     runtime = Runtime()
-    server = ApiServer(runtime, host="0.0.0.0", port=0, allow_remote=True)
+    server = ApiServer(runtime, host=link.host_address, port=0, allow_remote=True)
     url = await server.start()
     try:
-        port = httpx.URL(url).port
-        with socket.create_connection(("127.0.0.1", port), timeout=5):
-            pass
+        assert httpx.URL(url).host == link.host_address
+        remote = await asyncio.create_subprocess_exec(
+            *link.exec_prefix(), sys.executable, "-c", REMOTE_REQUEST, url, server.token,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(remote.communicate(), 60)
+        assert remote.returncode == 0, err.decode()
+        assert out.decode().split() == ["401", "200"]
+        with pytest.raises(OSError):  # not on loopback: only where it was told to listen
+            socket.create_connection(("127.0.0.1", httpx.URL(url).port), timeout=5).close()
     finally:
         await server.stop()
         await runtime.close()

@@ -29,7 +29,7 @@ async def queued_upload(live_api: LiveApi) -> int:
 async def test_a_bundle_goes_out_and_comes_back_in_once(live_api: LiveApi, tmp_path: Path) -> None:
     op_id = await queued_upload(live_api)
     out = await live_api.client.post(
-        f"{BASE}/bundles/export", json={"path": str(tmp_path / "bundle")}
+        f"{BASE}/bundles/export", json={"path": str(live_api.upload_root / "bundle")}
     )
     assert out.status_code == 200, out.text
     assert (out.json()["operations"], out.json()["files"]) == (1, 1)
@@ -37,7 +37,7 @@ async def test_a_bundle_goes_out_and_comes_back_in_once(live_api: LiveApi, tmp_p
     assert op is not None and op.status is OperationStatus.EXPORTED
 
     back = await live_api.client.post(
-        f"{BASE}/bundles/import", json={"path": str(tmp_path / "bundle")}
+        f"{BASE}/bundles/import", json={"path": str(live_api.upload_root / "bundle")}
     )
 
     assert back.status_code == 200, back.text
@@ -46,9 +46,11 @@ async def test_a_bundle_goes_out_and_comes_back_in_once(live_api: LiveApi, tmp_p
 
 async def test_a_damaged_bundle_is_a_422_naming_the_part(live_api: LiveApi, tmp_path: Path) -> None:
     await queued_upload(live_api)
-    await live_api.client.post(f"{BASE}/bundles/export", json={"path": str(tmp_path / "b")})
-    copy = tmp_path / "copy"
-    shutil.copytree(tmp_path / "b", copy)
+    await live_api.client.post(
+        f"{BASE}/bundles/export", json={"path": str(live_api.upload_root / "b")}
+    )
+    copy = live_api.upload_root / "copy"
+    shutil.copytree(live_api.upload_root / "b", copy)
     part = copy / "bundle.tar.00001"
     data = bytearray(part.read_bytes())
     data[700] ^= 0xFF
@@ -68,12 +70,12 @@ async def test_a_receipt_goes_out_and_completes_what_it_names(
     op_id = await queued_upload(live_api)
     await live_api.runtime.queue.mark_completed(op_id)
     out = await live_api.client.post(
-        f"{BASE}/receipts/export", json={"path": str(tmp_path / "r.json"), "all": True}
+        f"{BASE}/receipts/export", json={"path": str(live_api.upload_root / "r.json"), "all": True}
     )
     assert out.status_code == 200, out.text
     assert out.json()["deliveries"] == 1
     back = await live_api.client.post(
-        f"{BASE}/receipts/import", json={"path": str(tmp_path / "r.json")}
+        f"{BASE}/receipts/import", json={"path": str(live_api.upload_root / "r.json")}
     )
     assert back.status_code == 200, back.text
     assert (back.json()["completed"], back.json()["already_completed"]) == (0, 1)
@@ -86,10 +88,11 @@ async def test_a_relative_path_or_an_unknown_status_is_refused(
     assert relative.status_code == 422
     assert "absolute" in relative.json()["detail"]
     status = await live_api.client.post(
-        f"{BASE}/bundles/export", json={"path": str(tmp_path / "x"), "statuses": ["completed"]}
+        f"{BASE}/bundles/export",
+        json={"path": str(live_api.upload_root / "x"), "statuses": ["completed"]},
     )
     assert status.status_code == 422
-    assert not (tmp_path / "x").exists()
+    assert not (live_api.upload_root / "x").exists()
 
 
 async def test_the_event_stream_reports_a_transfers_progress(
@@ -100,14 +103,14 @@ async def test_the_event_stream_reports_a_transfers_progress(
         stream = _events(response)
         await _until(stream, "ready")
         out = await live_api.client.post(
-            f"{BASE}/bundles/export", json={"path": str(tmp_path / "bundle")}
+            f"{BASE}/bundles/export", json={"path": str(live_api.upload_root / "bundle")}
         )
         assert out.status_code == 200
         phases = []
         while "exported" not in phases:
             phases.append((await _until(stream, "transfer"))["phase"])
         last = await live_api.client.post(
-            f"{BASE}/bundles/import", json={"path": str(tmp_path / "bundle")}
+            f"{BASE}/bundles/import", json={"path": str(live_api.upload_root / "bundle")}
         )
         assert last.status_code == 200
         while phases[-1] != "imported":
@@ -122,3 +125,30 @@ async def test_the_event_stream_reports_a_transfers_progress(
         "operations": 1,
         "total_operations": 1,
     }
+
+
+async def test_over_the_api_only_the_allowed_folders_are_read_and_written(
+    live_api: LiveApi, tmp_path: Path
+) -> None:
+    """Any program holding the token may call the API: it may not write a bundle, or read
+    a receipt or an identity file, anywhere the user may."""
+    await queued_upload(live_api)
+    outside = tmp_path / "elsewhere"
+    for endpoint, body in (
+        ("bundles/export", {"path": str(outside / "bundle")}),
+        ("bundles/import", {"path": str(outside / "bundle")}),
+        ("receipts/export", {"path": str(outside / "r.json")}),
+        ("receipts/import", {"path": str(outside / "r.json")}),
+        (
+            "bundles/import",
+            {
+                "path": str(live_api.upload_root / "bundle"),
+                "identity_files": [str(outside / "key.txt")],
+            },
+        ),
+    ):
+        refused = await live_api.client.post(f"{BASE}/{endpoint}", json=body)
+        assert refused.status_code == 403, (endpoint, refused.text)
+        assert "sync.upload_roots" in refused.json()["detail"]
+    assert not outside.exists()
+    assert (await live_api.runtime.queue.get_queue_stats())["pending"] == 1

@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from pathlib import Path
 
 import pytest
 
@@ -19,12 +18,6 @@ from peft_studio_offline.core.settings import Settings
 from peft_studio_offline.core.sync.engine import SyncEngine
 from tests.support.asgi import AsgiServer
 from tests.support.sync_apps import EffectsApp, ScriptedApp
-
-
-@pytest.fixture
-async def queue(tmp_path: Path) -> AsyncIterator[OfflineQueueManager]:
-    async with OfflineQueueManager(tmp_path / "q.db", backoff_base=0.01) as q:
-        yield q
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,12 +16,6 @@ from peft_studio_offline.core.settings import Settings
 from peft_studio_offline.core.sync.engine import SyncEngine
 from tests.support.asgi import AsgiServer
 from tests.support.sync_apps import UploadsApp
-
-
-@pytest.fixture
-async def queue(tmp_path: Path) -> AsyncIterator[OfflineQueueManager]:
-    async with OfflineQueueManager(tmp_path / "q.db", backoff_base=0.01) as q:
-        yield q
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import asyncio
 import dataclasses
 import hashlib
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,12 +54,6 @@ def hub() -> Iterator[tuple[HubApp, AsgiServer]]:
     with AsgiServer(app) as server:
         yield app, server
     assert app.refused == []  # the library used only the routes the server implements
-
-
-@pytest.fixture
-async def queue(tmp_path: Path) -> AsyncIterator[OfflineQueueManager]:
-    async with OfflineQueueManager(tmp_path / "q.db", backoff_base=0.01) as q:
-        yield q
 
 
 @pytest.fixture

@@ -2,42 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from peft_studio_offline.core.enums import ConflictResolution, OperationStatus
 from peft_studio_offline.core.handlers.mlflow import NOTE_TAG, MlflowRestClient
 from peft_studio_offline.core.queue import OfflineQueueManager
 from peft_studio_offline.core.sync.engine import SyncEngine
-from tests.support.mlflow_server import MlflowServer, mlflow_server, new_run
+from tests.support.mlflow_server import mlflow_server, new_run
 
-pytestmark = pytest.mark.mlflow
+pytestmark = [pytest.mark.mlflow, pytest.mark.usefixtures("tracking_uri")]
 
 __all__ = ["mlflow_server"]
 
 NOTE = "Baseline LoRA run.\nrank 8, alpha 16\nlearning rate 2e-4\n"
-
-
-@pytest.fixture(autouse=True)
-def tracking_uri(mlflow_server: MlflowServer, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.url)
-    return mlflow_server.url
-
-
-@pytest.fixture
-async def rest(mlflow_server: MlflowServer) -> AsyncIterator[MlflowRestClient]:
-    async with httpx.AsyncClient() as http:
-        yield MlflowRestClient(http, mlflow_server.url)
-
-
-@pytest.fixture
-async def queue(tmp_path: Path) -> AsyncIterator[OfflineQueueManager]:
-    async with OfflineQueueManager(tmp_path / "q.db", backoff_base=0.01) as q:
-        yield q
 
 
 async def remote_tags(rest: MlflowRestClient, run_id: str) -> dict[str, str]:

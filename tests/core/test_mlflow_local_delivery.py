@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from peft_studio_offline.core.handlers.mlflow import MlflowRestClient
@@ -37,12 +36,6 @@ async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
     async with make_runtime(tmp_path / "home") as rt:
         await rt.queue.open()
         yield rt
-
-
-@pytest.fixture
-async def rest(mlflow_server: MlflowServer) -> AsyncIterator[MlflowRestClient]:
-    async with httpx.AsyncClient() as http:
-        yield MlflowRestClient(http, mlflow_server.url)
 
 
 async def sync_all(runtime: Runtime, rounds: int = 6) -> dict[str, int]:

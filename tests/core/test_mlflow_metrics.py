@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 from peft_studio_offline.core.enums import OperationStatus, OperationType
@@ -22,24 +20,6 @@ from tests.support.mlflow_server import DroppingProxy, MlflowServer, mlflow_serv
 pytestmark = pytest.mark.mlflow
 
 __all__ = ["mlflow_server"]
-
-
-@pytest.fixture
-def tracking_uri(mlflow_server: MlflowServer, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.url)
-    return mlflow_server.url
-
-
-@pytest.fixture
-async def rest(mlflow_server: MlflowServer) -> AsyncIterator[MlflowRestClient]:
-    async with httpx.AsyncClient() as http:
-        yield MlflowRestClient(http, mlflow_server.url)
-
-
-@pytest.fixture
-async def queue(tmp_path: Path) -> AsyncIterator[OfflineQueueManager]:
-    async with OfflineQueueManager(tmp_path / "q.db", backoff_base=0.01) as q:
-        yield q
 
 
 async def make_engine(queue: OfflineQueueManager, **options: Any) -> SyncEngine:

@@ -5,10 +5,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from peft_studio_offline.core.enums import OperationStatus, OperationType
@@ -34,18 +32,6 @@ SIZES = {
     "tokenizer/tokenizer.json": 300_000,
     "tokenizer/special tokens map.json": 0,
 }
-
-
-@pytest.fixture
-async def rest(mlflow_server: MlflowServer) -> AsyncIterator[MlflowRestClient]:
-    async with httpx.AsyncClient(timeout=60) as http:
-        yield MlflowRestClient(http, mlflow_server.url, timeout=60)
-
-
-@pytest.fixture
-async def queue(tmp_path: Path) -> AsyncIterator[OfflineQueueManager]:
-    async with OfflineQueueManager(tmp_path / "q.db", backoff_base=0.01) as q:
-        yield q
 
 
 @pytest.fixture

@@ -162,3 +162,15 @@ async def test_a_settings_object_from_the_caller_is_used_as_it_is(tmp_path: Path
     assert (monitor.check_interval, monitor.timeout, monitor.failure_threshold) == (7.0, 1.5, 3)
     assert not (tmp_path / "c").exists()  # nothing was read or written for it
     await monitor.aclose()
+
+
+async def test_the_settings_read_an_endpoint_as_the_monitor_does(isolated_home: Path) -> None:
+    """Several accepted statuses: the monitor took a list while the settings refused one."""
+    with HttpServer(Reply(401, "")) as server:
+        endpoint = f'{{url = "{server.url("/")}", expected_status = [200, 401]}}'
+        write_settings(isolated_home, f"[network]\nendpoints = [{endpoint}]\n")
+        settings = Settings.load(AppPaths.from_environment())
+        assert not settings.problems, settings.problems
+        async with NetworkMonitor(check_interval=1) as monitor:
+            assert [e.expected_statuses for e in monitor.endpoints] == [(200, 401)]
+            assert await monitor.check_connectivity() is True

@@ -8,7 +8,7 @@ import dataclasses
 import hashlib
 import os
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,12 +28,6 @@ from tests.support.asgi import AsgiServer
 from tests.support.sync_apps import UploadsApp
 
 SECRET = b"-----BEGIN OPENSSH PRIVATE KEY----- not for the network\n"
-
-
-@pytest.fixture
-async def queue(tmp_path: Path) -> AsyncIterator[OfflineQueueManager]:
-    async with OfflineQueueManager(tmp_path / "q.db", backoff_base=0.01) as q:
-        yield q
 
 
 @pytest.fixture

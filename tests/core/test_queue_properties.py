@@ -194,3 +194,71 @@ QueueModel.TestCase.settings = settings(
     max_examples=25, stateful_step_count=25, deadline=None, suppress_health_check=list(HealthCheck)
 )
 test_queue_matches_its_model = QueueModel.TestCase
+
+
+# What may happen to an operation before the question "is it ready?" is asked.
+FATES = st.sampled_from(["pending", "later", "completed", "failed", "cancelled", "in_progress"])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(
+            FATES,
+            st.lists(st.integers(min_value=0, max_value=7), max_size=2),  # earlier ones
+            st.sampled_from([None, "a", "b"]),  # the resource it changes
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_the_sql_of_readiness_and_the_words_of_waiting_agree(
+    plans: list[tuple[str, list[int], str | None]],
+) -> None:
+    """Two statements of one rule: the claim's SQL (``get_pending_operations``) and the
+    sentence the inspect view shows (``wait_reason``). A pending operation is taken by a sync
+    exactly when its sentence says it is ready."""
+
+    async def check(path: Path) -> None:
+        async with OfflineQueueManager(path) as queue:
+            ids: list[int] = []
+            for fate, earlier, resource in plans:
+                options: dict[str, Any] = {}
+                depends = sorted({ids[i] for i in earlier if i < len(ids)})
+                if depends:
+                    options["depends_on"] = depends
+                if resource is not None:
+                    options["resource_key"] = resource
+                if fate == "later":
+                    options["not_before"] = 4_000_000_000  # a retry due in years
+                ids.append(
+                    await queue.enqueue("api_call", {"url": "http://127.0.0.1:9/"}, **options)
+                )
+            for op_id, (fate, _, _) in zip(ids, plans, strict=True):
+                if fate == "cancelled":
+                    await queue.cancel(op_id)
+                    continue
+                if fate not in ("completed", "failed", "in_progress"):
+                    continue
+                others = set(ids) - {op_id}
+                if not await queue.claim(1, exclude_ids=others):
+                    continue  # not ready to be taken: it stays pending
+                if fate == "completed":
+                    await queue.mark_completed(op_id)
+                elif fate == "failed":
+                    await queue.mark_failed(op_id, "refused", permanent=True)
+            ready = {op.id for op in await queue.get_pending_operations()}
+            for op_id in ids:
+                op = await queue.get_operation(op_id)
+                assert op is not None
+                if op.status is not OperationStatus.PENDING:
+                    continue
+                said = await queue.wait_reason(op_id)
+                assert (op_id in ready) == (said == "Ready: waiting for the next sync."), (
+                    op_id,
+                    said,
+                    plans,
+                )
+
+    with tempfile.TemporaryDirectory() as folder:
+        asyncio.run(check(Path(folder) / "queue.db"))

@@ -530,3 +530,59 @@ async def refused_with(connected: Runtime, folder: Path, identities: list[str], 
         await connected.import_bundle(folder, identities=identities)
     assert (await connected.queue.get_queue_stats())["total"] == 0
     assert staged_files(connected) == []
+
+
+# ------------------------------------------------------------- secrets in bundles
+
+TOKEN = "Bearer tok-3c1f9a7e5d2b48c6"
+
+
+async def queue_with_a_secret(side: Runtime) -> tuple[int, int]:
+    plain = await side.submit("api_call", {"url": URL, "method": "POST", "data": {"n": 1}})
+    secret = await side.submit(
+        "api_call", {"url": URL, "method": "POST", "headers": {"Authorization": TOKEN}}
+    )
+    return plain, secret
+
+
+async def test_an_unencrypted_bundle_refuses_an_operation_holding_secrets(
+    sides: tuple[Runtime, Runtime], tmp_path: Path
+) -> None:
+    offline, _ = sides
+    _, secret = await queue_with_a_secret(offline)
+    with pytest.raises(BundleError, match=f"Operation {secret} holds secrets.*--recipient"):
+        await offline.export_bundle(tmp_path / "bundle")
+    assert not (tmp_path / "bundle").exists()
+    assert (await offline.queue.get_queue_stats())["pending"] == 2  # nothing marked
+
+
+async def test_without_secrets_the_operations_holding_them_stay_here(
+    sides: tuple[Runtime, Runtime], tmp_path: Path
+) -> None:
+    offline, connected = sides
+    plain, secret = await queue_with_a_secret(offline)
+    result = await offline.export_bundle(tmp_path / "bundle", without_secrets=True)
+    assert (result.operations, result.left_out) == (1, 1)
+    statuses = {op.id: op.status for op in await offline.queue.list_operations()}
+    assert statuses == {plain: OperationStatus.EXPORTED, secret: OperationStatus.PENDING}
+    joined = b"".join((tmp_path / "bundle" / name).read_bytes() for name in result.parts)
+    assert b"tok-3c1f9a7e5d2b48c6" not in joined
+    assert (await connected.import_bundle(tmp_path / "bundle")).added == 1
+
+
+async def test_an_encrypted_bundle_carries_secrets_for_the_other_side_to_seal_again(
+    sides: tuple[Runtime, Runtime], tmp_path: Path, keys: tuple[str, Path, Path]
+) -> None:
+    offline, connected = sides
+    public, identity, _ = keys
+    await queue_with_a_secret(offline)
+    result = await offline.export_bundle(tmp_path / "bundle", recipients=[public])
+    assert (result.operations, result.left_out) == (2, 0)
+    await connected.import_bundle(tmp_path / "bundle", identities=[str(identity)])
+    stored = b"".join(  # the file and its log, as a thief would copy them
+        p.read_bytes() for p in connected.db_path.parent.glob(connected.db_path.name + "*")
+    )
+    assert b"tok-3c1f9a7e5d2b48c6" not in stored  # sealed with the connected side's key
+    taken = await connected.queue.claim(10)
+    headers = [op.payload.get("headers") for op in taken if op.payload.get("headers")]
+    assert headers == [{"Authorization": TOKEN}]  # what sending gets: the original

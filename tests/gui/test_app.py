@@ -24,17 +24,20 @@ DRIVER = textwrap.dedent(
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
 
+    from PySide6.QtWidgets import QWidget
+
     from peft_studio_offline.gui import app as gui_app
-    from peft_studio_offline.gui.tray import TrayIcon
 
     mode = sys.argv[1]
     qt_app = QApplication([])
+    other = QWidget()  # another application's window, in front of ours
 
-    def on_activation(self):
+    def brought_forward(window):
+        # Quit once the window is restored and active again (a second start asked).
+        if window.isMinimized() or QApplication.activeWindow() is not window:
+            return
         print("activated", flush=True)
-        self._window.findChild(type(self._window.actions()[0]), "actionQuit").trigger()
-
-    TrayIcon.raise_window = on_activation
+        window.findChild(type(window.actions()[0]), "actionQuit").trigger()
 
     def poll():
         windows = [w for w in qt_app.topLevelWidgets() if w.objectName() == "mainWindow"]
@@ -48,12 +51,18 @@ DRIVER = textwrap.dedent(
         if mode == "ctrl-q":
             print("pressing ctrl+q", flush=True)
             QTest.keyClick(window, Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier)
-        else:
-            print("ready", flush=True)
+            return
+        window.showMinimized()
+        other.show()
+        other.activateWindow()
+        print("ready", flush=True)
+        watch.timeout.connect(lambda: brought_forward(window))
+        watch.start(50)
 
     timer = QTimer()
     timer.timeout.connect(poll)
     timer.start(50)
+    watch = QTimer()
     sys.exit(gui_app.main([]))
     """
 )

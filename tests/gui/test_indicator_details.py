@@ -56,7 +56,7 @@ async def test_counts_follow_the_queue(core: Core, window: MainWindow) -> None:
     await until(lambda: window.indicator.state.failed == 1)  # type: ignore[union-attr]
     assert window.indicator.state.conflicts == 1  # type: ignore[union-attr]
     badge = window.indicator.findChild(QLabel, "offlineIndicatorFailed")
-    assert badge is not None and not badge.isHidden() and badge.text() == "1"
+    assert badge is not None and not badge.isHidden() and badge.text() == "1 failed"
     assert "(1)" in window.actions_.conflicts.text()
 
 

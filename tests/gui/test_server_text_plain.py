@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QMessageBox
+from PySide6.QtWidgets import QMessageBox, QPlainTextEdit
 
 from peft_studio_offline.gui import MainWindow
 from peft_studio_offline.gui.queue_model import COLUMN_INDEX
@@ -31,9 +31,8 @@ async def test_an_error_with_markup_reads_as_text_in_the_window(
     dialog = window.open_inspect(0)
     assert dialog is not None
     await dialog.loaded  # type: ignore[attr-defined]
-    error = dialog.findChild(QLabel, "inspectError")
-    assert error is not None and error.text() == HTML
-    assert error.textFormat() == Qt.TextFormat.PlainText
+    error = dialog.findChild(QPlainTextEdit, "inspectError")  # plain text by construction
+    assert error is not None and error.toPlainText() == HTML
     dialog.grab().save(str(tmp_path / "inspect.png"))
     dialog.close()
 

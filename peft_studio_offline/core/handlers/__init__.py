@@ -7,7 +7,6 @@ which exposes ``builtin_handlers() -> Mapping[OperationType | str, OperationHand
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -46,28 +45,18 @@ __all__ = [
     "transport_failure",
 ]
 
-# Subpackages that add built-in handlers, if they are present.
-_EXTENSIONS = ("peft_studio_offline.core.handlers.mlflow",)
-
 
 def builtin_handlers() -> dict[OperationType, OperationHandler]:
     """A new handler for every operation type the package knows how to send."""
+    # Imported here: the MLflow handlers import this package's helpers.
+    from peft_studio_offline.core.handlers.mlflow import builtin_handlers as mlflow_handlers
+
     handlers: dict[OperationType, OperationHandler] = {
         OperationType.API_CALL: ApiCallHandler(),
         OperationType.FILE_UPLOAD: FileUploadHandler(),
     }
-    for name in _EXTENSIONS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        factory = getattr(module, "builtin_handlers", None)
-        if callable(factory):
-            extra: Mapping[Any, Any] = factory()
-            for kind, handler in extra.items():
-                handlers[parse_operation_type(kind)] = as_handler(handler)
+    for kind, handler in mlflow_handlers().items():
+        handlers[parse_operation_type(kind)] = as_handler(handler)
     handlers[OperationType.MODEL_PUSH] = ModelPushByTarget(
         handlers.get(OperationType.MODEL_PUSH), HubPushHandler()
     )

@@ -1,6 +1,6 @@
 """Connectivity: whether the services we sync with answer as they should."""
 
-from peft_studio_offline.core.network._endpoint import (
+from peft_studio_offline.core.endpoints import (
     Endpoint,
     EndpointSpec,
     NetworkConfigError,

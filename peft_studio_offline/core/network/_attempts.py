@@ -27,7 +27,7 @@ import dataclasses
 
 import httpx
 
-from peft_studio_offline.core.network._endpoint import Endpoint
+from peft_studio_offline.core.endpoints import Endpoint
 from peft_studio_offline.core.network._probe import ProbeOutcome, ProbeResult, probe
 
 # Less time than this left before the deadline: a new probe could not get an answer.

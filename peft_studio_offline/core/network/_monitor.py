@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
@@ -25,15 +24,16 @@ from typing import Any, Self
 
 import httpx
 
-from peft_studio_offline.core.enums import NetworkStatus
-from peft_studio_offline.core.network._attempts import check_endpoint
-from peft_studio_offline.core.network._endpoint import (
+from peft_studio_offline.core.endpoints import (
     Endpoint,
     EndpointSpec,
     NetworkConfigError,
     parse_endpoint,
     parse_endpoints,
 )
+from peft_studio_offline.core.enums import NetworkStatus
+from peft_studio_offline.core.events import EventSource
+from peft_studio_offline.core.network._attempts import check_endpoint
 from peft_studio_offline.core.network._policy import apply_check, next_delay
 from peft_studio_offline.core.network._probe import ProbeOutcome, ProbeResult, combine
 from peft_studio_offline.core.settings import Settings, endpoints_from_settings
@@ -41,6 +41,7 @@ from peft_studio_offline.core.settings import Settings, endpoints_from_settings
 log = logging.getLogger(__name__)
 
 StatusCallback = Callable[[NetworkStatus, NetworkStatus], Awaitable[None] | None]
+StatusChange = tuple[NetworkStatus, NetworkStatus]  # (old, new)
 WorkProbe = Callable[[], Awaitable[bool]]
 """Called with ``(old_status, new_status)``; a plain function or a coroutine function."""
 
@@ -112,7 +113,9 @@ class NetworkMonitor:
         self._results: dict[str, ProbeResult] = {}
         self._last_check: datetime | None = None
         self._next_check: datetime | None = None
-        self._callbacks: list[StatusCallback] = []
+        # Every change, as (old, new), to the callbacks given to ``add_callback``.
+        self.status_changes: EventSource[StatusChange] = EventSource("network status changes")
+        self._subscribed: dict[StatusCallback, Callable[[StatusChange], object]] = {}
         self._pending_changes: deque[tuple[NetworkStatus, NetworkStatus]] = deque()
         self._delivering = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -195,12 +198,19 @@ class NetworkMonitor:
         still run. A coroutine callback is awaited before the next one runs, so keep it short
         (start a task for long work).
         """
-        if callback not in self._callbacks:
-            self._callbacks.append(callback)
+        if callback in self._subscribed:
+            return
+
+        def deliver(change: StatusChange) -> object:
+            return callback(*change)
+
+        self._subscribed[callback] = deliver
+        self.status_changes.subscribe(deliver)
 
     def remove_callback(self, callback: StatusCallback) -> None:
-        if callback in self._callbacks:
-            self._callbacks.remove(callback)
+        deliver = self._subscribed.pop(callback, None)
+        if deliver is not None:
+            self.status_changes.unsubscribe(deliver)
 
     async def _deliver_changes(self) -> None:
         # One delivery at a time, oldest change first: a change found while a callback is
@@ -210,16 +220,7 @@ class NetworkMonitor:
         self._delivering = True
         try:
             while self._pending_changes:
-                old, new = self._pending_changes.popleft()
-                for callback in list(self._callbacks):
-                    try:
-                        result = callback(old, new)
-                        if inspect.isawaitable(result):
-                            await result
-                    except Exception:
-                        log.exception(
-                            "A network status callback %r failed on %s -> %s", callback, old, new
-                        )
+                await self.status_changes.emit_awaiting(self._pending_changes.popleft())
         finally:
             self._delivering = False
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import httpx
 
+from peft_studio_offline.core.endpoints import Endpoint
 from peft_studio_offline.core.enums import NetworkStatus
-from peft_studio_offline.core.network._endpoint import Endpoint
 
 # Enough of a body to find a marker near its start; a portal's page is not read to the end.
 MAX_BODY_BYTES = 64 * 1024

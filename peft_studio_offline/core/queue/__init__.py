@@ -1,6 +1,7 @@
 """The durable operation queue (SQLite through aiosqlite)."""
 
+from peft_studio_offline.core.queue._direct import CallerThreadWriter
 from peft_studio_offline.core.queue._manager import OfflineQueueManager
 from peft_studio_offline.core.queue._recovery import move_aside_corrupt_database
 
-__all__ = ["OfflineQueueManager", "move_aside_corrupt_database"]
+__all__ = ["CallerThreadWriter", "OfflineQueueManager", "move_aside_corrupt_database"]

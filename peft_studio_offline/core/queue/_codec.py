@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 import orjson
 
 from peft_studio_offline.core.errors import InvalidOperationError
+from peft_studio_offline.core.sealing import needs_sealing
 
 # A compressed payload keeps a small JSON object in the ``payload`` column, so the column
 # always holds JSON text; the real payload is in ``payload_blob``.
@@ -33,8 +34,14 @@ _encode_chunks = (
 MAX_DEPTH = 1000
 
 
-def encode_payload(payload: object, compress_threshold: int) -> tuple[str, bytes | None]:
-    """Return (JSON text, compressed blob or None); raise ``InvalidOperationError``."""
+def encode_payload(
+    payload: object, compress_threshold: int, seal: Callable[[Any], Any] | None = None
+) -> tuple[str, bytes | None]:
+    """Return (JSON text, compressed blob or None); raise ``InvalidOperationError``.
+
+    ``seal`` encrypts the secrets of a payload (``core.sealing``); it is called only when
+    the JSON text might hold one, so that a payload without any costs a few substring tests.
+    """
     if type(payload) is dict and _is_plain(payload, 1):
         text = _plain_text(payload)
     elif isinstance(payload, Mapping):
@@ -43,6 +50,10 @@ def encode_payload(payload: object, compress_threshold: int) -> tuple[str, bytes
         raise InvalidOperationError(
             f"The payload must be a JSON object (a dict), not {type(payload).__name__}."
         )
+    if seal is not None and needs_sealing(text):
+        sealed = seal(payload)
+        if sealed is not payload:
+            return encode_payload(sealed, compress_threshold)
     if compress_threshold and len(text) > compress_threshold:
         raw = text.encode("utf-8")
         blob = zlib.compress(raw, 6)

@@ -209,9 +209,13 @@ def create_private_database(path: Path) -> bool:
     return created
 
 
-def connect_writer(path: Path, busy_timeout: float) -> sqlite3.Connection:
+def connect_writer(
+    path: Path, busy_timeout: float, *, check_same_thread: bool = True
+) -> sqlite3.Connection:
     """The writer's connection; call it on the writer thread, which it then belongs to."""
-    conn = sqlite3.connect(path, isolation_level=None, timeout=busy_timeout)
+    conn = sqlite3.connect(
+        path, isolation_level=None, timeout=busy_timeout, check_same_thread=check_same_thread
+    )
     conn.row_factory = sqlite3.Row
     return conn
 
@@ -231,3 +235,10 @@ def check_readable(conn: sqlite3.Connection, path: Path) -> None:
 def configure_writer(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
+
+
+def apply_storage_limit(conn: sqlite3.Connection, max_db_bytes: int | None) -> None:
+    """Cap the file at ``max_db_bytes`` for this connection's writes (None: no cap)."""
+    page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
+    pages = 1_073_741_823 if max_db_bytes is None else max(1, max_db_bytes // page_size)
+    conn.execute(f"PRAGMA max_page_count = {pages}")

@@ -133,6 +133,7 @@ def validate(
     default_max_attempts: int,
     compress_threshold: int,
     clock: Callable[[], float],
+    seal: Callable[[Any], Any] | None = None,
 ) -> NewOperation:
     """Check everything about a new operation before anything is written."""
     if options and not options.keys() <= ENQUEUE_OPTIONS:
@@ -147,7 +148,7 @@ def validate(
         type_text = _TYPE_TEXT.get(operation_type)
     if type_text is None:
         type_text = parse_operation_type(operation_type).value  # raises, naming the known types
-    text, blob = encode_payload(payload, compress_threshold)
+    text, blob = encode_payload(payload, compress_threshold, seal)
     if type(priority) is not int or not PRIORITY_MIN <= priority <= PRIORITY_MAX:
         priority = check_priority(priority)  # raises, naming the bounds, unless an int subclass
     if not options:  # the common case: every option at its default

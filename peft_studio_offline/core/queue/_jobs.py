@@ -441,3 +441,33 @@ def release_owned(conn: sqlite3.Connection, now: float, *, owner: str, reason: s
 def count_external_rows(conn: sqlite3.Connection, now: float) -> Result:
     count_new_rows(conn)
     return None, None
+
+
+def replace_payload(
+    conn: sqlite3.Connection,
+    now: float,
+    *,
+    op_id: int,
+    encoded: tuple[str, bytes | None],
+    was: tuple[str, bytes | None],
+) -> Result:
+    """Store the same payload written anew (its secrets sealed with another key), unless it
+    changed since it was read (a re-queue with a new payload wins)."""
+    conn.execute(
+        "UPDATE offline_operations SET payload = ?, payload_blob = ?"
+        " WHERE id = ? AND payload IS ? AND payload_blob IS ?",
+        (encoded[0], encoded[1], op_id, was[0], was[1]),
+    )
+    return None, None
+
+
+def replace_conflict_local(
+    conn: sqlite3.Connection, now: float, *, op_id: int, local: Any, was: str
+) -> Result:
+    """Store a conflict's local side written anew (its secrets sealed with another key),
+    unless it changed since it was read."""
+    conn.execute(
+        "UPDATE operation_conflicts SET local = ? WHERE operation_id = ? AND local IS ?",
+        (dump(local), op_id, was),
+    )
+    return None, None

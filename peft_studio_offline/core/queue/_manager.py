@@ -42,9 +42,10 @@ from peft_studio_offline.core.operation import (
     check_priority,
 )
 from peft_studio_offline.core.paths import ensure_private_dir
-from peft_studio_offline.core.queue import _jobs, _schema, _transfers
+from peft_studio_offline.core.queue import _jobs, _schema, _sealed, _transfers
 from peft_studio_offline.core.queue._codec import encode_payload
 from peft_studio_offline.core.queue._database import (
+    apply_storage_limit,
     check_file,
     check_readable,
     configure_writer,
@@ -75,6 +76,7 @@ from peft_studio_offline.core.queue._rows import (
 )
 from peft_studio_offline.core.queue._search import search_clause
 from peft_studio_offline.core.queue._writer import Job, WriteJob, Writer
+from peft_studio_offline.core.sealing import KEY_SETTING, PayloadSealer, seal_with
 from peft_studio_offline.core.waiting import Moment, RowWait, moment_reason
 
 log = logging.getLogger(__name__)
@@ -90,17 +92,21 @@ _QUEUE_OPTIONS = frozenset(
         "backoff_cap",
         "clock",
         "max_db_bytes",
+        "sealer",
     }
 )
 _KNOWN_TYPES_SQL = ", ".join(f"'{t.value}'" for t in OperationType)
 
 # What makes a pending operation ready to be taken: due, not expired, readable, its
 # dependencies completed, and no earlier unfinished operation on the same resource.
-_READY = f"""
+# Pending, due, not expired, and readable: what every rule of readiness starts from.
+_DUE_NOW = f"""
     o.status = 'pending'
     AND o.next_attempt_at <= :now
     AND (o.expires_at IS NULL OR o.expires_at > :now)
     AND o.operation_type IN ({_KNOWN_TYPES_SQL}) AND json_valid(o.payload)
+"""
+_READY = f"""{_DUE_NOW}
     AND (o.has_dependencies = 0 OR NOT EXISTS (
         SELECT 1 FROM operation_dependencies d
         LEFT JOIN offline_operations p ON p.id = d.depends_on_id
@@ -117,11 +123,7 @@ WAITING_RECHECK = 300.0
 # What a sync run that starts now may take before it ends: due and readable, and not held
 # for good by a dependency that failed or went away. Unlike ``_READY`` it counts those that
 # wait for an earlier operation of the same run (a dependency, the same resource).
-_DUE_IN_RUN = f"""
-    o.status = 'pending'
-    AND o.next_attempt_at <= :now
-    AND (o.expires_at IS NULL OR o.expires_at > :now)
-    AND o.operation_type IN ({_KNOWN_TYPES_SQL}) AND json_valid(o.payload)
+_DUE_IN_RUN = f"""{_DUE_NOW}
     AND (o.has_dependencies = 0 OR NOT EXISTS (
         SELECT 1 FROM operation_dependencies d
         LEFT JOIN offline_operations p ON p.id = d.depends_on_id
@@ -181,6 +183,12 @@ class OfflineQueueManager:
         self._clock: Callable[[], float] = options.get("clock", time.time)
         limit = options.get("max_db_bytes")
         self.max_db_bytes = None if limit is None else _non_negative_int(limit, "max_db_bytes")
+        # Encrypts the secrets of payloads as they are stored, opens them when claimed
+        # (``core.sealing``); None stores payloads as given.
+        self.sealer: PayloadSealer | None = options.get("sealer")
+        self._seal_new = seal_with(self.sealer, fresh=True)
+        self._seal_kept = seal_with(self.sealer, fresh=False)
+        self._opened = _sealed.OpenedSecrets()  # what was decrypted here for sending
         self.changes: EventSource[QueueChange] = EventSource("queue changes")
         self.owner = new_owner()
         self._reader: aiosqlite.Connection | None = None
@@ -192,6 +200,11 @@ class OfflineQueueManager:
         # Give-backs of cancelled claims, still running: a task nobody refers to may be
         # collected before it finishes.
         self._giving_back: set[asyncio.Task[None]] = set()
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The queue's time source (seconds since the epoch)."""
+        return self._clock
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -256,7 +269,7 @@ class OfflineQueueManager:
             check_readable(conn, self.db_path)
             configure_writer(conn)
             self._migrate(conn)
-            _apply_storage_limit(conn, self.max_db_bytes)
+            apply_storage_limit(conn, self.max_db_bytes)
         except sqlite3.Error as exc:
             conn.close()
             raise translate(exc, self.db_path) from exc
@@ -302,7 +315,7 @@ class OfflineQueueManager:
             await self.open()
         writer = self._writer
         assert writer is not None and writer.conn is not None
-        await writer.call(_apply_storage_limit, writer.conn, limit)
+        await writer.call(apply_storage_limit, writer.conn, limit)
 
     async def close(self) -> None:
         """Put back what this instance had taken, then release the file."""
@@ -385,7 +398,7 @@ class OfflineQueueManager:
         **options: Any,
     ) -> int:
         """Store one operation; returns its id once it is committed to disk."""
-        new = self._validate(operation_type, payload, priority, options)
+        new = self.validate_new(operation_type, payload, priority, options)
         writer = self._writer or await self._opened_writer()
         ids: list[int] = await writer.submit_merged("insert", [new])
         return ids[0]
@@ -407,7 +420,7 @@ class OfflineQueueManager:
                 options = {k: v for k, v in item.items() if k in ENQUEUE_OPTIONS}
             try:
                 news.append(
-                    self._validate(
+                    self.validate_new(
                         item["operation_type"], item["payload"], item.get("priority", 0), options
                     )
                 )
@@ -419,9 +432,11 @@ class OfflineQueueManager:
         result: list[int] = await writer.submit_merged("insert", news)
         return result
 
-    def _validate(
+    def validate_new(
         self, operation_type: object, payload: object, priority: object, options: Mapping[str, Any]
     ) -> NewOperation:
+        """A new operation checked and encoded as this queue stores it (its secrets sealed);
+        ``InvalidOperationError`` for bad input. Writes nothing."""
         return validate(
             operation_type,
             payload,
@@ -430,6 +445,7 @@ class OfflineQueueManager:
             default_max_attempts=self.max_attempts,
             compress_threshold=self.compress_threshold,
             clock=self._clock,
+            seal=self._seal_new,
         )
 
     def _merge_inserts(self, jobs: list[WriteJob]) -> Job:
@@ -826,7 +842,34 @@ class OfflineQueueManager:
             await asyncio.shield(giving_back)
             raise
         self._claimed += len(rows)
+        if self.sealer is not None:
+            operations = await self._opened.open(self.sealer, operations, rows, self._wait_key)
         return operations
+
+    async def _wait_key(self, op_id: int, reason: str) -> None:
+        await self.mark_waiting(op_id, reason, KEY_SETTING)
+        self._claimed -= 1
+
+    def take_unopened(self) -> list[int]:
+        """The operations that claims left waiting because their key is not here (each
+        once): the sync run counts them as waiting."""
+        return self._opened.take_unopened()
+
+    async def reseal(self) -> set[str]:
+        """Encrypt every stored secret again with the current key (after ``rotate``).
+
+        Returns the ids of the keys the queue's envelopes use afterwards (the current one,
+        and any whose envelopes could not be opened here, which stay as they were).
+        """
+        if self.sealer is None:
+            return set()
+        return await _sealed.reseal(self.sealer, self._read, self._write, self.compress_threshold)
+
+    async def _sealed(self, value: Any) -> Any:
+        """``value`` (a payload as it was sent, maybe) with its secrets encrypted."""
+        if self.sealer is None or value is None:
+            return value
+        return await asyncio.to_thread(self.sealer.seal, value, fresh=False)
 
     async def _give_back_claim(self, claiming: asyncio.Future[list[sqlite3.Row]]) -> None:
         with contextlib.suppress(Exception):
@@ -855,6 +898,7 @@ class OfflineQueueManager:
 
     async def mark_completed(self, op_id: int, *, details: Mapping[str, Any] | None = None) -> None:
         """The operation reached its service."""
+        details = self._opened.masked(op_id, details, settled=True)
         if not await self._write(partial(_jobs.mark_completed, completions=[(op_id, details)])):
             raise OperationNotFoundError(op_id)
 
@@ -873,7 +917,9 @@ class OfflineQueueManager:
         if not ids:
             return []
         extra = details or {}
-        completions = [(op_id, extra.get(op_id)) for op_id in ids]
+        completions = [
+            (op_id, self._opened.masked(op_id, extra.get(op_id), settled=True)) for op_id in ids
+        ]
         found: tuple[int, ...] = await self._write(
             partial(_jobs.mark_completed, completions=completions)
         )
@@ -897,11 +943,13 @@ class OfflineQueueManager:
         without using up an attempt: an outage alone never fails an operation for good.
         Returns the operation as it is afterwards.
         """
+        message = self._opened.masked(op_id, str(error) if error is not None else "Failed.")
+        details = self._opened.masked(op_id, details, settled=True)
         after = await self._write(
             partial(
                 _jobs.mark_failed,
                 op_id=op_id,
-                message=str(error) if error is not None else "Failed.",
+                message=message,
                 retry_after=retry_after,
                 backoff=self.backoff_delay,
                 permanent=permanent,
@@ -920,6 +968,7 @@ class OfflineQueueManager:
         ``reason`` (what to set, in words) becomes its error message and its "why waiting".
         It is due again after ``recheck`` seconds, or at once after ``wake_waiting()``.
         """
+        self._opened.forget([op_id])
         after = await self._write(
             partial(
                 _jobs.mark_failed,
@@ -965,6 +1014,8 @@ class OfflineQueueManager:
         message: str | None = None,
     ) -> None:
         """Park the operation in ``conflict`` with both sides kept for the user."""
+        local = await self._sealed(local)
+        message = self._opened.masked(op_id, message, settled=True)
         await self._write(
             partial(
                 _jobs.mark_conflict,
@@ -987,6 +1038,7 @@ class OfflineQueueManager:
         ids = sorted(set(op_ids))
         if not ids:
             return 0
+        self._opened.forget(ids)
         count: int = await self._write(
             partial(_jobs.release_job, ids=ids, reason=reason, record=record, owner=self.owner)
         )
@@ -1002,7 +1054,11 @@ class OfflineQueueManager:
         clear_conflict: bool = True,
     ) -> None:
         """Make the operation pending and due now, optionally with a new payload."""
-        encoded = None if payload is None else encode_payload(payload, self.compress_threshold)
+        encoded = (
+            None
+            if payload is None
+            else encode_payload(payload, self.compress_threshold, self._seal_kept)
+        )
         await self._write(
             partial(
                 _jobs.requeue,
@@ -1043,6 +1099,8 @@ class OfflineQueueManager:
         details: Mapping[str, Any] | None = None,
     ) -> None:
         """Add a line to the operation's history (a resolution, a dropped local change...)."""
+        error, details = self._opened.masked(op_id, error), self._opened.masked(op_id, details)
+        details = await self._sealed(details)
         await self._write(
             partial(_jobs.record_event, op_id=op_id, outcome=outcome, error=error, details=details)
         )
@@ -1112,7 +1170,7 @@ class OfflineQueueManager:
             options["conflict_strategy"] = item.conflict_strategy
         if item.resource_key is not None:
             options["resource_key"] = item.resource_key
-        new = self._validate(item.operation_type, item.payload, item.priority, options)
+        new = self.validate_new(item.operation_type, item.payload, item.priority, options)
         return new.full_values(self.max_attempts)
 
     async def complete_delivered(
@@ -1156,12 +1214,6 @@ class OfflineQueueManager:
         """Exponential backoff with full jitter: uniform over [0, min(cap, base * 2^(n-1))]."""
         ceiling = min(self.backoff_cap, self.backoff_base * 2 ** min(max(attempts, 1) - 1, 30))
         return random.uniform(0, ceiling)
-
-
-def _apply_storage_limit(conn: sqlite3.Connection, max_db_bytes: int | None) -> None:
-    page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
-    pages = 1_073_741_823 if max_db_bytes is None else max(1, max_db_bytes // page_size)
-    conn.execute(f"PRAGMA max_page_count = {pages}")
 
 
 def _status(value: OperationStatus | str) -> str:

@@ -38,6 +38,8 @@ OPERATION_COLUMNS = operation_columns()
 # Positions in such a row, for reading it without a lookup by name.
 ID_COLUMN = _COLUMN_NAMES.index("id")
 HAS_DEPENDENCIES_COLUMN = _COLUMN_NAMES.index("has_dependencies")
+PAYLOAD_COLUMN = _COLUMN_NAMES.index("payload")
+PAYLOAD_BLOB_COLUMN = _COLUMN_NAMES.index("payload_blob")
 
 # A summary reads the start of the payload, never all of it: SQLite still loads a large
 # value to cut it, but on the reader's thread, and only this much reaches Python.

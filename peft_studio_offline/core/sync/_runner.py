@@ -17,6 +17,7 @@ from peft_studio_offline.core.enums import ConflictResolution, OperationStatus
 from peft_studio_offline.core.errors import OperationNotFoundError
 from peft_studio_offline.core.masking import mask_secrets, mask_text, payload_secrets
 from peft_studio_offline.core.operation import Operation
+from peft_studio_offline.core.sealing import KEY_SETTING
 from peft_studio_offline.core.sync.conflicts import resend_payload
 from peft_studio_offline.core.sync.handler import (
     HandlerContext,
@@ -187,6 +188,12 @@ class Runner:
                         more, operation_types=coalescing, exclude_ids=excluded | self.held
                     )
                 )
+        unopened = self.queue.take_unopened()
+        if unopened:  # claimed without their key: left waiting by the queue, as for a setting
+            self.skip.update(unopened)
+            self.tally.waiting += len(unopened)
+            self.tally.waiting_for.add(KEY_SETTING)
+            self.engine.saw_waiting = True
         # One that failed (or was held back) while the claim was on its way waits for a
         # later run, as if the claim had left it out: it goes back untouched.
         late = {op.id for op in batch if op.id in self.skip or engine.deferred_until(op.id)}

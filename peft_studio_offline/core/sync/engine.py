@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import logging
 import os
@@ -33,6 +34,7 @@ from peft_studio_offline.core.errors import (
 from peft_studio_offline.core.events import EventSource, QueueChange
 from peft_studio_offline.core.operation import Operation, iso, utc_now
 from peft_studio_offline.core.queue import OfflineQueueManager
+from peft_studio_offline.core.sealing import SecretsUnavailableError
 from peft_studio_offline.core.settings import Settings, apply_environment
 from peft_studio_offline.core.sync._runner import Runner
 from peft_studio_offline.core.sync.breaker import CircuitBreaker
@@ -374,6 +376,20 @@ class SyncEngine:
 
     # --------------------------------------------------------------- conflicts
 
+    async def _opened(self, operation: Operation) -> Operation:
+        """The operation with its secrets decrypted; as stored when its key is not here
+        (the re-queued payload keeps them encrypted, and it waits for the key when claimed)."""
+        sealer = getattr(self.queue, "sealer", None)
+        if sealer is None:
+            return operation
+        try:
+            payload = await asyncio.to_thread(sealer.unseal, operation.payload)
+        except SecretsUnavailableError:
+            return operation
+        if payload is operation.payload:
+            return operation
+        return dataclasses.replace(operation, payload=payload)
+
     async def resolve_conflict(
         self,
         op_id: int,
@@ -410,7 +426,7 @@ class SyncEngine:
                 raise InvalidOperationError("A merged resolution needs the merged value.")
             payload = resend_payload(
                 handler,
-                operation,
+                await self._opened(operation),  # as its handler sees it when sending
                 choice,
                 merged=merged_payload,
                 remote=record.remote,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import io
 import os
 import socket
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from peft_studio_offline.core.enums import OperationStatus, OperationType
 from peft_studio_offline.core.errors import InvalidOperationError
+from peft_studio_offline.core.masking import payload_secrets
 from peft_studio_offline.core.operation import Operation
 from peft_studio_offline.core.outgoing_files import (
     OutgoingFile,
@@ -33,6 +35,7 @@ from peft_studio_offline.core.outgoing_files import (
     open_outgoing_file,
 )
 from peft_studio_offline.core.paths import PRIVATE_DIR_MODE
+from peft_studio_offline.core.sealing import SecretsUnavailableError, holds_sealed
 from peft_studio_offline.core.transfer._age import ENCRYPTION, EncryptingWriter, parse_recipients
 from peft_studio_offline.core.transfer._errors import BundleError
 from peft_studio_offline.core.transfer._manifest import MANIFEST_NAME, Manifest
@@ -82,6 +85,7 @@ class ExportResult:
     marked_exported: int
     bundle_bytes: int = 0
     operation_ids: tuple[int, ...] = field(default=(), repr=False)
+    left_out: int = 0  # operations holding secrets, kept here (``without_secrets``)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -93,6 +97,7 @@ class ExportResult:
             "parts": list(self.parts),
             "marked_exported": self.marked_exported,
             "bundle_bytes": self.bundle_bytes,
+            "left_out": self.left_out,
         }
 
 
@@ -130,12 +135,17 @@ async def export_bundle(
     part_size: int | None = None,
     roots: Sequence[str] = (),
     recipients: Sequence[str] = (),
+    without_secrets: bool = False,
     progress: ProgressCallback | None = None,
 ) -> ExportResult:
     """Write a bundle into the folder ``path`` (made here; it must be absent or empty).
 
     ``roots`` are the folders files may be read from (empty: any), as for sending.
     ``recipients``: public keys (age or SSH) to encrypt the bundle to; none, not encrypted.
+    An operation holding secrets (credentials in its headers, URL or body) travels only in
+    an encrypted bundle, its secrets opened for the receiving side to seal with its own
+    key; unencrypted, the export is refused (``BundleError``), or with ``without_secrets``
+    such operations stay here, pending, and the rest go.
     """
     keys = parse_recipients(recipients) if recipients else []
     wanted = export_statuses(statuses, everything)
@@ -150,11 +160,22 @@ async def export_bundle(
 
     numbered = 0
 
+    left_out = 0
+
     async def page_after(after: int | None) -> _Page:
-        nonlocal numbered
-        ops = await queue.list_operations(
+        nonlocal numbered, left_out
+        listed = await queue.list_operations(
             status=wanted, operation_type=kinds, after_id=after, limit=PAGE_SIZE
         )
+        ops = [
+            op
+            for op in (
+                _secrets_for_bundle(queue, op, encrypted=bool(keys), leave_out=without_secrets)
+                for op in listed
+            )
+            if op is not None
+        ]
+        left_out += len(listed) - len(ops)
         dep_keys = await _dependency_keys(queue, ops)
         # Records of operations without files are made here, on the loop's thread, while
         # the worker is copying files (in system calls, mostly, which let it run).
@@ -164,7 +185,7 @@ async def export_bundle(
             else record_line(_record(numbered + i, op, dep_keys, None).as_json())
             for i, op in enumerate(ops, start=1)
         ]
-        page = _Page(ops, dep_keys, lines, numbered + 1)
+        page = _Page(ops, dep_keys, lines, numbered + 1, listed[-1].id if listed else None)
         numbered += len(ops)
         return page
 
@@ -174,9 +195,9 @@ async def export_bundle(
         while True:
             page = await coming
             ops = page.ops
-            if not ops:
+            if page.last_id is None:
                 break
-            coming = asyncio.ensure_future(page_after(ops[-1].id))
+            coming = asyncio.ensure_future(page_after(page.last_id))
             await asyncio.to_thread(writer.add_page, page, roots)
             exported.extend(op.id for op in ops)
         manifest = await asyncio.to_thread(writer.finish)
@@ -199,6 +220,7 @@ async def export_bundle(
         marked,
         manifest.bundle_bytes,
         tuple(exported),
+        left_out,
     )
 
 
@@ -225,6 +247,30 @@ class _Page:
     dep_keys: dict[int, str]
     lines: list[bytes | None]
     first: int  # the number of its first operation in the bundle
+    last_id: int | None  # the last operation read for it (None: nothing was left to read)
+
+
+def _secrets_for_bundle(
+    queue: OfflineQueueManager, op: Operation, *, encrypted: bool, leave_out: bool
+) -> Operation | None:
+    """The operation as the bundle carries it: its secrets opened in an encrypted bundle;
+    None when it stays here (``leave_out``); ``BundleError`` when it may not go."""
+    if not holds_sealed(op.payload) and not payload_secrets(op.payload):
+        return op
+    if leave_out:
+        return None
+    if not encrypted:
+        raise BundleError(
+            f"Operation {op.id} holds secrets (credentials in its headers, URL or body):"
+            " encrypt the bundle to a recipient (--recipient), or leave such operations out"
+            " (--without-secrets)."
+        )
+    if queue.sealer is None or not holds_sealed(op.payload):
+        return op
+    try:
+        return dataclasses.replace(op, payload=queue.sealer.unseal(op.payload))
+    except SecretsUnavailableError as exc:
+        raise BundleError(f"Operation {op.id} cannot go: {exc}") from None
 
 
 def _record(number: int, op: Operation, dep_keys: dict[int, str], files: FileList | None) -> Record:

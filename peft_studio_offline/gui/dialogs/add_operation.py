@@ -14,6 +14,7 @@ from typing import Any
 
 import shiboken6
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QAccessible, QAccessibleAnnouncementEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -33,6 +34,7 @@ from peft_studio_offline.core.operation import PRIORITY_MAX, PRIORITY_MIN
 from peft_studio_offline.gui import formatting
 from peft_studio_offline.gui.bounded_text import BoundedTextField
 from peft_studio_offline.gui.commands import WindowCommands
+from peft_studio_offline.gui.direction import keep_left_to_right
 from peft_studio_offline.gui.tasks import describe_error
 
 
@@ -94,6 +96,14 @@ FORMS: dict[OperationType, tuple[Field, ...]] = {
 }
 
 
+class FieldError(ValueError):
+    """A field of the form is wrong: the sentence says how, ``key`` names the field."""
+
+    def __init__(self, key: str, sentence: str) -> None:
+        super().__init__(sentence)
+        self.key = key
+
+
 class _Form(QWidget):
     def __init__(self, fields: tuple[Field, ...], parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -113,6 +123,7 @@ class _Form(QWidget):
                 edit.setPlaceholderText(field.placeholder)
                 edit.setTabChangesFocus(True)
                 edit.setFixedHeight(64)
+                keep_left_to_right(edit)  # JSON
                 widget = edit
             elif field.kind == "int":
                 spin = QSpinBox(self)
@@ -156,7 +167,7 @@ class _Form(QWidget):
             widget.setValue(int(value))
 
     def payload(self) -> dict[str, Any]:
-        """The payload, or ``ValueError`` naming the first field that is wrong."""
+        """The payload, or ``FieldError`` naming the first field that is wrong."""
         out: dict[str, Any] = {}
         target = self._target()
         for field in self.fields:
@@ -179,11 +190,14 @@ class _Form(QWidget):
                     try:
                         value = json.loads(text)
                     except json.JSONDecodeError as exc:
-                        raise ValueError(
-                            f"{field.label} is not valid JSON ({exc.msg} at line {exc.lineno})."
+                        raise FieldError(
+                            field.key,
+                            f"{field.label} is not valid JSON ({exc.msg} at line {exc.lineno}).",
                         ) from None
                     if not isinstance(value, dict):
-                        raise ValueError(f'{field.label} must be a JSON object: {{"key": value}}.')
+                        raise FieldError(
+                            field.key, f'{field.label} must be a JSON object: {{"key": value}}.'
+                        )
             else:
                 value = widget.text().strip() if isinstance(widget, QLineEdit) else None
                 if value and field.kind == "list":
@@ -194,6 +208,9 @@ class _Form(QWidget):
         # Everything else (what is required, a URL's scheme, a file that exists, a method)
         # is the core's submit path's to decide, with the same sentence as every other way in.
         return out
+
+
+_ERROR_PREFIX = "Error: "
 
 
 class AddOperationDialog(QDialog):
@@ -230,7 +247,13 @@ class AddOperationDialog(QDialog):
         self.error.setTextFormat(Qt.TextFormat.PlainText)  # may quote what was typed
         self.error.setObjectName("addOperationError")
         self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #e5484d;")
+        formatting.error_label(self.error)
+        # Reached by the keyboard and read whole, when there is no one field to go back to.
+        self.error.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByMouse
+            | Qt.TextInteractionFlag.TextSelectableByKeyboard
+        )
+        self.error.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.error.hide()
         layout.addWidget(self.error)
         self.buttons = QDialogButtonBox(
@@ -253,10 +276,11 @@ class AddOperationDialog(QDialog):
 
     def submit(self) -> None:
         kind = self.current_type()
+        form = self.forms[kind]
         try:
-            payload = self.forms[kind].payload()
-        except ValueError as exc:
-            self.show_error(str(exc))
+            payload = form.payload()
+        except FieldError as exc:
+            self.show_error(str(exc), form.inputs[exc.key])
             return
         self.buttons.setEnabled(False)
         self.error.hide()
@@ -276,6 +300,17 @@ class AddOperationDialog(QDialog):
             self.added_id = op_id
             self.accept()
 
-    def show_error(self, text: str) -> None:
+    def show_error(self, text: str, field: QWidget | None = None) -> None:
+        """Say what is wrong under the form, move the focus to it (the field at fault, or
+        the sentence itself) and have screen readers announce it."""
+        for widget in self.findChildren(QWidget):
+            if widget.accessibleDescription().startswith(_ERROR_PREFIX):
+                widget.setAccessibleDescription("")
         self.error.setText(text)
+        self.error.setAccessibleName(text)
         self.error.show()
+        target = field if field is not None else self.error
+        if field is not None:
+            field.setAccessibleDescription(_ERROR_PREFIX + text)
+        target.setFocus(Qt.FocusReason.OtherFocusReason)
+        QAccessible.updateAccessibility(QAccessibleAnnouncementEvent(self.error, text))

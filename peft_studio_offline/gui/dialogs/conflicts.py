@@ -39,6 +39,7 @@ from peft_studio_offline.core.sync.merge import three_way_merge
 from peft_studio_offline.gui import formatting
 from peft_studio_offline.gui.bounded_text import BoundedTextField
 from peft_studio_offline.gui.commands import WindowCommands
+from peft_studio_offline.gui.direction import keep_left_to_right
 from peft_studio_offline.gui.tasks import TaskKeeper, describe_error
 
 
@@ -127,7 +128,8 @@ class ConflictDialog(QDialog):
         self.merged.setObjectName("conflictMerged")
         self.merged.setAccessibleName("Merged result, editable JSON")
         self.merged.setFont(_mono())
-        self.merged_label = QLabel("&Merged result (edit before merging):", sides)
+        keep_left_to_right(self.merged)
+        self.merged_label = QLabel("Merged &result (edit before merging):", sides)
         self.merged_label.setBuddy(self.merged)
         self.detail = formatting.plain_label(QLabel(sides))  # the server's message
         self.detail.setObjectName("conflictDetail")
@@ -162,7 +164,7 @@ class ConflictDialog(QDialog):
 
         self.error = formatting.plain_label(QLabel(self))  # may quote the server
         self.error.setObjectName("conflictError")
-        self.error.setStyleSheet("color: #e5484d;")
+        formatting.error_label(self.error)
         self.error.setWordWrap(True)
         self.error.hide()
         layout.addWidget(self.error)
@@ -198,7 +200,9 @@ class ConflictDialog(QDialog):
         view.setObjectName(name)
         view.setAccessibleName(accessible)
         view.setReadOnly(True)
+        view.setTabChangesFocus(True)
         view.setFont(_mono())
+        keep_left_to_right(view)
         return view
 
     # ------------------------------------------------------------------ loading

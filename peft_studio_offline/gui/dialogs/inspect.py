@@ -17,17 +17,19 @@ from typing import Any
 
 import shiboken6
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QFont, QFontDatabase
+from PySide6.QtGui import QFont, QFontDatabase, QPalette, QResizeEvent
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFileDialog,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
     QTabWidget,
     QTreeWidget,
     QTreeWidgetItem,
@@ -41,6 +43,7 @@ from peft_studio_offline.core.operation import Attempt, ConflictRecord, Operatio
 from peft_studio_offline.core.queue import OfflineQueueManager
 from peft_studio_offline.core.waiting import Moment
 from peft_studio_offline.gui import formatting
+from peft_studio_offline.gui.direction import keep_left_to_right
 from peft_studio_offline.gui.icons import status_icon
 from peft_studio_offline.gui.tasks import TaskKeeper
 
@@ -49,6 +52,8 @@ LINES_PER_TURN = 2000
 # Characters of an error shown in the header and the history: an error can hold a
 # server's whole answer.
 ERROR_CHARS = 2000
+# Lines of the last error shown at once; a longer one scrolls.
+ERROR_LINES = 5
 # Lines are broken at this length for the text view, which lays out a long line slowly
 # (16 lines of 4,096 characters held the GUI thread ~120 ms; 1,000 characters cost ~5 µs).
 LINE_CHARS = 1000
@@ -63,10 +68,49 @@ def _mono() -> QFont:
 
 
 def _selectable(text: str = "") -> QLabel:
+    """A value of the form: reached by Tab and selectable (and copied) by keyboard too."""
     label = formatting.plain_label(QLabel(text))  # errors and reasons come from servers
-    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.setTextInteractionFlags(
+        Qt.TextInteractionFlag.TextSelectableByMouse
+        | Qt.TextInteractionFlag.TextSelectableByKeyboard
+    )
+    label.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # Qt gives a selectable label click focus
     label.setWordWrap(True)
     return label
+
+
+class _ErrorView(QPlainTextEdit):
+    """The last error: as many lines as it has up to ``ERROR_LINES``, then a scroll bar,
+    so that a long error neither is cut off nor squeezes the payload under it."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setReadOnly(True)
+        self.setTabChangesFocus(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setBackgroundRole(QPalette.ColorRole.Window)  # reads as the labels around it
+        self.viewport().setAutoFillBackground(False)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.document().documentLayout().documentSizeChanged.connect(self._fit)
+        self._fit()
+
+    def text(self) -> str:
+        return self.toPlainText()
+
+    def setText(self, text: str) -> None:  # noqa: N802 (as QLabel's, which it replaces)
+        self.setPlainText(text)
+
+    def _fit(self, *args: object) -> None:
+        lines = max(1, min(ERROR_LINES, self.document().lineCount()))
+        margins = self.contentsMargins()
+        height = lines * self.fontMetrics().lineSpacing()
+        document_margin = 2 * self.document().documentMargin()
+        self.setFixedHeight(int(height + document_margin + margins.top() + margins.bottom()))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._fit()
 
 
 def _cut(text: str, limit: int) -> str:
@@ -119,17 +163,22 @@ class InspectDialog(QDialog):
         self.key = _selectable(operation.idempotency_key)
         self.key.setObjectName("inspectIdempotencyKey")
         self.key.setFont(_mono())
+        self.key.setLayoutDirection(Qt.LayoutDirection.LeftToRight)
         self.dependencies = _selectable()
         self.dependencies.setObjectName("inspectDependencies")
         self.times = _selectable()
-        self.error = _selectable()
+        self.error = _ErrorView(self)
         self.error.setObjectName("inspectError")
-        form.addRow("Status:", self.status)
-        form.addRow("Why waiting:", self.wait_reason)
-        form.addRow("Idempotency key:", self.key)
-        form.addRow("Depends on:", self.dependencies)
-        form.addRow("Times:", self.times)
-        form.addRow("Last error:", self.error)
+        for name, value in (
+            ("Status", self.status),
+            ("Why waiting", self.wait_reason),
+            ("Idempotency key", self.key),
+            ("Depends on", self.dependencies),
+            ("Times", self.times),
+            ("Last error", self.error),
+        ):
+            value.setAccessibleName(name)  # what a screen reader says as Tab reaches it
+            form.addRow(name + ":", value)
         layout.addLayout(form)
 
         self.tabs = QTabWidget(self)
@@ -149,7 +198,9 @@ class InspectDialog(QDialog):
         self.conflict = QPlainTextEdit()  # becomes a tab (and a child) when there is one
         self.conflict.setObjectName("inspectConflict")
         self.conflict.setReadOnly(True)
+        self.conflict.setTabChangesFocus(True)
         self.conflict.setFont(_mono())
+        keep_left_to_right(self.conflict)
         layout.addWidget(self.tabs, 1)
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
@@ -186,8 +237,10 @@ class InspectDialog(QDialog):
         self.payload.setObjectName("inspectPayload")
         self.payload.setAccessibleName("Payload, secrets masked")
         self.payload.setReadOnly(True)
+        self.payload.setTabChangesFocus(True)
         self.payload.setFont(_mono())
         self.payload.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        keep_left_to_right(self.payload)
         column.addWidget(self.payload, 1)
         return tab
 

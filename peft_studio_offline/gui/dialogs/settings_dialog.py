@@ -14,6 +14,7 @@ from typing import Any
 
 import shiboken6
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -21,10 +22,12 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QDoubleSpinBox,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -33,8 +36,10 @@ from peft_studio_offline.core.enums import ConflictResolution
 from peft_studio_offline.core.errors import PeftStudioOfflineError
 from peft_studio_offline.core.paths import AppPaths
 from peft_studio_offline.core.settings import SECTIONS, Settings, save_settings, validate_value
+from peft_studio_offline.gui import formatting
 from peft_studio_offline.gui.bounded_text import BoundedTextField
 from peft_studio_offline.gui.commands import strategy_label
+from peft_studio_offline.gui.direction import keep_left_to_right
 from peft_studio_offline.gui.tasks import TaskKeeper, describe_error
 
 
@@ -50,14 +55,28 @@ class SettingsDialog(QDialog):
         self.settings = Settings.load(paths)
         self.tasks = TaskKeeper()
         self.fields: dict[str, QWidget] = {}
-        layout = QVBoxLayout(self)
+        self.locked_notes: dict[str, QLabel] = {}
+        outer = QVBoxLayout(self)
+        # The fields scroll when the screen is too short for them (a laptop at 200 %):
+        # never squashed below the height their text needs.
+        content = QWidget(self)
+        content.setObjectName("settingsContent")
+        layout = QVBoxLayout(content)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.fields_area = QScrollArea(self)
+        self.fields_area.setObjectName("settingsScroll")
+        self.fields_area.setWidgetResizable(True)
+        self.fields_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.fields_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.fields_area.setWidget(content)
+        outer.addWidget(self.fields_area, 1)
 
         if self.settings.problems:
             problems = QLabel("\n".join(self.settings.problems), self)
             problems.setTextFormat(Qt.TextFormat.PlainText)  # quotes the file's values
             problems.setObjectName("settingsProblems")
             problems.setWordWrap(True)
-            problems.setStyleSheet("color: #e5484d;")
+            formatting.error_label(problems)
             layout.addWidget(problems)
 
         s = self.settings
@@ -68,6 +87,7 @@ class SettingsDialog(QDialog):
         )
         endpoints.editor.setFixedHeight(72)
         endpoints.editor.setTabChangesFocus(True)
+        keep_left_to_right(endpoints.editor)  # URLs
         endpoints.editor.setPlainText(
             "\n".join(
                 e if isinstance(e, str) else str(e.get("url", "")) for e in s.network.endpoints
@@ -75,7 +95,7 @@ class SettingsDialog(QDialog):
         )
         self._add(network, "network.endpoints", "&Endpoints to check", endpoints)
         self._add(
-            network, "network.check_interval", "Check &every",
+            network, "network.check_interval", "Check e&very",
             self._seconds(s.network.check_interval, 1, 3600),
         )  # fmt: skip
         self._add(
@@ -101,7 +121,7 @@ class SettingsDialog(QDialog):
             self._line(s.sync.huggingface_endpoint),
         )  # fmt: skip
 
-        creds_box = QGroupBox("Credentials", self)
+        creds_box = QGroupBox("Credentials")
         creds_layout = QVBoxLayout(creds_box)
         layout.addWidget(creds_box)
         note = QLabel(
@@ -118,50 +138,69 @@ class SettingsDialog(QDialog):
             creds, "credentials.api_token", "API token &name", self._line(s.credentials.api_token)
         )
         self.api_secret = self._secret("apiTokenSecret", "API token")
-        creds.addRow("API &token:", self.api_secret)
+        creds.addRow("API to&ken:", self.api_secret)
         self._add(
-            creds, "credentials.mlflow_token", "MLflow token na&me",
+            creds, "credentials.mlflow_token", "MLf&low token name",
             self._line(s.credentials.mlflow_token),
         )  # fmt: skip
         self.mlflow_secret = self._secret("mlflowTokenSecret", "MLflow token")
         creds.addRow("MLflow t&oken:", self.mlflow_secret)
         self._add(
-            creds, "credentials.huggingface_token", "Hub token name",
+            creds, "credentials.huggingface_token", "H&ub token name",
             self._line(s.credentials.huggingface_token),
         )  # fmt: skip
         self.hub_secret = self._secret("huggingfaceTokenSecret", "Hugging Face token")
-        creds.addRow("Hugging Face token:", self.hub_secret)
+        creds.addRow("Hu&gging Face token:", self.hub_secret)
 
         self.error = QLabel(self)
         self.error.setTextFormat(Qt.TextFormat.PlainText)
         self.error.setObjectName("settingsError")
         self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #e5484d;")
+        formatting.error_label(self.error)
         self.error.hide()
-        layout.addWidget(self.error)
+        outer.addWidget(self.error)
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel, self
         )
         self.buttons.accepted.connect(self.submit)
         self.buttons.rejected.connect(self.reject)
-        layout.addWidget(self.buttons)
+        outer.addWidget(self.buttons)
         path = QLabel(f"Settings file: {s.paths.settings_file}", self)
         path.setObjectName("settingsFile")
         path.setTextFormat(Qt.TextFormat.PlainText)
         path.setEnabled(False)
         path.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        layout.addWidget(path)
+        outer.addWidget(path)
+        self._fit_to_screen(content, outer)
+
+    def _fit_to_screen(self, content: QWidget, outer: QVBoxLayout) -> None:
+        """As tall as the fields need at the dialog's width (their wrapped notes included),
+        up to most of the screen; the rest scrolls."""
+        width = max(self.minimumWidth(), self.sizeHint().width())
+        margins = outer.contentsMargins()
+        inner = width - margins.left() - margins.right()
+        scrollbar = self.fields_area.verticalScrollBar().sizeHint().width()
+        wanted = content.heightForWidth(inner - scrollbar)
+        if wanted < 0:
+            wanted = content.sizeHint().height()
+        rest = self.sizeHint().height() - self.fields_area.sizeHint().height()
+        height = wanted + rest + 4
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        if screen is not None:
+            height = min(height, int(screen.availableGeometry().height() * 0.9))
+        self.resize(width, height)
 
     # ------------------------------------------------------------------- building
 
     def _group(self, layout: QVBoxLayout, title: str) -> QFormLayout:
-        box = QGroupBox(title, self)
+        box = QGroupBox(title)
         form = QFormLayout(box)
         layout.addWidget(box)
         return form
 
     def _line(self, text: str) -> QLineEdit:
         line = QLineEdit(self)
+        keep_left_to_right(line)  # URLs and names of keys
         line.setText(text)
         return line
 
@@ -188,11 +227,28 @@ class SettingsDialog(QDialog):
         variable = self.settings.overridden_by(key)
         if variable:
             widget.setEnabled(False)
-            widget.setToolTip(f"Set by the environment variable {variable} in this session.")
+            why = _locked_note(variable)
+            widget.setToolTip(why)
+            widget.setAccessibleDescription(why)
             # The placeholder told what an empty field does here; locked, it says what the
             # variable does instead (an empty check list probes nothing at all).
             if isinstance(widget, QLineEdit | QPlainTextEdit):
                 widget.setPlaceholderText(_locked_placeholder(key, variable))
+            # Said in words under the field: a disabled field takes no focus and shows no
+            # tooltip to the keyboard.
+            note = QLabel(why)
+            note.setObjectName("settingLocked_" + key.replace(".", "_"))
+            note.setTextFormat(Qt.TextFormat.PlainText)
+            note.setWordWrap(True)
+            self.locked_notes[key] = note
+            holder = QWidget()
+            column = QVBoxLayout(holder)
+            column.setContentsMargins(0, 0, 0, 0)
+            column.setSpacing(2)
+            column.addWidget(row)
+            column.addWidget(note)
+            holder.setFocusProxy(widget)
+            row = holder
         form.addRow(label + ":", row)
         self.fields[key] = widget
 
@@ -273,6 +329,13 @@ class SettingsDialog(QDialog):
     def show_error(self, text: str) -> None:
         self.error.setText(text)
         self.error.show()
+
+
+def _locked_note(variable: str) -> str:
+    return (
+        f"Set by the environment variable {variable} in this session: change or unset it"
+        " there to edit this here."
+    )
 
 
 def _locked_placeholder(key: str, variable: str) -> str:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
@@ -15,11 +17,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+# Keys that belong to a widget, not to an action of the window.
 _EXTRA = (
     ("Open the selected operation", "Enter"),
-    ("Open connection details", "Focus the status indicator, then Space"),
+    ("Open the context menu of the table", "Shift+F10 / Menu"),
     ("Move between controls", "Tab / Shift+Tab"),
 )
+# What an action's text carries that changes while the window runs ("Resolve Conflicts (3)").
+_LIVE_COUNT = re.compile(r"\s*\([\d\u2009]+\)")
+
+
+def action_name(action: QAction) -> str:
+    """An action's name as a list shows it: no mnemonic, no "…", no live count."""
+    text = action.text().replace("&&", "\0").replace("&", "").replace("\0", "&")
+    return _LIVE_COUNT.sub("", text).rstrip("…").strip()
 
 
 class ShortcutsDialog(QDialog):
@@ -27,26 +38,34 @@ class ShortcutsDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("shortcutsDialog")
         self.setWindowTitle("Keyboard Shortcuts")
-        self.resize(460, 420)
         layout = QVBoxLayout(self)
         tree = QTreeWidget(self)
+        tree.setObjectName("shortcutsList")
         tree.setAccessibleName("Keyboard shortcuts")
         tree.setRootIsDecorated(False)
         tree.setHeaderLabels(["Action", "Shortcut"])
-        tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         seen: set[str] = set()
+        rows: list[tuple[str, str]] = []
         for action in actions:
             if action.shortcut().isEmpty() or action.objectName() in seen:
                 continue
             seen.add(action.objectName())
-            text = action.text().replace("&", "").rstrip("…")
             keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+            rows.append((action_name(action), keys))
+        rows.extend(_EXTRA)
+        # In reading order, A to Z; the list does not re-sort as counts change.
+        for text, keys in sorted(rows, key=lambda row: row[0].casefold()):
             tree.addTopLevelItem(QTreeWidgetItem([text, keys]))
-        for text, keys in _EXTRA:
-            tree.addTopLevelItem(QTreeWidgetItem([text, keys]))
-        tree.sortItems(0, tree.header().sortIndicatorOrder())
+        header = tree.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        # Every shortcut is read whole: its column is as wide as its longest entry.
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        tree.setTextElideMode(Qt.TextElideMode.ElideNone)
         self.tree = tree
         layout.addWidget(tree)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+        wanted = tree.sizeHintForColumn(0) + tree.sizeHintForColumn(1) + 80
+        self.resize(max(460, wanted), 460)

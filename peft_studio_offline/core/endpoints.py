@@ -1,4 +1,8 @@
-"""What the monitor probes, and what a healthy answer from it looks like."""
+"""What the network monitor probes, and what a healthy answer from it looks like.
+
+The one reading of an endpoint: the settings check their ``connectivity.endpoints`` with it
+and the monitor builds its probes with it.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from peft_studio_offline.core.errors import PeftStudioOfflineError
-from peft_studio_offline.core.settings import ENDPOINT_KEYS
+
+ENDPOINT_KEYS = frozenset({"url", "expected_status", "expected_body"})
 
 EndpointSpec = str | Mapping[str, Any]
 """A URL, or ``{"url": ..., "expected_status": 200, "expected_body": "..."}``."""
