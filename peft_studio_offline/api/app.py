@@ -14,7 +14,7 @@ from peft_studio_offline.api.hosts import HostCheckMiddleware
 from peft_studio_offline.api.mlflow import ARTIFACT_PREFIXES, MLFLOW_PREFIX
 from peft_studio_offline.api.mlflow import router as mlflow_router
 from peft_studio_offline.api.mlflow.own_delivery import OwnDeliveryMiddleware
-from peft_studio_offline.api.routes import events, queue, sync
+from peft_studio_offline.api.routes import events, queue, sync, transfer
 from peft_studio_offline.api.routes.events import EventHub
 from peft_studio_offline.api.schemas import ErrorOut
 from peft_studio_offline.core.runtime import Runtime
@@ -53,7 +53,7 @@ def create_app(runtime: Runtime, token: str, *, bind_host: str | None = None) ->
     )
     app.state.runtime = runtime
     app.state.event_hub = EventHub()
-    for module in (queue, sync):
+    for module in (queue, sync, transfer):
         app.include_router(module.router, prefix=PREFIX, responses=_ERRORS)
     app.include_router(events.router, prefix=PREFIX, responses={401: _ERRORS[401]})
     app.include_router(mlflow_router)  # MLflow's tracking API for unchanged scripts

@@ -23,6 +23,7 @@ from peft_studio_offline.core.errors import (
     UploadNotAllowedError,
 )
 from peft_studio_offline.core.sealing import SecretsUnavailableError
+from peft_studio_offline.core.transfer import TransferError
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +172,8 @@ def status_for(exc: PeftStudioOfflineError) -> int:
         return 409
     if isinstance(exc, UploadNotAllowedError):
         return 403
+    if isinstance(exc, TransferError):  # a damaged bundle or receipt: the input is at fault
+        return 422
     if isinstance(exc, InvalidOperationError):
         return 422
     if isinstance(exc, QueueLockedError | SecretsUnavailableError):

@@ -85,6 +85,10 @@ async def _run(args: argparse.Namespace) -> int:
             from peft_studio_offline.cli._serve import serve
 
             return await serve(args, runtime)
+        if command in ("bundle", "receipt"):
+            from peft_studio_offline.cli._transfer import bundle, receipt
+
+            return await (bundle if command == "bundle" else receipt)(args, runtime)
         if command in ("mlflow-env", "run"):
             from peft_studio_offline.cli._mlflow import mlflow_env, run_command
 

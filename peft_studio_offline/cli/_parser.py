@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from typing import NoReturn
 
@@ -150,7 +151,124 @@ def build_parser(version: str, self_test: bool) -> argparse.ArgumentParser:
         enqueue, listing, show, delete, stats, sync, status, serve, move_aside, run, rotate_key,
     ):  # fmt: skip
         _add_db(sub, top=False)
+    _add_transfer(commands)
     return parser
+
+
+def part_size(text: str) -> int:
+    """``4G`` (decimal units: fits FAT32's 4 GiB limit), ``700M``, ``2GiB``, or bytes."""
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?)(i?)B?\s*", text, re.IGNORECASE)
+    if match is None:
+        raise argparse.ArgumentTypeError(
+            f"the part size must be a number of bytes or like 4G, 700M or 2GiB, not '{text}'"
+        )
+    number, unit, binary = match.groups()
+    power = "KMGT".find(unit.upper()) + 1 if unit else 0
+    value = int(float(number) * (1024 if binary else 1000) ** power)
+    if value < 1_000_000:  # core.transfer's MIN_PART_SIZE
+        raise argparse.ArgumentTypeError(f"a part must be at least 1M, not '{text}'")
+    return value
+
+
+def exportable_status(text: str) -> str:
+    allowed = ("pending", "exported", "failed")
+    if text not in allowed:
+        raise argparse.ArgumentTypeError(
+            f"operations that are '{text}' cannot be exported (choose {', '.join(allowed)})"
+        )
+    return text
+
+
+def operation_type(text: str) -> str:
+    if text not in {t.value for t in OperationType}:
+        raise argparse.ArgumentTypeError(f"unknown type '{text}' ({_choices(OperationType)})")
+    return text
+
+
+def _add_transfer(commands: argparse._SubParsersAction[_Parser]) -> None:
+    """``bundle export|import`` and ``receipt export|import``: the air-gapped round trip."""
+    bundle = commands.add_parser(
+        "bundle", help="carry queued work to a connected machine on a drive (export, import)"
+    )
+    actions = bundle.add_subparsers(
+        dest="action", metavar="ACTION", parser_class=_Parser, required=True
+    )
+    export = actions.add_parser(
+        "export",
+        help="write the operations not exported yet, with their files, into a bundle folder",
+    )
+    export.add_argument("path", metavar="PATH", help="a new or empty folder for the bundle")
+    export.add_argument(
+        "--all",
+        action="store_true",
+        dest="everything",
+        help="also those exported before and still awaiting a receipt, and failed ones",
+    )
+    export.add_argument(
+        "--status",
+        action="append",
+        type=exportable_status,
+        metavar="S",
+        help="only operations of this status (pending, exported, failed); repeatable",
+    )
+    export.add_argument(
+        "--type", action="append", type=operation_type, metavar="T", help="only this type"
+    )
+    export.add_argument(
+        "--part-size",
+        type=part_size,
+        default=None,
+        metavar="SIZE",
+        help="split into parts of at most SIZE (4G suits FAT32 drives)",
+    )
+    export.add_argument(
+        "--recipient",
+        action="append",
+        metavar="KEY",
+        help="encrypt to this age (age1...) or SSH public key; repeatable",
+    )
+    export.add_argument(
+        "--without-secrets",
+        action="store_true",
+        help="keep operations holding secrets here instead of refusing an unencrypted bundle",
+    )
+    _add_json(export, "print the result as JSON")
+    imports = actions.add_parser(
+        "import", help="check a bundle whole, then queue the operations this queue lacks"
+    )
+    imports.add_argument("path", metavar="PATH", help="the bundle folder")
+    imports.add_argument(
+        "--identity",
+        action="append",
+        metavar="FILE",
+        help="a file of age secret keys (age-keygen's), for an encrypted bundle; repeatable",
+    )
+    _add_json(imports, "print the result as JSON")
+
+    receipt = commands.add_parser(
+        "receipt", help="carry back what was delivered, to complete it where it was made"
+    )
+    receipt_actions = receipt.add_subparsers(
+        dest="action", metavar="ACTION", parser_class=_Parser, required=True
+    )
+    receipt_export = receipt_actions.add_parser(
+        "export", help="write what was delivered of the imported work into a receipt file"
+    )
+    receipt_export.add_argument("path", metavar="PATH", help="the receipt file to write")
+    receipt_export.add_argument(
+        "--all",
+        action="store_true",
+        dest="everything",
+        help="every completed operation, not only those that came in a bundle",
+    )
+    _add_json(receipt_export, "print the result as JSON")
+    receipt_import = receipt_actions.add_parser(
+        "import", help="mark the operations a receipt names as completed"
+    )
+    receipt_import.add_argument("path", metavar="PATH", help="the receipt file")
+    _add_json(receipt_import, "print the result as JSON")
+    for sub in (export, imports, receipt_export, receipt_import):
+        _add_db(sub, top=False)
 
 
 def _add_db(parser: argparse.ArgumentParser, *, top: bool) -> None:

@@ -27,6 +27,9 @@ class OperationStatus(StrEnum):
     CONFLICT = "conflict"
     CANCELLED = "cancelled"
     EXPIRED = "expired"
+    # Written into a transfer bundle on an air-gapped machine: it waits for the receipt
+    # from the connected side, and is neither sent from here nor exported again unasked.
+    EXPORTED = "exported"
 
     @property
     def is_final(self) -> bool:

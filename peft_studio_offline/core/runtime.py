@@ -14,12 +14,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from peft_studio_offline.core.enums import OperationStatus, OperationType
+from peft_studio_offline.core.events import EventSource
 from peft_studio_offline.core.queue import OfflineQueueManager
 from peft_studio_offline.core.sealing import KEY_CACHE_SECONDS, PayloadSealer
 from peft_studio_offline.core.settings import Settings
@@ -27,6 +30,14 @@ from peft_studio_offline.core.submit import submit, submit_many
 
 if TYPE_CHECKING:
     from peft_studio_offline.core.mlflow_local import LocalTracking
+    from peft_studio_offline.core.transfer import (
+        ExportResult,
+        ImportResult,
+        ReceiptResult,
+        TransferProgress,
+    )
+
+    ProgressCallback = Callable[[TransferProgress], None]
     from peft_studio_offline.core.network import NetworkMonitor
     from peft_studio_offline.core.sync.engine import SyncEngine
 
@@ -34,6 +45,8 @@ log = logging.getLogger(__name__)
 
 # Seconds between looks at the settings file while the services run (a stat call each).
 SETTINGS_POLL = 1.0
+# Seconds between two transfer progress events (``Runtime.transfer_progress``).
+PROGRESS_EVERY = 0.25
 
 
 class Runtime:
@@ -57,6 +70,8 @@ class Runtime:
         self._monitor: NetworkMonitor | None = None
         self._engine: SyncEngine | None = None
         self._mlflow: LocalTracking | None = None
+        # How far a bundle's export or import is (``TransferProgress``), on the event loop.
+        self.transfer_progress: EventSource[TransferProgress] = EventSource("transfer progress")
         self._settings_watch: asyncio.Task[None] | None = None
         self._closed = False
 
@@ -134,6 +149,102 @@ class Runtime:
         return await submit_many(
             self.queue, items, settings=self.settings, over_api=over_api, base_dir=base_dir
         )
+
+    # ------------------------------------------------ the air-gapped round trip
+
+    async def export_bundle(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        everything: bool = False,
+        statuses: Iterable[OperationStatus | str] | None = None,
+        operation_types: Iterable[OperationType | str] | None = None,
+        part_size: int | None = None,
+        recipients: Sequence[str] = (),
+        without_secrets: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> ExportResult:
+        """Write the operations not exported yet (``everything``: those awaiting a receipt
+        and failed ones too) with their files into a bundle folder (``core.transfer``),
+        encrypted to ``recipients`` (age or SSH public keys) when any are given. Operations
+        holding secrets go only in an encrypted bundle; ``without_secrets`` keeps them here
+        instead of refusing the export."""
+        from peft_studio_offline.core.transfer import TransferProgress, export_bundle, export_roots
+
+        roots = export_roots(self.settings, self.db_path)
+        result = await export_bundle(
+            self.queue,
+            path,
+            everything=everything,
+            statuses=statuses,
+            operation_types=operation_types,
+            part_size=part_size,
+            roots=roots,
+            recipients=recipients,
+            without_secrets=without_secrets,
+            progress=self._reporter(progress),
+        )
+        size, count = result.bundle_bytes, result.operations
+        self.transfer_progress.emit(TransferProgress("exported", size, size, count, count))
+        return result
+
+    async def import_bundle(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        identities: Sequence[str] = (),
+        progress: ProgressCallback | None = None,
+    ) -> ImportResult:
+        """Check a bundle whole, then queue what this queue lacks; files are staged under
+        the data directory (``core.transfer``). ``identities``: age secret keys, or files
+        holding them, for an encrypted bundle."""
+        from peft_studio_offline.core.transfer import (
+            TransferProgress,
+            import_bundle,
+            transfers_root,
+        )
+
+        result = await import_bundle(
+            self.queue,
+            path,
+            staging_root=transfers_root(self.settings.paths),
+            identities=identities,
+            progress=self._reporter(progress),
+        )
+        done = TransferProgress("imported", 0, None, result.operations, result.operations)
+        self.transfer_progress.emit(done)
+        return result
+
+    def _reporter(self, progress: ProgressCallback | None) -> ProgressCallback:
+        """Hand a transfer's progress (from its worker thread) to ``progress`` and, on the
+        event loop, to ``transfer_progress``: at most every ``PROGRESS_EVERY`` seconds there,
+        so that a stream of them stays small whatever the bundle's size."""
+        loop = asyncio.get_running_loop()
+        last = [0.0]
+
+        def report(step: TransferProgress) -> None:
+            if progress is not None:
+                progress(step)
+            now = time.monotonic()
+            if now - last[0] >= PROGRESS_EVERY:
+                last[0] = now
+                loop.call_soon_threadsafe(self.transfer_progress.emit, step)
+
+        return report
+
+    async def export_receipt(
+        self, path: str | os.PathLike[str], *, everything: bool = False
+    ) -> ReceiptResult:
+        """Write what was delivered of the imported work (``everything``: all completed)."""
+        from peft_studio_offline.core.transfer import export_receipt
+
+        return await export_receipt(self.queue, path, everything=everything)
+
+    async def import_receipt(self, path: str | os.PathLike[str]) -> ReceiptResult:
+        """Complete the operations a receipt names; others are left as they are."""
+        from peft_studio_offline.core.transfer import import_receipt
+
+        return await import_receipt(self.queue, path)
 
     async def rotate_payload_key(self, *, settle: float | None = None) -> str:
         """Seal every secret of the queue with a new key and remove the keys no longer used.

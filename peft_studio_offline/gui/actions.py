@@ -141,6 +141,15 @@ class WindowActions(QObject):
             "actionOpenDataFolder", "Open &Data Folder", None, "Where the queue database lives",
             line("folder"),
         )  # fmt: skip
+        self.export_transfer = make(
+            "actionExportTransfer", "Export for &Transfer…", None,
+            "Write the operations not exported yet, with their files, into a bundle for a"
+            " connected machine",
+        )  # fmt: skip
+        self.import_transfer = make(
+            "actionImportTransfer", "&Import Transfer…", None,
+            "Check a bundle from an offline machine and queue what it holds",
+        )  # fmt: skip
         self.quit = make("actionQuit", "&Quit", "Ctrl+Q", "Quit PEFT Studio Offline")
         self.quit.setMenuRole(QAction.MenuRole.QuitRole)
         # Help
@@ -162,6 +171,8 @@ class WindowActions(QObject):
         menus: dict[str, QMenu] = {}
         file_menu = bar.addMenu("&File")
         file_menu.addActions([self.settings, self.open_data])
+        file_menu.addSeparator()
+        file_menu.addActions([self.export_transfer, self.import_transfer])
         file_menu.addSeparator()
         file_menu.addAction(self.quit)
         menus["file"] = file_menu

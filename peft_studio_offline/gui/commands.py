@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import textwrap
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -234,6 +235,51 @@ class WindowCommands(QObject):
         finally:
             await asyncio.to_thread(writer.close)
         self.message.emit(f"Exported {_plural(count, 'operation')} to {path}.")
+
+    # ------------------------------------------------------------ transfer bundles
+
+    def export_transfer(self, folder: Path) -> asyncio.Task[None] | None:
+        """Write a bundle into a new folder inside ``folder`` (a drive, usually)."""
+        return self.tasks.start(self._export_transfer(folder), "export for transfer")
+
+    async def _export_transfer(self, folder: Path) -> None:
+        from peft_studio_offline.core.transfer import export_bundle, export_roots
+
+        target = folder / f"peft-transfer-{time.strftime('%Y%m%d-%H%M%S')}"
+        self.message.emit(f"Exporting for transfer into {target}…")
+        # The window writes unencrypted bundles: operations holding secrets stay here.
+        result = await export_bundle(
+            self.queue,
+            target,
+            roots=export_roots(self.engine.settings, self.queue.db_path),
+            without_secrets=True,
+        )
+        kept = (
+            f" {_plural(result.left_out, 'operation')} holding secrets stayed here (the"
+            " command line's bundle export --recipient encrypts them for the other side)."
+            if result.left_out
+            else ""
+        )
+        self.message.emit(
+            f"Exported {_plural(result.operations, 'operation')} and"
+            f" {_plural(result.files, 'file')} to {target}; they wait for a receipt.{kept}"
+        )
+
+    def import_transfer(self, folder: Path) -> asyncio.Task[None] | None:
+        """Check the bundle in ``folder`` whole, then queue what this queue lacks."""
+        return self.tasks.start(self._import_transfer(folder), "import the transfer")
+
+    async def _import_transfer(self, folder: Path) -> None:
+        from peft_studio_offline.core.transfer import import_bundle, transfers_root
+
+        self.message.emit(f"Checking the bundle in {folder}…")
+        result = await import_bundle(
+            self.queue, folder, staging_root=transfers_root(self.engine.settings.paths)
+        )
+        self.message.emit(
+            f"Imported {_plural(result.added, 'operation')} from {folder};"
+            f" {count(result.already_here)} were already here."
+        )
 
     # ---------------------------------------------------------------- conflicts
 

@@ -17,6 +17,7 @@ STATUS_LABELS: dict[str, str] = {
     OperationStatus.CONFLICT: "Conflict",
     OperationStatus.CANCELLED: "Cancelled",
     OperationStatus.EXPIRED: "Expired",
+    OperationStatus.EXPORTED: "Exported, awaiting receipt",
 }
 
 TYPE_LABELS: dict[str, str] = {
@@ -36,6 +37,7 @@ STATUS_COLOURS: dict[str, str] = {
     OperationStatus.CONFLICT: "#f59e0b",
     OperationStatus.CANCELLED: "#8b8d98",
     OperationStatus.EXPIRED: "#8b8d98",
+    OperationStatus.EXPORTED: "#0ea5a4",
 }
 
 NETWORK_COLOURS: dict[str, str] = {

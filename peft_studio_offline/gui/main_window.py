@@ -223,6 +223,8 @@ class MainWindow(QMainWindow):
         a.retry_failed.triggered.connect(c.retry_failed)
         a.clear_completed.triggered.connect(c.clear_completed)
         a.export.triggered.connect(self.ask_export)
+        a.export_transfer.triggered.connect(self.ask_export_transfer)
+        a.import_transfer.triggered.connect(self.ask_import_transfer)
         a.find.triggered.connect(self._focus_search)
         a.settings.triggered.connect(self.open_settings)
         a.open_data.triggered.connect(lambda: self._open_folder(self.bridge.queue.db_path.parent))
@@ -505,6 +507,30 @@ class MainWindow(QMainWindow):
         dialog.fileSelected.connect(lambda name: self.commands.export(Path(name), query))
         self.pending_dialog = dialog
         dialog.open()
+        return dialog
+
+    def ask_export_transfer(self) -> QFileDialog:
+        """A folder to write a transfer bundle in (a new folder is made inside it)."""
+        dialog = self._folder_dialog("Export for Transfer: Choose a Drive or Folder")
+        dialog.setObjectName("exportTransferDialog")
+        dialog.fileSelected.connect(lambda name: self.commands.export_transfer(Path(name)))
+        self.pending_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def ask_import_transfer(self) -> QFileDialog:
+        """The folder of a transfer bundle to import."""
+        dialog = self._folder_dialog("Import Transfer: Choose the Bundle's Folder")
+        dialog.setObjectName("importTransferDialog")
+        dialog.fileSelected.connect(lambda name: self.commands.import_transfer(Path(name)))
+        self.pending_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _folder_dialog(self, title: str) -> QFileDialog:
+        dialog = QFileDialog(self, title, str(Path.home()))
+        dialog.setFileMode(QFileDialog.FileMode.Directory)
+        dialog.setOption(QFileDialog.Option.ShowDirsOnly, True)
         return dialog
 
     def _inspect_current(self) -> None:

@@ -170,7 +170,10 @@ async def test_non_finite_values_are_kept(live_api: LiveApi) -> None:
 
 
 def _zero() -> dict[str, int]:
-    statuses = ("pending", "in_progress", "completed", "failed", "conflict", "cancelled", "expired")
+    statuses = (
+        "pending", "in_progress", "completed", "failed", "conflict", "cancelled", "expired",
+        "exported",
+    )  # fmt: skip
     return dict.fromkeys(statuses, 0)
 
 

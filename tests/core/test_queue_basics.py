@@ -304,6 +304,7 @@ async def test_stats_counts_every_status(db_path: Path) -> None:
         "conflict": 1,
         "cancelled": 1,
         "expired": 0,
+        "exported": 0,
         "total": 6,
     }
 

@@ -2,7 +2,9 @@
 
 Events: ``ready`` (the current stats and network status, first), ``queue`` (``kind`` and
 ``ids`` of changed operations), ``stats`` (after each burst of queue changes), ``network``
-(``old`` and ``new`` status), ``sync`` (the engine's progress, when it reports any), and
+(``old`` and ``new`` status), ``sync`` (the engine's progress, when it reports any),
+``transfer`` (how far a bundle's export or import is: ``phase``, ``done_bytes``,
+``total_bytes``, ``operations``, ``total_operations``; a few a second at most), and
 ``overflow`` when the reader fell too far behind and should reload what it shows.
 
 Everything sent is masked as every other answer of the API is (``mask_secrets``).
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -105,6 +108,11 @@ def _subscribe(runtime: Runtime, put: Callable[[str, Any], None]) -> list[Callab
 
         monitor.add_callback(on_network)
         unsubscribers.append(lambda: monitor.remove_callback(on_network))
+    unsubscribers.append(
+        runtime.transfer_progress.subscribe(
+            lambda step: put("transfer", jsonable_encoder(dataclasses.asdict(step)))
+        )
+    )
     with contextlib.suppress(ImportError):
         engine = runtime.engine
         unsubscribers.append(engine.add_progress_listener(lambda e: put("sync", _plain(e))))
@@ -122,7 +130,5 @@ def _plain(event: Any) -> Any:
     if hasattr(event, "to_dict"):
         return event.to_dict()
     with contextlib.suppress(TypeError):
-        import dataclasses
-
         return jsonable_encoder(dataclasses.asdict(event))
     return jsonable_encoder(event)

@@ -43,6 +43,7 @@ from peft_studio_offline.core.outgoing_files import (
     outgoing_path,
 )
 from peft_studio_offline.core.sync.handler import HandlerContext, MissingSettingError, Outcome
+from peft_studio_offline.core.transfer._staging import sendable_roots
 
 CHUNK_SIZE = 256 * 1024
 
@@ -131,7 +132,7 @@ class FileUploadHandler:
         raw_path = str(payload.get("path") or "")
         try:
             opened = await asyncio.to_thread(
-                open_outgoing_file, raw_path, context.settings.sync.upload_roots
+                open_outgoing_file, raw_path, sendable_roots(context.settings)
             )
         except MissingFileError:
             return Outcome.failed(f"The file {raw_path} no longer exists; nothing was uploaded.")

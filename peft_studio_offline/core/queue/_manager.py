@@ -42,7 +42,7 @@ from peft_studio_offline.core.operation import (
     check_priority,
 )
 from peft_studio_offline.core.paths import ensure_private_dir
-from peft_studio_offline.core.queue import _jobs, _schema, _sealed
+from peft_studio_offline.core.queue import _jobs, _schema, _sealed, _transfers
 from peft_studio_offline.core.queue._codec import encode_payload
 from peft_studio_offline.core.queue._database import (
     apply_storage_limit,
@@ -58,6 +58,7 @@ from peft_studio_offline.core.queue._identity import new_owner, owner_is_gone, r
 from peft_studio_offline.core.queue._inserts import (
     ENQUEUE_OPTIONS,
     InsertBatch,
+    InsertValues,
     NewOperation,
     validate,
 )
@@ -1140,6 +1141,74 @@ class OfflineQueueManager:
         """Move pending operations whose time to live ran out to ``expired``."""
         count: int = await self._write(_jobs.expire_job)
         return count
+
+    # ------------------------------------------------------- transfer bundles, receipts
+
+    async def mark_exported(self, op_ids: Sequence[int], details: Mapping[str, Any]) -> int:
+        """Mark operations written into a bundle ``exported`` (awaiting a receipt); returns
+        how many were still exportable (pending, failed or exported)."""
+        count: int = await self._write(
+            partial(_transfers.mark_exported, ids=list(op_ids), details=dict(details))
+        )
+        return count
+
+    async def add_imported(
+        self, read: Callable[[], Iterable[_transfers.ImportedOperation]]
+    ) -> _transfers.ImportCount:
+        """Insert a bundle's operations under their own keys, in one transaction; keys
+        already here are skipped (see ``_transfers.add_imported``)."""
+        count: _transfers.ImportCount = await self._write(
+            partial(_transfers.add_imported, read=read, check=self._imported_values)
+        )
+        return count
+
+    def _imported_values(self, item: _transfers.ImportedOperation) -> InsertValues:
+        options: dict[str, Any] = {"idempotency_key": item.idempotency_key}
+        if item.max_attempts is not None:
+            options["max_attempts"] = item.max_attempts
+        if item.conflict_strategy is not None:
+            options["conflict_strategy"] = item.conflict_strategy
+        if item.resource_key is not None:
+            options["resource_key"] = item.resource_key
+        new = self.validate_new(item.operation_type, item.payload, item.priority, options)
+        return new.full_values(self.max_attempts)
+
+    async def complete_delivered(
+        self, deliveries: Sequence[tuple[str, Mapping[str, Any]]]
+    ) -> dict[str, int]:
+        """Complete operations by idempotency key, as a receipt reports them delivered."""
+        items = [(key, dict(details)) for key, details in deliveries]
+        counts: dict[str, int] = await self._write(
+            partial(_transfers.complete_delivered, deliveries=items)
+        )
+        return counts
+
+    async def keys_of(self, op_ids: Sequence[int]) -> dict[int, str]:
+        """The idempotency keys of the operations among ``op_ids`` that exist."""
+        found: dict[int, str] = {}
+        for chunk in _transfers.chunks(list(op_ids)):
+            sql = _transfers.KEYS_OF_IDS.format(marks=_transfers.marks(len(chunk)))
+            found.update((int(i), str(k)) for i, k in await self._read(sql, list(chunk)))
+        return found
+
+    async def statuses_of_keys(self, keys: Sequence[str]) -> dict[str, tuple[int, str]]:
+        """For each key among ``keys`` held here: its operation's id and status."""
+        found: dict[str, tuple[int, str]] = {}
+        for chunk in _transfers.chunks(list(keys)):
+            sql = _transfers.STATUS_OF_KEYS.format(marks=_transfers.marks(len(chunk)))
+            found.update((str(k), (int(i), str(s))) for k, i, s in await self._read(sql, chunk))
+        return found
+
+    async def list_delivered(
+        self, *, after_id: int = 0, limit: int = 1000, imported_only: bool = True
+    ) -> list[_transfers.Delivery]:
+        """Completed operations in id order, with what their completion recorded;
+        ``imported_only`` keeps those that came in through a transfer bundle."""
+        rows = await self._read(
+            _transfers.DELIVERED,
+            {"after": after_id, "limit": limit, "everything": 0 if imported_only else 1},
+        )
+        return [_transfers.row_to_delivery(row) for row in rows]
 
     def backoff_delay(self, attempts: int) -> float:
         """Exponential backoff with full jitter: uniform over [0, min(cap, base * 2^(n-1))]."""

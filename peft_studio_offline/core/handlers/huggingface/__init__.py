@@ -29,6 +29,7 @@ from peft_studio_offline.core.handlers.huggingface._push import (
 from peft_studio_offline.core.handlers.huggingface._target import HubConfigurationError, HubTarget
 from peft_studio_offline.core.operation import Operation
 from peft_studio_offline.core.sync.handler import HandlerContext, Outcome, OutcomeKind
+from peft_studio_offline.core.transfer._staging import sendable_roots
 
 __all__ = [
     "KEY_TRAILER",
@@ -66,7 +67,7 @@ class HubPushHandler:
                 token=self.hub.token(context),
                 key=context.idempotency_key,
                 commits_per_hour=context.settings.sync.huggingface_commits_per_hour,
-                roots=tuple(r for r in context.settings.sync.upload_roots if str(r).strip()),
+                roots=sendable_roots(context.settings),
                 timeout=context.timeout,
             )
         except (InvalidOperationError, HubConfigurationError) as exc:

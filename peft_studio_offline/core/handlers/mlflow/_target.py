@@ -23,6 +23,7 @@ from peft_studio_offline.core.mlflow_local import RemoteIds
 from peft_studio_offline.core.mlflow_local._artifacts import staging_root_for
 from peft_studio_offline.core.operation import Operation
 from peft_studio_offline.core.sync.handler import HandlerContext, MissingSettingError
+from peft_studio_offline.core.transfer._staging import sendable_roots
 
 TOKEN_VARIABLE = "MLFLOW_TRACKING_TOKEN"
 USERNAME_VARIABLE = "MLFLOW_TRACKING_USERNAME"
@@ -110,10 +111,7 @@ class TrackingHandler:
     def upload_roots(self, context: HandlerContext) -> tuple[str, ...]:
         """The folders files may leave from: the user's, and the app's own staged artifacts
         (copies the local endpoint made of what a script logged), when the user set any."""
-        roots = tuple(context.settings.sync.upload_roots)
-        if roots and self.staging is not None:
-            roots += (str(self.staging),)
-        return roots
+        return sendable_roots(context.settings, *([self.staging] if self.staging else []))
 
     def release_queue(self) -> None:
         """Close the local record opened by ``bind_queue`` (the engine closes)."""
