@@ -47,6 +47,7 @@ def allowed(request: Request, *paths: str) -> Runtime:
             ) from None
     return runtime
 
+
 PathText = Annotated[str, Field(min_length=1, max_length=4096)]
 
 
