@@ -3,7 +3,9 @@
 A buffered call returns once its operation is checked and held here; a background thread
 commits whatever is held at least every ``window`` seconds, all of it in one transaction.
 What is held is written at ``close()``, at interpreter exit and on SIGTERM; a process killed
-outright (SIGKILL, power loss) loses at most the last ``window`` seconds of calls.
+outright (SIGKILL, power loss) loses what was logged since the last group was written: at
+most about ``window`` seconds of calls, and never more than ``max_held`` calls plus the
+group being written, since a caller that runs ahead of the writer waits for it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import logging
 import os
 import signal
 import threading
+import weakref
 from collections.abc import Callable
 from types import FrameType
 from typing import Any
@@ -23,13 +26,15 @@ from peft_studio_offline._client_backlog import HeldOperation
 log = logging.getLogger("peft_studio_offline.client")
 
 Deliver = Callable[[list[HeldOperation]], None]
+MAX_HELD = 1000  # calls held at most before a caller waits for the writer
 
 
 class Buffer:
     """Holds operations and hands them to ``deliver`` in groups from its own thread."""
 
-    def __init__(self, deliver: Deliver, window: float) -> None:
+    def __init__(self, deliver: Deliver, window: float, max_held: int = MAX_HELD) -> None:
         self.window = window
+        self.max_held = max_held
         self._deliver = deliver
         self._held: list[HeldOperation] = []
         self._condition = threading.Condition()
@@ -39,15 +44,19 @@ class Buffer:
         self._closed = False
         self._urgent = False  # a flush waits: deliver now, not at the end of the window
         self._pid = os.getpid()
+        _EVERY_BUFFER.add(self)
 
     def __len__(self) -> int:
         return len(self._held)
 
     def add(self, operation: HeldOperation) -> None:
         with self._condition:
-            if self._pid != os.getpid():
-                self._held = []  # a forked child: what the parent holds is the parent's
-                self._thread = None
+            if len(self._held) >= self.max_held:
+                # Running ahead of the writer: wait for it to take a group, so that what a
+                # kill can lose stays bounded (and memory with it).
+                self._urgent = True
+                self._condition.notify_all()
+                self._condition.wait_for(lambda: len(self._held) < self.max_held or self._closed)
             self._held.append(operation)
             if self._thread is None:
                 self._start()
@@ -62,12 +71,28 @@ class Buffer:
             self._condition.notify_all()
             return self._condition.wait_for(lambda: self._delivered >= wanted, timeout)
 
-    def close(self) -> None:
-        self.flush()
+    def close(self, timeout: float = 30.0) -> None:
+        if not self.flush(timeout):
+            log.error(
+                "%d buffered operations were not stored within %.0f s of closing the client;"
+                " they are stored as the writer gets to them, unless the process ends first.",
+                len(self._held),
+                timeout,
+            )
         with self._condition:
             self._closed = True
             self._condition.notify_all()
         _BUFFERS.discard(self)
+
+    def _after_fork_in_child(self) -> None:
+        """A forked child starts with nothing held and a lock of its own: the parent's lock
+        may have been held by its writer thread, which the child does not have."""
+        self._condition = threading.Condition()
+        self._held = []
+        self._thread = None
+        self._pid = os.getpid()
+        self._delivered = self._taken = 0
+        self._urgent = False
 
     def _start(self) -> None:
         """On first use, and afresh in a forked child (the parent's thread is not there)."""
@@ -91,6 +116,7 @@ class Buffer:
                     continue
                 group, self._held = self._held, []
                 self._taken += 1
+                self._condition.notify_all()  # a caller waiting for room may go on
             try:
                 self._deliver(group)
             except Exception:  # the deliverer keeps what it could not store; never die here
@@ -100,7 +126,18 @@ class Buffer:
                 self._condition.notify_all()
 
 
-_BUFFERS: set[Buffer] = set()
+_BUFFERS: set[Buffer] = set()  # buffers with a writer thread, flushed at exit
+_EVERY_BUFFER: weakref.WeakSet[Buffer] = weakref.WeakSet()
+
+
+def _reset_in_child() -> None:
+    for buffer in list(_EVERY_BUFFER):
+        buffer._after_fork_in_child()
+    _BUFFERS.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_in_child)
 _hooks_installed = False
 _previous_sigterm: Any = None
 

@@ -107,6 +107,7 @@ class OfflineClient:
             Buffer(self._deliver_group, buffer_window) if durability == "buffered" else None
         )
         self._settings: Settings | None = None  # what a buffered call is checked against
+        self._buffer_pid = os.getpid()  # the process whose calls are buffered
         self._lock = threading.Lock()
         self._pid = os.getpid()
 
@@ -261,9 +262,11 @@ class OfflineClient:
             raise ClientError(f"The payload must be a JSON object, not {type(payload).__name__}.")
         if os.getpid() != self._pid:
             self._forget_parent()
-        if self._buffer is not None:
+        if self._buffer is not None and os.getpid() == self._buffer_pid:
             self._buffer.add(HeldOperation(kind, self._prepared(kind, payload), priority))
             return None
+        # Durable, or a forked worker's call: a worker may end without running exit
+        # handlers (multiprocessing ends them with os._exit), so it stores each call.
         operation = HeldOperation(kind, dict(payload), priority)
         if len(self._backlog) and not (self._backlog.due() and self._backlog.flush(self._deliver)):
             # Older work waits in memory: this one queues behind it, in the order made.
@@ -299,26 +302,24 @@ class OfflineClient:
             raise ClientError(str(exc)) from None
 
     def _deliver_group(self, group: list[HeldOperation]) -> None:
-        """A buffered client's group, on its thread: to the app one by one when it serves,
-        else into the database in one commit; held in the backlog when neither takes it."""
-        if len(self._backlog) and not (self._backlog.due() and self._backlog.flush(self._deliver)):
+        """A buffered client's group, on its writer thread: straight into the database in
+        one commit (a serving app sees it there as it sees any program's writes); kept in
+        the backlog when the database does not take it."""
+        if len(self._backlog) and not (
+            self._backlog.due() and self._backlog.flush(self._store_held)
+        ):
             for operation in group:
                 self._backlog.hold(operation, "older operations are still waiting to be queued")
-            return
-        if self.use_api and time.monotonic() >= self._api_down_until and self._client():
-            for index, operation in enumerate(group):
-                try:
-                    self._deliver(operation)
-                except NotStoredError as exc:
-                    for rest in group[index:]:
-                        self._backlog.hold(rest, str(exc))
-                    return
             return
         try:
             self._direct_queue().enqueue_many((op.kind, op.payload, op.priority) for op in group)
         except (PeftStudioOfflineError, OSError) as exc:
             for operation in group:
                 self._backlog.hold(operation, str(exc))
+
+    def _store_held(self, operation: HeldOperation) -> int:
+        kind, payload, priority = operation.kind, operation.payload, operation.priority
+        return self._store(kind, dict(payload), priority, operation.dedup_key)
 
     def _deliver(self, operation: HeldOperation) -> int:
         """Through the app's API when it answers, else into the database; raises
@@ -379,6 +380,8 @@ class OfflineClient:
         }
         try:
             response = http.post(f"{API_PREFIX}/queue", json=body)
+        except (TypeError, ValueError) as exc:  # a value JSON cannot carry (a set, bytes)
+            raise self._refusal(kind, payload, exc) from None
         except (httpx.HTTPError, OSError) as exc:
             self._api_failed(f"the app's API did not answer ({type(exc).__name__})")
             return None
@@ -403,6 +406,19 @@ class OfflineClient:
             raise ClientError(str(exc)) from None
         except (PeftStudioOfflineError, OSError) as exc:
             raise NotStoredError(str(exc)) from None
+
+    def _refusal(self, kind: OperationType, payload: dict[str, Any], exc: Exception) -> ClientError:
+        """The sentence the database path gives for a payload the API cannot be sent: the
+        same refusal whichever path a call takes."""
+        from peft_studio_offline.core.queue._codec import encode_payload
+
+        try:
+            encode_payload(self._prepared(kind, payload), 0)
+        except ClientError as refused:
+            return refused
+        except InvalidOperationError as refused:
+            return ClientError(str(refused))
+        return ClientError(f"The payload cannot be stored as JSON: {exc}.")
 
     def _direct_queue(self) -> DirectQueue:
         with self._lock:

@@ -298,3 +298,36 @@ def test_an_adapter_is_queued_for_the_hugging_face_hub(isolated_home: Path, tmp_
         "create_repo": True,
         "path_in_repo": "",
     }
+
+
+def test_a_value_json_cannot_carry_is_refused_with_the_database_paths_sentence(
+    running_app: RunningApp,
+) -> None:
+    """Through the app's API the same sentence as without it, never a raw TypeError."""
+    with OfflineClient() as client:
+        with pytest.raises(ClientError, match="must be a number"):
+            client.log_metrics("run", {"loss": {1, 2}}, step=1)  # type: ignore[dict-item]
+        with pytest.raises(ClientError, match="cannot be stored as JSON"):
+            client.call_api("http://127.0.0.1:9/x", "POST", data={"s": {1, 2}})
+
+
+def test_a_buffered_client_beside_a_serving_app_stores_everything_at_once(
+    running_app: RunningApp, isolated_home: Path
+) -> None:
+    """Groups go straight into the database: one request per call through the API could not
+    keep up, and closing gave up after 30 s with the rest unstored."""
+    with OfflineClient(durability="buffered") as client:
+        for step in range(20_000):
+            client.log_metrics("run", {"loss": 1.0}, step=step)
+        assert client.flush()
+        assert client.held_in_memory == 0
+    steps = [op.payload["metrics"][0]["step"] for op in read_all(default_db(isolated_home))]
+    assert steps == list(range(20_000))
+
+
+def read_all(path: Path) -> list[Operation]:
+    async def read() -> list[Operation]:
+        async with OfflineQueueManager(path) as queue:
+            return await queue.list_operations(limit=None)
+
+    return asyncio.run(read())

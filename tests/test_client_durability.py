@@ -202,3 +202,73 @@ def test_a_forked_worker_writes_on_a_connection_of_its_own(tmp_path: Path) -> No
             assert client.log_metrics("run", {"loss": 0.25}, step=step) is not None
     expected = [*range(20), *(100 * w + n for w in (1, 2, 3) for n in range(20))]
     assert sorted(stored_steps(db)) == sorted(expected)
+
+
+FAST_LOOP = """
+import sys
+from peft_studio_offline.client import OfflineClient
+client = OfflineClient(db_path=sys.argv[1], use_api=False, durability="buffered")
+step = 0
+while True:
+    client.log_metrics("run", {"loss": 1.0}, step=step)
+    step += 1
+    if step % 1000 == 0:
+        print(step, flush=True)
+"""
+
+
+def test_a_fast_loop_waits_for_the_writer_so_a_kill_loses_a_bounded_number(
+    tmp_path: Path,
+) -> None:
+    """A loop logging faster than groups are written waits for the writer: otherwise what
+    was held (and lost to a kill) grew for as long as the loop ran."""
+    from peft_studio_offline._client_buffer import MAX_HELD
+
+    db = tmp_path / "queue.db"
+    process = subprocess.Popen(
+        [sys.executable, "-c", FAST_LOOP, str(db)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    assert process.stdout is not None
+    returned = 0
+    while returned < 30_000:
+        line = process.stdout.readline()
+        assert line.endswith("\n"), process.communicate()[1]
+        returned = int(line)
+    process.kill()
+    process.communicate(timeout=60)
+    stored = len(stored_steps(db))
+    # Held calls, the group being written, and the calls since the last line printed.
+    assert returned - stored <= 2 * MAX_HELD + 1000, (returned, stored)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_forked_workers_of_a_buffered_client_keep_everything_they_log(tmp_path: Path) -> None:
+    """Workers end with os._exit (no exit handlers run): they store each call at once."""
+    import multiprocessing
+
+    db = tmp_path / "queue.db"
+    client = OfflineClient(db_path=db, use_api=False, durability="buffered")
+    for step in range(100):
+        client.log_metrics("run", {"loss": 1.0}, step=step)
+
+    global _worker_client
+    _worker_client = client
+    pool = multiprocessing.get_context("fork").Pool(2)
+    pool.map(_log_in_worker, range(4))
+    pool.close()
+    pool.join()  # the workers end as they do after a DataLoader's epoch: with os._exit
+    client.close()
+    expected = [*range(100), *(1000 * (w + 1) + n for w in range(4) for n in range(50))]
+    assert sorted(stored_steps(db)) == sorted(expected)
+
+
+_worker_client: OfflineClient | None = None
+
+
+def _log_in_worker(worker: int) -> None:
+    assert _worker_client is not None
+    for n in range(50):
+        _worker_client.log_metrics("run", {"loss": 0.5}, step=1000 * (worker + 1) + n)

@@ -29,7 +29,7 @@ from tests.support.asgi import AsgiServer
 from tests.support.mlflow_server import MlflowServer, mlflow_server, new_run
 from tests.support.sync_apps import EffectsApp, UploadsApp
 
-pytestmark = pytest.mark.mlflow
+pytestmark = [pytest.mark.mlflow, pytest.mark.slow]
 
 __all__ = ["mlflow_server"]
 
