@@ -483,3 +483,13 @@ def test_serve_stops_on_an_interrupt_that_comes_right_after_its_url() -> None:
         _out, err = _stop(process)
         assert process.returncode == 0, err
         assert "Traceback" not in err
+
+
+def test_a_direction_override_in_a_payload_is_shown_not_obeyed() -> None:
+    """U+202E would make the rest of a row, or of the terminal line, read backwards."""
+    op_id = enqueue({"run_id": "run-\u202eevil", "metrics": {"loss": 0.5}}, "metric_log")
+    for text in (ok("list"), ok("show", str(op_id)), ok("list", "--json")):
+        assert "\u202e" not in text
+        assert "\\u202e" in text
+    items = json.loads(ok("list", "--json"))  # the JSON still says exactly what is queued
+    assert items[0]["payload"]["run_id"] == "run-\u202eevil"

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from peft_studio_offline.cli import _format as fmt
 from peft_studio_offline.cli._parser import UsageError
 from peft_studio_offline.cli._payload_text import payload_text
+from peft_studio_offline.core.direction_controls import escape_direction_controls
 from peft_studio_offline.core.enums import OperationStatus, parse_operation_type
 from peft_studio_offline.core.errors import (
     InvalidOperationError,
@@ -34,7 +35,7 @@ SHOWN_SIDE_CHARS = 4096  # of each side of a conflict
 
 
 def out(text: str) -> None:
-    sys.stdout.write(text + "\n")
+    sys.stdout.write(escape_direction_controls(text) + "\n")
     sys.stdout.flush()
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from peft_studio_offline.core.direction_controls import escape_direction_controls
 from peft_studio_offline.core.enums import OperationType
 from peft_studio_offline.core.masking import MASK, mask_secrets
 from peft_studio_offline.core.operation import OperationSummary
@@ -172,7 +173,7 @@ def _text(value: Any) -> str:
 
 
 def _short(text: object) -> str:
-    flat = " ".join(str(text).split())
+    flat = escape_direction_controls(" ".join(str(text).split()))
     return flat if len(flat) <= PIECE_CHARS else flat[: PIECE_CHARS - 1] + "…"
 
 

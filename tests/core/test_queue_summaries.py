@@ -93,3 +93,16 @@ async def test_a_summary_names_a_payload_it_cannot_read(db_path: Path) -> None:
         assert "not a JSON object" in (summaries[ids[1]].problem or "")
         assert summaries[ids[2]].readable
         assert (await queue.wait_reason(ids[0]) or "").startswith("Unreadable")
+
+
+async def test_a_direction_override_is_described_as_its_escape(
+    queue: OfflineQueueManager,
+) -> None:
+    """The window's What column: U+202E would reverse the rest of the row."""
+    from peft_studio_offline.core.describe import describe_operation
+
+    op_id = await queue.enqueue("metric_log", {"run_id": "r\u202eun", "metrics": {"loss": 1}})
+    summary = await queue.get_summary(op_id)
+    assert summary is not None
+    text = describe_operation(summary).text
+    assert "\u202e" not in text and "r\\u202eun" in text
