@@ -49,16 +49,20 @@ def next_attempt_words(
     moment: Moment | None = None,
     now: datetime | None = None,
     time_text: Callable[[datetime], str] = _clock_time,
+    target_known: bool = True,
 ) -> str:
     """ "Due now", "after #12", "needs a setting", "when online", "host paused until
-    14:05", the time of a retry, or "" for an operation that does not wait."""
+    14:05", the time of a retry, or "" for an operation that does not wait.
+
+    ``target_known`` False: the settings name no place to send it (no MLflow tracking URI,
+    a relative endpoint without an API base URL): it needs a setting before any sync."""
     if summary.status is not OperationStatus.PENDING or summary.problem:
         return ""
     row = row or RowWait()
     moment = moment or Moment()
     if row.blocked_by is not None:
         return f"after #{row.blocked_by}"
-    if row.waiting_for:
+    if row.waiting_for or not target_known:
         return NEEDS_SETTING
     if moment.online is False:
         return WHEN_ONLINE

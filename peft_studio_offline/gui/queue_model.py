@@ -167,6 +167,7 @@ class QueueTableModel(QAbstractTableModel):
         self._texts: dict[int, tuple[OperationSummary, tuple[str, ...]]] = {}  # id -> (op, texts)
         self._waits: dict[int, RowWait] = {}  # pending rows with a dependency or a setting
         self._targets = Targets()
+        self._targets_known = False  # set_targets was called: an empty target is a fact
         self._moment = Moment()
         self._flush_timer = QTimer(self)
         self._flush_timer.setSingleShot(True)
@@ -230,7 +231,12 @@ class QueueTableModel(QAbstractTableModel):
 
     def _next_attempt(self, op: OperationSummary, host: str) -> str:
         return next_attempt_words(
-            op, host=host, row=self._waits.get(op.id), moment=self._moment, time_text=_time
+            op,
+            host=host,
+            row=self._waits.get(op.id),
+            moment=self._moment,
+            time_text=_time,
+            target_known=bool(host) or not self._targets_known,
         )
 
     def _next_attempt_tooltip(self, op: OperationSummary) -> str | None:
@@ -307,8 +313,9 @@ class QueueTableModel(QAbstractTableModel):
 
     def set_targets(self, targets: Targets) -> None:
         """Where operations without a URL of their own go (the settings): their host."""
-        if targets != self._targets:
+        if targets != self._targets or not self._targets_known:
             self._targets = targets
+            self._targets_known = True
             self._texts.clear()
             self._repaint_all()
             if self._sort_key in _SORTED_HERE:

@@ -9,6 +9,7 @@ import pytest
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QIcon
 
+from peft_studio_offline.core.describe import Targets
 from peft_studio_offline.core.enums import OperationStatus
 from peft_studio_offline.gui.queue_model import COLUMN_INDEX, QueueFilter, QueueTableModel
 from peft_studio_offline.gui.tasks import TaskKeeper
@@ -234,3 +235,18 @@ async def test_roles_other_than_shown_ones_are_left_to_the_view(
     assert model.data(QModelIndex()) is None
     assert model.flags(priority) == Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
     assert model.flags(QModelIndex()) == Qt.ItemFlag.NoItemFlags
+
+
+async def test_an_operation_with_nowhere_to_go_needs_a_setting_before_any_sync(
+    core: Core, models: list[QueueTableModel]
+) -> None:
+    """Without an API base URL a relative endpoint cannot go: the row says so from the
+    start, not only after a sync found it out; once the setting is there it is due."""
+    model = await _model(core, 0, models)
+    model.set_targets(Targets())  # the settings name no target
+    await core.queue.enqueue("api_call", {"endpoint": "/x"})
+    await until(lambda: model.rowCount() == 1)
+    next_attempt = model.index(0, COLUMN_INDEX["next_attempt_at"])
+    assert model.data(next_attempt) == "needs a setting"
+    model.set_targets(Targets(api_base_url="http://127.0.0.1:9/api"))
+    assert model.data(next_attempt) == "Due now"
