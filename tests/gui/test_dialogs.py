@@ -347,3 +347,21 @@ async def test_tokens_go_to_the_credential_store_not_the_settings(window: MainWi
     assert CredentialStore.from_settings(Settings.load(window.paths)).get("hub-write") == (
         "hf_secret_9"
     )
+
+
+async def test_the_upload_folders_are_set_in_the_settings(
+    window: MainWindow, tmp_path: Path
+) -> None:
+    """Over the local API nothing is sent from a file until a folder is allowed: the window
+    must be able to allow one."""
+    dialog = window.open_settings()
+    assert isinstance(dialog, SettingsDialog)
+    field = dialog.fields["sync.upload_roots"]
+    assert isinstance(field, QPlainTextEdit)
+    field.setPlainText(f"{tmp_path / 'runs'}\n\n{tmp_path / 'adapters'}\n")
+    saved_signals: list[bool] = []
+    dialog.saved.connect(lambda: saved_signals.append(True))
+    dialog.submit()
+    await until(lambda: saved_signals)
+    saved = tomllib.loads(window.paths.settings_file.read_text())
+    assert saved["sync"]["upload_roots"] == [str(tmp_path / "runs"), str(tmp_path / "adapters")]

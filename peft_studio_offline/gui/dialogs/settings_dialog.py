@@ -120,6 +120,16 @@ class SettingsDialog(QDialog):
             sync, "sync.huggingface_endpoint", "&Hugging Face Hub",
             self._line(s.sync.huggingface_endpoint),
         )  # fmt: skip
+        roots = BoundedTextField(self, hint="list that many in settings.toml instead")
+        roots.editor.setPlaceholderText(
+            "One folder per line. Files leave only from these. Empty: from anywhere for your"
+            " own programs, and from nowhere through the local API."
+        )
+        roots.editor.setFixedHeight(72)
+        roots.editor.setTabChangesFocus(True)
+        keep_left_to_right(roots.editor)  # paths
+        roots.editor.setPlainText("\n".join(s.sync.upload_roots))
+        self._add(sync, "sync.upload_roots", "Upload &folders", roots)
 
         creds_box = QGroupBox("Credentials")
         creds_layout = QVBoxLayout(creds_box)
@@ -262,6 +272,8 @@ class SettingsDialog(QDialog):
             return widget.currentData()
         if isinstance(widget, QDoubleSpinBox):
             return widget.value()
+        if isinstance(widget, QPlainTextEdit) and key == "sync.upload_roots":
+            return [line.strip() for line in widget.toPlainText().splitlines() if line.strip()]
         if isinstance(widget, QPlainTextEdit):
             urls = [line.strip() for line in widget.toPlainText().splitlines() if line.strip()]
             # An endpoint written in the file with its expected status/body keeps them.
