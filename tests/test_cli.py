@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shlex
@@ -16,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from peft_studio_offline import __version__
+from peft_studio_offline import OfflineQueueManager, __version__
 from tests.support.servers import HttpServer, Reply
 
 TIMEOUT = 120
@@ -493,3 +494,27 @@ def test_a_direction_override_in_a_payload_is_shown_not_obeyed() -> None:
         assert "\\u202e" in text
     items = json.loads(ok("list", "--json"))  # the JSON still says exactly what is queued
     assert items[0]["payload"]["run_id"] == "run-\u202eevil"
+
+
+def test_a_list_longer_than_a_page_is_printed_whole_and_in_order(isolated_home: Path) -> None:
+    """``list`` reads and prints a page at a time (a queue of 76,000 took 1 GB at once)."""
+    from peft_studio_offline.cli._commands import LIST_PAGE
+
+    count = LIST_PAGE * 2 + 7
+
+    async def fill() -> None:
+        async with OfflineQueueManager(isolated_home / "data" / "queue.db") as queue:
+            await queue.enqueue_many(
+                {"operation_type": "api_call", "payload": {"endpoint": f"/n/{n}"}}
+                for n in range(count)
+            )
+
+    asyncio.run(fill())
+    items = json.loads(ok("list", "--json"))
+    assert [item["id"] for item in items] == list(range(1, count + 1))
+    lines = ok("list").splitlines()
+    assert len(lines) == count + 1 and lines[0].split()[:2] == ["ID", "TYPE"]
+    assert [line.split()[0] for line in lines[1:]] == [str(n) for n in range(1, count + 1)]
+    assert len({line.index("api_call") for line in lines[1:]}) == 1  # one column, all pages
+    newest = json.loads(ok("list", "--limit", "3", "--json"))
+    assert [item["id"] for item in newest] == [count - 2, count - 1, count]

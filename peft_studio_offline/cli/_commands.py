@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +25,7 @@ from peft_studio_offline.core.payload_preview import PayloadPreview
 from peft_studio_offline.core.runtime import Runtime
 
 if TYPE_CHECKING:
+    from peft_studio_offline.core.operation import OperationSummary
     from peft_studio_offline.core.sync.progress import SyncEvent
 
 Command = Callable[[argparse.Namespace, Runtime], Awaitable[int]]
@@ -62,40 +63,88 @@ async def enqueue(args: argparse.Namespace, runtime: Runtime) -> int:
     return OK
 
 
+LIST_HEADERS = ["ID", "TYPE", "STATUS", "PRI", "TRIES", "UPDATED", "PAYLOAD / ERROR"]
+LIST_PAGE = 500  # operations read, and printed, at a time: memory stays flat at any size
+
+
 async def list_operations(args: argparse.Namespace, runtime: Runtime) -> int:
     statuses = [_status(s) for s in args.status or []]
     types = [_type(t) for t in args.type or []]
     if args.limit is not None and args.limit < 1:
         raise UsageError("--limit must be 1 or more.")  # 0 would show nothing and call it empty
-    operations = await runtime.queue.list_summaries(
-        status=statuses or None,
-        operation_type=types or None,
-        limit=args.limit,
-        descending=args.limit is not None,
-    )
-    if args.limit is not None:
-        operations.reverse()  # the newest N, shown oldest first
-    items = [masked_operation(op.to_dict()) for op in operations]
+    pages = _listed_pages(runtime, statuses or None, types or None, args.limit)
     if args.json:
-        out(json.dumps(items, ensure_ascii=False))
+        await _print_json_array(pages)
         return OK
-    if not items:
+    widths: list[int] | None = None
+    async for page in pages:
+        rows = [_list_row(op) for op in page]
+        if widths is None:
+            widths = fmt.column_widths(LIST_HEADERS, rows)
+            # Later pages hold larger ids: the column is as wide as the newest one's.
+            newest = await runtime.queue.list_summaries(limit=1, descending=True)
+            widths[0] = max(widths[0], len(str(newest[0].id)) if newest else 0)
+            widths[-1] = max(widths[-1], fmt.room_for_last(widths))  # later text may be longer
+            out(fmt.row_line(LIST_HEADERS, widths))
+        for row in rows:
+            out(fmt.row_line(row, widths))
+    if widths is None:
         out("The queue is empty." if not (statuses or types) else "No operation matches.")
-        return OK
-    rows = [
-        [
-            str(item["id"]),
-            item["operation_type"],
-            item["status"],
-            str(item["priority"]),
-            f"{operation.attempts_made}/{item['max_attempts']}",
-            fmt.when(item["updated_at"]),
-            item["error_message"] or item["payload_preview"],
-        ]
-        for operation, item in zip(operations, items, strict=True)
-    ]
-    out(fmt.table(["ID", "TYPE", "STATUS", "PRI", "TRIES", "UPDATED", "PAYLOAD / ERROR"], rows))
     return OK
+
+
+async def _listed_pages(
+    runtime: Runtime,
+    statuses: list[str] | None,
+    types: list[str] | None,
+    limit: int | None,
+) -> AsyncIterator[list[OperationSummary]]:
+    """The operations asked for, oldest first, a page at a time (``limit``: the newest N)."""
+    queue = runtime.queue
+    if limit is not None:
+        newest = await queue.list_summaries(
+            status=statuses, operation_type=types, limit=limit, descending=True
+        )
+        newest.reverse()  # the newest N, shown oldest first
+        for start in range(0, len(newest), LIST_PAGE):
+            yield newest[start : start + LIST_PAGE]
+        return
+    after: int | None = None
+    while True:
+        page = await queue.list_summaries(
+            status=statuses, operation_type=types, after_id=after, limit=LIST_PAGE
+        )
+        if not page:
+            return
+        yield page
+        after = page[-1].id
+
+
+async def _print_json_array(pages: AsyncIterator[list[OperationSummary]]) -> None:
+    """A JSON array, written as it is read: one operation a line."""
+    held: str | None = None
+    out("[")
+    async for page in pages:
+        for op in page:
+            if held is not None:
+                out(held + ",")
+            held = json.dumps(masked_operation(op.to_dict()), ensure_ascii=False)
+    if held is not None:
+        out(held)
+    out("]")
+
+
+def _list_row(operation: OperationSummary) -> list[str]:
+    item = masked_operation(operation.to_dict())
+    return [
+        str(item["id"]),
+        item["operation_type"],
+        item["status"],
+        str(item["priority"]),
+        f"{operation.attempts_made}/{item['max_attempts']}",
+        fmt.when(item["updated_at"]),
+        item["error_message"] or item["payload_preview"],
+    ]
 
 
 async def _payload_preview(runtime: Runtime, op_id: int, size: int) -> PayloadPreview:

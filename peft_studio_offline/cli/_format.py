@@ -19,18 +19,34 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], last_flexible: 
     Widths are terminal columns, not characters: a CJK character or an emoji takes two.
     """
     rows = [[_one_line(cell) for cell in row] for row in rows]
+    widths = column_widths(headers, rows, last_flexible)
+    return "\n".join([row_line(headers, widths), *(row_line(row, widths) for row in rows)])
+
+
+def column_widths(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], last_flexible: bool = True
+) -> list[int]:
+    """The width of each column for ``rows`` (the last one as the terminal has room)."""
     widths = [display_width(h) for h in headers]
     for row in rows:
         for index, cell in enumerate(row):
-            widths[index] = max(widths[index], display_width(cell))
+            widths[index] = max(widths[index], display_width(_one_line(cell)))
     if last_flexible and headers:
-        room = shutil.get_terminal_size((120, 24)).columns - sum(w + 2 for w in widths[:-1])
-        widths[-1] = max(display_width(headers[-1]), min(widths[-1], room))
-    lines = ["  ".join(_pad(h, w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    for row in rows:
-        cells = [_cut(cell, w) for cell, w in zip(row, widths, strict=True)]
-        lines.append("  ".join(_pad(c, w) for c, w in zip(cells, widths, strict=True)).rstrip())
-    return "\n".join(lines)
+        widths[-1] = max(display_width(headers[-1]), min(widths[-1], room_for_last(widths)))
+    return widths
+
+
+def room_for_last(widths: Sequence[int]) -> int:
+    """The terminal columns left for the last column after the others."""
+    return shutil.get_terminal_size((120, 24)).columns - sum(w + 2 for w in widths[:-1])
+
+
+def row_line(row: Sequence[str], widths: Sequence[int]) -> str:
+    """One line of a table: each cell padded to its column, the last one cut to its width
+    (a wider cell in another column pushes the rest along rather than lose its text)."""
+    cells = [_one_line(cell) for cell in row]
+    cells[-1] = _cut(cells[-1], widths[-1])
+    return "  ".join(_pad(c, w) for c, w in zip(cells, widths, strict=True)).rstrip()
 
 
 def display_width(text: str) -> int:
