@@ -518,3 +518,23 @@ def test_a_list_longer_than_a_page_is_printed_whole_and_in_order(isolated_home: 
     assert len({line.index("api_call") for line in lines[1:]}) == 1  # one column, all pages
     newest = json.loads(ok("list", "--limit", "3", "--json"))
     assert [item["id"] for item in newest] == [count - 2, count - 1, count]
+
+
+def test_enqueue_takes_the_queue_options_the_api_takes() -> None:
+    first = enqueue({"endpoint": "/a"})
+    second = enqueue(
+        {"endpoint": "/b", "method": "PUT"}, "api_call",
+        "--max-attempts", "2", "--ttl", "3600", "--depends-on", str(first),
+        "--dedup-key", "nightly", "--resource-key", "models/7",
+        "--conflict-strategy", "merge",
+    )  # fmt: skip
+    shown = json.loads(ok("show", str(second), "--json"))
+    assert shown["max_attempts"] == 2 and shown["depends_on"] == [first]
+    assert shown["dedup_key"] == "nightly" and shown["resource_key"] == "models/7"
+    assert shown["conflict_strategy"] == "merge" and shown["expires_at"]
+    # The same key while the first is unfinished: the same operation, nothing added.
+    assert (
+        enqueue({"endpoint": "/b", "method": "PUT"}, "api_call", "--dedup-key", "nightly") == second
+    )
+    refused = run("enqueue", "api_call", '{"endpoint": "/c"}', "--conflict-strategy", "coin")
+    assert "conflict" in one_sentence_error(refused, 2).lower()

@@ -54,13 +54,28 @@ async def enqueue(args: argparse.Namespace, runtime: Runtime) -> int:
     if not isinstance(payload, dict):
         raise UsageError(f"The payload must be a JSON object, not {type(payload).__name__}.")
     try:
-        op_id = await runtime.submit(kind, payload, args.priority, base_dir=Path.cwd())
+        op_id = await runtime.submit(
+            kind, payload, args.priority, base_dir=Path.cwd(), **_enqueue_options(args)
+        )
     except QueueFullError:
         raise  # the queue's refusal, not the input's: exit 1
     except InvalidOperationError as exc:
         raise UsageError(str(exc)) from None
     out(json.dumps({"id": op_id}) if args.json else str(op_id))
     return OK
+
+
+def _enqueue_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The queue options given on the command line (the queue checks their values)."""
+    given = {
+        "max_attempts": args.max_attempts,
+        "ttl": args.ttl,
+        "depends_on": args.depends_on,
+        "dedup_key": args.dedup_key,
+        "resource_key": args.resource_key,
+        "conflict_strategy": args.conflict_strategy,
+    }
+    return {name: value for name, value in given.items() if value is not None}
 
 
 LIST_HEADERS = ["ID", "TYPE", "STATUS", "PRI", "TRIES", "UPDATED", "PAYLOAD / ERROR"]

@@ -7,7 +7,7 @@ import re
 import sys
 from typing import NoReturn
 
-from peft_studio_offline.core.enums import OperationStatus, OperationType
+from peft_studio_offline.core.enums import ConflictResolution, OperationStatus, OperationType
 from peft_studio_offline.core.operation import PRIORITY_BOUNDS, check_priority
 
 PROG = "peft-studio-offline"
@@ -82,6 +82,34 @@ def build_parser(version: str, self_test: bool) -> argparse.ArgumentParser:
         help="the payload, a JSON object; @FILE reads it from a file, - from standard input",
     )
     enqueue.add_argument("--priority", type=priority, default=0, help="higher runs first")
+    enqueue.add_argument(
+        "--max-attempts", type=int, metavar="N", help="tries before it fails for good"
+    )
+    enqueue.add_argument(
+        "--ttl", type=float, metavar="SECONDS", help="expire unless sent within this time"
+    )
+    enqueue.add_argument(
+        "--depends-on",
+        type=operation_id,
+        action="append",
+        metavar="ID",
+        help="send only after this operation completed; repeatable",
+    )
+    enqueue.add_argument(
+        "--dedup-key",
+        metavar="KEY",
+        help="an unfinished operation with this key is not added again",
+    )
+    enqueue.add_argument(
+        "--resource-key",
+        metavar="KEY",
+        help="operations with the same key are sent one after the other, in order",
+    )
+    enqueue.add_argument(
+        "--conflict-strategy",
+        metavar="S",
+        help="one of: " + ", ".join(r.value for r in ConflictResolution),
+    )
     _add_json(enqueue, 'print {"id": N}')
 
     listing = commands.add_parser("list", help="list queued operations")
