@@ -102,12 +102,20 @@ async def test_add_operation_errors_take_the_focus(core: Core, window: MainWindo
     metrics = form.inputs["metrics"]
     assert dialog.focusWidget() is metrics
     assert "must be a JSON object" in metrics.accessibleDescription()
-    # A refusal of the core names no field: the sentence itself takes the focus.
+    # A refusal of the core that names a payload key: the form's field for it takes the focus.
     form.set_value("metrics", "")
     form.set_value("run_id", "")
     dialog.submit()
     await until(lambda: dialog.buttons.isEnabled() and "run_id" in dialog.error.text())
-    assert dialog.focusWidget() is dialog.error
+    assert dialog.focusWidget() is form.inputs["run_id"]
     assert dialog.error.accessibleName() == dialog.error.text()
     assert metrics.accessibleDescription() == ""
+    # An empty API call: its URL field, not the sentence (keys typed there went nowhere).
+    call = dialog.select_type(OperationType.API_CALL)
+    dialog.submit()
+    await until(lambda: dialog.buttons.isEnabled() and "'url'" in dialog.error.text())
+    assert dialog.focusWidget() is call.inputs["url"]
+    # A refusal that names no field of the form: the sentence itself takes the focus.
+    dialog.show_error("The queue is full.")
+    assert dialog.focusWidget() is dialog.error
     dialog.close()

@@ -294,11 +294,19 @@ class AddOperationDialog(QDialog):
         except Exception as exc:
             if shiboken6.isValid(self):
                 self.buttons.setEnabled(True)
-                self.show_error(describe_error(exc, "add the operation"))
+                self.show_error(describe_error(exc, "add the operation"), self._field_of(exc))
             return
         if shiboken6.isValid(self):
             self.added_id = op_id
             self.accept()
+
+    def _field_of(self, exc: Exception) -> QWidget | None:
+        """The form's input for the payload key a refusal names (``payload.url``), if any."""
+        named = getattr(exc, "field", None)
+        if not isinstance(named, str) or not named.startswith("payload."):
+            return None
+        key = named.removeprefix("payload.").split(".")[0]
+        return self.forms[self.current_type()].inputs.get(key)
 
     def show_error(self, text: str, field: QWidget | None = None) -> None:
         """Say what is wrong under the form, move the focus to it (the field at fault, or
