@@ -82,6 +82,9 @@ class Buffer:
         with self._condition:
             self._closed = True
             self._condition.notify_all()
+        thread = self._thread
+        if thread is not None and self._pid == os.getpid():
+            thread.join(timeout)  # its database connection is closed after it
         _BUFFERS.discard(self)
 
     def _after_fork_in_child(self) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import atexit
 import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from peft_studio_offline.core.enums import OperationType
 from peft_studio_offline.core.queue import CallerThreadWriter, OfflineQueueManager
+from peft_studio_offline.core.queue._direct import writing
 from peft_studio_offline.core.submit import prepare_sync
 
 if TYPE_CHECKING:
@@ -34,7 +34,6 @@ class DirectQueue:
         _open_once(runtime.queue)
         self._settings: Settings = runtime.settings
         self._writer = CallerThreadWriter(runtime.queue)
-        atexit.register(self.close)
 
     def enqueue(
         self, kind: OperationType, payload: Mapping[str, Any], priority: int, dedup_key: str | None
@@ -56,7 +55,7 @@ class DirectQueue:
         return self._writer.enqueue_many(items)
 
     def close(self) -> None:
-        atexit.unregister(self.close)
+        """Close the connections; the client calls it once its writer thread has ended."""
         self._writer.close()
 
 
@@ -69,7 +68,8 @@ def _open_once(queue: OfflineQueueManager) -> None:
 
     def run() -> None:
         try:
-            asyncio.run(open_and_close())
+            with writing():  # the opening writes (schema, recovery): no fork meanwhile
+                asyncio.run(open_and_close())
         except BaseException as exc:
             failure.append(exc)
 

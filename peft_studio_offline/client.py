@@ -22,11 +22,13 @@ serving app keeps in the data directory. Both are read when a client is first us
 
 from __future__ import annotations
 
+import atexit
 import logging
 import math
 import os
 import threading
 import time
+import weakref
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -110,6 +112,7 @@ class OfflineClient:
         self._buffer_pid = os.getpid()  # the process whose calls are buffered
         self._lock = threading.Lock()
         self._pid = os.getpid()
+        _OPEN_CLIENTS.add(self)
 
     # ------------------------------------------------------------------ operations
 
@@ -472,6 +475,22 @@ class OfflineClient:
             if self._http is not None:
                 self._http.close()
                 self._http = None  # found again (maybe at a new port) next time
+
+
+# Clients closed at exit, in order (what a buffered one holds, then its connections), for
+# scripts that never call close(). Weak: a client the script dropped is not kept alive.
+_OPEN_CLIENTS: weakref.WeakSet[OfflineClient] = weakref.WeakSet()
+
+
+def _close_open_clients() -> None:
+    for client in list(_OPEN_CLIENTS):
+        try:
+            client.close()
+        except Exception:  # exit goes on; the next client still gets closed
+            log.exception("Closing a client at exit failed")
+
+
+atexit.register(_close_open_clients)
 
 
 def _number(raw: object) -> object:

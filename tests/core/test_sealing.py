@@ -12,7 +12,6 @@ import base64
 import json
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 import zlib
@@ -35,6 +34,7 @@ from peft_studio_offline.core.sealing import KEY_NAME, PayloadSealer, SecretsUna
 from peft_studio_offline.core.settings import Settings
 from tests.support.asgi import AsgiServer
 from tests.support.recorder import RecorderApp
+from tests.support.sqlite_files import connected
 
 BEARER = "bearer-7c1f0e9a55"
 API_KEY = "apikey-52d8b3c4"
@@ -121,7 +121,7 @@ def home_settings(home: Path) -> Settings:
 
 async def stored_rows(db: Path) -> list[tuple[str, bytes | None]]:
     def read() -> list[tuple[str, bytes | None]]:
-        with sqlite3.connect(db) as conn:
+        with connected(db) as conn:
             return list(conn.execute("SELECT payload, payload_blob FROM offline_operations"))
 
     return await asyncio.to_thread(read)

@@ -6,7 +6,9 @@ thread runs the same insert (the same validation, queue-size and overflow rules,
 and error translation as ``OfflineQueueManager.enqueue``) on a connection of its own, so a
 call costs about one durable commit. Each thread of each process has its own connection:
 SQLite connections may not cross threads, and one made before a fork is the parent's alone
-(data-loader workers are forked).
+(data-loader workers are forked). A fork waits for a commit in progress to end: SQLite keeps
+what its process holds of a file's locks in memory, and a child that inherited "a write is
+under way" could never write to the file.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import contextlib
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from peft_studio_offline.core.errors import InvalidOperationError, PeftStudioOfflineError
@@ -86,15 +88,16 @@ class CallerThreadWriter:
         batch = InsertBatch([news], queue.max_size, queue.overflow, queue.max_attempts)
         conn = self._connection()
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                results, _change = batch.run(conn, queue.clock())
-                conn.execute("COMMIT")
-            except BaseException:
-                # SQLite may have rolled back already (e.g. on SQLITE_FULL).
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-                raise
+            with writing():
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    results, _change = batch.run(conn, queue.clock())
+                    conn.execute("COMMIT")
+                except BaseException:
+                    # SQLite may have rolled back already (e.g. on SQLITE_FULL).
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                    raise
         except sqlite3.Error as exc:
             raise translate(exc, self.db_path) from exc
         (result,) = results
@@ -103,17 +106,18 @@ class CallerThreadWriter:
         return [int(op_id) for op_id in result]
 
     def close(self) -> None:
-        """Close the calling thread's connection; other threads' connections are closed by
-        their own threads (one may be in the middle of a commit), which connect afresh if
-        they write again, or by the end of the process."""
+        """Close this process's connections, those of other threads too: call it once
+        nothing writes through this writer any more. A thread that writes again later
+        connects afresh; a forked child leaves its parent's connections alone."""
         with self._lock:
             self._generation += 1
-            self._connections = [] if os.getpid() == self._pid else self._connections
-        held: tuple[int, int, sqlite3.Connection] | None = getattr(self._local, "held", None)
+            if os.getpid() != self._pid:
+                return  # a forked child that never wrote: the connections are the parent's
+            connections, self._connections = self._connections, []
         self._local.held = None
-        if held is not None and held[0] == os.getpid():
+        for conn in connections:
             with contextlib.suppress(sqlite3.Error):
-                held[2].close()
+                conn.close()
 
     def _connection(self) -> sqlite3.Connection:
         held: tuple[int, int, sqlite3.Connection] | None = getattr(self._local, "held", None)
@@ -147,3 +151,35 @@ class CallerThreadWriter:
                 raise translate(exc, self.db_path) from exc
             raise
         return conn
+
+
+_writing = threading.Lock()
+
+
+@contextlib.contextmanager
+def writing() -> Iterator[None]:
+    """Hold off a fork of this process while the queue file is written (a commit, or the
+    queue's opening): a child must not inherit SQLite's note of a write under way."""
+    with _writing:
+        yield
+
+
+def _before_fork() -> None:
+    _writing.acquire()
+
+
+def _after_fork_in_parent() -> None:
+    _writing.release()
+
+
+def _after_fork_in_child() -> None:
+    global _writing
+    _writing = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(
+        before=_before_fork,
+        after_in_parent=_after_fork_in_parent,
+        after_in_child=_after_fork_in_child,
+    )

@@ -31,6 +31,7 @@ from peft_studio_offline.core.errors import (
     OperationNotFoundError,
     QueueClosedError,
     QueueError,
+    QueueLockedError,
 )
 from peft_studio_offline.core.events import EventSource, QueueChange
 from peft_studio_offline.core.masking import mask_text
@@ -262,7 +263,22 @@ class OfflineQueueManager:
         )
 
     def _open_writer_connection(self) -> sqlite3.Connection:
-        """On the writer thread: connect, check, migrate. Nothing is written to a bad file."""
+        """On the writer thread: connect, check, migrate. Nothing is written to a bad file.
+
+        A file another process is opening or closing right now (the last connection to
+        close empties the log under an exclusive lock) can refuse at once, without waiting
+        out the busy timeout: the whole opening is tried again until that time is up.
+        """
+        deadline = time.monotonic() + self.busy_timeout
+        while True:
+            try:
+                return self._try_open_writer_connection()
+            except QueueLockedError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(random.uniform(0.02, 0.1))
+
+    def _try_open_writer_connection(self) -> sqlite3.Connection:
         create_private_database(self.db_path)
         conn = connect_writer(self.db_path, self.busy_timeout)
         try:
