@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from peft_studio_offline._lazy import lazy_names
+from peft_studio_offline._version import __version__
 from peft_studio_offline.core.enums import (
     ConflictResolution,
     NetworkStatus,
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
     )
     from peft_studio_offline.core.sync.engine import SyncEngine
 
-__version__ = "0.1.0"
 
 _LAZY = {
     "NetworkMonitor": "peft_studio_offline.core.network",

@@ -33,7 +33,7 @@ _TIMEOUT = 60.0
 
 def run_self_test() -> int:
     """Run every check; 0 when all passed, 1 when one failed (its error on stderr)."""
-    from peft_studio_offline import __version__
+    from peft_studio_offline._version import __version__
 
     real_platform = _display_given()
     if not real_platform:

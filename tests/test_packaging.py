@@ -11,11 +11,12 @@ import json
 import os
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+from peft_studio_offline._version import __version__
 
 pytestmark = [pytest.mark.packaging, pytest.mark.timeout(900)]
 
@@ -52,10 +53,9 @@ def run(program: Path, home: Path, *args: str) -> subprocess.CompletedProcess[st
 
 
 def test_bundle_prints_its_version(program: Path, tmp_path: Path) -> None:
-    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     result = run(program, tmp_path, "--version")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == f"peft-studio-offline {version}"
+    assert result.stdout.strip() == f"peft-studio-offline {__version__}"
 
 
 def test_bundle_passes_its_self_test_offscreen(program: Path, tmp_path: Path) -> None:

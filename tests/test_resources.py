@@ -14,6 +14,8 @@ from types import ModuleType
 
 import pytest
 
+from peft_studio_offline._version import __version__
+
 ROOT = Path(__file__).resolve().parent.parent
 RESOURCES = ROOT / "resources"
 APP_ID = "io.github.peftstudio.Offline"
@@ -70,7 +72,7 @@ def test_metainfo_names_this_app_and_its_desktop_entry() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert root.findtext("project_license") == project["license"]
     releases = [r.get("version") for r in root.iter("release")]
-    assert project["version"] in releases
+    assert __version__ in releases
 
 
 def test_svg_icon_is_a_square_svg() -> None:

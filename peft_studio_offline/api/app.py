@@ -39,7 +39,7 @@ def create_app(runtime: Runtime, token: str, *, bind_host: str | None = None) ->
     to a loopback name (see ``hosts.py``). The app does not own the runtime: whoever built
     it starts and closes it.
     """
-    from peft_studio_offline import __version__
+    from peft_studio_offline._version import __version__
 
     app = FastAPI(
         title="PEFT Studio Offline",

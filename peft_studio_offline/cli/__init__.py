@@ -39,7 +39,7 @@ NEEDS_EXISTING_QUEUE = frozenset(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 done, 1 failed, 2 usage error)."""
-    from peft_studio_offline import __version__
+    from peft_studio_offline._version import __version__
 
     args_list = list(sys.argv[1:] if argv is None else argv)
     # Qt's own options (-reverse, -platform NAME, -style NAME...) are the window's.

@@ -82,7 +82,7 @@ def push_adapter(push: HubPush, request: HubRequest) -> dict[str, Any]:
     """Push once; returns the details kept in the operation's history."""
     from huggingface_hub import CommitOperationAdd, HfApi
 
-    from peft_studio_offline import __version__
+    from peft_studio_offline._version import __version__
 
     _limit_waits(request.timeout)
     api = HfApi(
