@@ -219,3 +219,30 @@ async def test_an_api_that_asks_for_a_token_none_is_set_for_waits_for_one(
             await engine.apply_settings(named)
             assert (await engine.sync())["completed"] == 1
     assert app.seen[-1].headers["authorization"] == "Bearer tok"
+
+
+async def test_once_the_settings_change_nothing_says_it_needs_a_setting_until_a_sync_finds_it(
+    queue: OfflineQueueManager, isolated_home: Path
+) -> None:
+    paths = AppPaths.under(isolated_home)
+    op_id = await queue.enqueue("metric_log", {"run_id": "r", "metrics": {"loss": 0.5}})
+    async with SyncEngine(queue, None, settings=settings_with(paths)) as engine:
+        await engine.sync()
+        [summary] = await queue.list_summaries()
+        waits = await queue.row_waits([summary])
+        assert waits[op_id].waiting_for == "sync.mlflow_tracking_uri"
+        assert "set sync.mlflow_tracking_uri" in str(await queue.wait_reason(op_id))
+
+        # Saved in the Settings dialog: not sent yet (no sync has run), and no longer said
+        # to need the setting, which may be there now.
+        await engine.apply_settings(settings_with(paths, api_base_url="http://127.0.0.1:9/"))
+        [summary] = await queue.list_summaries()
+        assert summary.error_message is None
+        assert op_id not in await queue.row_waits([summary])
+        assert "sync.mlflow_tracking_uri" not in str(await queue.wait_reason(op_id))
+        assert [a.outcome for a in await queue.get_attempts(op_id)] == ["waiting", "woken"]
+
+        # The setting that changed was another one: the next sync records the wait again.
+        await engine.sync()
+        [summary] = await queue.list_summaries()
+        assert (await queue.row_waits([summary]))[op_id].waiting_for == "sync.mlflow_tracking_uri"

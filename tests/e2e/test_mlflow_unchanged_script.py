@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
+from peft_studio_offline.core.mlflow_local import store_path_for
 from peft_studio_offline.core.paths import AppPaths
 from peft_studio_offline.core.queue import OfflineQueueManager
 from peft_studio_offline.core.runtime import Runtime
@@ -38,6 +39,7 @@ from tests.support.mlflow_server import (
     mlflow_venv,
 )
 from tests.support.servers import free_port
+from tests.support.sqlite_files import connected
 
 pytestmark = [pytest.mark.mlflow, pytest.mark.slow]
 
@@ -172,6 +174,24 @@ async def deliver(home: Path, target: str, rounds: int = 8) -> dict[str, int]:
                 if stats["pending"] == 0 and stats["in_progress"] == 0:
                     break
         return stats
+
+
+def assert_every_run_delivered(home: Path, run_ids: set[str]) -> None:
+    """Each run the scripts made has a server id, and the queue's counters match its rows."""
+    queue_path = AppPaths.from_environment({"PEFT_STUDIO_OFFLINE_HOME": str(home)}).database
+    with connected(queue_path) as conn:
+        counted = dict(
+            conn.execute("SELECT status, count FROM queue_counters WHERE status NOT LIKE '#%'")
+        )
+        rows = dict(conn.execute("SELECT status, count(*) FROM offline_operations GROUP BY status"))
+        creations = conn.execute(
+            "SELECT id, status, payload FROM offline_operations WHERE payload LIKE '%create_run%'"
+        ).fetchall()
+    assert {k: v for k, v in counted.items() if v} == rows, (counted, rows)
+    with connected(store_path_for(queue_path)) as conn:
+        mapped = dict(conn.execute("SELECT id, remote_id FROM runs"))
+    assert all(mapped.get(run) for run in run_ids), (mapped, creations)
+    assert len({mapped[run] for run in run_ids}) == len(run_ids), (mapped, creations)
 
 
 def snapshot(server: MlflowServer, experiment: str) -> list[dict[str, Any]]:
@@ -352,6 +372,7 @@ def test_two_scripts_at_once(
     assert len(ids) == 2
     stats = asyncio.run(deliver(isolated_home, mlflow_server.url))
     assert stats["completed"] == stats["total"], stats
+    assert_every_run_delivered(isolated_home, ids)
     first = log_directly(script, mlflow_server, direct)
     finish(first)  # the second directly: the experiment exists then (MLflow's client races)
     finish(log_directly(script, mlflow_server, direct))

@@ -157,23 +157,30 @@ def mark_failed(
 
 # The history outcome of an operation that waits for a setting (see ``mark_failed``).
 WAITING = "waiting"
+# ... and of one whose wait ended: the settings changed, or a new process may have them.
+WOKEN = "woken"
+WOKEN_MESSAGE = "Tried again at the next sync: the setting it waits for may be there now."
 
 
 def wake_waiting(conn: sqlite3.Connection, now: float, *, ids: Sequence[int]) -> Result:
-    """Make the given operations due now, if they are still pending."""
-    woken: list[int] = []
+    """Make the given operations due now, if they are still pending.
+
+    Their reason (what to set) is cleared and their history says they were woken: the
+    setting may be there now, so nothing shows "needs a setting" until a sync finds it is
+    still missing (and records the wait again).
+    """
+    woken: list[tuple[int, int]] = []
     for start in range(0, len(ids), 500):
         chunk = list(ids[start : start + 500])
-        woken += [
-            r[0]
-            for r in conn.execute(
-                "UPDATE offline_operations SET next_attempt_at = ?"
-                f" WHERE status = 'pending' AND id IN ({', '.join('?' * len(chunk))})"
-                " RETURNING id",
-                (now, *chunk),
-            )
-        ]
-    return len(woken), _changed(*woken)
+        woken += conn.execute(
+            "UPDATE offline_operations SET next_attempt_at = ?, error_message = NULL,"
+            f" updated_at = ? WHERE status = 'pending' AND id IN ({', '.join('?' * len(chunk))})"
+            " RETURNING id, retry_count",
+            (now, timestamp_now(now), *chunk),
+        ).fetchall()
+    for op_id, attempts in woken:
+        history(conn, op_id, attempts or 0, now, WOKEN, WOKEN_MESSAGE)
+    return len(woken), _changed(*(op_id for op_id, _ in woken))
 
 
 def mark_conflict(
