@@ -162,14 +162,18 @@ run_checks() {
   [ $# -eq 0 ] || what="pytest $*"
   local ran="$what on Python $version"
   say "pytest on Python $version ($venv): $what"
-  "$venv/bin/python" -m pytest "$@" || failed=1
+  # In CI, the slowest tests are named, to see where the time budget goes.
+  local timing=()
+  [ -z "${CI:-}" ] || timing=(--durations=15)
+  "$venv/bin/python" -m pytest "${timing[@]}" "$@" || failed=1
   if [ -n "$newer_setup" ] && ! wait "$newer_setup"; then
     say "Setting up $newer_venv failed."; failed=1; newer_venv=""
   fi
   if [ -n "$newer_venv" ]; then
     say "pytest on Python $newer_version ($newer_venv): all but the slow and packaging tests"
     local status=0
-    "$newer_venv/bin/python" -m pytest -m "not slow and not packaging" "$@" || status=$?
+    "$newer_venv/bin/python" -m pytest -m "not slow and not packaging" "${timing[@]}" "$@" \
+      || status=$?
     # 5: the tests asked for are all slow or packaging ones; the first pass ran them.
     [ "$status" -eq 0 ] || [ "$status" -eq 5 ] || failed=1
     ran="$ran; all but the slow and packaging tests on Python $newer_version"

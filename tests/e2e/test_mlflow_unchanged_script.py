@@ -176,6 +176,19 @@ async def deliver(home: Path, target: str, rounds: int = 8) -> dict[str, int]:
         return stats
 
 
+def wait_for_local_experiment(home: Path, name: str, process: subprocess.Popen[str]) -> None:
+    """Until the local endpoint serving ``process`` has recorded the experiment ``name``."""
+    queue_path = AppPaths.from_environment({"PEFT_STUDIO_OFFLINE_HOME": str(home)}).database
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if store_path_for(queue_path).exists():
+            with connected(store_path_for(queue_path), timeout=30) as conn:
+                if conn.execute("SELECT 1 FROM experiments WHERE name = ?", (name,)).fetchone():
+                    return
+        time.sleep(0.05)
+    raise AssertionError(f"the first script made no experiment {name!r} in time")
+
+
 def assert_every_run_delivered(home: Path, run_ids: set[str]) -> None:
     """Each run the scripts made has a server id, and the queue's counters match its rows."""
     queue_path = AppPaths.from_environment({"PEFT_STUDIO_OFFLINE_HOME": str(home)}).database
@@ -367,7 +380,13 @@ def test_two_scripts_at_once(
 ) -> None:
     offline, direct = new_name("two"), new_name("two-direct")
     target = f"http://127.0.0.1:{free_port()}"
-    both = [start_offline(script, offline, 0, FAULT_STEPS, target=target) for _ in range(2)]
+    # The second starts once the first has made the experiment: when two processes create
+    # the same experiment at once, MLflow's client leaves the loser's experiment unset and
+    # its run goes to "Default" (mlflow.set_experiment returns early on
+    # RESOURCE_ALREADY_EXISTS), against a real server as against this endpoint.
+    first = start_offline(script, offline, 0, FAULT_STEPS, target=target)
+    wait_for_local_experiment(isolated_home, offline, first)
+    both = [first, start_offline(script, offline, 0, FAULT_STEPS, target=target)]
     ids = {finish(process) for process in both}
     assert len(ids) == 2
     stats = asyncio.run(deliver(isolated_home, mlflow_server.url))
