@@ -217,3 +217,42 @@ def _secret_strings(value: Any) -> list[str]:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return [str(value)]
     return []
+
+
+def restore_masked(edited: Any, original: Any) -> Any:
+    """``edited`` (a masked value a person changed) with each part still shown as masked
+    given back its ``original`` value: the secrets a merge on screen could not see are
+    sent as they were, never as ``***``.
+
+    A part counts as unchanged when it equals what masking ``original`` there shows; a
+    part the person did change is kept as edited.
+    """
+    if edited == mask_secrets(original):
+        return original
+    if isinstance(edited, dict) and isinstance(original, Mapping):
+        restored = {}
+        for key, value in edited.items():
+            if key not in original:
+                restored[key] = value
+            elif _still_masked_secret(key, value, original[key]):
+                restored[key] = original[key]
+            else:
+                restored[key] = restore_masked(value, original[key])
+        return restored
+    if (
+        isinstance(edited, list)
+        and isinstance(original, list | tuple)
+        and len(edited) == len(original)
+    ):
+        return [restore_masked(e, o) for e, o in zip(edited, original, strict=True)]
+    return edited
+
+
+def _still_masked_secret(key: object, edited: Any, original: Any) -> bool:
+    """A value under a secret key that the screen showed as ``***`` and that stayed so."""
+    return (
+        isinstance(key, str)
+        and is_secret_key(key)
+        and edited == MASK
+        and original not in (None, "")
+    )

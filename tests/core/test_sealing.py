@@ -26,7 +26,12 @@ from peft_studio_offline.core.credentials import CredentialStore
 from peft_studio_offline.core.enums import OperationStatus
 from peft_studio_offline.core.errors import InvalidOperationError
 from peft_studio_offline.core.logs import forget_secrets
-from peft_studio_offline.core.masking import SEALED, mask_secrets, shown_payload_text
+from peft_studio_offline.core.masking import (
+    SEALED,
+    mask_secrets,
+    restore_masked,
+    shown_payload_text,
+)
 from peft_studio_offline.core.paths import AppPaths
 from peft_studio_offline.core.queue import OfflineQueueManager
 from peft_studio_offline.core.runtime import Runtime
@@ -395,3 +400,49 @@ async def test_a_conflict_kept_local_is_queued_again_encrypted_and_sent_intact(
         assert "etag" not in json.loads(text)  # the re-send is unconditional
         assert (await runtime.engine.sync())["completed"] == 1
     check_received(app)
+
+
+async def test_a_merge_edited_as_shown_masked_is_sent_with_the_secrets_intact(
+    isolated_home: Path, recorder: tuple[RecorderApp, AsgiServer]
+) -> None:
+    app, server = recorder
+    payload = {**secret_payload(server.url()), "etag": "v1"}
+    async with Runtime(home_settings(isolated_home)) as runtime:
+        op_id = await runtime.submit("api_call", payload)
+        (claimed,) = await runtime.queue.claim(1)
+        remote = {"name": "theirs"}
+        await runtime.queue.mark_conflict(op_id, local=claimed.payload["data"], remote=remote)
+        record = await runtime.queue.get_conflict(op_id)
+        assert record is not None
+        # What the conflict dialog shows and a person edits: secrets as ***.
+        merged = mask_secrets(record.local)
+        assert merged["token"] == "***" and merged["password"] == "***"
+        await runtime.engine.resolve_conflict(op_id, "merged", merged)
+        ((text, _),) = await stored_rows(runtime.db_path)
+        assert_no_secret_in(text.encode())
+        assert (await runtime.engine.sync())["completed"] == 1
+    check_received(app)
+
+
+def test_restoring_masked_parts_keeps_what_was_edited() -> None:
+    original = {
+        "token": BODY_TOKEN,
+        "url": f"https://bob:{URL_PASSWORD}@example.com/x",
+        "items": [{"api_key": API_KEY}, "plain"],
+        "name": "mine",
+    }
+    edited = mask_secrets(original)
+    edited["name"] = "merged"
+    edited["items"][1] = "changed"
+    edited["extra"] = "new"
+    restored = restore_masked(edited, original)
+    assert restored == {
+        "token": BODY_TOKEN,
+        "url": original["url"],
+        "items": [{"api_key": API_KEY}, "changed"],
+        "name": "merged",
+        "extra": "new",
+    }
+    # A secret the person replaced on purpose is sent as they typed it.
+    edited["token"] = "a-new-token"
+    assert restore_masked(edited, original)["token"] == "a-new-token"

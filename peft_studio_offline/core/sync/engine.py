@@ -32,6 +32,7 @@ from peft_studio_offline.core.errors import (
     QueueClosedError,
 )
 from peft_studio_offline.core.events import EventSource, QueueChange
+from peft_studio_offline.core.masking import restore_masked
 from peft_studio_offline.core.operation import Operation, iso, utc_now
 from peft_studio_offline.core.queue import OfflineQueueManager
 from peft_studio_offline.core.sealing import SecretsUnavailableError
@@ -422,8 +423,11 @@ class SyncEngine:
                 op_id, details={"resolution": "keep_remote", "local_dropped": True}
             )
         else:
-            if choice is ConflictResolution.MERGE and merged_payload is None:
-                raise InvalidOperationError("A merged resolution needs the merged value.")
+            if choice is ConflictResolution.MERGE:
+                if merged_payload is None:
+                    raise InvalidOperationError("A merged resolution needs the merged value.")
+                # The merge was edited as shown, masked: its secrets are the local side's.
+                merged_payload = restore_masked(merged_payload, record.local)
             payload = resend_payload(
                 handler,
                 await self._opened(operation),  # as its handler sees it when sending
