@@ -383,22 +383,32 @@ def test_processes_sealing_their_first_secret_at_once_share_one_key(tmp_path: Pa
     assert len({envelope["api_key"][SEALED].split(".")[1] for envelope in sealed}) == 1
 
 
+async def parked_conflict(runtime: Runtime, base_url: str) -> int:
+    """An api_call full of secrets, claimed and parked in conflict with a remote side."""
+    op_id = await runtime.submit("api_call", {**secret_payload(base_url), "etag": "v1"})
+    (claimed,) = await runtime.queue.claim(1)
+    await runtime.queue.mark_conflict(
+        op_id, local=claimed.payload["data"], remote={"name": "theirs"}
+    )
+    return op_id
+
+
+async def resolve_and_send(runtime: Runtime, op_id: int, *resolution: Any) -> None:
+    """Resolve as given; the re-queued payload keeps its secrets encrypted; sync it."""
+    await runtime.engine.resolve_conflict(op_id, *resolution)
+    ((text, _),) = await stored_rows(runtime.db_path)
+    assert_no_secret_in(text.encode())
+    assert "etag" not in json.loads(text)  # the re-send is unconditional
+    assert (await runtime.engine.sync())["completed"] == 1
+
+
 async def test_a_conflict_kept_local_is_queued_again_encrypted_and_sent_intact(
     isolated_home: Path, recorder: tuple[RecorderApp, AsgiServer]
 ) -> None:
     app, server = recorder
-    payload = {**secret_payload(server.url()), "etag": "v1"}
     async with Runtime(home_settings(isolated_home)) as runtime:
-        op_id = await runtime.submit("api_call", payload)
-        (claimed,) = await runtime.queue.claim(1)
-        await runtime.queue.mark_conflict(
-            op_id, local=claimed.payload["data"], remote={"name": "theirs"}
-        )
-        await runtime.engine.resolve_conflict(op_id, "local_wins")
-        ((text, _),) = await stored_rows(runtime.db_path)
-        assert_no_secret_in(text.encode())
-        assert "etag" not in json.loads(text)  # the re-send is unconditional
-        assert (await runtime.engine.sync())["completed"] == 1
+        op_id = await parked_conflict(runtime, server.url())
+        await resolve_and_send(runtime, op_id, "local_wins")
     check_received(app)
 
 
@@ -406,21 +416,14 @@ async def test_a_merge_edited_as_shown_masked_is_sent_with_the_secrets_intact(
     isolated_home: Path, recorder: tuple[RecorderApp, AsgiServer]
 ) -> None:
     app, server = recorder
-    payload = {**secret_payload(server.url()), "etag": "v1"}
     async with Runtime(home_settings(isolated_home)) as runtime:
-        op_id = await runtime.submit("api_call", payload)
-        (claimed,) = await runtime.queue.claim(1)
-        remote = {"name": "theirs"}
-        await runtime.queue.mark_conflict(op_id, local=claimed.payload["data"], remote=remote)
+        op_id = await parked_conflict(runtime, server.url())
         record = await runtime.queue.get_conflict(op_id)
         assert record is not None
         # What the conflict dialog shows and a person edits: secrets as ***.
         merged = mask_secrets(record.local)
         assert merged["token"] == "***" and merged["password"] == "***"
-        await runtime.engine.resolve_conflict(op_id, "merged", merged)
-        ((text, _),) = await stored_rows(runtime.db_path)
-        assert_no_secret_in(text.encode())
-        assert (await runtime.engine.sync())["completed"] == 1
+        await resolve_and_send(runtime, op_id, "merged", merged)
     check_received(app)
 
 
