@@ -9,9 +9,12 @@
    first line to the whole window painted with the first page (``repaint()`` on it, so the
    figure includes a full paint). Target: 500 ms. The app loads the monitor, the engine and
    the HTTP stack after that paint; the time until they are attached is printed as well.
+   The baseline: a bare PySide6 process with a paged ``QTableView`` over the same file (its
+   first 200 rows read with sqlite3), timed the same way; the ratio is printed.
 3. Opens the window on it and times ``show()`` until the table has painted its first page,
    then attaches the services as the app does. Target: 100 ms.
-4. Reads this process's resident memory with the window open. Target: 200 MB.
+4. Reads this process's resident memory with the window open. Target: 200 MB; the bare
+   table's process is the baseline.
 5. Queues ``sync`` operations due now and syncs them against a loopback server (a separate
    process) with the window open, the table following the changes row by row; an asyncio
    ticker measures how late the loop runs. Target: no stall over 50 ms. The loop is the
@@ -159,6 +162,80 @@ def app_start_ms(path: Path, folder: Path) -> tuple[float, float]:
     )  # fmt: skip
     paint, services = done.stdout.strip().splitlines()[-1].split()
     return float(paint), float(services)
+
+
+# The baseline: a bare PySide6 process with a paged QTableView over the same file (its
+# first 200 rows read with sqlite3), timed the same way, with its resident memory.
+_BARE_PROBE = """
+import time
+started = time.perf_counter()
+import sqlite3, sys
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, QTimer
+from PySide6.QtWidgets import QApplication, QTableView
+
+qt_app = QApplication([])
+COLUMNS = ("id", "operation_type", "status", "priority", "created_at")
+
+
+class Page(QAbstractTableModel):
+    def __init__(self, path):
+        super().__init__()
+        with sqlite3.connect(path) as conn:
+            self.rows = conn.execute(
+                f"SELECT {', '.join(COLUMNS)} FROM offline_operations ORDER BY id LIMIT 200"
+            ).fetchall()
+        conn.close()
+
+    def rowCount(self, parent=QModelIndex()):
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent=QModelIndex()):
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if role == Qt.ItemDataRole.DisplayRole:
+            return str(self.rows[index.row()][index.column()])
+        return None
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return COLUMNS[section]
+        return None
+
+
+view = QTableView()
+view.setModel(Page(sys.argv[1]))
+view.resize(1280, 800)
+view.show()
+
+
+def poll():
+    if view.isVisible() and view.model().rowCount():
+        timer.stop()
+        view.repaint()
+        painted = time.perf_counter()
+        with open("/proc/self/status") as status:
+            rss = next(int(l.split()[1]) / 1024 for l in status if l.startswith("VmRSS:"))
+        print(f"{(painted - started) * 1000:.1f} {rss:.1f}", flush=True)
+        qt_app.quit()
+
+
+timer = QTimer()
+timer.timeout.connect(poll)
+timer.start(2)
+sys.exit(qt_app.exec())
+"""
+
+
+def bare_start(path: Path) -> tuple[float, float]:
+    """A bare PySide6 process with a paged QTableView over ``path``: milliseconds from its
+    first line to its first page painted, and its resident memory then (MB)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _BARE_PROBE, str(path)],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    paint, rss = done.stdout.strip().splitlines()[-1].split()
+    return float(paint), float(rss)
 
 
 def rss_mb() -> float:
@@ -403,6 +480,7 @@ def main() -> int:
         if built:
             print(f"Built a queue of {args.size:,} operations in {built:.1f} s.")
         starts = [app_start_ms(path, Path(folder)) for _ in range(args.starts)]
+        bare = [bare_start(path) for _ in range(max(1, args.starts))]
         work = Path(folder) / "work.db"
         # Each run syncs into a copy so that the kept queue stays as built.
         import shutil
@@ -431,10 +509,21 @@ def main() -> int:
             f"... to its sync engine attached:  {min(ready):7.1f} ms"
             f"  [{', '.join(f'{r:.0f}' for r in ready)}]"
         )
+    bare_paint = min(paint for paint, _ in bare)
+    bare_rss = min(rss for _, rss in bare)
+    print(
+        f"Baseline, a bare PySide6 QTableView's start to its first page: {bare_paint:.1f} ms"
+        f" [{', '.join(f'{p:.0f}' for p, _ in bare)}]"
+        + (f"; the app takes {min(p for p, _ in starts) / bare_paint:.2f}x it" if starts else "")
+    )
     print(
         f"First page painted after show(): {figures['first_page_ms']:7.1f} ms   (target < 100 ms)"
     )
     print(f"Resident memory, window open:    {figures['rss_mb_open']:7.1f} MB   (target < 200 MB)")
+    print(
+        f"Baseline, the bare QTableView's resident memory: {bare_rss:.1f} MB;"
+        f" the window holds {figures['rss_mb_open'] / bare_rss:.2f}x it"
+    )
     print(
         f"Longest event-loop stall in sync: {figures['max_stall_ms']:7.1f} ms   (target < 50 ms)"
         f"  [{figures['sync_completed']:.0f} sent in {figures['sync_seconds']:.1f} s,"
