@@ -29,7 +29,7 @@ from peft_studio_offline.core.settings import Settings
 from peft_studio_offline.core.submit import submit, submit_many
 
 if TYPE_CHECKING:
-    from peft_studio_offline.core.mlflow_local import LocalTracking
+    from peft_studio_offline.core.mlflow_endpoint import LocalTracking
     from peft_studio_offline.core.transfer import (
         ExportResult,
         ImportResult,
@@ -108,7 +108,7 @@ class Runtime:
     def mlflow(self) -> LocalTracking:
         """MLflow's tracking API over this queue (the local endpoint), built on first use."""
         if self._mlflow is None:
-            from peft_studio_offline.core.mlflow_local import LocalTracking
+            from peft_studio_offline.core.mlflow_endpoint import LocalTracking
 
             self._mlflow = LocalTracking(self)
         return self._mlflow

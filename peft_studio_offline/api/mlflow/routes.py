@@ -17,7 +17,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 
 from peft_studio_offline.api.deps import runtime_of
 from peft_studio_offline.core.errors import PeftStudioOfflineError
-from peft_studio_offline.core.mlflow_local import TrackingError
+from peft_studio_offline.core.mlflow_endpoint import TrackingError
 
 log = logging.getLogger(__name__)
 

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from peft_studio_offline.core.enums import OperationType, parse_operation_type
+from peft_studio_offline.core.handlers.base import OperationHandler, as_handler
 from peft_studio_offline.core.handlers.http import ApiCallHandler
 from peft_studio_offline.core.handlers.httputil import (
     IDEMPOTENCY_HEADER,
@@ -28,7 +29,6 @@ from peft_studio_offline.core.handlers.upload import (
     prepare_upload_payload,
 )
 from peft_studio_offline.core.settings import Settings
-from peft_studio_offline.core.sync.handler import OperationHandler, as_handler
 
 __all__ = [
     "IDEMPOTENCY_HEADER",

@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from peft_studio_offline.core.handlers.base import HandlerContext, MissingSettingError, Outcome
 from peft_studio_offline.core.handlers.httputil import (
     PayloadError,
     check_token_needed,
@@ -30,7 +31,6 @@ from peft_studio_offline.core.handlers.httputil import (
     transport_failure,
 )
 from peft_studio_offline.core.operation import Operation
-from peft_studio_offline.core.sync.handler import HandlerContext, MissingSettingError, Outcome
 
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 _CONFLICT_STATUSES = frozenset({409, 412})

@@ -19,7 +19,7 @@ from urllib.parse import SplitResult, unquote, urljoin, urlsplit
 
 import httpx
 
-from peft_studio_offline.core.sync.handler import HandlerContext, MissingSettingError, Outcome
+from peft_studio_offline.core.handlers.base import HandlerContext, MissingSettingError, Outcome
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAX_RETRY_AFTER = 24 * 3600.0  # a longer wish is capped: the queue will still try tomorrow

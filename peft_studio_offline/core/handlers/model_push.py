@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from peft_studio_offline.core.handlers.base import HandlerContext, OperationHandler, Outcome
 from peft_studio_offline.core.operation import Operation
-from peft_studio_offline.core.sync.handler import HandlerContext, OperationHandler, Outcome
 
 HUGGINGFACE = "huggingface"
 

@@ -24,6 +24,7 @@ from typing import Any, BinaryIO
 import httpx
 
 from peft_studio_offline.core.errors import InvalidOperationError, UploadNotAllowedError
+from peft_studio_offline.core.handlers.base import HandlerContext, MissingSettingError, Outcome
 from peft_studio_offline.core.handlers.httputil import (
     PayloadError,
     check_token_needed,
@@ -42,7 +43,6 @@ from peft_studio_offline.core.outgoing_files import (
     open_outgoing_file,
     outgoing_path,
 )
-from peft_studio_offline.core.sync.handler import HandlerContext, MissingSettingError, Outcome
 from peft_studio_offline.core.transfer._staging import sendable_roots
 
 CHUNK_SIZE = 256 * 1024

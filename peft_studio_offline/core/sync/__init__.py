@@ -1,7 +1,6 @@
 """Draining the queue: the sync engine, its handler seam and conflict handling."""
 
-from peft_studio_offline.core.sync.engine import NetworkMonitorLike, SyncEngine
-from peft_studio_offline.core.sync.handler import (
+from peft_studio_offline.core.handlers.base import (
     FunctionHandler,
     HandlerContext,
     OperationHandler,
@@ -10,6 +9,7 @@ from peft_studio_offline.core.sync.handler import (
     as_handler,
     default_resend_payload,
 )
+from peft_studio_offline.core.sync.engine import NetworkMonitorLike, SyncEngine
 from peft_studio_offline.core.sync.merge import MergeResult, three_way_merge
 from peft_studio_offline.core.sync.progress import SyncEvent
 

@@ -15,17 +15,17 @@ import httpx
 
 from peft_studio_offline.core.enums import ConflictResolution, OperationStatus
 from peft_studio_offline.core.errors import OperationNotFoundError
-from peft_studio_offline.core.masking import mask_secrets, mask_text, payload_secrets
-from peft_studio_offline.core.operation import Operation
-from peft_studio_offline.core.sealing import KEY_SETTING
-from peft_studio_offline.core.sync.conflicts import resend_payload
-from peft_studio_offline.core.sync.handler import (
+from peft_studio_offline.core.handlers.base import (
     HandlerContext,
     MissingSettingError,
     OperationHandler,
     Outcome,
     OutcomeKind,
 )
+from peft_studio_offline.core.masking import mask_secrets, mask_text, payload_secrets
+from peft_studio_offline.core.operation import Operation
+from peft_studio_offline.core.sealing import KEY_SETTING
+from peft_studio_offline.core.sync.conflicts import resend_payload
 from peft_studio_offline.core.sync.merge import three_way_merge
 from peft_studio_offline.core.sync.progress import RunTally, SyncEvent
 

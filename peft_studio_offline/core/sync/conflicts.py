@@ -6,8 +6,8 @@ from typing import Any
 
 from peft_studio_offline.core.enums import ConflictResolution
 from peft_studio_offline.core.errors import InvalidOperationError
+from peft_studio_offline.core.handlers.base import OperationHandler, default_resend_payload
 from peft_studio_offline.core.operation import Operation
-from peft_studio_offline.core.sync.handler import OperationHandler, default_resend_payload
 
 # What the user may answer to a parked conflict (the window's and the API's words too).
 _USER_CHOICES = {

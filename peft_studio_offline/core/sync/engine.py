@@ -32,6 +32,12 @@ from peft_studio_offline.core.errors import (
     QueueClosedError,
 )
 from peft_studio_offline.core.events import EventSource, QueueChange
+from peft_studio_offline.core.handlers.base import (
+    CredentialLookup,
+    HandlerContext,
+    OperationHandler,
+    as_handler,
+)
 from peft_studio_offline.core.masking import restore_masked
 from peft_studio_offline.core.operation import Operation, iso, utc_now
 from peft_studio_offline.core.queue import OfflineQueueManager
@@ -40,12 +46,6 @@ from peft_studio_offline.core.settings import Settings, apply_environment
 from peft_studio_offline.core.sync._runner import Runner
 from peft_studio_offline.core.sync.breaker import CircuitBreaker
 from peft_studio_offline.core.sync.conflicts import parse_user_resolution, resend_payload
-from peft_studio_offline.core.sync.handler import (
-    CredentialLookup,
-    HandlerContext,
-    OperationHandler,
-    as_handler,
-)
 from peft_studio_offline.core.sync.progress import RunTally, SyncEvent, SyncTrigger
 
 log = logging.getLogger(__name__)

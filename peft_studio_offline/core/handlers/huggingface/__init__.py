@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from peft_studio_offline.core.errors import InvalidOperationError
+from peft_studio_offline.core.handlers.base import HandlerContext, Outcome, OutcomeKind
 from peft_studio_offline.core.handlers.huggingface._payload import (
     HubPush,
     parse_hub_push,
@@ -28,7 +29,6 @@ from peft_studio_offline.core.handlers.huggingface._push import (
 )
 from peft_studio_offline.core.handlers.huggingface._target import HubConfigurationError, HubTarget
 from peft_studio_offline.core.operation import Operation
-from peft_studio_offline.core.sync.handler import HandlerContext, Outcome, OutcomeKind
 from peft_studio_offline.core.transfer._staging import sendable_roots
 
 __all__ = [

@@ -8,8 +8,8 @@ budget does), 408, 409, 412 (the branch moved), 5xx and a connection that broke.
 
 from __future__ import annotations
 
+from peft_studio_offline.core.handlers.base import Outcome, OutcomeKind
 from peft_studio_offline.core.handlers.httputil import parse_retry_after, plain_text
-from peft_studio_offline.core.sync.handler import Outcome, OutcomeKind
 
 _RETRYABLE = frozenset({408, 409, 412, 423, 425})
 _MESSAGE_LIMIT = 500

@@ -13,8 +13,8 @@ import os
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
+from peft_studio_offline.core.handlers.base import HandlerContext, MissingSettingError
 from peft_studio_offline.core.handlers.httputil import host_of, missing_secret
-from peft_studio_offline.core.sync.handler import HandlerContext, MissingSettingError
 
 TOKEN_VARIABLE = "HF_TOKEN"
 

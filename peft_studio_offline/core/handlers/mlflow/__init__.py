@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from peft_studio_offline.core.enums import OperationType, parse_operation_type
+from peft_studio_offline.core.handlers.base import OperationHandler
 from peft_studio_offline.core.handlers.mlflow._batching import MLFLOW_LIMITS, BatchLimits
 from peft_studio_offline.core.handlers.mlflow._client import LOOP_HEADER, MlflowRestClient
 from peft_studio_offline.core.handlers.mlflow._errors import (
@@ -30,7 +31,6 @@ from peft_studio_offline.core.handlers.mlflow._payloads import (
     prepare_metric_log,
     prepare_model_push,
 )
-from peft_studio_offline.core.sync.handler import OperationHandler
 
 __all__ = [
     "IDEMPOTENCY_TAG",

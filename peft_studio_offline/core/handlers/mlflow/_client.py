@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 import httpx
 
+from peft_studio_offline.core.handlers.base import MissingSettingError
 from peft_studio_offline.core.handlers.httputil import (
     IDEMPOTENCY_HEADER,
     never_reached,
@@ -29,7 +30,6 @@ from peft_studio_offline.core.handlers.mlflow._errors import (
     MlflowUnreachableError,
 )
 from peft_studio_offline.core.outgoing_files import OutgoingFile, open_outgoing_file
-from peft_studio_offline.core.sync.handler import MissingSettingError
 
 TRACKING_API = "/api/2.0/mlflow/"
 # The header of the app's own local MLflow endpoint when it refuses the app's deliveries.

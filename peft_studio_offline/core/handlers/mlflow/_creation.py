@@ -17,11 +17,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from peft_studio_offline.core.errors import InvalidOperationError
+from peft_studio_offline.core.handlers.base import Outcome, OutcomeKind
 from peft_studio_offline.core.handlers.mlflow._client import MlflowRestClient
 from peft_studio_offline.core.handlers.mlflow._errors import MlflowError
 from peft_studio_offline.core.handlers.mlflow._outcomes import outcome_for
 from peft_studio_offline.core.mlflow_local import LOCAL_RUN_TAG, NotDeliveredError, RemoteIds
-from peft_studio_offline.core.sync.handler import Outcome, OutcomeKind
 
 ACTIONS = ("create_experiment", "create_run", "update_run")
 RUN_STATUSES = ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED")

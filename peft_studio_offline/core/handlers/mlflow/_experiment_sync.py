@@ -22,6 +22,11 @@ from typing import Any
 
 from peft_studio_offline.core.enums import ConflictResolution
 from peft_studio_offline.core.errors import InvalidOperationError
+from peft_studio_offline.core.handlers.base import (
+    HandlerContext,
+    Outcome,
+    default_resend_payload,
+)
 from peft_studio_offline.core.handlers.mlflow._client import MlflowRestClient
 from peft_studio_offline.core.handlers.mlflow._creation import check_action, run_action, waiting
 from peft_studio_offline.core.handlers.mlflow._errors import MlflowError
@@ -31,11 +36,6 @@ from peft_studio_offline.core.handlers.mlflow._target import TrackingHandler
 from peft_studio_offline.core.handlers.mlflow._textmerge import merge_text
 from peft_studio_offline.core.mlflow_local import NotDeliveredError
 from peft_studio_offline.core.operation import Operation
-from peft_studio_offline.core.sync.handler import (
-    HandlerContext,
-    Outcome,
-    default_resend_payload,
-)
 
 _TAGS_PER_REQUEST = 100
 

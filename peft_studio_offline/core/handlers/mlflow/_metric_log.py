@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from peft_studio_offline.core.errors import InvalidOperationError
+from peft_studio_offline.core.handlers.base import HandlerContext, Outcome
 from peft_studio_offline.core.handlers.mlflow._batching import (
     MLFLOW_LIMITS,
     BatchLimits,
@@ -34,7 +35,6 @@ from peft_studio_offline.core.handlers.mlflow._payloads import (
 from peft_studio_offline.core.handlers.mlflow._target import TrackingHandler
 from peft_studio_offline.core.mlflow_local import NotDeliveredError, RemoteIds
 from peft_studio_offline.core.operation import Operation
-from peft_studio_offline.core.sync.handler import HandlerContext, Outcome
 
 
 @dataclass(slots=True)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from peft_studio_offline.core.errors import InvalidOperationError
+from peft_studio_offline.core.handlers.base import HandlerContext, Outcome
 from peft_studio_offline.core.handlers.mlflow._client import MlflowRestClient
 from peft_studio_offline.core.handlers.mlflow._creation import waiting
 from peft_studio_offline.core.handlers.mlflow._errors import MlflowError, MlflowServerError
@@ -37,7 +38,6 @@ from peft_studio_offline.core.outgoing_files import (
     OutgoingFolder,
     open_outgoing_file,
 )
-from peft_studio_offline.core.sync.handler import HandlerContext, Outcome
 
 IDEMPOTENCY_TAG = "peft_studio_offline.idempotency_key"
 PROXY_SCHEME = "mlflow-artifacts:"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from peft_studio_offline.core.handlers.base import Outcome
 from peft_studio_offline.core.handlers.mlflow._client import MlflowRestClient
 from peft_studio_offline.core.handlers.mlflow._errors import MlflowError, MlflowUnreachableError
-from peft_studio_offline.core.sync.handler import Outcome
 
 _INACTIVE = "must be in the 'active' state"
 

@@ -16,13 +16,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from peft_studio_offline.core.handlers.base import HandlerContext, MissingSettingError
 from peft_studio_offline.core.handlers.httputil import host_of, missing_secret
 from peft_studio_offline.core.handlers.mlflow._client import MlflowRestClient
 from peft_studio_offline.core.handlers.mlflow._errors import MlflowConfigurationError
 from peft_studio_offline.core.mlflow_local import RemoteIds
 from peft_studio_offline.core.mlflow_local._artifacts import staging_root_for
 from peft_studio_offline.core.operation import Operation
-from peft_studio_offline.core.sync.handler import HandlerContext, MissingSettingError
 from peft_studio_offline.core.transfer._staging import sendable_roots
 
 TOKEN_VARIABLE = "MLFLOW_TRACKING_TOKEN"

@@ -18,18 +18,14 @@ import math
 import posixpath
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from peft_studio_offline.core.enums import OperationType
 from peft_studio_offline.core.errors import InvalidOperationError
-from peft_studio_offline.core.mlflow_local._artifacts import (
+from peft_studio_offline.core.mlflow_local import (
+    DEFAULT_EXPERIMENT_ID,
     ArtifactPath,
     ArtifactStaging,
-    parse_artifact_path,
-    staging_root_for,
-)
-from peft_studio_offline.core.mlflow_local._store import (
-    DEFAULT_EXPERIMENT_ID,
     ExperimentRecord,
     LocalStore,
     NameTakenError,
@@ -37,11 +33,38 @@ from peft_studio_offline.core.mlflow_local._store import (
     RunRecord,
     new_id,
     now_ms,
+    parse_artifact_path,
+    staging_root_for,
     store_path_for,
 )
 
 if TYPE_CHECKING:
-    from peft_studio_offline.core.runtime import Runtime
+    from peft_studio_offline.core.queue import OfflineQueueManager
+    from peft_studio_offline.core.settings import Settings
+
+
+class TrackingHost(Protocol):
+    """What the local tracking service needs of its runtime: the queue, its file, the
+    settings, and the submit path."""
+
+    @property
+    def db_path(self) -> Path: ...
+
+    @property
+    def queue(self) -> OfflineQueueManager: ...
+
+    @property
+    def settings(self) -> Settings: ...
+
+    async def submit(
+        self,
+        operation_type: OperationType | str,
+        payload: Mapping[str, Any],
+        priority: int = 0,
+        *,
+        depends_on: list[int] = ...,
+    ) -> int: ...
+
 
 Json = dict[str, Any]
 
@@ -79,7 +102,7 @@ Handler = Callable[["LocalTracking", Mapping[str, Any]], Awaitable[Json]]
 class LocalTracking:
     """The local tracking service of one runtime (its queue, and the record beside it)."""
 
-    def __init__(self, runtime: Runtime, store: LocalStore | None = None) -> None:
+    def __init__(self, runtime: TrackingHost, store: LocalStore | None = None) -> None:
         self.runtime = runtime
         self.store = store or LocalStore(store_path_for(Path(runtime.db_path)))
         self.staging = ArtifactStaging(staging_root_for(Path(runtime.db_path)))
