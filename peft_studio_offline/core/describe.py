@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from peft_studio_offline.core.direction_controls import escape_direction_controls
 from peft_studio_offline.core.enums import OperationType
 from peft_studio_offline.core.masking import MASK, mask_secrets
-from peft_studio_offline.core.operation import OperationSummary
 from peft_studio_offline.core.payload_preview import CUT, read_prefix
 
 # Characters of the payload's JSON text read for the words (the usual payload is far less).
@@ -46,7 +45,20 @@ class Description:
     group: str
 
 
-def describe_operation(summary: OperationSummary, targets: Targets | None = None) -> Description:
+class Summarised(Protocol):
+    """What a description is made from: an ``OperationSummary``'s type and payload start."""
+
+    @property
+    def operation_type(self) -> OperationType | str: ...
+
+    @property
+    def payload_head(self) -> str: ...
+
+    @property
+    def payload_complete(self) -> bool: ...
+
+
+def describe_operation(summary: Summarised, targets: Targets | None = None) -> Description:
     """The words for one operation, from its summary alone."""
     targets = targets or Targets()
     payload = _payload(summary)
@@ -64,7 +76,7 @@ def describe_operation(summary: OperationSummary, targets: Targets | None = None
     return Description("", "", "")
 
 
-def _payload(summary: OperationSummary) -> Mapping[str, Any]:
+def _payload(summary: Summarised) -> Mapping[str, Any]:
     try:
         value, _ = read_prefix(summary.payload_head, READ_BUDGET, complete=summary.payload_complete)
     except ValueError:

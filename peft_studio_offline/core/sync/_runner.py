@@ -9,12 +9,13 @@ import logging
 import time
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
-from peft_studio_offline.core.enums import ConflictResolution, OperationStatus
+from peft_studio_offline.core.enums import ConflictResolution, OperationStatus, OperationType
 from peft_studio_offline.core.errors import OperationNotFoundError
+from peft_studio_offline.core.events import EventSource
 from peft_studio_offline.core.handlers.base import (
     HandlerContext,
     MissingSettingError,
@@ -25,12 +26,13 @@ from peft_studio_offline.core.handlers.base import (
 from peft_studio_offline.core.masking import mask_secrets, mask_text, payload_secrets
 from peft_studio_offline.core.operation import Operation
 from peft_studio_offline.core.sealing import KEY_SETTING
+from peft_studio_offline.core.sync._state import RunState
 from peft_studio_offline.core.sync.conflicts import resend_payload
 from peft_studio_offline.core.sync.merge import three_way_merge
 from peft_studio_offline.core.sync.progress import RunTally, SyncEvent
 
 if TYPE_CHECKING:
-    from peft_studio_offline.core.sync.engine import SyncEngine
+    from peft_studio_offline.core.queue import OfflineQueueManager
 
 log = logging.getLogger(__name__)
 
@@ -75,11 +77,37 @@ class _Chain:
             self.groups.append(_Group(handler, [operation], batch_key))
 
 
+class RunServices(Protocol):
+    """What a run uses of its engine (a ``SyncEngine``): the queue, the handlers, clients
+    and contexts, the events to publish on, and the state runs share."""
+
+    @property
+    def queue(self) -> OfflineQueueManager: ...
+
+    @property
+    def batch_size(self) -> int: ...
+
+    @property
+    def state(self) -> RunState: ...
+
+    @property
+    def events(self) -> EventSource[SyncEvent]: ...
+
+    def handled_types(self) -> list[OperationType]: ...
+
+    def handler_for(self, operation_type: OperationType | str) -> OperationHandler | None: ...
+
+    def worker_clients(self) -> list[httpx.AsyncClient]: ...
+
+    def context_for(self, operation: Operation, client: httpx.AsyncClient) -> HandlerContext: ...
+
+
 class Runner:
     """Carries out one run for its engine; ``stop()`` ends it promptly from any callback."""
 
-    def __init__(self, engine: SyncEngine, tally: RunTally) -> None:
+    def __init__(self, engine: RunServices, tally: RunTally) -> None:
         self.engine = engine
+        self.state = engine.state
         self.queue = engine.queue
         self.tally = tally
         self.held: set[int] = set()  # claimed and not yet settled
@@ -174,9 +202,9 @@ class Runner:
         types = engine.handled_types()
         if not types:
             return []
-        excluded = self.skip | engine.deferred_ids()
+        excluded = self.skip | self.state.deferred_ids()
         coalescing = [t for t in types if hasattr(engine.handler_for(t), "handle_batch")]
-        engine.last_claim_at = time.time()
+        self.state.last_claim_at = time.time()
         batch = self._hold_taken(
             await self.queue.claim(engine.batch_size, operation_types=types, exclude_ids=excluded)
         )
@@ -193,10 +221,9 @@ class Runner:
             self.skip.update(unopened)
             self.tally.waiting += len(unopened)
             self.tally.waiting_for.add(KEY_SETTING)
-            self.engine.saw_waiting = True
         # One that failed (or was held back) while the claim was on its way waits for a
         # later run, as if the claim had left it out: it goes back untouched.
-        late = {op.id for op in batch if op.id in self.skip or engine.deferred_until(op.id)}
+        late = {op.id for op in batch if op.id in self.skip or self.state.deferred_until(op.id)}
         if late:
             # Not part of the run at all: the give-back's count of released cancels out.
             self.tally.claimed -= len(late)
@@ -217,7 +244,7 @@ class Runner:
         engine = self.engine
         return await self.queue.count_due(
             operation_types=engine.handled_types(),
-            exclude_ids=self.skip | engine.deferred_ids(),
+            exclude_ids=self.skip | self.state.deferred_ids(),
         )
 
     @property
@@ -256,7 +283,7 @@ class Runner:
             if chain is None:
                 return
             try:
-                async with self.engine.lane(chain.lane):
+                async with self.state.lane(chain.lane):
                     await self._run_chain(chain, client)
             except asyncio.CancelledError:
                 raise
@@ -280,22 +307,22 @@ class Runner:
             if until is None:
                 continue  # failed for good: it no longer holds up the others
             # Later changes to the same resource wait for this one, in this run and later.
-            self.engine.lane_blockers[lane] = first
+            self.state.lane_blockers[lane] = first
             rest = [op.id for later in chain.groups[index + 1 :] for op in later.operations]
             await self._hold(rest, until, f"operation {first} on the same target goes first")
             return
         if lane is not None:
-            self.engine.lane_blockers.pop(lane, None)
+            self.state.lane_blockers.pop(lane, None)
 
     async def _held_up(self, lane: str, chain: _Chain) -> bool:
         """True (and the chain given back) while an earlier change to its resource waits."""
-        blocker = self.engine.lane_blockers.get(lane)
+        blocker = self.state.lane_blockers.get(lane)
         ids = [op.id for group in chain.groups for op in group.operations]
         if blocker is None or blocker in ids or blocker > min(ids):
             return False
         until = await self._due_again(blocker)
         if until is None:
-            self.engine.lane_blockers.pop(lane, None)
+            self.state.lane_blockers.pop(lane, None)
             return False
         await self._hold(ids, until, f"operation {blocker} on the same target goes first")
         return True
@@ -308,13 +335,13 @@ class Runner:
         now = time.time()
         if op.status is OperationStatus.PENDING:
             due = op.next_attempt_at.timestamp() if op.next_attempt_at else now
-            return max(due, self.engine.deferred_until(op_id) or now)
+            return max(due, self.state.deferred_until(op_id) or now)
         if op.status is OperationStatus.CONFLICT:
-            return now + self.engine.idle_poll  # until the user decides
+            return now + self.state.idle_poll  # until the user decides
         return now + 1.0  # being sent by another process
 
     async def _hold(self, ids: list[int], until: float, reason: str) -> None:
-        self.engine.defer(ids, until)
+        self.state.defer(ids, until)
         self.skip.update(ids)
         await self._give_back(ids, reason)
 
@@ -334,10 +361,10 @@ class Runner:
         except MissingSettingError:
             host = None  # nowhere to send it yet: the attempt says so
         host = host if isinstance(host, str) else None
-        paused_until = self.engine.breaker.paused_until(host)
+        paused_until = self.state.breaker.paused_until(host)
         if paused_until is not None:
             ids = [op.id for op in group.operations]
-            self.engine.defer(ids, paused_until)
+            self.state.defer(ids, paused_until)
             self.tally.held_back += len(ids)
             self.tally.paused_hosts.add(str(host))
             await self._give_back(ids, f"the host {host} is paused after repeated failures")
@@ -355,9 +382,9 @@ class Runner:
         # operation waiting for a setting sent nothing and says nothing about the host.
         sent = [outcome for outcome in outcomes if outcome.waiting_for is None]
         if any(outcome.kind is OutcomeKind.RETRY for outcome in sent):
-            self.engine.breaker.record_failure(host)
+            self.state.breaker.record_failure(host)
         elif sent:
-            self.engine.breaker.record_success(host)
+            self.state.breaker.record_success(host)
         all_done = True
         for op, outcome in zip(group.operations, outcomes, strict=True):
             op_context = context if op is first else self.engine.context_for(op, client)
@@ -481,7 +508,6 @@ class Runner:
             await self.queue.mark_waiting(op.id, message, outcome.waiting_for)
             self.tally.waiting += 1
             self.tally.waiting_for.add(outcome.waiting_for)
-            self.engine.saw_waiting = True
             status = OperationStatus.PENDING
         else:
             message = outcome.message or "The operation did not go through."

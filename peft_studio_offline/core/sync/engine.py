@@ -11,7 +11,7 @@ import os
 import ssl
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -44,6 +44,7 @@ from peft_studio_offline.core.queue import OfflineQueueManager
 from peft_studio_offline.core.sealing import SecretsUnavailableError
 from peft_studio_offline.core.settings import Settings, apply_environment
 from peft_studio_offline.core.sync._runner import Runner
+from peft_studio_offline.core.sync._state import RunState
 from peft_studio_offline.core.sync.breaker import CircuitBreaker
 from peft_studio_offline.core.sync.conflicts import parse_user_resolution, resend_payload
 from peft_studio_offline.core.sync.progress import RunTally, SyncEvent, SyncTrigger
@@ -117,11 +118,13 @@ class SyncEngine:
         self._credential: CredentialLookup = _masked_from_now_on(
             options.get("credentials") or _credential_lookup(settings)
         )
-        self.breaker = CircuitBreaker(
-            threshold=_positive_int(options.get("breaker_threshold", 5), "breaker_threshold"),
-            cooldown=float(options.get("breaker_cooldown", 30.0)),
+        self.state = RunState(
+            CircuitBreaker(
+                threshold=_positive_int(options.get("breaker_threshold", 5), "breaker_threshold"),
+                cooldown=float(options.get("breaker_cooldown", 30.0)),
+            ),
+            idle_poll=float(options.get("idle_poll", 30.0)),
         )
-        self.idle_poll = float(options.get("idle_poll", 30.0))
         self.events: EventSource[SyncEvent] = EventSource("sync events")
         self._history: deque[dict[str, Any]] = deque(
             maxlen=_positive_int(options.get("history_size", 20), "history_size")
@@ -142,19 +145,10 @@ class SyncEngine:
         self._clients: list[httpx.AsyncClient] = []
         self._clients_loop: asyncio.AbstractEventLoop | None = None
         self._ssl_context: ssl.SSLContext | None = None
-        self._deferred: dict[int, float] = {}  # op id -> not to be taken before (Unix time)
-        # When a run last asked the queue for work (Unix time): what fell due after that
-        # was not refused by the run, it came too late for it.
-        self.last_claim_at = 0.0
-        # Resource -> the operation that must go before later changes to it (for keys that
-        # handlers suggest; keys stored with operations are kept in order by the queue).
-        self.lane_blockers: dict[str, int] = {}
-        self._lanes: dict[str, tuple[asyncio.Lock, int]] = {}
         self._closed = False
         # Operations that waited for a setting are woken before the first run (this process
         # may have it) and whenever the settings change.
         self._woken = False
-        self.saw_waiting = False  # a run left work waiting for a setting
 
     # ------------------------------------------------------------ configuration
 
@@ -175,6 +169,11 @@ class SyncEngine:
 
     def handled_types(self) -> list[OperationType]:
         return sorted(self._handlers)
+
+    @property
+    def breaker(self) -> CircuitBreaker:
+        """The per-host circuit breaker every run of this engine shares."""
+        return self.state.breaker
 
     def set_conflict_strategy(self, strategy: ConflictResolution | str) -> None:
         """The default strategy (an operation's own strategy, set at enqueue, wins over it)."""
@@ -201,7 +200,7 @@ class SyncEngine:
         self._woken = True
         count = await self.queue.wake_waiting()
         if count:
-            self._deferred.clear()
+            self.state.deferred.clear()
             if self._wake is not None:
                 self._wake.set()
         return count
@@ -250,8 +249,8 @@ class SyncEngine:
         tally = RunTally(next(self._run_ids), trigger)
         if trigger == "manual":
             # The user's explicit request: paused hosts get one more try.
-            self.breaker.allow_trial()
-            self._deferred.clear()
+            self.state.breaker.allow_trial()
+            self.state.deferred.clear()
         runner = Runner(self, tally)
         self._runner = runner
         self.events.emit(SyncEvent("started", tally.run_id, trigger))
@@ -349,7 +348,7 @@ class SyncEngine:
                 except Exception:
                     log.exception("An automatic sync failed")
                     result = None
-                    timeout = self.idle_poll
+                    timeout = self.state.idle_poll
                 if result is not None:
                     if result["total"] and not result["stopped"]:
                         continue  # more may be due already
@@ -363,16 +362,16 @@ class SyncEngine:
         waits: list[float] = []
         due = await self.queue.next_due_at()
         if due is not None:
-            if due > self.last_claim_at:  # due later, or since the last claim looked
+            if due > self.state.last_claim_at:  # due later, or since the last claim looked
                 waits.append(due - now)
             else:  # due but not taken: it waits on a dependency, an earlier one or a pause
-                waits.append(self.idle_poll)
-        reopening = self.breaker.next_reopening()
+                waits.append(self.state.idle_poll)
+        reopening = self.state.breaker.next_reopening()
         if reopening is not None:
             waits.append(reopening - now)
-        deferred = self.deferred_ids()
-        if deferred:
-            waits.append(min(self._deferred[i] for i in deferred) - now)
+        deferred_at = self.state.next_deferred_at()
+        if deferred_at is not None:
+            waits.append(deferred_at - now)
         return max(0.01, min(waits)) if waits else None
 
     # --------------------------------------------------------------- conflicts
@@ -479,37 +478,6 @@ class SyncEngine:
                 )
         return self._clients[: self.concurrency]
 
-    def defer(self, op_ids: list[int], until: float) -> None:
-        for op_id in op_ids:
-            self._deferred[op_id] = until
-
-    def deferred_until(self, op_id: int) -> float | None:
-        return self._deferred.get(op_id)
-
-    def deferred_ids(self) -> set[int]:
-        now = time.time()
-        for op_id in [i for i, until in self._deferred.items() if until <= now]:
-            del self._deferred[op_id]
-        return set(self._deferred)
-
-    @contextlib.asynccontextmanager
-    async def lane(self, key: str | None) -> AsyncIterator[None]:
-        """Serialise work on one resource across batches of a run."""
-        if key is None:
-            yield
-            return
-        lock, users = self._lanes.get(key, (asyncio.Lock(), 0))
-        self._lanes[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._lanes[key]
-            if users <= 1:
-                del self._lanes[key]
-            else:
-                self._lanes[key] = (lock, users - 1)
-
     # ------------------------------------------------------------------ status
 
     def get_status(self) -> dict[str, Any]:
@@ -527,7 +495,7 @@ class SyncEngine:
                 if runner.current is None
                 else str(runner.current.operation_type),
             }
-        paused = self.breaker.paused_hosts()
+        paused = self.state.breaker.paused_hosts()
         monitor_status = self.monitor.status if self.monitor is not None else None
         return {
             "running": runner is not None,

@@ -14,7 +14,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, BinaryIO, Self
+from typing import BinaryIO, Protocol, Self
 
 from peft_studio_offline.core.errors import InvalidOperationError
 from peft_studio_offline.core.outgoing_files import (
@@ -25,8 +25,19 @@ from peft_studio_offline.core.outgoing_files import (
     open_outgoing_file,
 )
 
-if TYPE_CHECKING:
-    from peft_studio_offline.core.handlers.huggingface._payload import HubPush
+
+class Selection(Protocol):
+    """Which files of the folder go, and where in the repository (a ``HubPush``)."""
+
+    @property
+    def path_in_repo(self) -> str: ...
+
+    @property
+    def allow_patterns(self) -> tuple[str, ...]: ...
+
+    @property
+    def ignore_patterns(self) -> tuple[str, ...]: ...
+
 
 _CHUNK = 1024 * 1024
 
@@ -58,7 +69,7 @@ class AdapterSource:
         self.roots = roots
 
     @classmethod
-    def open(cls, path: Path, push: HubPush, roots: tuple[str, ...]) -> AdapterSource:
+    def open(cls, path: Path, push: Selection, roots: tuple[str, ...]) -> AdapterSource:
         """Open and list; ``InvalidOperationError`` for a link, or for no file to send."""
         try:
             folder = OutgoingFolder.open(path, roots)
@@ -95,7 +106,7 @@ class AdapterSource:
         self.close()
 
 
-def _selected(path: Path, found: list[tuple[str, int]], push: HubPush) -> list[AdapterFile]:
+def _selected(path: Path, found: list[tuple[str, int]], push: Selection) -> list[AdapterFile]:
     files = [
         AdapterFile(relative, _in_repo(push.path_in_repo, relative), size)
         for relative, size in found
