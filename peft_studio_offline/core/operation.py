@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -106,6 +107,16 @@ class Operation:
             "resource_key": self.resource_key,
             "problem": self.problem,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEvent:
+    """A line for an operation's history written with the change it explains (a conflict
+    resolved, a local change dropped), in the same transaction."""
+
+    outcome: str
+    message: str | None = None
+    details: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -9,11 +10,12 @@ from typing import Any
 import pytest
 
 from peft_studio_offline.core.enums import OperationStatus
-from peft_studio_offline.core.errors import InvalidStateError
+from peft_studio_offline.core.errors import InvalidStateError, StorageFullError
 from peft_studio_offline.core.queue import OfflineQueueManager
 from peft_studio_offline.core.sync.engine import SyncEngine
 from peft_studio_offline.core.sync.merge import three_way_merge
 from tests.support.asgi import AsgiServer
+from tests.support.sqlite_files import connected
 from tests.support.sync_apps import DocumentsApp
 
 BASE = {"title": "Adapter A", "rank": 8, "notes": "first try"}
@@ -184,6 +186,36 @@ async def test_manual_parks_then_each_user_resolution(
             await engine.resolve_conflict(ids["merged"], "keep_local")
         with pytest.raises(ValueError):
             await engine.resolve_conflict(ids["keep_local"], "whatever")
+
+
+async def test_a_resolution_the_disk_refuses_leaves_no_trace(
+    queue: OfflineQueueManager, docs: tuple[DocumentsApp, AsgiServer]
+) -> None:
+    """The history line and the change it explains are one write: all of it, or none."""
+    app, server = docs
+    etag = app.set("a", BASE)
+    op_id = await queue_edit(queue, server, {**BASE, "rank": 16}, etag)
+    app.set("a", {**BASE, "rank": 32})
+    async with SyncEngine(queue, None, conflict_strategy="manual") as engine:
+        assert (await engine.sync())["conflicts"] == 1
+        before = await outcomes(queue, op_id)
+        await queue.set_storage_limit(page_count(queue.db_path) * 4096 + 8192)
+        # Incompressible, and larger than the room left: the re-queued payload cannot fit.
+        merged = {**BASE, "notes": os.urandom(96 * 1024).hex()}
+        with pytest.raises(StorageFullError):
+            await engine.resolve_conflict(op_id, "merged", merged)
+        await queue.set_storage_limit(None)
+        assert await outcomes(queue, op_id) == before  # no "resolved" line without the change
+        op = await queue.get_operation(op_id)
+        assert op is not None and op.status is OperationStatus.CONFLICT
+        await engine.resolve_conflict(op_id, "keep_remote")
+        assert (await outcomes(queue, op_id))[-2:] == ["local_dropped", "completed"]
+
+
+def page_count(db: Path) -> int:
+    with connected(db) as conn:
+        count: int = conn.execute("PRAGMA page_count").fetchone()[0]
+    return count
 
 
 async def test_strategy_of_the_operation_overrides_the_engine(

@@ -376,6 +376,22 @@ def record_event(
     return None, _changed(op_id)
 
 
+def after_event(
+    conn: sqlite3.Connection,
+    now: float,
+    *,
+    op_id: int,
+    outcome: str,
+    error: str | None,
+    details: Mapping[str, Any] | None,
+    change: Callable[[sqlite3.Connection, float], Result],
+) -> Result:
+    """A history line and the change it explains, in one transaction: neither is ever
+    written without the other."""
+    record_event(conn, now, op_id=op_id, outcome=outcome, error=error, details=details)
+    return change(conn, now)
+
+
 def delete(conn: sqlite3.Connection, now: float, *, ids: Sequence[int]) -> Result:
     deleted: list[int] = []
     for start in range(0, len(ids), 500):

@@ -38,6 +38,7 @@ from peft_studio_offline.core.masking import mask_text
 from peft_studio_offline.core.operation import (
     Attempt,
     ConflictRecord,
+    HistoryEvent,
     Operation,
     OperationSummary,
     check_priority,
@@ -912,11 +913,31 @@ class OfflineQueueManager:
         )
         return int(rows[0][0])
 
-    async def mark_completed(self, op_id: int, *, details: Mapping[str, Any] | None = None) -> None:
-        """The operation reached its service."""
+    async def mark_completed(
+        self,
+        op_id: int,
+        *,
+        details: Mapping[str, Any] | None = None,
+        event: HistoryEvent | None = None,
+    ) -> None:
+        """The operation reached its service (or its local change was dropped: ``event``
+        says so in its history, written in the same transaction)."""
+        explained = await self._explained(op_id, event)
         details = self._opened.masked(op_id, details, settled=True)
-        if not await self._write(partial(_jobs.mark_completed, completions=[(op_id, details)])):
+        job = partial(_jobs.mark_completed, completions=[(op_id, details)])
+        if not await self._write(job if explained is None else partial(explained, change=job)):
             raise OperationNotFoundError(op_id)
+
+    async def _explained(self, op_id: int, event: HistoryEvent | None) -> partial[Any] | None:
+        """The job that writes ``event`` (masked and sealed as ``record_event`` does) before
+        the change it explains, in one transaction."""
+        if event is None:
+            return None
+        error = self._opened.masked(op_id, event.message)
+        details = await self._sealed(self._opened.masked(op_id, event.details))
+        return partial(
+            _jobs.after_event, op_id=op_id, outcome=event.outcome, error=error, details=details
+        )
 
     async def mark_completed_many(
         self,
@@ -1068,24 +1089,26 @@ class OfflineQueueManager:
         note: str = "requeued",
         reset_attempts: bool = False,
         clear_conflict: bool = True,
+        event: HistoryEvent | None = None,
     ) -> None:
-        """Make the operation pending and due now, optionally with a new payload."""
+        """Make the operation pending and due now, optionally with a new payload; ``event``
+        is written in its history in the same transaction (a resolution, say)."""
         encoded = (
             None
             if payload is None
             else encode_payload(payload, self.compress_threshold, self._seal_kept)
         )
-        await self._write(
-            partial(
-                _jobs.requeue,
-                op_id=op_id,
-                owner=self.owner,
-                encoded=encoded,
-                note=note,
-                reset_attempts=reset_attempts,
-                clear_conflict=clear_conflict,
-            )
+        explained = await self._explained(op_id, event)
+        job = partial(
+            _jobs.requeue,
+            op_id=op_id,
+            owner=self.owner,
+            encoded=encoded,
+            note=note,
+            reset_attempts=reset_attempts,
+            clear_conflict=clear_conflict,
         )
+        await self._write(job if explained is None else partial(explained, change=job))
 
     async def retry_now(self, op_id: int) -> None:
         """The user asks for another try now: attempts start again from zero."""

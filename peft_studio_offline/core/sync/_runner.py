@@ -27,7 +27,7 @@ from peft_studio_offline.core.masking import mask_secrets, mask_text, payload_se
 from peft_studio_offline.core.operation import Operation
 from peft_studio_offline.core.sealing import KEY_SETTING
 from peft_studio_offline.core.sync._state import RunState
-from peft_studio_offline.core.sync.conflicts import resend_payload
+from peft_studio_offline.core.sync.conflicts import drop_local_change, resend_payload
 from peft_studio_offline.core.sync.merge import three_way_merge
 from peft_studio_offline.core.sync.progress import RunTally, SyncEvent
 
@@ -563,14 +563,12 @@ class Runner:
             )
             return await self._resend(handler, op, payload, context)
         if strategy is ConflictResolution.REMOTE_WINS:
-            await self.queue.record_event(
+            await drop_local_change(
+                self.queue,
                 op.id,
-                "local_dropped",
                 f"{message} The remote version was kept and this local change was dropped.",
-                {**info, "local": local, "remote": outcome.remote, "base": outcome.base},
-            )
-            await self.queue.mark_completed(
-                op.id, details={"resolution": "remote_wins", "local_dropped": True}
+                kept={**info, "local": local, "remote": outcome.remote, "base": outcome.base},
+                resolution="remote_wins",
             )
             self.tally.completed += 1
             self.tally.conflicts_resolved += 1

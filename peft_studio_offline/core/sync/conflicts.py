@@ -1,13 +1,18 @@
-"""Conflict strategies: what to re-send, and the choices a user has for a parked conflict."""
+"""Where a conflict is decided: what to re-send, the choices a user has for a parked
+conflict, and the writes that carry a decision out (each in one queue transaction)."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from peft_studio_offline.core.enums import ConflictResolution
 from peft_studio_offline.core.errors import InvalidOperationError
 from peft_studio_offline.core.handlers.base import OperationHandler, default_resend_payload
-from peft_studio_offline.core.operation import Operation
+from peft_studio_offline.core.operation import HistoryEvent, Operation
+
+if TYPE_CHECKING:
+    from peft_studio_offline.core.queue import OfflineQueueManager
 
 # What the user may answer to a parked conflict (the window's and the API's words too).
 _USER_CHOICES = {
@@ -53,4 +58,43 @@ def resend_payload(
         return dict(payload)
     return default_resend_payload(
         operation, resolution, merged=merged, remote=remote, remote_version=remote_version
+    )
+
+
+async def drop_local_change(
+    queue: OfflineQueueManager,
+    op_id: int,
+    message: str,
+    *,
+    kept: Mapping[str, Any],
+    resolution: str,
+) -> None:
+    """The remote side stays: the operation is completed and its history keeps the dropped
+    local change (``kept``: both sides), in one transaction."""
+    await queue.mark_completed(
+        op_id,
+        details={"resolution": resolution, "local_dropped": True},
+        event=HistoryEvent("local_dropped", message, kept),
+    )
+
+
+async def queue_resolution(
+    queue: OfflineQueueManager,
+    op_id: int,
+    payload: Mapping[str, Any],
+    *,
+    word: str,
+    previous_payload: Mapping[str, Any],
+) -> None:
+    """A person's resolution (keep local, merged): the payload that carries it out is
+    queued, due now, with the history line that says so, in one transaction."""
+    await queue.requeue(
+        op_id,
+        payload=payload,
+        note=f"conflict resolved: {word}",
+        event=HistoryEvent(
+            "resolved",
+            f"Conflict resolved by you ({word.replace('_', ' ')}); it will be sent again.",
+            {"resolution": word, "previous_payload": previous_payload},
+        ),
     )

@@ -46,7 +46,12 @@ from peft_studio_offline.core.settings import Settings, apply_environment
 from peft_studio_offline.core.sync._runner import Runner
 from peft_studio_offline.core.sync._state import RunState
 from peft_studio_offline.core.sync.breaker import CircuitBreaker
-from peft_studio_offline.core.sync.conflicts import parse_user_resolution, resend_payload
+from peft_studio_offline.core.sync.conflicts import (
+    drop_local_change,
+    parse_user_resolution,
+    queue_resolution,
+    resend_payload,
+)
 from peft_studio_offline.core.sync.progress import RunTally, SyncEvent, SyncTrigger
 
 log = logging.getLogger(__name__)
@@ -412,14 +417,12 @@ class SyncEngine:
             raise InvalidStateError(f"Operation {op_id} has no conflict to resolve.")
         handler = self.handler_for(operation.operation_type)
         if choice is ConflictResolution.REMOTE_WINS:
-            await self.queue.record_event(
+            await drop_local_change(
+                self.queue,
                 op_id,
-                "local_dropped",
                 "You kept the remote version; this local change was dropped.",
-                {"resolution": "keep_remote", "local": record.local, "remote": record.remote},
-            )
-            await self.queue.mark_completed(
-                op_id, details={"resolution": "keep_remote", "local_dropped": True}
+                kept={"resolution": "keep_remote", "local": record.local, "remote": record.remote},
+                resolution="keep_remote",
             )
         else:
             if choice is ConflictResolution.MERGE:
@@ -436,13 +439,9 @@ class SyncEngine:
                 remote_version=record.remote_version,
             )
             word = "keep_local" if choice is ConflictResolution.LOCAL_WINS else "merged"
-            await self.queue.record_event(
-                op_id,
-                "resolved",
-                f"Conflict resolved by you ({word.replace('_', ' ')}); it will be sent again.",
-                {"resolution": word, "previous_payload": operation.payload},
+            await queue_resolution(
+                self.queue, op_id, payload, word=word, previous_payload=operation.payload
             )
-            await self.queue.requeue(op_id, payload=payload, note=f"conflict resolved: {word}")
         updated = await self.queue.get_operation(op_id)
         assert updated is not None
         return updated
