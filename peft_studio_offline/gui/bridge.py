@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -21,6 +21,11 @@ from peft_studio_offline.core.enums import NetworkStatus
 from peft_studio_offline.core.events import QueueChange
 from peft_studio_offline.core.queue import OfflineQueueManager
 from peft_studio_offline.gui.tasks import TaskKeeper
+
+if TYPE_CHECKING:  # loaded after the first paint (gui/services.py): named here for types only
+    from peft_studio_offline.core.network import NetworkMonitor
+    from peft_studio_offline.core.sync.engine import SyncEngine
+    from peft_studio_offline.core.sync.progress import SyncEvent
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +51,15 @@ class CoreBridge(QObject):
     def __init__(
         self,
         queue: OfflineQueueManager,
-        monitor: Any,
-        engine: Any,
+        monitor: NetworkMonitor | None,
+        engine: SyncEngine | None,
         tasks: TaskKeeper,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self.queue = queue
-        self.monitor: Any = None  # both None until attach()
-        self.engine: Any = None
+        self.monitor: NetworkMonitor | None = None  # both None until attach()
+        self.engine: SyncEngine | None = None
         self._tasks = tasks
         self.stats: dict[str, int] = {}
         self.network_status = str(NetworkStatus.UNKNOWN)
@@ -88,18 +93,17 @@ class CoreBridge(QObject):
         """The monitor and the engine are known (the app attaches them after first paint)."""
         return self.monitor is not None or self.engine is not None
 
-    def attach(self, monitor: Any, engine: Any) -> bool:
+    def attach(self, monitor: NetworkMonitor | None, engine: SyncEngine | None) -> bool:
         """Follow ``monitor`` and ``engine`` from now on; False once the bridge is closed."""
         if self._closed:
             return False
         self.monitor, self.engine = monitor, engine
-        self.network_status = str(getattr(monitor, "status", NetworkStatus.UNKNOWN))
-        if monitor is not None and hasattr(monitor, "add_callback"):
+        self.network_status = str(NetworkStatus.UNKNOWN if monitor is None else monitor.status)
+        if monitor is not None:
             monitor.add_callback(self._on_network_change)
             self._unsubscribe.append(lambda: monitor.remove_callback(self._on_network_change))
-        subscribe = _engine_subscription(engine)
-        if subscribe is not None:
-            self._unsubscribe.append(subscribe(self._on_engine_event))
+        if engine is not None:
+            self._unsubscribe.append(engine.events.subscribe(self._on_engine_event))
         return True
 
     def close(self) -> None:
@@ -153,32 +157,27 @@ class CoreBridge(QObject):
         return isinstance(endpoints, list) and not endpoints
 
     def network_info(self) -> dict[str, Any]:
-        getter = getattr(self.monitor, "get_status_info", None)
-        if getter is None:
+        if self.monitor is None:
             return {}
         try:
-            info = getter()
+            return dict(self.monitor.get_status_info())
         except Exception:
             log.exception("Reading the network status failed")
             return {}
-        return dict(info) if isinstance(info, Mapping) else {}
 
     # -------------------------------------------------------------------- sync
 
-    def _on_engine_event(self, event: Any) -> None:
-        """A ``SyncEvent``: started, progress (done of total) or finished (with the result)."""
-        kind = getattr(event, "kind", None)
-        if kind == "started":
+    def _on_engine_event(self, event: SyncEvent) -> None:
+        """Started, progress (done of total) or finished (with the result)."""
+        if event.kind == "started":
             # An automatic run shows itself once it sends something: the engine looks for
             # due work after every change, and most looks find none.
-            manual = getattr(event, "trigger", "manual") == "manual"
-            self.note_sync_started(int(getattr(event, "total", 0) or 0), announce=manual)
-        elif kind == "progress":
-            self.sync_held = int(getattr(event, "held", 0) or 0)
-            self.note_sync_progress(int(event.done or 0), int(event.total or 0))
-        elif kind == "finished":
-            result = getattr(event, "result", None)
-            self.note_sync_finished(dict(result) if isinstance(result, Mapping) else {})
+            self.note_sync_started(event.total or 0, announce=event.trigger == "manual")
+        elif event.kind == "progress":
+            self.sync_held = event.held or 0
+            self.note_sync_progress(event.done or 0, event.total or 0)
+        elif event.kind == "finished":
+            self.note_sync_finished(dict(event.result or {}))
 
     @property
     def sync_visible(self) -> bool:
@@ -254,21 +253,10 @@ class CoreBridge(QObject):
         return None, None
 
     def engine_status(self) -> dict[str, Any]:
-        getter = getattr(self.engine, "get_status", None)
-        if getter is None:
+        if self.engine is None:
             return {}
         try:
-            status = getter()
+            return dict(self.engine.get_status())
         except Exception:
             log.exception("Reading the sync status failed")
             return {}
-        return dict(status) if isinstance(status, Mapping) else {}
-
-
-def _engine_subscription(
-    engine: Any,
-) -> Callable[[Callable[[Any], None]], Callable[[], None]] | None:
-    """The engine's ``events.subscribe`` (None for an engine without events)."""
-    events = getattr(engine, "events", None)
-    subscribe = getattr(events, "subscribe", None)
-    return subscribe if callable(subscribe) else None

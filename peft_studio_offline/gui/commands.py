@@ -15,15 +15,19 @@ import textwrap
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 
 from peft_studio_offline.core.enums import ConflictResolution, OperationStatus
-from peft_studio_offline.core.errors import PeftStudioOfflineError
+from peft_studio_offline.core.errors import InvalidStateError, PeftStudioOfflineError
 from peft_studio_offline.gui.bridge import CoreBridge
 from peft_studio_offline.gui.formatting import count, network_label
 from peft_studio_offline.gui.tasks import TaskKeeper, describe_error
+
+if TYPE_CHECKING:
+    from peft_studio_offline.core.network import NetworkMonitor
+    from peft_studio_offline.core.sync.engine import SyncEngine
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +45,20 @@ class WindowCommands(QObject):
         self.bridge = bridge
         self.tasks = tasks
         self.queue = bridge.queue
-        self.monitor = bridge.monitor
-        self.engine = bridge.engine
+
+    # The monitor and the engine are the bridge's, attached after the first paint; the
+    # actions that need them are enabled only then.
+    @property
+    def monitor(self) -> NetworkMonitor:
+        if self.bridge.monitor is None:
+            raise InvalidStateError("The network monitor is still starting; try again.")
+        return self.bridge.monitor
+
+    @property
+    def engine(self) -> SyncEngine:
+        if self.bridge.engine is None:
+            raise InvalidStateError("The sync engine is still starting; try again.")
+        return self.bridge.engine
 
     # ------------------------------------------------------------------- network
 
@@ -111,7 +127,8 @@ class WindowCommands(QObject):
         self.message.emit(f"Conflicts will be settled with: {strategy_label(strategy)}.")
 
     def conflict_strategy(self) -> ConflictResolution | None:
-        value = getattr(self.engine, "conflict_strategy", None)
+        engine = self.bridge.engine
+        value: object = None if engine is None else engine.conflict_strategy
         if value is None:
             value = self.bridge.engine_status().get("conflict_strategy")
         try:

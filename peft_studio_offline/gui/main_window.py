@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QObject, QPoint, QSize, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QShowEvent
@@ -49,6 +49,10 @@ from peft_studio_offline.gui.tasks import TaskKeeper
 from peft_studio_offline.gui.tray import TrayIcon
 from peft_studio_offline.gui.window_state import WindowState
 
+if TYPE_CHECKING:
+    from peft_studio_offline.core.network import NetworkMonitor
+    from peft_studio_offline.core.sync.engine import SyncEngine
+
 log = logging.getLogger(__name__)
 
 TITLE = "PEFT Studio Offline"
@@ -69,8 +73,8 @@ class MainWindow(QMainWindow):
     def __init__(
         self,
         queue_manager: OfflineQueueManager,
-        network_monitor: Any | None,
-        sync_engine: Any | None,
+        network_monitor: NetworkMonitor | None,
+        sync_engine: SyncEngine | None,
         *,
         paths: AppPaths | None = None,
         parent: QWidget | None = None,
@@ -122,12 +126,12 @@ class MainWindow(QMainWindow):
         if network_monitor is not None or sync_engine is not None:
             self.attach_services(network_monitor, sync_engine)
 
-    def attach_services(self, network_monitor: Any, sync_engine: Any) -> None:
+    def attach_services(
+        self, network_monitor: NetworkMonitor | None, sync_engine: SyncEngine | None
+    ) -> None:
         """Drive ``network_monitor`` and ``sync_engine`` from now on (ignored once closing)."""
         if self._closing or not self.bridge.attach(network_monitor, sync_engine):
             return
-        self.commands.monitor = network_monitor
-        self.commands.engine = sync_engine
         a = self.actions_
         strategy = self.commands.conflict_strategy()
         if strategy is not None:
@@ -286,11 +290,10 @@ class MainWindow(QMainWindow):
             if network in (NetworkStatus.OFFLINE, NetworkStatus.LIMITED)
             else None
         )
-        engine = self.commands.engine
-        breaker = getattr(engine, "breaker", None)
-        paused = breaker.paused_hosts() if breaker is not None else {}
+        engine = self.bridge.engine
+        paused = engine.breaker.paused_hosts() if engine is not None else {}
         self.model.set_moment(Moment(online, dict(paused)))
-        settings = getattr(engine, "settings", None)
+        settings = engine.settings if engine is not None else None
         if settings is not None:
             self.model.set_targets(
                 Targets(

@@ -92,7 +92,6 @@ async def test_details_show_each_endpoint_and_check_now(
 ) -> None:
     monitor = NetworkMonitor(endpoints=[health.url("/health")], check_interval=60)
     window.bridge.monitor = monitor
-    window.commands.monitor = monitor
     monitor.add_callback(window.bridge._on_network_change)
     details = window.open_details()
     window.actions_.check.trigger()
