@@ -137,31 +137,91 @@ async def test_consecutive_operations_for_a_run_are_coalesced(
     assert len(await rest.get_metric_history(run_b, "x")) == 30
 
 
-async def test_a_changed_param_fails_only_the_operation_that_changed_it(
+CHANGED_PARAM = [
+    {"metrics": {"loss": 0.9}, "step": 0, "params": {"lr": "0.1"}},
+    {"metrics": {"loss": 0.8}, "step": 1, "params": {"lr": "0.1", "epochs": "3"}},
+    {"metrics": {"loss": 0.7}, "step": 2, "params": {"lr": "0.5", "warmup": "10"}},
+    {"metrics": {"loss": 0.6}, "step": 3},
+]
+
+
+async def params_of(rest: MlflowRestClient, run_id: str) -> dict[str, str]:
+    run = await rest.get_run(run_id)
+    return {p["key"]: p["value"] for p in run["data"]["params"]}
+
+
+async def test_a_changed_param_is_a_conflict_of_the_operation_that_changed_it_alone(
     tracking_uri: str, rest: MlflowRestClient, queue: OfflineQueueManager
 ) -> None:
     _, run_id = await new_run(rest)
-    payloads = [
-        {"metrics": {"loss": 0.9}, "step": 0, "params": {"lr": "0.1"}},
-        {"metrics": {"loss": 0.8}, "step": 1, "params": {"lr": "0.1", "epochs": "3"}},
-        {"metrics": {"loss": 0.7}, "step": 2, "params": {"lr": "0.5"}},
-        {"metrics": {"loss": 0.6}, "step": 3},
-    ]
-    ids = await enqueue_metrics(queue, run_id, iter(payloads))
-    async with await make_engine(queue) as engine:
+    ids = await enqueue_metrics(queue, run_id, iter(CHANGED_PARAM))
+    async with await make_engine(queue) as engine:  # local wins: it cannot, so it waits
         result = await engine.sync()
-    assert result["completed"] == 3 and result["failed"] == 1
+    assert (result["completed"], result["conflicts"], result["failed"]) == (3, 1, 0)
     changed = await queue.get_operation(ids[2])
-    assert changed is not None and changed.status is OperationStatus.FAILED
-    assert changed.error_message is not None
-    assert "params cannot change" in changed.error_message
-    attempts = await queue.get_attempts(ids[2])
-    assert attempts[-1].details["error_code"] == "INVALID_PARAMETER_VALUE"
-    assert "Changing param values is not allowed" in attempts[-1].details["server_message"]
+    assert changed is not None and changed.status is OperationStatus.CONFLICT
+    record = await queue.get_conflict(ids[2])
+    assert record is not None
+    assert (record.local, record.remote) == ({"params": {"lr": "0.5"}}, {"params": {"lr": "0.1"}})
+    assert "cannot replace the server's" in (record.message or "")
+    # The rest of the operation went: its point and its new param.
     history = await rest.get_metric_history(run_id, "loss")
-    assert sorted(p["step"] for p in history) == [0, 1, 3]  # the refused one left nothing
-    run = await rest.get_run(run_id)
-    assert {p["key"]: p["value"] for p in run["data"]["params"]} == {"lr": "0.1", "epochs": "3"}
+    assert sorted(p["step"] for p in history) == [0, 1, 2, 3]
+    assert await params_of(rest, run_id) == {"lr": "0.1", "epochs": "3", "warmup": "10"}
+
+
+@pytest.mark.parametrize("strategy", ["remote_wins", "merge"])
+async def test_a_changed_param_settles_by_the_strategy_that_can(
+    strategy: str, tracking_uri: str, rest: MlflowRestClient, queue: OfflineQueueManager
+) -> None:
+    _, run_id = await new_run(rest)
+    ids = await enqueue_metrics(queue, run_id, iter(CHANGED_PARAM))
+    async with await make_engine(queue, conflict_strategy=strategy) as engine:
+        result = await engine.sync()
+    changed = await queue.get_operation(ids[2])
+    assert changed is not None
+    if strategy == "remote_wins":  # the local value is dropped, the rest was sent
+        assert result["completed"] == 4 and changed.status is OperationStatus.COMPLETED
+        assert "local_dropped" in [a.outcome for a in await queue.get_attempts(ids[2])]
+    else:  # no base to merge from: a person decides
+        assert result["conflicts"] == 1 and changed.status is OperationStatus.CONFLICT
+    assert await params_of(rest, run_id) == {"lr": "0.1", "epochs": "3", "warmup": "10"}
+
+
+async def test_a_person_settles_a_param_conflict_by_a_merge_or_by_keeping_theirs(
+    tracking_uri: str, rest: MlflowRestClient, queue: OfflineQueueManager
+) -> None:
+    _, run_id = await new_run(rest)
+    first = await enqueue_metrics(queue, run_id, iter(CHANGED_PARAM))
+    again = await enqueue_metrics(
+        queue, run_id, iter([{"metrics": {"loss": 0.5}, "step": 4, "params": {"lr": "0.9"}}])
+    )
+    async with await make_engine(queue, conflict_strategy="manual") as engine:
+        assert (await engine.sync())["conflicts"] == 2
+        # Keep mine again: MLflow refuses once more, and it stays with the person.
+        await engine.resolve_conflict(first[2], "keep_local")
+        assert (await engine.sync())["conflicts"] == 1
+        # The local value under another name: sent.
+        await engine.resolve_conflict(first[2], "merged", {"params": {"lr_restart": "0.5"}})
+        await engine.resolve_conflict(again[0], "keep_remote")
+        result = await engine.sync()
+    assert result["completed"] == 1 and result["conflicts"] == 0
+    for op_id in (first[2], again[0]):
+        op = await queue.get_operation(op_id)
+        assert op is not None and op.status is OperationStatus.COMPLETED
+    assert await params_of(rest, run_id) == {
+        "lr": "0.1",
+        "epochs": "3",
+        "warmup": "10",
+        "lr_restart": "0.5",
+    }
+    assert sorted(p["step"] for p in await rest.get_metric_history(run_id, "loss")) == [
+        0,
+        1,
+        2,
+        3,
+        4,
+    ]
 
 
 async def test_missing_run_and_deleted_experiment_are_permanent_and_named(

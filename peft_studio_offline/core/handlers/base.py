@@ -75,6 +75,9 @@ class Outcome:
     # The setting the operation waits for (``sync.mlflow_tracking_uri``...): nothing was
     # sent, no attempt is used, and it goes once the setting is there.
     waiting_for: str | None = None
+    # False for a conflict the service cannot settle in the local side's favour (MLflow
+    # params never change): "local wins" parks it for a person instead of re-sending.
+    local_can_win: bool = True
 
     @classmethod
     def done(cls, details: Mapping[str, Any] | None = None) -> Outcome:
@@ -119,6 +122,7 @@ class Outcome:
         local: Any = None,
         remote_version: str | None = None,
         details: Mapping[str, Any] | None = None,
+        local_can_win: bool = True,
     ) -> Outcome:
         return cls(
             OutcomeKind.CONFLICT,
@@ -128,6 +132,7 @@ class Outcome:
             base=base,
             remote_version=remote_version,
             details=dict(details or {}),
+            local_can_win=local_can_win,
         )
 
 

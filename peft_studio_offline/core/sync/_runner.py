@@ -551,6 +551,9 @@ class Runner:
             # The re-send after a resolution met yet another change: let the user decide.
             strategy = ConflictResolution.MANUAL
             message += " It changed again while the conflict was being resolved."
+        elif strategy is ConflictResolution.LOCAL_WINS and not outcome.local_can_win:
+            strategy = ConflictResolution.MANUAL
+            message += " The local value cannot replace the server's; it needs your decision."
         if strategy is ConflictResolution.LOCAL_WINS:
             await self.queue.record_event(
                 op.id,

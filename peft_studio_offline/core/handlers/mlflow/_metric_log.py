@@ -4,8 +4,14 @@ Consecutive operations for one run are coalesced (the engine groups them by ``ba
 into as few requests as MLflow's limits allow. Every point's timestamp and step were fixed
 when it was queued (or, for a payload queued without them, derive from the operation's
 creation time), so a resend after a lost answer is the same data, and MLflow stores an
-identical (key, value, timestamp, step) once. A parameter that already has another value on
-the run is a permanent failure of the operation that tried to change it, and of no other.
+identical (key, value, timestamp, step) once.
+
+A parameter that already has another value on the run is a conflict of the operation that
+logged it, and of no other: the rest of that operation (its metrics, tags and other params)
+is sent, and the params in question wait for the conflict strategy. MLflow params never
+change, so "remote wins" drops the local values, "local wins" cannot be carried out and
+parks the conflict for a person, who may keep the server's values or send merged ones (the
+same value, or the local one under another name).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from peft_studio_offline.core.enums import ConflictResolution
 from peft_studio_offline.core.errors import InvalidOperationError
 from peft_studio_offline.core.handlers.base import HandlerContext, Outcome
 from peft_studio_offline.core.handlers.mlflow._batching import (
@@ -45,6 +52,8 @@ class _Result:
     retry: MlflowError | None = None
     failed: str | None = None
     failed_details: dict[str, Any] = field(default_factory=dict)
+    # Params the run already holds with another value: key -> (local, the server's).
+    clashes: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def fail(self, message: str, details: Mapping[str, Any]) -> None:
         if self.failed is None:
@@ -144,7 +153,8 @@ class MetricLogHandler(TrackingHandler):
                     result.fail(with_server_words(problem, error), error.details())
                 break
             if len(request.operations) == 1:
-                results[request.operations[0]].fail(_refused(run_id, error), error.details())
+                index = request.operations[0]
+                await self._refused(client, run_id, index, by_index[index], keys, results, error)
                 continue
             # One of several operations was refused: send each alone to find which.
             for index in request.operations:
@@ -171,8 +181,48 @@ class MetricLogHandler(TrackingHandler):
                 results[index].retry = error
                 return
             else:
-                results[index].fail(_refused(run_id, error), error.details())
+                await self._refused(client, run_id, index, log, keys, results, error)
                 return
+
+    async def _refused(
+        self,
+        client: MlflowRestClient,
+        run_id: str,
+        index: int,
+        log: MetricLog,
+        keys: list[str],
+        results: dict[int, _Result],
+        error: MlflowError,
+    ) -> None:
+        """One operation the server refused: a failure, or for params the run holds with
+        other values a conflict, once the rest of the operation is sent."""
+        clashes = await _param_clashes(client, run_id, log, error)
+        if not clashes:
+            results[index].fail(_refused_words(run_id, error), error.details())
+            return
+        rest = replace(log, params={k: v for k, v in log.params.items() if k not in clashes})
+        await self._send_alone(client, run_id, index, rest, keys, results)
+        results[index].clashes = clashes
+
+    def resend_payload(
+        self,
+        operation: Operation,
+        resolution: ConflictResolution,
+        *,
+        merged: Any = None,
+        remote: Any = None,
+        remote_version: str | None = None,
+    ) -> dict[str, Any]:
+        """After a param conflict the rest of the operation was sent: only the params in
+        question go again, as logged here, or what the merge holds."""
+        payload: dict[str, Any] = {"run_id": operation.payload.get("run_id")}
+        if resolution is ConflictResolution.MERGE and isinstance(merged, Mapping):
+            payload.update({k: merged[k] for k in ("params", "tags", "metrics") if k in merged})
+            return payload
+        clashing = remote.get("params") if isinstance(remote, Mapping) else None
+        logged = operation.payload.get("params") or {}
+        payload["params"] = {k: logged[k] for k in clashing or logged if k in logged}
+        return payload
 
     async def _send(
         self, client: MlflowRestClient, request: LogBatchRequest, keys: list[str], whole: bool
@@ -221,7 +271,24 @@ def _is_latest(point: MetricPoint, latest: Mapping[tuple[str, int], tuple[str, i
     return float(value) == point.value
 
 
-def _refused(run_id: str, error: MlflowError) -> str:
+_PARAM_CHANGE = "Changing param values is not allowed"
+
+
+async def _param_clashes(
+    client: MlflowRestClient, run_id: str, log: MetricLog, error: MlflowError
+) -> dict[str, tuple[str, str]]:
+    """The params of ``log`` the run holds with other values, when that is the refusal."""
+    if not log.params or _PARAM_CHANGE not in (error.server_message or str(error)):
+        return {}
+    try:
+        run = await client.get_run(run_id)
+    except MlflowError:
+        return {}
+    held = {str(p.get("key")): str(p.get("value")) for p in run.get("data", {}).get("params", [])}
+    return {k: (v, held[k]) for k, v in log.params.items() if k in held and held[k] != v}
+
+
+def _refused_words(run_id: str, error: MlflowError) -> str:
     said = error.server_message or str(error)
     if "Changing param values is not allowed" in said:
         return (
@@ -235,6 +302,16 @@ def _outcome(result: _Result, run_id: str, points: int) -> Outcome:
     details: dict[str, Any] = {"run_id": run_id, "points": points, "requests": result.requests}
     if result.failed is not None:
         return Outcome.failed(result.failed, {**details, **result.failed_details})
+    if result.clashes and result.retry is None:
+        names = ", ".join(sorted(result.clashes))
+        return Outcome.conflict(
+            f"Run {run_id} already has the param(s) {names} with other values, and MLflow"
+            " params cannot change; the rest of this log was sent.",
+            local={"params": {k: local for k, (local, _) in result.clashes.items()}},
+            remote={"params": {k: held for k, (_, held) in result.clashes.items()}},
+            details=details,
+            local_can_win=False,
+        )
     if result.retry is not None:
         error = result.retry
         info = {**details, **error.details()}
