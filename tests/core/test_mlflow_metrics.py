@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -354,3 +356,29 @@ async def test_a_lost_answer_in_the_middle_of_a_coalesced_batch(
     for key in ("m0", "m44"):
         history = await rest.get_metric_history(run_id, key)
         assert sorted(p["step"] for p in history) == list(range(40))
+
+
+async def test_a_loop_logging_live_is_sent_in_batches_not_a_request_per_call(
+    tracking_uri: str, rest: MlflowRestClient, queue: OfflineQueueManager
+) -> None:
+    """Online, with automatic sync on: what the loop logged meanwhile goes together."""
+    _, run_id = await new_run(rest)
+    async with await make_engine(queue) as engine:
+        handler = engine.handler_for(OperationType.METRIC_LOG)
+        assert isinstance(handler, MetricLogHandler)
+        await engine.start_auto_sync()
+        ids: list[int] = []
+        began = time.monotonic()
+        for step in range(300):  # a step every 5 ms or so
+            ids += await enqueue_metrics(queue, run_id, steps(step, 1))
+            await asyncio.sleep(0.005)
+        logging_seconds = time.monotonic() - began
+        deadline = time.monotonic() + 30
+        while await statuses(queue, ids) != {OperationStatus.COMPLETED}:
+            assert time.monotonic() < deadline, "the loop's points were not all sent"
+            await asyncio.sleep(0.05)
+        await engine.stop_auto_sync()
+    # About one request per gathering window while the loop logged: not one per step.
+    assert handler.requests_sent <= logging_seconds / engine.gather + 4, handler.requests_sent
+    assert handler.requests_sent < 30
+    assert len(await rest.get_metric_history(run_id, "loss")) == 300

@@ -194,6 +194,13 @@ class Runner:
             self._emit(None)
             for chain in self._chains(batch):
                 self._units.put_nowait(chain)
+            if self.tally.trigger == "auto" and len(batch) < low_water:
+                # No backlog (or its end): an automatic run ends with what it has, so that
+                # the next one gathers what trickles in meanwhile (``gather``) into full
+                # requests instead of one per operation logged.
+                while self.held and self._failure is None:
+                    await self._wait_settled()
+                return
 
     async def _claim(self) -> list[Operation]:
         """One round's operations: ``batch_size`` of them, and for handlers that coalesce
