@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QObject, QTimer, Signal
 
 from peft_studio_offline.core.enums import NetworkStatus
 from peft_studio_offline.core.events import QueueChange
@@ -125,7 +125,7 @@ class CoreBridge(QObject):
         self.refresh_stats()
 
     def refresh_stats(self) -> None:
-        self._tasks.start(self._read_stats(), "read the queue counts")
+        self._tasks.start(self._read_stats(), QT_TRANSLATE_NOOP("Tasks", "read the queue counts"))
 
     async def _read_stats(self) -> None:
         stats = await self.queue.get_queue_stats()

@@ -6,6 +6,7 @@ from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, QRect, Qt, 
 from PySide6.QtGui import QFocusEvent, QFont, QKeyEvent, QPainter, QPaintEvent, QPalette, QPen
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
+from peft_studio_offline.gui.i18n import once, translate
 from peft_studio_offline.gui.queue_model import (
     COLUMNS,
     UNSORTED_KEYS,
@@ -21,7 +22,7 @@ class QueueView(QTableView):
     def __init__(self, model: QueueTableModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("queueTable")
-        self.setAccessibleName("Queued operations")
+        self.setAccessibleName(translate("QueueView", "Queued operations"))
         self.setModel(model)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
@@ -77,10 +78,12 @@ class QueueView(QTableView):
             return
         # An empty table says why it is empty instead of showing nothing.
         if model.queue_filter != QueueFilter():
-            title, hint = "No operations match", "Clear the search or choose another filter."
+            title = once.translate("QueueView", "No operations match")
+            hint = once.translate("QueueView", "Clear the search or choose another filter.")
         else:
-            title, hint = (
-                "Nothing is queued",
+            title = once.translate("QueueView", "Nothing is queued")
+            hint = once.translate(
+                "QueueView",
                 "Uploads, metrics and model pushes made while offline wait here until they"
                 " can be sent.",
             )
