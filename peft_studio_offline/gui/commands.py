@@ -191,11 +191,8 @@ class WindowCommands(QObject):
                 translate("Commands", done, None, ok).format(priority=args[0] if args else "")
             )
         if refusals:
-            more = (
-                " " + translate("Commands", "(%Ln more like it)", None, len(refusals) - 1)
-                if len(refusals) > 1
-                else ""
-            )
+            others = len(refusals) - 1  # lupdate reads a plain name as the count only
+            more = " " + translate("Commands", "(%Ln more like it)", None, others) if others else ""
             self.failed.emit(refusals[0] + more)
 
     def retry_failed(self) -> asyncio.Task[None] | None:
@@ -316,20 +313,21 @@ class WindowCommands(QObject):
             roots=export_roots(self.engine.settings, self.queue.db_path),
             without_secrets=True,
         )
-        files = translate("Commands", "%Ln file(s)", None, result.files)
+        n_files, n_operations, left_out = result.files, result.operations, result.left_out
+        files = translate("Commands", "%Ln file(s)", None, n_files)
         sentence = translate(
             "Commands",
             "Exported %Ln operation(s) and {files} to {folder}; they wait for a receipt.",
             None,
-            result.operations,
+            n_operations,
         ).format(files=files, folder=target)
-        if result.left_out:
+        if left_out:
             sentence += " " + translate(
                 "Commands",
                 "%Ln operation(s) holding secrets stayed here (the command line's bundle"
                 " export --recipient encrypts them for the other side).",
                 None,
-                result.left_out,
+                left_out,
             )
         self.message.emit(sentence)
 
@@ -348,13 +346,11 @@ class WindowCommands(QObject):
         result = await import_bundle(
             self.queue, folder, staging_root=transfers_root(self.engine.settings.paths)
         )
-        already = translate("Commands", "%Ln already here", None, result.already_here)
+        added, here = result.added, result.already_here
+        already = translate("Commands", "%Ln already here", None, here)
         self.message.emit(
             translate(
-                "Commands",
-                "Imported %Ln operation(s) from {folder}; {already}.",
-                None,
-                result.added,
+                "Commands", "Imported %Ln operation(s) from {folder}; {already}.", None, added
             ).format(folder=folder, already=already)
         )
 

@@ -389,9 +389,6 @@ def last_sync_lines(result: Mapping[str, Any], at: float | None, groups: int = 3
         lines.append(f"{describe_ids(group.ids)}: {mask_text(group.error)}")
     rest = grouped[groups:]
     if rest:
-        lines.append(
-            translate(
-                "Details", "…and %Ln more with other errors", None, sum(len(g.ids) for g in rest)
-            )
-        )
+        others = sum(len(g.ids) for g in rest)
+        lines.append(translate("Details", "…and %Ln more with other errors", None, others))
     return lines

@@ -34,11 +34,12 @@ class IndicatorState:
     @property
     def summary(self) -> str:
         """One line for tooltips, the tray and screen readers."""
-        parts = [self.word, translate("Indicator", "%Ln pending", None, self.pending)]
-        if self.conflicts:
-            parts.append(translate("Indicator", "%Ln in conflict", None, self.conflicts))
-        if self.failed:
-            parts.append(translate("Indicator", "%Ln failed", None, self.failed))
+        pending, conflicts, failed = self.pending, self.conflicts, self.failed
+        parts = [self.word, translate("Indicator", "%Ln pending", None, pending)]
+        if conflicts:
+            parts.append(translate("Indicator", "%Ln in conflict", None, conflicts))
+        if failed:
+            parts.append(translate("Indicator", "%Ln failed", None, failed))
         return " · ".join(parts)
 
 
@@ -167,7 +168,8 @@ class OfflineIndicator(QAbstractButton):
             self._dot_ratio = ratio
         self.state = state
         self._word.setText(state.word)
-        self._pending.setText(translate("Indicator", "%Ln pending", None, state.pending))
+        pending = state.pending
+        self._pending.setText(translate("Indicator", "%Ln pending", None, pending))
         self._conflicts.set_count(state.conflicts)
         self._failed.set_count(state.failed)
         summary = state.summary

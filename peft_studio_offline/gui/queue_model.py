@@ -680,7 +680,8 @@ def _tooltip(op: OperationSummary, key: str) -> str | None:
     if key in ("created_at", "updated_at", "next_attempt_at"):
         return formatting.full_time(getattr(op, key))
     if key == "retry_count":
-        return translate(
-            "QueueTable", "%Ln attempt(s) made, of at most {most}", None, op.attempts_made
-        ).format(most=formatting.count(op.max_attempts))
+        made = op.attempts_made
+        return translate("QueueTable", "%Ln attempt(s) made, of at most {most}", None, made).format(
+            most=formatting.count(op.max_attempts)
+        )
     return None

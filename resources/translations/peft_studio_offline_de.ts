@@ -552,6 +552,13 @@
                 <numerusform>%Ln Vorgänge auf Priorität {priority} gesetzt.</numerusform>
             </translation>
         </message>
+        <message numerus="yes">
+            <source>(%Ln more like it)</source>
+            <translation>
+                <numerusform>(%Ln weiterer dieser Art)</numerusform>
+                <numerusform>(%Ln weitere dieser Art)</numerusform>
+            </translation>
+        </message>
         <message>
             <source>No failed operations to retry.</source>
             <translation>Keine fehlgeschlagenen Vorgänge zum erneuten Versuchen.</translation>
@@ -578,9 +585,44 @@
             <source>Exporting for transfer into {folder}…</source>
             <translation>Export für die Übertragung nach {folder}…</translation>
         </message>
+        <message numerus="yes">
+            <source>%Ln file(s)</source>
+            <translation>
+                <numerusform>%Ln Datei</numerusform>
+                <numerusform>%Ln Dateien</numerusform>
+            </translation>
+        </message>
+        <message numerus="yes">
+            <source>Exported %Ln operation(s) and {files} to {folder}; they wait for a receipt.</source>
+            <translation>
+                <numerusform>%Ln Vorgang und {files} nach {folder} exportiert; sie warten auf eine Empfangsbestätigung.</numerusform>
+                <numerusform>%Ln Vorgänge und {files} nach {folder} exportiert; sie warten auf eine Empfangsbestätigung.</numerusform>
+            </translation>
+        </message>
+        <message numerus="yes">
+            <source>%Ln operation(s) holding secrets stayed here (the command line's bundle export --recipient encrypts them for the other side).</source>
+            <translation>
+                <numerusform>%Ln Vorgang mit Geheimnissen ist hier geblieben (bundle export --recipient auf der Kommandozeile verschlüsselt sie für die andere Seite).</numerusform>
+                <numerusform>%Ln Vorgänge mit Geheimnissen sind hier geblieben (bundle export --recipient auf der Kommandozeile verschlüsselt sie für die andere Seite).</numerusform>
+            </translation>
+        </message>
         <message>
             <source>Checking the bundle in {folder}…</source>
             <translation>Paket in {folder} wird geprüft…</translation>
+        </message>
+        <message numerus="yes">
+            <source>%Ln already here</source>
+            <translation>
+                <numerusform>%Ln war schon hier</numerusform>
+                <numerusform>%Ln waren schon hier</numerusform>
+            </translation>
+        </message>
+        <message numerus="yes">
+            <source>Imported %Ln operation(s) from {folder}; {already}.</source>
+            <translation>
+                <numerusform>%Ln Vorgang aus {folder} importiert; {already}.</numerusform>
+                <numerusform>%Ln Vorgänge aus {folder} importiert; {already}.</numerusform>
+            </translation>
         </message>
         <message>
             <source>Conflict of operation {id} resolved.</source>
@@ -629,6 +671,13 @@
             <translation>
                 <numerusform>Diesen %Ln Vorgang löschen?</numerusform>
                 <numerusform>Diese %Ln Vorgänge löschen?</numerusform>
+            </translation>
+        </message>
+        <message numerus="yes">
+            <source>…and %Ln more.</source>
+            <translation>
+                <numerusform>…und %Ln weiterer.</numerusform>
+                <numerusform>…und %Ln weitere.</numerusform>
             </translation>
         </message>
         <message>
@@ -914,6 +963,13 @@
                 <numerusform>%Ln zurückgehalten: {hosts} nach wiederholten Fehlern pausiert</numerusform>
             </translation>
         </message>
+        <message numerus="yes">
+            <source>…and %Ln more with other errors</source>
+            <translation>
+                <numerusform>…und %Ln weiterer mit anderen Fehlern</numerusform>
+                <numerusform>…und %Ln weitere mit anderen Fehlern</numerusform>
+            </translation>
+        </message>
     </context>
     <context>
         <name>FilterBar</name>
@@ -974,6 +1030,27 @@
             <source>Not checking — no endpoints or sync targets set</source>
             <translation>Keine Prüfung — keine Endpunkte oder Synchronisationsziele eingestellt</translation>
         </message>
+        <message numerus="yes">
+            <source>%Ln pending</source>
+            <translation>
+                <numerusform>%Ln ausstehend</numerusform>
+                <numerusform>%Ln ausstehend</numerusform>
+            </translation>
+        </message>
+        <message numerus="yes">
+            <source>%Ln in conflict</source>
+            <translation>
+                <numerusform>%Ln im Konflikt</numerusform>
+                <numerusform>%Ln im Konflikt</numerusform>
+            </translation>
+        </message>
+        <message numerus="yes">
+            <source>%Ln failed</source>
+            <translation>
+                <numerusform>%Ln fehlgeschlagen</numerusform>
+                <numerusform>%Ln fehlgeschlagen</numerusform>
+            </translation>
+        </message>
         <message>
             <source>Syncing {done} of {total}</source>
             <translation>Synchronisiere {done} von {total}</translation>
@@ -1004,20 +1081,6 @@
         <message>
             <source>Press to show connection details and sync controls</source>
             <translation>Drücken, um Verbindungsdetails und Synchronisationssteuerung zu zeigen</translation>
-        </message>
-        <message numerus="yes">
-            <source>%Ln in conflict</source>
-            <translation>
-                <numerusform>%Ln im Konflikt</numerusform>
-                <numerusform>%Ln im Konflikt</numerusform>
-            </translation>
-        </message>
-        <message numerus="yes">
-            <source>%Ln failed</source>
-            <translation>
-                <numerusform>%Ln fehlgeschlagen</numerusform>
-                <numerusform>%Ln fehlgeschlagen</numerusform>
-            </translation>
         </message>
         <message>
             <source>click to list them</source>
@@ -1128,6 +1191,13 @@
         <message>
             <source>Payload, secrets masked</source>
             <translation>Nutzdaten, Geheimnisse maskiert</translation>
+        </message>
+        <message numerus="yes">
+            <source>{status} · priority {priority} · %Ln of {most} attempts used</source>
+            <translation>
+                <numerusform>{status} · Priorität {priority} · %Ln von {most} Versuchen verbraucht</numerusform>
+                <numerusform>{status} · Priorität {priority} · %Ln von {most} Versuchen verbraucht</numerusform>
+            </translation>
         </message>
         <message>
             <source>none</source>
@@ -1451,6 +1521,13 @@
         <message>
             <source>host paused until {time}</source>
             <translation>Host pausiert bis {time}</translation>
+        </message>
+        <message numerus="yes">
+            <source>%Ln attempt(s) made, of at most {most}</source>
+            <translation>
+                <numerusform>%Ln Versuch unternommen, von höchstens {most}</numerusform>
+                <numerusform>%Ln Versuche unternommen, von höchstens {most}</numerusform>
+            </translation>
         </message>
     </context>
     <context>

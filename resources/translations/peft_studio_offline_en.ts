@@ -42,6 +42,13 @@
             </translation>
         </message>
         <message numerus="yes">
+            <source>(%Ln more like it)</source>
+            <translation>
+                <numerusform>(%Ln more like it)</numerusform>
+                <numerusform>(%Ln more like it)</numerusform>
+            </translation>
+        </message>
+        <message numerus="yes">
             <source>Removed %Ln completed operation(s).</source>
             <translation>
                 <numerusform>Removed %Ln completed operation.</numerusform>
@@ -53,6 +60,41 @@
             <translation>
                 <numerusform>Exported %Ln operation to {path}.</numerusform>
                 <numerusform>Exported %Ln operations to {path}.</numerusform>
+            </translation>
+        </message>
+        <message numerus="yes">
+            <source>%Ln file(s)</source>
+            <translation>
+                <numerusform>%Ln file</numerusform>
+                <numerusform>%Ln files</numerusform>
+            </translation>
+        </message>
+        <message numerus="yes">
+            <source>Exported %Ln operation(s) and {files} to {folder}; they wait for a receipt.</source>
+            <translation>
+                <numerusform>Exported %Ln operation and {files} to {folder}; they wait for a receipt.</numerusform>
+                <numerusform>Exported %Ln operations and {files} to {folder}; they wait for a receipt.</numerusform>
+            </translation>
+        </message>
+        <message numerus="yes">
+            <source>%Ln operation(s) holding secrets stayed here (the command line's bundle export --recipient encrypts them for the other side).</source>
+            <translation>
+                <numerusform>%Ln operation holding secrets stayed here (the command line's bundle export --recipient encrypts them for the other side).</numerusform>
+                <numerusform>%Ln operations holding secrets stayed here (the command line's bundle export --recipient encrypts them for the other side).</numerusform>
+            </translation>
+        </message>
+        <message numerus="yes">
+            <source>%Ln already here</source>
+            <translation>
+                <numerusform>%Ln was already here</numerusform>
+                <numerusform>%Ln were already here</numerusform>
+            </translation>
+        </message>
+        <message numerus="yes">
+            <source>Imported %Ln operation(s) from {folder}; {already}.</source>
+            <translation>
+                <numerusform>Imported %Ln operation from {folder}; {already}.</numerusform>
+                <numerusform>Imported %Ln operations from {folder}; {already}.</numerusform>
             </translation>
         </message>
         <message numerus="yes">
@@ -70,6 +112,13 @@
             <translation>
                 <numerusform>Delete this %Ln operation?</numerusform>
                 <numerusform>Delete these %Ln operations?</numerusform>
+            </translation>
+        </message>
+        <message numerus="yes">
+            <source>…and %Ln more.</source>
+            <translation>
+                <numerusform>…and %Ln more.</numerusform>
+                <numerusform>…and %Ln more.</numerusform>
             </translation>
         </message>
         <message numerus="yes">
@@ -99,6 +148,13 @@
                 <numerusform>%Ln held back: {hosts} paused after repeated failures</numerusform>
             </translation>
         </message>
+        <message numerus="yes">
+            <source>…and %Ln more with other errors</source>
+            <translation>
+                <numerusform>…and %Ln more with other errors</numerusform>
+                <numerusform>…and %Ln more with other errors</numerusform>
+            </translation>
+        </message>
     </context>
     <context>
         <name>FilterBar</name>
@@ -120,10 +176,10 @@
     <context>
         <name>Indicator</name>
         <message numerus="yes">
-            <source>(%Ln held back)</source>
+            <source>%Ln pending</source>
             <translation>
-                <numerusform>(%Ln held back)</numerusform>
-                <numerusform>(%Ln held back)</numerusform>
+                <numerusform>%Ln pending</numerusform>
+                <numerusform>%Ln pending</numerusform>
             </translation>
         </message>
         <message numerus="yes">
@@ -140,6 +196,13 @@
                 <numerusform>%Ln failed</numerusform>
             </translation>
         </message>
+        <message numerus="yes">
+            <source>(%Ln held back)</source>
+            <translation>
+                <numerusform>(%Ln held back)</numerusform>
+                <numerusform>(%Ln held back)</numerusform>
+            </translation>
+        </message>
     </context>
     <context>
         <name>Inspect</name>
@@ -148,6 +211,13 @@
             <translation>
                 <numerusform>%Ln byte</numerusform>
                 <numerusform>%Ln bytes</numerusform>
+            </translation>
+        </message>
+        <message numerus="yes">
+            <source>{status} · priority {priority} · %Ln of {most} attempts used</source>
+            <translation>
+                <numerusform>{status} · priority {priority} · %Ln of {most} attempts used</numerusform>
+                <numerusform>{status} · priority {priority} · %Ln of {most} attempts used</numerusform>
             </translation>
         </message>
     </context>
@@ -210,6 +280,16 @@
             <translation>
                 <numerusform>{ids} and %Ln more</numerusform>
                 <numerusform>{ids} and %Ln more</numerusform>
+            </translation>
+        </message>
+    </context>
+    <context>
+        <name>QueueTable</name>
+        <message numerus="yes">
+            <source>%Ln attempt(s) made, of at most {most}</source>
+            <translation>
+                <numerusform>%Ln attempt made, of at most {most}</numerusform>
+                <numerusform>%Ln attempts made, of at most {most}</numerusform>
             </translation>
         </message>
     </context>

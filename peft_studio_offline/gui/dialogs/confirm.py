@@ -31,7 +31,8 @@ def delete_confirmation(
         text = translate("Confirm", "Delete these %Ln operation(s)?", None, count)
     lines = [describe(op) for op in operations[:_LISTED]]
     if count > _LISTED:
-        lines.append(translate("Confirm", "…and %Ln more.", None, count - _LISTED))
+        rest = count - _LISTED
+        lines.append(translate("Confirm", "…and %Ln more.", None, rest))
     box = QMessageBox(parent)
     box.setObjectName("deleteConfirmation")
     box.setIcon(QMessageBox.Icon.Warning)

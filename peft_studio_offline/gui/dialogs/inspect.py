@@ -263,12 +263,13 @@ class InspectDialog(QDialog):
 
     def show_operation(self, op: OperationSummary) -> None:
         self.operation = op
+        made = op.attempts_made
         self.status.setText(
             translate(
                 "Inspect",
                 "{status} · priority {priority} · %Ln of {most} attempts used",
                 None,
-                op.attempts_made,
+                made,
             ).format(
                 status=formatting.status_label(op.status),
                 priority=op.priority,
