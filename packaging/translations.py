@@ -144,12 +144,12 @@ def compile_qm(ts: Path, qm: Path) -> None:
     )
 
 
-def ts_path(language: str, folder: Path = TS_DIR) -> Path:
-    return folder / f"{CATALOGUE}_{language}.ts"
+def ts_path(language: str, folder: Path | None = None) -> Path:
+    return (folder or TS_DIR) / f"{CATALOGUE}_{language}.ts"
 
 
-def qm_path(language: str, folder: Path = QM_DIR) -> Path:
-    return folder / f"{CATALOGUE}_{language}.qm"
+def qm_path(language: str, folder: Path | None = None) -> Path:
+    return (folder or QM_DIR) / f"{CATALOGUE}_{language}.qm"
 
 
 def check() -> list[str]:

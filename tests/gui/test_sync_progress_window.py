@@ -14,7 +14,6 @@ from tests.support.asgi import AsgiServer
 from tests.support.sync_apps import ScriptedApp
 
 
-
 async def test_the_bar_has_its_total_from_the_start(core: Core, window: MainWindow) -> None:
     async def accept(payload: dict[str, Any]) -> bool:
         return True

@@ -15,6 +15,8 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 from peft_studio_offline.gui.i18n import translate
 from peft_studio_offline.gui.icons import app_icon
 
+PRODUCT = "PEFT Studio Offline"  # a name: the same in every language
+
 
 def _version(package: str) -> str:
     try:
@@ -25,7 +27,7 @@ def _version(package: str) -> str:
 
 def versions() -> dict[str, str]:
     return {
-        "PEFT Studio Offline": _version("peft-studio-offline"),
+        PRODUCT: _version("peft-studio-offline"),
         "Python": platform.python_version(),
         "Qt": qVersion(),
         "PySide6": PySide6.__version__,
@@ -48,7 +50,7 @@ def about_box(parent: QWidget, database: Path) -> QMessageBox:
         "Keeps your fine-tuning work moving without a network: uploads, metrics and model"
         " pushes wait in a local queue and are sent when the connection returns.",
     )
-    box.setText(f"<h3>PEFT Studio Offline</h3><p>{html.escape(what)}</p>")
+    box.setText(f"<h3>{PRODUCT}</h3><p>{html.escape(what)}</p>")
     queue = translate("About", "Queue: {database}").format(database=database)
     box.setInformativeText(f"<table>{rows}</table><p>{html.escape(queue)}</p>")
     box.setStandardButtons(QMessageBox.StandardButton.Close)
