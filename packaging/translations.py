@@ -121,7 +121,9 @@ def _carry_over(message: ET.Element, old: ET.Element | None, plural: bool, forms
     else:
         message.attrib.pop("numerus", None)
         old_text = None if old is None else old.find("translation")
-        text = old_text.text if old_text is not None and old_text.find("numerusform") is None else ""
+        text = (
+            old_text.text if old_text is not None and old_text.find("numerusform") is None else ""
+        )
         translation.text = text or ""
         done = bool(text)
     if not done:

@@ -6,12 +6,12 @@ Tests and scripts find actions by object name (``actionSyncNow``, ``actionDelete
 
 from __future__ import annotations
 
-from PySide6.QtCore import QT_TRANSLATE_NOOP, QObject, Qt
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence, QPalette
 from PySide6.QtWidgets import QMenu, QMenuBar, QWidget
 
 from peft_studio_offline.core.enums import ConflictResolution
-from peft_studio_offline.gui.i18n import translate
+from peft_studio_offline.gui.i18n import QT_TRANSLATE_NOOP, translate
 from peft_studio_offline.gui.icons import action_icon
 
 # The conflict strategies as menu items, each with its own mnemonic (the settings dialog

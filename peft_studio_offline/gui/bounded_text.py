@@ -8,11 +8,11 @@ sentence under the field saying how large it was and what to do instead.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QT_TRANSLATE_NOOP, QLocale, QMimeData, Qt, Signal
+from PySide6.QtCore import QLocale, QMimeData, Qt, Signal
 from PySide6.QtWidgets import QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 
 from peft_studio_offline.gui import formatting
-from peft_studio_offline.gui.i18n import translate
+from peft_studio_offline.gui.i18n import QT_TRANSLATE_NOOP, translate
 
 # Far more than anyone types into a dialog, far less than what makes the layout crawl.
 MAX_INSERT_BYTES = 256 * 1024

@@ -15,11 +15,12 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from PySide6.QtCore import QT_TRANSLATE_NOOP, QObject, QTimer, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from peft_studio_offline.core.enums import NetworkStatus
 from peft_studio_offline.core.events import QueueChange
 from peft_studio_offline.core.queue import OfflineQueueManager
+from peft_studio_offline.gui.i18n import QT_TRANSLATE_NOOP
 from peft_studio_offline.gui.tasks import TaskKeeper
 
 log = logging.getLogger(__name__)

@@ -17,13 +17,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QT_TRANSLATE_NOOP, QObject, Signal
+from PySide6.QtCore import QObject, Signal
 
 from peft_studio_offline.core.enums import ConflictResolution, OperationStatus
 from peft_studio_offline.core.errors import PeftStudioOfflineError
 from peft_studio_offline.gui.bridge import CoreBridge
 from peft_studio_offline.gui.formatting import count, network_label
-from peft_studio_offline.gui.i18n import translate
+from peft_studio_offline.gui.i18n import QT_TRANSLATE_NOOP, translate
 from peft_studio_offline.gui.tasks import TaskKeeper, describe_error
 
 log = logging.getLogger(__name__)

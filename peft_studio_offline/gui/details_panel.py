@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from PySide6.QtCore import QT_TRANSLATE_NOOP, QPoint, Qt, QTimer, Signal
+from PySide6.QtCore import QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QFont, QHideEvent, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QFrame,
@@ -30,7 +30,7 @@ from peft_studio_offline.gui import formatting
 from peft_studio_offline.gui.chart import ActivityChart
 from peft_studio_offline.gui.direction import isolate
 from peft_studio_offline.gui.history import StatsHistory
-from peft_studio_offline.gui.i18n import once, translate
+from peft_studio_offline.gui.i18n import QT_TRANSLATE_NOOP, once, translate
 from peft_studio_offline.gui.icons import dot_icon, dot_pixmap
 from peft_studio_offline.gui.indicator import IndicatorState
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from PySide6.QtCore import QT_TRANSLATE_NOOP, QDate, QLocale, QTime
+from PySide6.QtCore import QDate, QLocale, QTime
 from PySide6.QtGui import QColor, QPalette, Qt
 from PySide6.QtWidgets import QLabel
 
 from peft_studio_offline.core.enums import NetworkStatus, OperationStatus, OperationType
-from peft_studio_offline.gui.i18n import once
+from peft_studio_offline.gui.i18n import QT_TRANSLATE_NOOP, once
 
 STATUS_LABELS: dict[str, str] = {
     OperationStatus.PENDING: QT_TRANSLATE_NOOP("Status", "Pending"),

@@ -25,6 +25,11 @@ _installed: list[QTranslator] = []
 _cache: dict[tuple[str, str], str] = {}
 
 
+def QT_TRANSLATE_NOOP(context: str, text: str) -> str:  # noqa: N802  # the name lupdate reads
+    """Marks ``text`` for the catalogue where it is defined; ``translate`` it where shown."""
+    return text
+
+
 def translate(context: str, text: str, disambiguation: str | None = None, n: int = -1) -> str:
     """``text`` in the user's language (``%Ln`` in it becomes ``n`` in the locale's digits)."""
     return QCoreApplication.translate(context, text, disambiguation, n)

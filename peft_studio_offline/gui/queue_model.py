@@ -21,7 +21,6 @@ from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import (
-    QT_TRANSLATE_NOOP,
     QAbstractTableModel,
     QModelIndex,
     QObject,
@@ -46,7 +45,7 @@ from peft_studio_offline.core.waiting import (
 )
 from peft_studio_offline.gui import formatting
 from peft_studio_offline.gui.direction import isolate
-from peft_studio_offline.gui.i18n import once, translate
+from peft_studio_offline.gui.i18n import QT_TRANSLATE_NOOP, once, translate
 from peft_studio_offline.gui.icons import status_icon
 from peft_studio_offline.gui.tasks import TaskKeeper
 

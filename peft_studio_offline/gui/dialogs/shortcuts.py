@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from PySide6.QtCore import QT_TRANSLATE_NOOP, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from peft_studio_offline.gui.i18n import translate
+from peft_studio_offline.gui.i18n import QT_TRANSLATE_NOOP, translate
 
 # Keys that belong to a widget, not to an action of the window.
 _EXTRA = (
