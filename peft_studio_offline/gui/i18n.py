@@ -19,7 +19,6 @@ from PySide6.QtCore import QCoreApplication, QLibraryInfo, QLocale, QTranslator
 
 TRANSLATIONS_DIR = Path(__file__).resolve().parent / "resources" / "translations"
 CATALOGUE = "peft_studio_offline"
-LANGUAGES = ("de",)  # complete translations shipped besides the English source
 
 _installed: list[QTranslator] = []
 _cache: dict[tuple[str, str], str] = {}

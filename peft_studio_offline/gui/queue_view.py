@@ -6,13 +6,21 @@ from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, QRect, Qt, 
 from PySide6.QtGui import QFocusEvent, QFont, QKeyEvent, QPainter, QPaintEvent, QPalette, QPen
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
+from peft_studio_offline.core.enums import OperationStatus, OperationType
+from peft_studio_offline.gui import formatting
 from peft_studio_offline.gui.i18n import once, translate
 from peft_studio_offline.gui.queue_model import (
     COLUMNS,
     UNSORTED_KEYS,
+    Column,
     QueueFilter,
     QueueTableModel,
 )
+
+# Room around a cell's text (the style's margins), for a status's icon, around a title.
+_CELL_PADDING = 16
+_ICON = 22
+_HEADER_PADDING = 10
 
 
 class QueueView(QTableView):
@@ -48,12 +56,36 @@ class QueueView(QTableView):
         self._sorted_on = (0, Qt.SortOrder.DescendingOrder)
         header.sortIndicatorChanged.connect(self._on_sort_indicator_changed)
         for i, column in enumerate(COLUMNS):
-            header.resizeSection(i, column.width)
+            header.resizeSection(i, self.first_width(column))
         self._going_to_end = False
         self.doubleClicked.connect(lambda index: self.inspect_requested.emit(index.row()))
         self.customContextMenuRequested.connect(
             lambda pos: self.context_menu_requested.emit(self.viewport().mapToGlobal(pos))
         )
+
+    def first_width(self, column: Column) -> int:
+        """A column's width before the user sets one: wide enough for its title and, for
+        the type and the status, for the words the language gives them (German's are
+        longer); the rare status "exported" may be cut (its tooltip and Inspect show it)."""
+        metrics = self.fontMetrics()
+        title = (
+            metrics.horizontalAdvance(
+                self.model().headerData(COLUMNS.index(column), Qt.Orientation.Horizontal) or ""
+            )
+            + _HEADER_PADDING
+        )
+        words: list[str] = []
+        if column.key == "status":
+            words = [
+                formatting.status_label(s)
+                for s in OperationStatus
+                if s is not OperationStatus.EXPORTED
+            ]
+        elif column.key == "operation_type":
+            words = [formatting.type_label(kind) for kind in OperationType]
+        extra = _ICON if column.key == "status" else 0
+        widest = max((metrics.horizontalAdvance(word) for word in words), default=0)
+        return max(column.width, title, widest + extra + _CELL_PADDING if words else 0)
 
     def _on_sort_indicator_changed(self, column: int, order: Qt.SortOrder) -> None:
         """A column the table cannot sort on (the words of "What") keeps the indicator
