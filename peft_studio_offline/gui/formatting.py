@@ -93,13 +93,20 @@ def network_label(status: object) -> str:
 def _clock_format(seconds: bool) -> str:
     """The locale's time format, with seconds or without, never with a time-zone name."""
     kind = QLocale.FormatType.LongFormat if seconds else QLocale.FormatType.ShortFormat
-    return re.sub(r"\s*\bt+\b", "", QLocale().timeFormat(kind)).strip()
+    return once.value(
+        f"clock-{kind.name}",
+        lambda: re.sub(r"\s*\bt+\b", "", QLocale().timeFormat(kind)).strip(),
+    )
 
 
 def _date_format() -> str:
     """The locale's short date, with a four-digit year (07.12.2026, 12/7/2026)."""
-    short = QLocale().dateFormat(QLocale.FormatType.ShortFormat)
-    return short if "yyyy" in short else short.replace("yy", "yyyy")
+
+    def make() -> str:
+        short = QLocale().dateFormat(QLocale.FormatType.ShortFormat)
+        return short if "yyyy" in short else short.replace("yy", "yyyy")
+
+    return once.value("date", make)
 
 
 def _qt(moment: datetime) -> tuple[QDate, QTime]:

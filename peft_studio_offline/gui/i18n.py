@@ -13,6 +13,7 @@ for every table cell use ``once.translate``, which asks Qt once per word and lan
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QLibraryInfo, QLocale, QTranslator
@@ -44,6 +45,14 @@ class _Once:
         found = _cache.get(key)
         if found is None:
             found = _cache[key] = QCoreApplication.translate(context, text)
+        return found
+
+    def value(self, name: str, make: Callable[[], str]) -> str:
+        """``make()`` worked out once per language and locale (a locale's time format)."""
+        key = ("", name)
+        found = _cache.get(key)
+        if found is None:
+            found = _cache[key] = make()
         return found
 
 
