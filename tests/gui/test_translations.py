@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import os
 import re
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -263,3 +266,55 @@ def test_english_plurals_read_as_english(qapp: QApplication) -> None:
         "1 operation is waiting to be sent.",
         "1,500 operations are waiting to be sent.",
     )
+
+
+# The app's own main() under a German system locale: it prints the window's menu titles.
+_MENUS_DRIVER = """
+import sys
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+from peft_studio_offline.gui import app as gui_app
+
+qt_app = QApplication([])
+
+def poll():
+    found = [w for w in qt_app.topLevelWidgets() if w.objectName() == "mainWindow"]
+    if not found or not found[0].isVisible() or not found[0].filter_bar.count.text():
+        return
+    timer.stop()
+    window = found[0]
+    print("menus:", "|".join(a.text() for a in window.menuBar().actions()), flush=True)
+    print("count:", window.filter_bar.count.text(), flush=True)
+    window.actions_.quit.trigger()
+
+timer = QTimer()
+timer.timeout.connect(poll)
+timer.start(50)
+sys.exit(gui_app.main([]))
+"""
+
+
+def test_the_app_starts_in_the_system_locales_language(tmp_path: Path) -> None:
+    script = tmp_path / "driver.py"
+    script.write_text(_MENUS_DRIVER)
+    env = dict(os.environ)
+    env.update(
+        QT_QPA_PLATFORM="offscreen",
+        LANGUAGE="de",
+        LANG="de_DE.UTF-8",
+        PEFT_STUDIO_OFFLINE_HOME=str(tmp_path / "home"),
+        PEFT_STUDIO_OFFLINE_CHECK_URLS="",
+        PEFT_STUDIO_OFFLINE_API_PORT="0",
+    )
+    env.pop("LC_ALL", None)
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "menus: &Datei|S&ynchronisation|&Warteschlange|&Hilfe" in result.stdout, result.stdout
+    assert "count: 0 Vorgänge" in result.stdout, result.stdout
