@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QWidget
 
 from peft_studio_offline.core.enums import OperationStatus, OperationType
@@ -37,7 +38,11 @@ class FilterBar(QWidget):
         self.search = QLineEdit(self)
         self.search.setObjectName("queueSearch")
         self.search.setPlaceholderText(
-            translate("FilterBar", "Search id, type, payload or error  (Ctrl+F)")
+            translate("FilterBar", "Search id, type, payload or error  ({keys})").format(
+                keys=QKeySequence(QKeySequence.StandardKey.Find).toString(
+                    QKeySequence.SequenceFormat.NativeText
+                )
+            )
         )
         self.search.setClearButtonEnabled(True)
         self.search.setAccessibleName(translate("FilterBar", "Search the queue"))

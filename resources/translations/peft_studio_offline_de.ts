@@ -982,8 +982,8 @@
             <translation>Wartend (ausstehend, sendend, Konflikt)</translation>
         </message>
         <message>
-            <source>Search id, type, payload or error  (Ctrl+F)</source>
-            <translation>ID, Art, Nutzdaten oder Fehler suchen  (Strg+F)</translation>
+            <source>Search id, type, payload or error  ({keys})</source>
+            <translation>ID, Art, Nutzdaten oder Fehler suchen  ({keys})</translation>
         </message>
         <message>
             <source>Search the queue</source>
