@@ -8,7 +8,7 @@ under them, so that "%n operation(s)" reads "1 operation" where nothing else app
 Text goes through ``translate(context, text)`` (a name ``pyside6-lupdate`` finds); a
 sentence with a count passes it as ``n`` and writes ``%Ln`` where it goes. Words looked up
 for every table cell use ``once.translate``, which asks Qt once per word and language.
-``python -m packaging.translations`` regenerates the catalogues (see README).
+``packaging/translations.py`` regenerates the catalogues (see README).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ CATALOGUE = "peft_studio_offline"
 
 _installed: list[QTranslator] = []
 _cache: dict[tuple[str, str], str] = {}
+_VALUES = "\0values"  # no translation context is named so
 
 
 def QT_TRANSLATE_NOOP(context: str, text: str) -> str:  # noqa: N802  # the name lupdate reads
@@ -49,7 +50,7 @@ class _Once:
 
     def value(self, name: str, make: Callable[[], str]) -> str:
         """``make()`` worked out once per language and locale (a locale's time format)."""
-        key = ("", name)
+        key = (_VALUES, name)
         found = _cache.get(key)
         if found is None:
             found = _cache[key] = make()
@@ -65,6 +66,7 @@ def install_translators(app: QCoreApplication, locale: QLocale | None = None) ->
     locale = locale or QLocale.system()
     for old in _installed:
         app.removeTranslator(old)
+        old.deleteLater()
     _installed.clear()
     _cache.clear()
     QLocale.setDefault(locale)
@@ -83,5 +85,5 @@ def install_translators(app: QCoreApplication, locale: QLocale | None = None) ->
 
 
 def installed_files() -> list[str]:
-    """The catalogues in use, most specific first (for tests and the About box)."""
+    """The catalogues in use, most specific first."""
     return [t.filePath() for t in reversed(_installed)]
