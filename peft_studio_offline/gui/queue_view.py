@@ -10,6 +10,7 @@ from peft_studio_offline.core.enums import OperationStatus, OperationType
 from peft_studio_offline.gui import formatting
 from peft_studio_offline.gui.i18n import once, translate
 from peft_studio_offline.gui.queue_model import (
+    COLUMN_INDEX,
     COLUMNS,
     UNSORTED_KEYS,
     Column,
@@ -21,6 +22,7 @@ from peft_studio_offline.gui.queue_model import (
 _CELL_PADDING = 16
 _ICON = 22
 _HEADER_PADDING = 10
+_WHAT_AT_LEAST = 140
 
 
 class QueueView(QTableView):
@@ -55,8 +57,14 @@ class QueueView(QTableView):
         header.setSortIndicator(0, Qt.SortOrder.DescendingOrder)
         self._sorted_on = (0, Qt.SortOrder.DescendingOrder)
         header.sortIndicatorChanged.connect(self._on_sort_indicator_changed)
-        for i, column in enumerate(COLUMNS):
-            header.resizeSection(i, self.first_width(column))
+        widths = [self.first_width(column) for column in COLUMNS]
+        # What longer words add is taken from "What" (it is elided anyway), so that the
+        # table still fits the window's first width without a horizontal scroll bar.
+        what = COLUMN_INDEX["what"]
+        grown = sum(widths) - sum(column.width for column in COLUMNS)
+        widths[what] = max(_WHAT_AT_LEAST, widths[what] - grown)
+        for i, width in enumerate(widths):
+            header.resizeSection(i, width)
         self._going_to_end = False
         self.doubleClicked.connect(lambda index: self.inspect_requested.emit(index.row()))
         self.customContextMenuRequested.connect(

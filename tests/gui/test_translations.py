@@ -220,6 +220,12 @@ async def test_started_in_german_the_window_reads_german(german: None, core: Cor
             for i in range(window.model.columnCount())
         ]
         assert headers[:6] == ["ID", "Was", "Art", "Host", "Status", "Priorität"]
+        # German's longer words fit their columns, and the table still fits the window.
+        metrics = window.view.fontMetrics()
+        for column, word in ((2, "Experiment-Sync"), (4, "Wird gesendet"), (5, "Priorität")):
+            assert window.view.columnWidth(column) > metrics.horizontalAdvance(word), word
+        widths = sum(window.view.columnWidth(i) for i in range(len(headers) - 1))
+        assert widths < window.view.viewport().width()
         # The count above the table in German's singular and plural.
         await core.queue.enqueue("api_call", {"endpoint": "/one"})
         await until(lambda: window.filter_bar.count.text() == "1 Vorgang")
