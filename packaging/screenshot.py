@@ -11,7 +11,8 @@ Also saves the details panel (``-details.png``) and the operations grouped by ru
 
 ``--dark`` takes the pictures with a dark palette, ``--scale 2`` at 200 % (Qt's
 ``QT_SCALE_FACTOR``), and Qt's own options go to the application: ``-reverse`` mirrors the
-layout as a right-to-left language does.
+layout as a right-to-left language does. The window speaks the system locale's language:
+``LANGUAGE=de LANG=de_DE.UTF-8`` takes the German pictures.
 """
 
 from __future__ import annotations
@@ -243,9 +244,11 @@ def main() -> int:
     from PySide6.QtWidgets import QApplication
 
     from peft_studio_offline.gui.event_loop import new_event_loop
+    from peft_studio_offline.gui.i18n import install_translators
 
     app = QApplication.instance() or QApplication([sys.argv[0], *qt_options])
     assert isinstance(app, QApplication)
+    install_translators(app)  # the system locale's language, as the app does
     if dark:
         palette = _dark_palette()
         assert isinstance(palette, QPalette)

@@ -88,6 +88,10 @@ def test_bundle_carries_the_desktop_files_and_no_test_tools(program: Path) -> No
     assert (resources / "io.github.peftstudio.Offline.metainfo.xml").is_file()
     svg = resources / "icons/hicolor/scalable/apps/io.github.peftstudio.Offline.svg"
     assert svg.is_file()
+    # The window's translations, where gui/i18n.py looks for them.
+    translations = internal / "peft_studio_offline/gui/resources/translations"
+    assert (translations / "peft_studio_offline_de.qm").is_file()
+    assert (translations / "peft_studio_offline_en.qm").is_file()
     for tool in ("pytest", "hypothesis", "mypy", "tkinter"):
         assert not (internal / tool).exists(), f"{tool} was bundled"
 

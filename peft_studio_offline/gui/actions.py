@@ -11,15 +11,16 @@ from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence, QPalette
 from PySide6.QtWidgets import QMenu, QMenuBar, QWidget
 
 from peft_studio_offline.core.enums import ConflictResolution
+from peft_studio_offline.gui.i18n import QT_TRANSLATE_NOOP, translate
 from peft_studio_offline.gui.icons import action_icon
 
 # The conflict strategies as menu items, each with its own mnemonic (the settings dialog
 # lists them by ``strategy_label``, without one).
 _STRATEGY_ITEMS: dict[ConflictResolution, str] = {
-    ConflictResolution.LOCAL_WINS: "Keep &mine (local wins)",
-    ConflictResolution.REMOTE_WINS: "Keep &theirs (remote wins)",
-    ConflictResolution.MERGE: "Me&rge",
-    ConflictResolution.MANUAL: "&Ask me (manual)",
+    ConflictResolution.LOCAL_WINS: QT_TRANSLATE_NOOP("Actions", "Keep &mine (local wins)"),
+    ConflictResolution.REMOTE_WINS: QT_TRANSLATE_NOOP("Actions", "Keep &theirs (remote wins)"),
+    ConflictResolution.MERGE: QT_TRANSLATE_NOOP("Actions", "Me&rge"),
+    ConflictResolution.MANUAL: QT_TRANSLATE_NOOP("Actions", "&Ask me (manual)"),
 }
 
 
@@ -59,103 +60,169 @@ class WindowActions(QObject):
 
         # Sync
         self.sync_now = make(
-            "actionSyncNow", "&Sync Now", "F5", "Send every operation that is due now",
+            "actionSyncNow",
+            translate("Actions", "&Sync Now"),
+            "F5",
+            translate("Actions", "Send every operation that is due now"),
             line("sync"),
-        )  # fmt: skip
+        )
         self.auto_sync = make(
-            "actionAutoSync", "&Auto Sync", None,
-            "Sync by itself when the connection is up and work is due", checkable=True,
-        )  # fmt: skip
+            "actionAutoSync",
+            translate("Actions", "&Auto Sync"),
+            None,
+            translate("Actions", "Sync by itself when the connection is up and work is due"),
+            checkable=True,
+        )
         self.pause = make(
-            "actionPause", "&Pause Syncing", "Ctrl+Shift+P",
-            "Stop sending until you resume", line("pause"), checkable=True,
-        )  # fmt: skip
+            "actionPause",
+            translate("Actions", "&Pause Syncing"),
+            "Ctrl+Shift+P",
+            translate("Actions", "Stop sending until you resume"),
+            line("pause"),
+            checkable=True,
+        )
         self.check = make(
-            "actionCheckConnectivity", "Check Co&nnectivity Now", "Ctrl+K",
-            "Probe the configured endpoints now", line("check"),
-        )  # fmt: skip
+            "actionCheckConnectivity",
+            translate("Actions", "Check Co&nnectivity Now"),
+            "Ctrl+K",
+            translate("Actions", "Probe the configured endpoints now"),
+            line("check"),
+        )
         self.conflicts = make(
-            "actionConflicts", "Resolve &Conflicts…", "Ctrl+Shift+C",
-            "Decide between your version and the server's", line("conflicts"),
-        )  # fmt: skip
+            "actionConflicts",
+            translate("Actions", "Resolve &Conflicts…"),
+            "Ctrl+Shift+C",
+            translate("Actions", "Decide between your version and the server's"),
+            line("conflicts"),
+        )
         self.details = make(
-            "actionConnectionDetails", "Connection &Details…", "Ctrl+Shift+D",
-            "Endpoints checked, queue numbers and the last sync (the status indicator)",
-        )  # fmt: skip
+            "actionConnectionDetails",
+            translate("Actions", "Connection &Details…"),
+            "Ctrl+Shift+D",
+            translate(
+                "Actions",
+                "Endpoints checked, queue numbers and the last sync (the status indicator)",
+            ),
+        )
         self.strategy_group = QActionGroup(window)
         self.strategy_group.setExclusive(True)
         self.strategies: dict[ConflictResolution, QAction] = {}
         for strategy in ConflictResolution:
-            action = make(f"actionStrategy_{strategy.value}", _STRATEGY_ITEMS[strategy])
+            action = make(
+                f"actionStrategy_{strategy.value}", translate("Actions", _STRATEGY_ITEMS[strategy])
+            )
             action.setCheckable(True)
             action.setData(strategy.value)
             self.strategy_group.addAction(action)
             self.strategies[strategy] = action
         # Queue
         self.add = make(
-            "actionAddOperation", "&Add Operation…", QKeySequence.StandardKey.New,
-            "Queue a new operation by hand", line("add"),
-        )  # fmt: skip
+            "actionAddOperation",
+            translate("Actions", "&Add Operation…"),
+            QKeySequence.StandardKey.New,
+            translate("Actions", "Queue a new operation by hand"),
+            line("add"),
+        )
         self.inspect = make(
-            "actionInspect", "&Inspect…", "Ctrl+I", "Show everything about this operation",
+            "actionInspect",
+            translate("Actions", "&Inspect…"),
+            "Ctrl+I",
+            translate("Actions", "Show everything about this operation"),
             line("inspect"),
-        )  # fmt: skip
+        )
         self.retry = make(
-            "actionRetryNow", "&Retry Now", "Ctrl+R", "Try the selected operations again now",
+            "actionRetryNow",
+            translate("Actions", "&Retry Now"),
+            "Ctrl+R",
+            translate("Actions", "Try the selected operations again now"),
             line("retry"),
-        )  # fmt: skip
+        )
         self.cancel = make(
-            "actionCancel", "Ca&ncel", None, "Stop the selected operations from being sent",
+            "actionCancel",
+            translate("Actions", "Ca&ncel"),
+            None,
+            translate("Actions", "Stop the selected operations from being sent"),
             line("cancel"),
-        )  # fmt: skip
+        )
         self.priority = make(
-            "actionChangePriority", "Change &Priority…", "Ctrl+Shift+R",
-            "Higher priority operations are sent first",
-        )  # fmt: skip
+            "actionChangePriority",
+            translate("Actions", "Change &Priority…"),
+            "Ctrl+Shift+R",
+            translate("Actions", "Higher priority operations are sent first"),
+        )
         self.delete = make(
-            "actionDeleteSelected", "&Delete Selected…", QKeySequence.StandardKey.Delete,
-            "Remove the selected operations from the queue", line("delete"),
-        )  # fmt: skip
+            "actionDeleteSelected",
+            translate("Actions", "&Delete Selected…"),
+            QKeySequence.StandardKey.Delete,
+            translate("Actions", "Remove the selected operations from the queue"),
+            line("delete"),
+        )
         # The Delete key must not fire while typing in the search field: the window gives
         # this action to the table instead, where its shortcut applies.
         self.delete.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         window.removeAction(self.delete)
         self.retry_failed = make(
-            "actionRetryFailed", "Retry All &Failed", None, "Queue every failed operation again"
-        )  # fmt: skip
+            "actionRetryFailed",
+            translate("Actions", "Retry All &Failed"),
+            None,
+            translate("Actions", "Queue every failed operation again"),
+        )
         self.clear_completed = make(
-            "actionClearCompleted", "C&lear Completed", None,
-            "Remove operations that were sent successfully",
-        )  # fmt: skip
+            "actionClearCompleted",
+            translate("Actions", "C&lear Completed"),
+            None,
+            translate("Actions", "Remove operations that were sent successfully"),
+        )
         self.export = make(
-            "actionExport", "&Export…", "Ctrl+E", "Save the listed operations as JSON",
+            "actionExport",
+            translate("Actions", "&Export…"),
+            "Ctrl+E",
+            translate("Actions", "Save the listed operations as JSON"),
             line("export"),
-        )  # fmt: skip
-        self.find = make("actionFind", "&Find", QKeySequence.StandardKey.Find)
+        )
+        self.find = make("actionFind", translate("Actions", "&Find"), QKeySequence.StandardKey.Find)
         # File
         self.settings = make(
-            "actionSettings", "&Settings…", "Ctrl+,", "Endpoints, sync targets, credentials",
+            "actionSettings",
+            translate("Actions", "&Settings…"),
+            "Ctrl+,",
+            translate("Actions", "Endpoints, sync targets, credentials"),
             line("settings"),
-        )  # fmt: skip
+        )
         self.open_data = make(
-            "actionOpenDataFolder", "Open &Data Folder", None, "Where the queue database lives",
+            "actionOpenDataFolder",
+            translate("Actions", "Open &Data Folder"),
+            None,
+            translate("Actions", "Where the queue database lives"),
             line("folder"),
-        )  # fmt: skip
+        )
         self.export_transfer = make(
-            "actionExportTransfer", "Export for &Transfer…", None,
-            "Write the operations not exported yet, with their files, into a bundle for a"
-            " connected machine",
-        )  # fmt: skip
+            "actionExportTransfer",
+            translate("Actions", "Export for &Transfer…"),
+            None,
+            translate(
+                "Actions",
+                "Write the operations not exported yet, with their files, into a bundle for"
+                " a connected machine",
+            ),
+        )
         self.import_transfer = make(
-            "actionImportTransfer", "&Import Transfer…", None,
-            "Check a bundle from an offline machine and queue what it holds",
-        )  # fmt: skip
-        self.quit = make("actionQuit", "&Quit", "Ctrl+Q", "Quit PEFT Studio Offline")
+            "actionImportTransfer",
+            translate("Actions", "&Import Transfer…"),
+            None,
+            translate("Actions", "Check a bundle from an offline machine and queue what it holds"),
+        )
+        self.quit = make(
+            "actionQuit",
+            translate("Actions", "&Quit"),
+            "Ctrl+Q",
+            translate("Actions", "Quit PEFT Studio Offline"),
+        )
         self.quit.setMenuRole(QAction.MenuRole.QuitRole)
         # Help
-        self.shortcuts = make("actionShortcuts", "&Keyboard Shortcuts", "F1")
-        self.open_logs = make("actionOpenLogFolder", "Open &Log Folder")
-        self.about = make("actionAbout", "&About PEFT Studio Offline")
+        self.shortcuts = make("actionShortcuts", translate("Actions", "&Keyboard Shortcuts"), "F1")
+        self.open_logs = make("actionOpenLogFolder", translate("Actions", "Open &Log Folder"))
+        self.about = make("actionAbout", translate("Actions", "&About PEFT Studio Offline"))
         self.about.setMenuRole(QAction.MenuRole.AboutRole)
 
         self.selection_actions = (self.inspect, self.retry, self.cancel, self.priority, self.delete)
@@ -169,7 +236,7 @@ class WindowActions(QObject):
 
     def build_menus(self, bar: QMenuBar) -> dict[str, QMenu]:
         menus: dict[str, QMenu] = {}
-        file_menu = bar.addMenu("&File")
+        file_menu = bar.addMenu(translate("Actions", "&File"))
         file_menu.addActions([self.settings, self.open_data])
         file_menu.addSeparator()
         file_menu.addActions([self.export_transfer, self.import_transfer])
@@ -177,16 +244,16 @@ class WindowActions(QObject):
         file_menu.addAction(self.quit)
         menus["file"] = file_menu
 
-        sync = bar.addMenu("&Sync")
+        sync = bar.addMenu(translate("Actions", "&Sync"))
         sync.addActions([self.sync_now, self.auto_sync, self.pause])
-        strategy = sync.addMenu("Conflict S&trategy")
+        strategy = sync.addMenu(translate("Actions", "Conflict S&trategy"))
         strategy.addActions(list(self.strategies.values()))
         sync.addSeparator()
         sync.addActions([self.conflicts, self.check, self.details])
         menus["sync"] = sync
         menus["strategy"] = strategy
 
-        queue = bar.addMenu("&Queue")
+        queue = bar.addMenu(translate("Actions", "&Queue"))
         queue.addAction(self.add)
         queue.addSeparator()
         queue.addActions([self.inspect, self.retry, self.cancel, self.priority, self.delete])
@@ -194,7 +261,7 @@ class WindowActions(QObject):
         queue.addActions([self.retry_failed, self.clear_completed, self.export])
         menus["queue"] = queue
 
-        help_menu = bar.addMenu("&Help")
+        help_menu = bar.addMenu(translate("Actions", "&Help"))
         help_menu.addActions([self.shortcuts, self.open_logs])
         help_menu.addSeparator()
         help_menu.addAction(self.about)

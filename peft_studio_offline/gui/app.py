@@ -48,6 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from peft_studio_offline.core.logs import configure_logging, qt_message_handler
     from peft_studio_offline.core.settings import Settings
     from peft_studio_offline.gui.event_loop import new_event_loop
+    from peft_studio_offline.gui.i18n import install_translators
     from peft_studio_offline.gui.icons import app_icon
     from peft_studio_offline.gui.single_instance import SingleInstance
 
@@ -68,6 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     qInstallMessageHandler(qt_message_handler)
     assert isinstance(app, QApplication)
+    install_translators(app)  # the system locale's language; English is the source
     app.setApplicationName(APP_NAME)
     app.setApplicationDisplayName(APP_NAME)
     app.setOrganizationName("PEFT Studio")
@@ -128,6 +130,7 @@ async def run_window(settings: object, db_path: Path, instance: object) -> int:
     from peft_studio_offline.core.errors import PeftStudioOfflineError
     from peft_studio_offline.core.runtime import set_runtime
     from peft_studio_offline.core.settings import Settings
+    from peft_studio_offline.gui.i18n import translate
     from peft_studio_offline.gui.main_window import MainWindow
     from peft_studio_offline.gui.services import (
         freeze_startup_objects,
@@ -166,7 +169,9 @@ async def run_window(settings: object, db_path: Path, instance: object) -> int:
         try:
             await runtime.start()
         except PeftStudioOfflineError as exc:
-            window.commands.failed.emit(f"Sync could not start: {exc}")
+            window.commands.failed.emit(
+                translate("App", "Sync could not start: {error}").format(error=exc)
+            )
         window.refresh_auto_sync()  # read again now that auto sync has (or has not) started
     api = None
     if settings.api.enabled and not closed.is_set():
@@ -176,7 +181,10 @@ async def run_window(settings: object, db_path: Path, instance: object) -> int:
         api = await start_api(runtime)
         if api is None:
             window.statusBar().showMessage(
-                "The local API is off: its port is taken (see api.port in the settings).", 15000
+                translate(
+                    "App", "The local API is off: its port is taken (see api.port in the settings)."
+                ),
+                15000,
             )
     freeze_startup_objects()
     await closed.wait()
@@ -203,6 +211,7 @@ async def _open_runtime(settings: Settings, db_path: Path) -> Runtime | None:
     from peft_studio_offline.core.errors import CorruptDatabaseError, PeftStudioOfflineError
     from peft_studio_offline.core.queue import move_aside_corrupt_database
     from peft_studio_offline.core.runtime import Runtime
+    from peft_studio_offline.gui.i18n import translate
 
     runtime = Runtime(settings, db_path=db_path)
     try:
@@ -211,9 +220,13 @@ async def _open_runtime(settings: Settings, db_path: Path) -> Runtime | None:
     except CorruptDatabaseError as exc:
         await runtime.close()
         log.error("The queue cannot be opened: %s", exc)
+        question = translate(
+            "App",
+            "Start with a new, empty queue? The damaged file is kept aside, renamed, next to"
+            " the new one.",
+        )
         choice = await _ask(
-            f"{exc}\n\nStart with a new, empty queue? The damaged file is kept aside,"
-            " renamed, next to the new one.",
+            f"{exc}\n\n{question}",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
         )
         if choice != QMessageBox.StandardButton.Yes:

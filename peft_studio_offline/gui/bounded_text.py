@@ -8,26 +8,33 @@ sentence under the field saying how large it was and what to do instead.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QMimeData, Qt, Signal
+from PySide6.QtCore import QLocale, QMimeData, Qt, Signal
 from PySide6.QtWidgets import QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 
 from peft_studio_offline.gui import formatting
+from peft_studio_offline.gui.i18n import QT_TRANSLATE_NOOP, translate
 
 # Far more than anyone types into a dialog, far less than what makes the layout crawl.
 MAX_INSERT_BYTES = 256 * 1024
-LARGE_PAYLOAD_HINT = (
+LARGE_PAYLOAD_HINT = QT_TRANSLATE_NOOP(
+    "BoundedText",
     "to queue a large payload, save it to a file and run"
-    " peft-studio-offline enqueue TYPE @payload.json"
+    " peft-studio-offline enqueue TYPE @payload.json",
 )
 
 
 def size_text(size: int) -> str:
     """A byte count as people read it: 812 bytes, 256 KiB, 3.0 MB."""
+    locale = QLocale()
     if size < 1024:
-        return f"{size} bytes"
+        return translate("BoundedText", "%Ln byte(s)", None, size)
     if size < 1024 * 1024:
-        return f"{size / 1024:.0f} KiB"
-    return f"{size / 1_000_000:.1f} MB"
+        return translate("BoundedText", "{size} KiB").format(
+            size=locale.toString(round(size / 1024))
+        )
+    return translate("BoundedText", "{size} MB").format(
+        size=locale.toString(size / 1_000_000, "f", 1)
+    )
 
 
 class BoundedPlainTextEdit(QPlainTextEdit):
@@ -88,7 +95,9 @@ class BoundedTextField(QWidget):
     def _refused(self, size: int) -> None:
         limit = size_text(self.editor.max_bytes)
         self.notice.setText(
-            f"That text is {size_text(size)}, more than this field takes ({limit}): {self.hint}."
+            translate(
+                "BoundedText", "That text is {size}, more than this field takes ({limit}): {hint}."
+            ).format(size=size_text(size), limit=limit, hint=translate("BoundedText", self.hint))
         )
         self.notice.setAccessibleName(self.notice.text())
         self.notice.show()

@@ -20,6 +20,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from peft_studio_offline.core.enums import NetworkStatus
 from peft_studio_offline.core.events import QueueChange
 from peft_studio_offline.core.queue import OfflineQueueManager
+from peft_studio_offline.gui.i18n import QT_TRANSLATE_NOOP
 from peft_studio_offline.gui.tasks import TaskKeeper
 
 if TYPE_CHECKING:  # loaded after the first paint (gui/services.py): named here for types only
@@ -129,7 +130,7 @@ class CoreBridge(QObject):
         self.refresh_stats()
 
     def refresh_stats(self) -> None:
-        self._tasks.start(self._read_stats(), "read the queue counts")
+        self._tasks.start(self._read_stats(), QT_TRANSLATE_NOOP("Tasks", "read the queue counts"))
 
     async def _read_stats(self) -> None:
         stats = await self.queue.get_queue_stats()

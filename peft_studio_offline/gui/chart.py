@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt
+from PySide6.QtCore import QLocale, QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPaintEvent, QPalette, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from peft_studio_offline.core.enums import OperationStatus
 from peft_studio_offline.gui import formatting
 from peft_studio_offline.gui.history import StatsHistory
+from peft_studio_offline.gui.i18n import once, translate
 
 
 class ActivityChart(QWidget):
@@ -27,9 +28,11 @@ class ActivityChart(QWidget):
         self.history = history
         self.setMinimumSize(QSize(280, 140))
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.setAccessibleName("Activity chart")
+        self.setAccessibleName(translate("Chart", "Activity chart"))
         self.setAccessibleDescription(
-            "Pending and failed operations, and operations synced, over the last hours"
+            translate(
+                "Chart", "Pending and failed operations, and operations synced, over the last hours"
+            )
         )
 
     def scale(self) -> int:
@@ -44,7 +47,11 @@ class ActivityChart(QWidget):
         hours = self.history.span_seconds / 3600
         return (
             ["0", formatting.count(top // 2) if top % 2 == 0 else "", formatting.count(top)],
-            [f"{hours:g} h ago", f"{hours / 2:g} h ago", "now"],
+            [
+                once.translate("Chart", "{hours} h ago").format(hours=_number(hours)),
+                once.translate("Chart", "{hours} h ago").format(hours=_number(hours / 2)),
+                once.translate("Chart", "now"),
+            ],
         )
 
     def axis_colour(self) -> QColor:
@@ -188,10 +195,15 @@ class ActivityChart(QWidget):
         x = rect.left()
         buckets = self.history.throughput_buckets(self.BARS)
         minutes = self.history.span_seconds / self.BARS / 60
-        synced = f"synced (bars, highest {formatting.count(max(buckets))} per {minutes:g} min)"
+        synced = once.translate("Chart", "synced (bars, highest {count} per {minutes} min)").format(
+            count=formatting.count(max(buckets)), minutes=_number(minutes)
+        )
         entries = (
-            (formatting.STATUS_COLOURS[OperationStatus.PENDING], "pending"),
-            (formatting.STATUS_COLOURS[OperationStatus.FAILED], "failed"),
+            (
+                formatting.STATUS_COLOURS[OperationStatus.PENDING],
+                once.translate("Chart", "pending"),
+            ),
+            (formatting.STATUS_COLOURS[OperationStatus.FAILED], once.translate("Chart", "failed")),
             (formatting.STATUS_COLOURS[OperationStatus.COMPLETED], synced),
         )
         metrics = painter.fontMetrics()
@@ -202,6 +214,11 @@ class ActivityChart(QWidget):
             painter.setPen(text)
             painter.drawText(QPointF(x + 14, rect.center().y() + metrics.ascent() / 2 - 1), label)
             x += 14 + metrics.horizontalAdvance(label) + 12
+
+
+def _number(value: float) -> str:
+    """A number of hours or minutes in the locale's digits, without trailing zeros."""
+    return QLocale().toString(float(value), "g", 6)
 
 
 def nice_ceiling(value: int) -> int:

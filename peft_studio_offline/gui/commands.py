@@ -23,6 +23,7 @@ from peft_studio_offline.core.enums import ConflictResolution, OperationStatus
 from peft_studio_offline.core.errors import InvalidStateError, PeftStudioOfflineError
 from peft_studio_offline.gui.bridge import CoreBridge
 from peft_studio_offline.gui.formatting import count, network_label
+from peft_studio_offline.gui.i18n import QT_TRANSLATE_NOOP, translate
 from peft_studio_offline.gui.tasks import TaskKeeper, describe_error
 
 if TYPE_CHECKING:
@@ -30,10 +31,6 @@ if TYPE_CHECKING:
     from peft_studio_offline.core.sync.engine import SyncEngine
 
 log = logging.getLogger(__name__)
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{count(n)} {word}" if n == 1 else f"{count(n)} {word}s"
 
 
 class WindowCommands(QObject):
@@ -63,27 +60,34 @@ class WindowCommands(QObject):
     # ------------------------------------------------------------------- network
 
     def check_connectivity(self) -> asyncio.Task[None] | None:
-        return self.tasks.start(self._check(), "check the connection")
+        return self.tasks.start(self._check(), QT_TRANSLATE_NOOP("Tasks", "check the connection"))
 
     async def _check(self) -> None:
         if self.bridge.probes_nothing:
             self.message.emit(
-                "Nothing to check: no endpoints or sync targets are set (File → Settings…)."
+                translate(
+                    "Commands",
+                    "Nothing to check: no endpoints or sync targets are set (File → Settings…).",
+                )
             )
             return
-        self.message.emit("Checking the connection…")
+        self.message.emit(translate("Commands", "Checking the connection…"))
         online = await self.monitor.check_connectivity()
         self.bridge.announce_network_info()
         status = str(getattr(self.monitor, "status", "online" if online else "offline"))
-        self.message.emit(f"Connection checked: {network_label(status)}.")
+        self.message.emit(
+            translate("Commands", "Connection checked: {status}.").format(
+                status=network_label(status)
+            )
+        )
 
     # ---------------------------------------------------------------------- sync
 
     def sync_now(self) -> asyncio.Task[None] | None:
         if self.bridge.sync_visible:  # a quiet automatic look is joined instead
-            self.message.emit("A sync is already running.")
+            self.message.emit(translate("Commands", "A sync is already running."))
             return None
-        return self.tasks.start(self._sync(), "sync")
+        return self.tasks.start(self._sync(), QT_TRANSLATE_NOOP("Tasks", "sync"))
 
     async def _sync(self) -> None:
         self.bridge.note_sync_started()
@@ -95,7 +99,9 @@ class WindowCommands(QObject):
         self.message.emit(_sync_sentence(result))
 
     def set_auto_sync(self, enabled: bool, *, quiet: bool = False) -> asyncio.Task[None] | None:
-        return self.tasks.start(self._set_auto_sync(enabled, quiet), "change automatic sync")
+        return self.tasks.start(
+            self._set_auto_sync(enabled, quiet), QT_TRANSLATE_NOOP("Tasks", "change automatic sync")
+        )
 
     async def _set_auto_sync(self, enabled: bool, quiet: bool) -> None:
         if enabled:
@@ -104,11 +110,17 @@ class WindowCommands(QObject):
             await self.engine.stop_auto_sync()
         self.bridge.auto_sync_changed.emit(enabled)
         if not quiet:
-            self.message.emit("Automatic sync is on." if enabled else "Automatic sync is off.")
+            self.message.emit(
+                translate("Commands", "Automatic sync is on.")
+                if enabled
+                else translate("Commands", "Automatic sync is off.")
+            )
 
     def set_paused(self, paused: bool, auto_sync: bool) -> asyncio.Task[None] | None:
         """Pause: no automatic runs and the current one stops; resume restores auto sync."""
-        return self.tasks.start(self._set_paused(paused, auto_sync), "pause syncing")
+        return self.tasks.start(
+            self._set_paused(paused, auto_sync), QT_TRANSLATE_NOOP("Tasks", "pause syncing")
+        )
 
     async def _set_paused(self, paused: bool, auto_sync: bool) -> None:
         if paused:
@@ -116,7 +128,11 @@ class WindowCommands(QObject):
             await self.engine.stop("syncing was paused")
         elif auto_sync:
             await self.engine.start_auto_sync()
-        self.message.emit("Syncing is paused." if paused else "Syncing resumed.")
+        self.message.emit(
+            translate("Commands", "Syncing is paused.")
+            if paused
+            else translate("Commands", "Syncing resumed.")
+        )
 
     def set_conflict_strategy(self, strategy: ConflictResolution) -> None:
         try:
@@ -124,7 +140,11 @@ class WindowCommands(QObject):
         except (PeftStudioOfflineError, ValueError) as exc:
             self.failed.emit(str(exc))
             return
-        self.message.emit(f"Conflicts will be settled with: {strategy_label(strategy)}.")
+        self.message.emit(
+            translate("Commands", "Conflicts will be settled with: {strategy}.").format(
+                strategy=strategy_label(strategy)
+            )
+        )
 
     def conflict_strategy(self) -> ConflictResolution | None:
         engine = self.bridge.engine
@@ -139,22 +159,37 @@ class WindowCommands(QObject):
     # --------------------------------------------------------------------- queue
 
     def delete(self, ids: Sequence[int]) -> asyncio.Task[None] | None:
-        return self.tasks.start(self._delete(list(ids)), "delete the operations")
+        return self.tasks.start(
+            self._delete(list(ids)), QT_TRANSLATE_NOOP("Tasks", "delete the operations")
+        )
 
     async def _delete(self, ids: list[int]) -> None:
         deleted = await self.queue.delete_operations(ids)
-        self.message.emit(f"Deleted {_plural(deleted, 'operation')}.")
+        self.message.emit(translate("Commands", "Deleted %Ln operation(s).", None, deleted))
 
     def retry(self, ids: Sequence[int]) -> asyncio.Task[None] | None:
-        return self.tasks.start(self._each(ids, "retry_now", "queued again"), "retry")
+        return self.tasks.start(
+            self._each(
+                ids, "retry_now", QT_TRANSLATE_NOOP("Commands", "%Ln operation(s) queued again.")
+            ),
+            QT_TRANSLATE_NOOP("Tasks", "retry"),
+        )
 
     def cancel(self, ids: Sequence[int]) -> asyncio.Task[None] | None:
-        return self.tasks.start(self._each(ids, "cancel", "cancelled"), "cancel")
+        return self.tasks.start(
+            self._each(ids, "cancel", QT_TRANSLATE_NOOP("Commands", "%Ln operation(s) cancelled.")),
+            QT_TRANSLATE_NOOP("Tasks", "cancel"),
+        )
 
     def set_priority(self, ids: Sequence[int], priority: int) -> asyncio.Task[None] | None:
         return self.tasks.start(
-            self._each(ids, "set_priority", f"set to priority {priority}", priority),
-            "change the priority",
+            self._each(
+                ids,
+                "set_priority",
+                QT_TRANSLATE_NOOP("Commands", "%Ln operation(s) set to priority {priority}."),
+                priority,
+            ),
+            QT_TRANSLATE_NOOP("Tasks", "change the priority"),
         )
 
     async def _each(self, ids: Iterable[int], method: str, done: str, *args: Any) -> None:
@@ -169,33 +204,47 @@ class WindowCommands(QObject):
             except PeftStudioOfflineError as exc:
                 refusals.append(str(exc))
         if ok:
-            self.message.emit(f"{_plural(ok, 'operation')} {done}.")
+            self.message.emit(
+                translate("Commands", done, None, ok).format(priority=args[0] if args else "")
+            )
         if refusals:
-            more = f" ({count(len(refusals) - 1)} more like it)" if len(refusals) > 1 else ""
+            others = len(refusals) - 1  # lupdate reads a plain name as the count only
+            more = " " + translate("Commands", "(%Ln more like it)", None, others) if others else ""
             self.failed.emit(refusals[0] + more)
 
     def retry_failed(self) -> asyncio.Task[None] | None:
-        return self.tasks.start(self._retry_failed(), "retry the failed operations")
+        return self.tasks.start(
+            self._retry_failed(), QT_TRANSLATE_NOOP("Tasks", "retry the failed operations")
+        )
 
     async def _retry_failed(self) -> None:
         failed = await self.queue.list_summaries(status=OperationStatus.FAILED, limit=None)
         if not failed:
-            self.message.emit("No failed operations to retry.")
+            self.message.emit(translate("Commands", "No failed operations to retry."))
             return
-        await self._each([op.id for op in failed], "retry_now", "queued again")
+        await self._each(
+            [op.id for op in failed],
+            "retry_now",
+            QT_TRANSLATE_NOOP("Commands", "%Ln operation(s) queued again."),
+        )
 
     def clear_completed(self) -> asyncio.Task[None] | None:
-        return self.tasks.start(self._clear_completed(), "clear the completed operations")
+        return self.tasks.start(
+            self._clear_completed(), QT_TRANSLATE_NOOP("Tasks", "clear the completed operations")
+        )
 
     async def _clear_completed(self) -> None:
         removed = await self.queue.clear_completed()
-        self.message.emit(f"Removed {_plural(removed, 'completed operation')}.")
+        self.message.emit(
+            translate("Commands", "Removed %Ln completed operation(s).", None, removed)
+        )
 
     def enqueue(
         self, operation_type: str, payload: Mapping[str, Any], priority: int, **options: Any
     ) -> asyncio.Task[int] | None:
         return self.tasks.start(
-            self.add_operation(operation_type, payload, priority, options), "add the operation"
+            self.add_operation(operation_type, payload, priority, options),
+            QT_TRANSLATE_NOOP("Tasks", "add the operation"),
         )
 
     async def add_operation(
@@ -220,11 +269,13 @@ class WindowCommands(QObject):
             base_dir=Path.home(),
             **options,
         )
-        self.message.emit(f"Added operation {op_id}.")
+        self.message.emit(translate("Commands", "Added operation {id}.").format(id=op_id))
         return op_id
 
     def export(self, path: Path, query: Mapping[str, Any]) -> asyncio.Task[None] | None:
-        return self.tasks.start(self._export(path, query), "export the queue")
+        return self.tasks.start(
+            self._export(path, query), QT_TRANSLATE_NOOP("Tasks", "export the queue")
+        )
 
     async def _export(self, path: Path, query: Mapping[str, Any]) -> None:
         """Every listed operation with its whole payload (masked), as a JSON array.
@@ -251,19 +302,27 @@ class WindowCommands(QObject):
             await asyncio.to_thread(writer.finish)
         finally:
             await asyncio.to_thread(writer.close)
-        self.message.emit(f"Exported {_plural(count, 'operation')} to {path}.")
+        self.message.emit(
+            translate("Commands", "Exported %Ln operation(s) to {path}.", None, count).format(
+                path=path
+            )
+        )
 
     # ------------------------------------------------------------ transfer bundles
 
     def export_transfer(self, folder: Path) -> asyncio.Task[None] | None:
         """Write a bundle into a new folder inside ``folder`` (a drive, usually)."""
-        return self.tasks.start(self._export_transfer(folder), "export for transfer")
+        return self.tasks.start(
+            self._export_transfer(folder), QT_TRANSLATE_NOOP("Tasks", "export for transfer")
+        )
 
     async def _export_transfer(self, folder: Path) -> None:
         from peft_studio_offline.core.transfer import export_bundle, export_roots
 
         target = folder / f"peft-transfer-{time.strftime('%Y%m%d-%H%M%S')}"
-        self.message.emit(f"Exporting for transfer into {target}…")
+        self.message.emit(
+            translate("Commands", "Exporting for transfer into {folder}…").format(folder=target)
+        )
         # The window writes unencrypted bundles: operations holding secrets stay here.
         result = await export_bundle(
             self.queue,
@@ -271,31 +330,45 @@ class WindowCommands(QObject):
             roots=export_roots(self.engine.settings, self.queue.db_path),
             without_secrets=True,
         )
-        kept = (
-            f" {_plural(result.left_out, 'operation')} holding secrets stayed here (the"
-            " command line's bundle export --recipient encrypts them for the other side)."
-            if result.left_out
-            else ""
-        )
-        self.message.emit(
-            f"Exported {_plural(result.operations, 'operation')} and"
-            f" {_plural(result.files, 'file')} to {target}; they wait for a receipt.{kept}"
-        )
+        n_files, n_operations, left_out = result.files, result.operations, result.left_out
+        files = translate("Commands", "%Ln file(s)", None, n_files)
+        sentence = translate(
+            "Commands",
+            "Exported %Ln operation(s) and {files} to {folder}; they wait for a receipt.",
+            None,
+            n_operations,
+        ).format(files=files, folder=target)
+        if left_out:
+            sentence += " " + translate(
+                "Commands",
+                "%Ln operation(s) holding secrets stayed here (the command line's bundle"
+                " export --recipient encrypts them for the other side).",
+                None,
+                left_out,
+            )
+        self.message.emit(sentence)
 
     def import_transfer(self, folder: Path) -> asyncio.Task[None] | None:
         """Check the bundle in ``folder`` whole, then queue what this queue lacks."""
-        return self.tasks.start(self._import_transfer(folder), "import the transfer")
+        return self.tasks.start(
+            self._import_transfer(folder), QT_TRANSLATE_NOOP("Tasks", "import the transfer")
+        )
 
     async def _import_transfer(self, folder: Path) -> None:
         from peft_studio_offline.core.transfer import import_bundle, transfers_root
 
-        self.message.emit(f"Checking the bundle in {folder}…")
+        self.message.emit(
+            translate("Commands", "Checking the bundle in {folder}…").format(folder=folder)
+        )
         result = await import_bundle(
             self.queue, folder, staging_root=transfers_root(self.engine.settings.paths)
         )
+        added, here = result.added, result.already_here
+        already = translate("Commands", "%Ln already here", None, here)
         self.message.emit(
-            f"Imported {_plural(result.added, 'operation')} from {folder};"
-            f" {count(result.already_here)} were already here."
+            translate(
+                "Commands", "Imported %Ln operation(s) from {folder}; {already}.", None, added
+            ).format(folder=folder, already=already)
         )
 
     # ---------------------------------------------------------------- conflicts
@@ -307,7 +380,9 @@ class WindowCommands(QObject):
         await self.engine.resolve_conflict(
             op_id, resolution, merged if resolution is ConflictResolution.MERGE else None
         )
-        self.message.emit(f"Conflict of operation {op_id} resolved.")
+        self.message.emit(
+            translate("Commands", "Conflict of operation {id} resolved.").format(id=op_id)
+        )
 
     def report(self, exc: BaseException, what: str) -> None:
         self.failed.emit(describe_error(exc, what))
@@ -315,10 +390,10 @@ class WindowCommands(QObject):
 
 def strategy_label(strategy: ConflictResolution | str) -> str:
     return {
-        ConflictResolution.LOCAL_WINS: "Keep mine (local wins)",
-        ConflictResolution.REMOTE_WINS: "Keep theirs (remote wins)",
-        ConflictResolution.MERGE: "Merge",
-        ConflictResolution.MANUAL: "Ask me (manual)",
+        ConflictResolution.LOCAL_WINS: translate("Commands", "Keep mine (local wins)"),
+        ConflictResolution.REMOTE_WINS: translate("Commands", "Keep theirs (remote wins)"),
+        ConflictResolution.MERGE: translate("Commands", "Merge"),
+        ConflictResolution.MANUAL: translate("Commands", "Ask me (manual)"),
     }.get(ConflictResolution(str(strategy)), str(strategy))
 
 
@@ -326,14 +401,25 @@ def _sync_sentence(result: Mapping[str, Any]) -> str:
     total = int(result.get("total", 0) or 0)
     held = int(result.get("held_back", 0) or 0)
     if not total and not held:
-        return "Sync finished: nothing was due."
-    from peft_studio_offline.core.sync.progress import outcome_phrases
+        return translate("Commands", "Sync finished: nothing was due.")
+    from peft_studio_offline.gui.words import outcome_phrases
 
     completed = count(int(result.get("completed", 0) or 0))
-    parts = [f"Sync finished: {completed} of {count(total)} sent"]
-    parts += outcome_phrases(result, count)
+    parts = [
+        translate("Commands", "Sync finished: {sent} of {total} sent").format(
+            sent=completed, total=count(total)
+        )
+    ]
+    parts += outcome_phrases(result)
     if held:
-        parts.append(f"{count(held)} held back (a host is paused after repeated failures)")
+        parts.append(
+            translate(
+                "Commands",
+                "%Ln held back (a host is paused after repeated failures)",
+                None,
+                held,
+            )
+        )
     return ", ".join(parts) + "."
 
 

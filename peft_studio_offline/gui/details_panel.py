@@ -30,16 +30,17 @@ from peft_studio_offline.gui import formatting
 from peft_studio_offline.gui.chart import ActivityChart
 from peft_studio_offline.gui.direction import isolate
 from peft_studio_offline.gui.history import StatsHistory
+from peft_studio_offline.gui.i18n import QT_TRANSLATE_NOOP, once, translate
 from peft_studio_offline.gui.icons import dot_icon, dot_pixmap
 from peft_studio_offline.gui.indicator import IndicatorState
 
 _STAT_ROWS = (
-    (OperationStatus.PENDING, "Pending"),
-    (OperationStatus.IN_PROGRESS, "Sending"),
-    (OperationStatus.CONFLICT, "In conflict"),
-    (OperationStatus.FAILED, "Failed"),
-    (OperationStatus.COMPLETED, "Completed"),
-    ("total", "Total"),
+    (OperationStatus.PENDING, QT_TRANSLATE_NOOP("Details", "Pending")),
+    (OperationStatus.IN_PROGRESS, QT_TRANSLATE_NOOP("Details", "Sending")),
+    (OperationStatus.CONFLICT, QT_TRANSLATE_NOOP("Details", "In conflict")),
+    (OperationStatus.FAILED, QT_TRANSLATE_NOOP("Details", "Failed")),
+    (OperationStatus.COMPLETED, QT_TRANSLATE_NOOP("Details", "Completed")),
+    ("total", QT_TRANSLATE_NOOP("Details", "Total")),
 )
 
 
@@ -70,7 +71,7 @@ class OfflineDetails(QFrame):
     ) -> None:
         super().__init__(parent, Qt.WindowType.Popup)
         self.setObjectName("offlineDetails")
-        self.setAccessibleName("Connection details")
+        self.setAccessibleName(translate("Details", "Connection details"))
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setMinimumWidth(460)
         layout = QVBoxLayout(self)
@@ -93,12 +94,19 @@ class OfflineDetails(QFrame):
         header.addWidget(self._checked)
         layout.addLayout(header)
 
-        layout.addWidget(_heading("Connectivity"))
+        layout.addWidget(_heading(translate("Details", "Connectivity")))
         self.endpoints = QTreeWidget()
         self.endpoints.setObjectName("offlineDetailsEndpoints")
-        self.endpoints.setAccessibleName("Endpoints checked")
+        self.endpoints.setAccessibleName(translate("Details", "Endpoints checked"))
         self.endpoints.setRootIsDecorated(False)
-        self.endpoints.setHeaderLabels(["Endpoint", "Result", "Latency", "Checked"])
+        self.endpoints.setHeaderLabels(
+            [
+                translate("Details", "Endpoint"),
+                translate("Details", "Result"),
+                translate("Details", "Latency"),
+                translate("Details", "Checked"),
+            ]
+        )
         self.endpoints.setMaximumHeight(96)
         self.endpoints.setUniformRowHeights(True)
         # A URL is read by its host and its end: cut in the middle, whole in its tooltip.
@@ -112,8 +120,11 @@ class OfflineDetails(QFrame):
         layout.addWidget(self.endpoints)
         # With nothing to probe the status can never be known: say how to change that.
         self.not_checking = QLabel(
-            "Nothing is checked: no endpoint or sync target (API base URL, MLflow tracking"
-            " URI) is set.",
+            translate(
+                "Details",
+                "Nothing is checked: no endpoint or sync target (API base URL, MLflow tracking"
+                " URI) is set.",
+            ),
             self,
         )
         self.not_checking.setObjectName("offlineDetailsNotChecking")
@@ -122,8 +133,8 @@ class OfflineDetails(QFrame):
         self.set_endpoints.setObjectName("offlineDetailsSetEndpoints")
         if settings_action is not None:
             self.set_endpoints.setDefaultAction(settings_action)
-        self.set_endpoints.setText("Set Endpoints…")
-        self.set_endpoints.setAccessibleName("Set endpoints or sync targets")
+        self.set_endpoints.setText(translate("Details", "Set Endpoints…"))
+        self.set_endpoints.setAccessibleName(translate("Details", "Set endpoints or sync targets"))
         self.set_endpoints.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         self.set_endpoints.clicked.connect(self.close)  # the Settings dialog comes next
         unset = QHBoxLayout()
@@ -135,13 +146,13 @@ class OfflineDetails(QFrame):
 
         columns = QHBoxLayout()
         stats_box = QVBoxLayout()
-        stats_box.addWidget(_heading("Queue"))
+        stats_box.addWidget(_heading(translate("Details", "Queue")))
         grid = QGridLayout()
         grid.setHorizontalSpacing(16)
         grid.setVerticalSpacing(2)
         self._stat_values: dict[str, QLabel] = {}
         for row, (key, label) in enumerate(_STAT_ROWS):
-            name = QLabel(label)
+            name = QLabel(translate("Details", label))
             value = QLabel("0")
             value.setAlignment(Qt.AlignmentFlag.AlignRight)
             value.setObjectName(f"offlineDetailsStat_{key}")
@@ -153,8 +164,10 @@ class OfflineDetails(QFrame):
         columns.addLayout(stats_box)
 
         sync_box = QVBoxLayout()
-        sync_box.addWidget(_heading("Last sync"))
-        self._last_sync = formatting.plain_label(QLabel("No sync yet in this session."))
+        sync_box.addWidget(_heading(translate("Details", "Last sync")))
+        self._last_sync = formatting.plain_label(
+            QLabel(translate("Details", "No sync yet in this session."))
+        )
         self._last_sync.setObjectName("offlineDetailsLastSync")
         self._last_sync.setWordWrap(True)
         self._last_sync.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -163,7 +176,7 @@ class OfflineDetails(QFrame):
         columns.addLayout(sync_box, 1)
         layout.addLayout(columns)
 
-        layout.addWidget(_heading("Activity"))
+        layout.addWidget(_heading(translate("Details", "Activity")))
         self.chart = ActivityChart(history)
         layout.addWidget(self.chart)
 
@@ -221,15 +234,29 @@ class OfflineDetails(QFrame):
         if nothing:
             parts = []  # the title says it; no countdown to checks that never come
         else:
-            parts = [f"Checked {formatting.relative_time(last)}" if last else "Not checked yet"]
+            parts = [
+                once.translate("Details", "Checked {when}").format(
+                    when=formatting.relative_time(last)
+                )
+                if last
+                else once.translate("Details", "Not checked yet")
+            ]
             if upcoming:
-                parts.append(f"next {formatting.relative_time(upcoming)}")
+                parts.append(
+                    once.translate("Details", "next {when}").format(
+                        when=formatting.relative_time(upcoming)
+                    )
+                )
         self._checked.setText(" · ".join(parts))
         self.endpoints.clear()
         for result in results:
             self.endpoints.addTopLevelItem(_endpoint_item(result))
         if not results:
-            text = "No endpoints or sync targets set" if nothing else "Not known yet"
+            text = (
+                once.translate("Details", "No endpoints or sync targets set")
+                if nothing
+                else once.translate("Details", "Not known yet")
+            )
             item = QTreeWidgetItem([text, "", "", ""])
             item.setDisabled(True)
             self.endpoints.addTopLevelItem(item)
@@ -251,7 +278,7 @@ class OfflineDetails(QFrame):
 
     def show_last_sync(self, result: Mapping[str, Any] | None, at: float | None) -> None:
         if not result:
-            self._last_sync.setText("No sync yet in this session.")
+            self._last_sync.setText(once.translate("Details", "No sync yet in this session."))
             return
         self._last_sync.setText("\n".join(last_sync_lines(result, at)))
 
@@ -296,11 +323,15 @@ def _endpoint_item(result: Mapping[str, Any]) -> QTreeWidgetItem:
     ok = result.get("ok")
     outcome = str(result.get("outcome") or ("healthy" if ok else "not checked"))
     if ok:
-        text, colour = "OK", formatting.NETWORK_COLOURS["online"]
+        text, colour = once.translate("Details", "OK"), formatting.NETWORK_COLOURS["online"]
     elif outcome == "intercepted":
-        text, colour = "Intercepted (portal?)", formatting.NETWORK_COLOURS["limited"]
+        text = once.translate("Details", "Intercepted (portal?)")
+        colour = formatting.NETWORK_COLOURS["limited"]
     elif ok is None and not result.get("error"):
-        text, colour = "Not checked", formatting.NETWORK_COLOURS["unknown"]
+        text, colour = (
+            once.translate("Details", "Not checked"),
+            formatting.NETWORK_COLOURS["unknown"],
+        )
     else:
         status = result.get("http_status")
         error = result.get("error") or (f"HTTP {status}" if status else "error")
@@ -312,7 +343,11 @@ def _endpoint_item(result: Mapping[str, Any]) -> QTreeWidgetItem:
         [
             isolate(url, left_to_right=True),
             isolate(text),
-            isolate(f"{latency:.0f} ms" if isinstance(latency, int | float) else "—"),
+            isolate(
+                once.translate("Details", "{ms} ms").format(ms=formatting.count(round(latency)))
+                if isinstance(latency, int | float)
+                else "—"
+            ),
             isolate(
                 formatting.local_time(checked, seconds=True) if checked else "—",
                 left_to_right=True,
@@ -328,23 +363,32 @@ def _endpoint_item(result: Mapping[str, Any]) -> QTreeWidgetItem:
 def last_sync_lines(result: Mapping[str, Any], at: float | None, groups: int = 3) -> list[str]:
     """The last run in a few lines: counts, what was held back, its errors grouped."""
     # Here, not at the top: the sync package loads after the window's first paint.
-    from peft_studio_offline.core.sync.progress import describe_ids, group_errors, outcome_phrases
+    from peft_studio_offline.core.sync.progress import group_errors
+    from peft_studio_offline.gui.words import describe_ids, outcome_phrases
 
     count = formatting.count
-    when = formatting.relative_time(formatting.parse_time(at)) + ": " if at else ""
-    lines = [
-        f"{when}{count(int(result.get('completed', 0)))} of"
-        f" {count(int(result.get('total', 0)))} sent"
-    ]
-    lines += outcome_phrases(result, count)
+    sent = translate("Details", "{sent} of {total} sent").format(
+        sent=count(int(result.get("completed", 0))), total=count(int(result.get("total", 0)))
+    )
+    if at:
+        sent = translate("Details", "{when}: {what}").format(
+            when=formatting.relative_time(formatting.parse_time(at)), what=sent
+        )
+    lines = [sent]
+    lines += outcome_phrases(result)
     held = int(result.get("held_back", 0) or 0)
     if held:
-        hosts = ", ".join(result.get("paused_hosts") or []) or "a host"
-        lines.append(f"{count(held)} held back: {hosts} paused after repeated failures")
+        hosts = ", ".join(result.get("paused_hosts") or []) or translate("Details", "a host")
+        lines.append(
+            translate(
+                "Details", "%Ln held back: {hosts} paused after repeated failures", None, held
+            ).format(hosts=hosts)
+        )
     grouped = group_errors(result.get("errors") or [])
     for group in grouped[:groups]:
         lines.append(f"{describe_ids(group.ids)}: {mask_text(group.error)}")
     rest = grouped[groups:]
     if rest:
-        lines.append(f"…and {count(sum(len(g.ids) for g in rest))} more with other errors")
+        others = sum(len(g.ids) for g in rest)
+        lines.append(translate("Details", "…and %Ln more with other errors", None, others))
     return lines

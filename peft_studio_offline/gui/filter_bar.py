@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QWidget
 
 from peft_studio_offline.core.enums import OperationStatus, OperationType
 from peft_studio_offline.gui import formatting
+from peft_studio_offline.gui.i18n import translate
 from peft_studio_offline.gui.icons import status_icon
 from peft_studio_offline.gui.queue_model import QueueFilter
 
+
 # "Waiting" is what people mean most of the time: everything not finished.
-_STATUS_CHOICES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("All statuses", ()),
-    ("Waiting (pending, sending, conflict)", ("pending", "in_progress", "conflict")),
-    *((formatting.status_label(s), (s.value,)) for s in OperationStatus),
-)
+def _status_choices() -> list[tuple[str, tuple[str, ...]]]:
+    return [
+        (translate("FilterBar", "All statuses"), ()),
+        (
+            translate("FilterBar", "Waiting (pending, sending, conflict)"),
+            ("pending", "in_progress", "conflict"),
+        ),
+        *((formatting.status_label(s), (s.value,)) for s in OperationStatus),
+    ]
 
 
 class FilterBar(QWidget):
@@ -30,13 +37,19 @@ class FilterBar(QWidget):
         layout.setSpacing(8)
         self.search = QLineEdit(self)
         self.search.setObjectName("queueSearch")
-        self.search.setPlaceholderText("Search id, type, payload or error  (Ctrl+F)")
+        self.search.setPlaceholderText(
+            translate("FilterBar", "Search id, type, payload or error  ({keys})").format(
+                keys=QKeySequence(QKeySequence.StandardKey.Find).toString(
+                    QKeySequence.SequenceFormat.NativeText
+                )
+            )
+        )
         self.search.setClearButtonEnabled(True)
-        self.search.setAccessibleName("Search the queue")
+        self.search.setAccessibleName(translate("FilterBar", "Search the queue"))
         self.status = QComboBox(self)
         self.status.setObjectName("queueStatusFilter")
-        self.status.setAccessibleName("Filter by status")
-        for label, statuses in _STATUS_CHOICES:
+        self.status.setAccessibleName(translate("FilterBar", "Filter by status"))
+        for label, statuses in _status_choices():
             icon = status_icon(statuses[0]) if len(statuses) == 1 else None
             if icon is not None:
                 self.status.addItem(icon, label, statuses)
@@ -44,16 +57,16 @@ class FilterBar(QWidget):
                 self.status.addItem(label, statuses)
         self.type = QComboBox(self)
         self.type.setObjectName("queueTypeFilter")
-        self.type.setAccessibleName("Filter by operation type")
-        self.type.addItem("All types", ())
+        self.type.setAccessibleName(translate("FilterBar", "Filter by operation type"))
+        self.type.addItem(translate("FilterBar", "All types"), ())
         for kind in OperationType:
             self.type.addItem(formatting.type_label(kind), (kind.value,))
         self.count = QLabel(self)
         self.count.setObjectName("queueCount")
         self.count.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        status_label = QLabel("St&atus", self)
+        status_label = QLabel(translate("FilterBar", "St&atus"), self)
         status_label.setBuddy(self.status)
-        type_label = QLabel("&Type", self)
+        type_label = QLabel(translate("FilterBar", "&Type"), self)
         type_label.setBuddy(self.type)
         layout.addWidget(self.search, 3)
         layout.addWidget(status_label)
@@ -88,9 +101,9 @@ class FilterBar(QWidget):
         self.filter_changed.emit(self.current())
 
     def show_count(self, shown: int, total: int) -> None:
+        operations = translate("FilterBar", "%Ln operation(s)", None, total)
         if total <= shown:
-            self.count.setText(f"{formatting.count(total)} operations")
+            self.count.setText(operations)
         else:
-            self.count.setText(
-                f"{formatting.count(total)} operations · {formatting.count(shown)} loaded"
-            )
+            loaded = translate("FilterBar", "%Ln loaded", None, shown)
+            self.count.setText(f"{operations} · {loaded}")

@@ -2,30 +2,33 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
+from PySide6.QtCore import QDate, QLocale, QTime
 from PySide6.QtGui import QColor, QPalette, Qt
 from PySide6.QtWidgets import QLabel
 
 from peft_studio_offline.core.enums import NetworkStatus, OperationStatus, OperationType
+from peft_studio_offline.gui.i18n import QT_TRANSLATE_NOOP, once
 
 STATUS_LABELS: dict[str, str] = {
-    OperationStatus.PENDING: "Pending",
-    OperationStatus.IN_PROGRESS: "Sending",
-    OperationStatus.COMPLETED: "Completed",
-    OperationStatus.FAILED: "Failed",
-    OperationStatus.CONFLICT: "Conflict",
-    OperationStatus.CANCELLED: "Cancelled",
-    OperationStatus.EXPIRED: "Expired",
-    OperationStatus.EXPORTED: "Exported, awaiting receipt",
+    OperationStatus.PENDING: QT_TRANSLATE_NOOP("Status", "Pending"),
+    OperationStatus.IN_PROGRESS: QT_TRANSLATE_NOOP("Status", "Sending"),
+    OperationStatus.COMPLETED: QT_TRANSLATE_NOOP("Status", "Completed"),
+    OperationStatus.FAILED: QT_TRANSLATE_NOOP("Status", "Failed"),
+    OperationStatus.CONFLICT: QT_TRANSLATE_NOOP("Status", "Conflict"),
+    OperationStatus.CANCELLED: QT_TRANSLATE_NOOP("Status", "Cancelled"),
+    OperationStatus.EXPIRED: QT_TRANSLATE_NOOP("Status", "Expired"),
+    OperationStatus.EXPORTED: QT_TRANSLATE_NOOP("Status", "Exported, awaiting receipt"),
 }
 
 TYPE_LABELS: dict[str, str] = {
-    OperationType.API_CALL: "API call",
-    OperationType.FILE_UPLOAD: "File upload",
-    OperationType.METRIC_LOG: "Metric log",
-    OperationType.MODEL_PUSH: "Model push",
-    OperationType.EXPERIMENT_SYNC: "Experiment sync",
+    OperationType.API_CALL: QT_TRANSLATE_NOOP("OperationType", "API call"),
+    OperationType.FILE_UPLOAD: QT_TRANSLATE_NOOP("OperationType", "File upload"),
+    OperationType.METRIC_LOG: QT_TRANSLATE_NOOP("OperationType", "Metric log"),
+    OperationType.MODEL_PUSH: QT_TRANSLATE_NOOP("OperationType", "Model push"),
+    OperationType.EXPERIMENT_SYNC: QT_TRANSLATE_NOOP("OperationType", "Experiment sync"),
 }
 
 # Colours chosen to read on both light and dark palettes (mid saturation, mid lightness).
@@ -59,19 +62,23 @@ SYNCING_COLOUR = "#3b82f6"
 PAUSED_COLOUR = "#8b8d98"
 
 NETWORK_LABELS: dict[str, str] = {
-    NetworkStatus.ONLINE: "Online",
-    NetworkStatus.OFFLINE: "Offline",
-    NetworkStatus.LIMITED: "Limited (captive portal)",
-    NetworkStatus.UNKNOWN: "Checking…",
+    NetworkStatus.ONLINE: QT_TRANSLATE_NOOP("Network", "Online"),
+    NetworkStatus.OFFLINE: QT_TRANSLATE_NOOP("Network", "Offline"),
+    NetworkStatus.LIMITED: QT_TRANSLATE_NOOP("Network", "Limited (captive portal)"),
+    NetworkStatus.UNKNOWN: QT_TRANSLATE_NOOP("Network", "Checking…"),
 }
 
 
 def status_label(status: object) -> str:
-    return STATUS_LABELS.get(str(status), str(status).replace("_", " ").capitalize())
+    known = STATUS_LABELS.get(str(status))
+    if known is None:
+        return str(status).replace("_", " ").capitalize()
+    return once.translate("Status", known)
 
 
 def type_label(kind: object) -> str:
-    return TYPE_LABELS.get(str(kind), str(kind))
+    known = TYPE_LABELS.get(str(kind))
+    return str(kind) if known is None else once.translate("OperationType", known)
 
 
 def status_colour(status: object) -> QColor:
@@ -79,25 +86,60 @@ def status_colour(status: object) -> QColor:
 
 
 def network_label(status: object) -> str:
-    return NETWORK_LABELS.get(str(status), str(status).capitalize())
+    known = NETWORK_LABELS.get(str(status))
+    return str(status).capitalize() if known is None else once.translate("Network", known)
+
+
+def _clock_format(seconds: bool) -> str:
+    """The locale's time format, with seconds or without, never with a time-zone name."""
+    kind = QLocale.FormatType.LongFormat if seconds else QLocale.FormatType.ShortFormat
+    return once.value(
+        f"clock-{kind.name}",
+        lambda: re.sub(r"\s*\bt+\b", "", QLocale().timeFormat(kind)).strip(),
+    )
+
+
+def _date_format() -> str:
+    """The locale's short date, with a four-digit year (07.12.2026, 12/7/2026)."""
+
+    def make() -> str:
+        short = QLocale().dateFormat(QLocale.FormatType.ShortFormat)
+        return short if "yyyy" in short else short.replace("yy", "yyyy")
+
+    return once.value("date", make)
+
+
+def _qt(moment: datetime) -> tuple[QDate, QTime]:
+    return (
+        QDate(moment.year, moment.month, moment.day),
+        QTime(moment.hour, moment.minute, moment.second),
+    )
 
 
 def local_time(moment: datetime | None, *, seconds: bool = False) -> str:
-    """Today's times as HH:MM, older ones with their date; in the user's time zone."""
+    """Today's times as the clock alone, older ones with their date; in the user's time zone
+    and the locale's format."""
     if moment is None:
         return ""
     local = moment.astimezone()
     now = datetime.now(UTC).astimezone()
-    clock = "%H:%M:%S" if seconds else "%H:%M"
+    date, time = _qt(local)
+    locale = QLocale()
+    clock = locale.toString(time, _clock_format(seconds))
     if local.date() == now.date():
-        return local.strftime(clock)
-    return local.strftime(f"%Y-%m-%d {clock}")
+        return clock
+    return f"{locale.toString(date, _date_format())} {clock}"
 
 
 def full_time(moment: datetime | None) -> str:
     if moment is None:
         return "—"
-    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+    local = moment.astimezone()
+    date, time = _qt(local)
+    locale = QLocale()
+    zone = local.strftime("%Z")
+    text = f"{locale.toString(date, _date_format())} {locale.toString(time, _clock_format(True))}"
+    return f"{text} {zone}" if zone else text
 
 
 def relative_time(moment: datetime | None, now: datetime | None = None) -> str:
@@ -109,16 +151,20 @@ def relative_time(moment: datetime | None, now: datetime | None = None) -> str:
     future = seconds > 0
     span = abs(seconds)
     if span < 1.5:
-        return "now"
+        return once.translate("Time", "now")
+    locale = QLocale()
     if span < 60:
-        text = f"{span:.0f} s"
+        text = once.translate("Time", "{n} s").format(n=locale.toString(round(span)))
     elif span < 3600:
-        text = f"{span / 60:.0f} min"
+        text = once.translate("Time", "{n} min").format(n=locale.toString(round(span / 60)))
     elif span < 86400:
-        text = f"{span / 3600:.1f} h"
+        text = once.translate("Time", "{n} h").format(n=locale.toString(span / 3600, "f", 1))
     else:
-        text = f"{span / 86400:.0f} d"
-    return f"in {text}" if future else f"{text} ago"
+        text = once.translate("Time", "{n} d").format(n=locale.toString(round(span / 86400)))
+    template = (
+        once.translate("Time", "in {span}") if future else once.translate("Time", "{span} ago")
+    )
+    return template.format(span=text)
 
 
 def parse_time(value: object) -> datetime | None:
@@ -188,5 +234,5 @@ def contrast_ratio(first: QColor, second: QColor) -> float:
 
 
 def count(value: int) -> str:
-    """Thousands separated with a thin space: 1 000 000."""
-    return f"{value:,}".replace(",", "\u2009")
+    """A count in the locale's digits and group separator: 1,000,000 or 1.000.000."""
+    return QLocale().toString(value)

@@ -7,6 +7,7 @@ when it has focus) emits ``clicked``; the window opens the details panel.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from PySide6.QtCore import QEvent, QRectF, QSize, Qt, Signal
@@ -15,9 +16,10 @@ from PySide6.QtWidgets import QAbstractButton, QHBoxLayout, QLabel, QWidget
 
 from peft_studio_offline.core.enums import NetworkStatus, OperationStatus
 from peft_studio_offline.gui import formatting
+from peft_studio_offline.gui.i18n import QT_TRANSLATE_NOOP, translate
 from peft_studio_offline.gui.icons import dot_pixmap
 
-NOT_CHECKING = "Not checking — no endpoints or sync targets set"
+NOT_CHECKING = QT_TRANSLATE_NOOP("Indicator", "Not checking — no endpoints or sync targets set")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,11 +34,12 @@ class IndicatorState:
     @property
     def summary(self) -> str:
         """One line for tooltips, the tray and screen readers."""
-        parts = [self.word, f"{formatting.count(self.pending)} pending"]
-        if self.conflicts:
-            parts.append(f"{formatting.count(self.conflicts)} in conflict")
-        if self.failed:
-            parts.append(f"{formatting.count(self.failed)} failed")
+        pending, conflicts, failed = self.pending, self.conflicts, self.failed
+        parts = [self.word, translate("Indicator", "%Ln pending", None, pending)]
+        if conflicts:
+            parts.append(translate("Indicator", "%Ln in conflict", None, conflicts))
+        if failed:
+            parts.append(translate("Indicator", "%Ln failed", None, failed))
         return " · ".join(parts)
 
 
@@ -58,17 +61,19 @@ def indicator_state(
     failed = stats.get(OperationStatus.FAILED, 0)
     if syncing:
         word = (
-            f"Syncing {formatting.count(done)} of {formatting.count(total)}"
+            translate("Indicator", "Syncing {done} of {total}").format(
+                done=formatting.count(done), total=formatting.count(total)
+            )
             if total
-            else "Syncing…"
+            else translate("Indicator", "Syncing…")
         )
         if held:
-            word += f" ({formatting.count(held)} held back)"
+            word += " " + translate("Indicator", "(%Ln held back)", None, held)
         colour = formatting.SYNCING_COLOUR
     elif paused and network == NetworkStatus.ONLINE:
-        word, colour = "Paused", formatting.PAUSED_COLOUR
+        word, colour = translate("Indicator", "Paused"), formatting.PAUSED_COLOUR
     elif not probing and network == NetworkStatus.UNKNOWN:
-        word, colour = NOT_CHECKING, formatting.PAUSED_COLOUR
+        word, colour = translate("Indicator", NOT_CHECKING), formatting.PAUSED_COLOUR
     else:
         word = formatting.network_label(network)
         colour = formatting.NETWORK_COLOURS.get(network, formatting.PAUSED_COLOUR)
@@ -80,9 +85,11 @@ class _Badge(QLabel):
     zero. Its colours meet WCAG AA (``formatting.BADGE_COLOURS``): the colour is a second
     cue, never the only one."""
 
-    def __init__(self, status: str, what: str, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, status: str, words: Callable[[int], str], parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
-        self._what = what
+        self._words = words
         self._hint = ""
         background, foreground = formatting.BADGE_COLOURS[status]
         self.setStyleSheet(
@@ -97,15 +104,17 @@ class _Badge(QLabel):
 
     def set_count(self, value: int) -> None:
         self.setVisible(value > 0)
-        words = f"{formatting.count(value)} {self._what}"
+        words = self._words(value)
         self.setText(words)
         self.setAccessibleName(words)
-        hint = f" ({self._hint})" if self._hint else ""
+        hint = (
+            " " + translate("Indicator", "({hint})").format(hint=self._hint) if self._hint else ""
+        )
         self.setToolTip(words + hint)
 
 
-ACCESSIBLE_NAME = "Connection and queue status"
-PRESS_HINT = "Press to show connection details and sync controls"
+ACCESSIBLE_NAME = QT_TRANSLATE_NOOP("Indicator", "Connection and queue status")
+PRESS_HINT = QT_TRANSLATE_NOOP("Indicator", "Press to show connection details and sync controls")
 
 
 class OfflineIndicator(QAbstractButton):
@@ -123,8 +132,8 @@ class OfflineIndicator(QAbstractButton):
         self.setObjectName("offlineIndicator")
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.setAccessibleName(ACCESSIBLE_NAME)
-        self.setAccessibleDescription(PRESS_HINT)
+        self.setAccessibleName(translate("Indicator", ACCESSIBLE_NAME))
+        self.setAccessibleDescription(translate("Indicator", PRESS_HINT))
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 2, 6, 2)
         layout.setSpacing(6)
@@ -133,11 +142,16 @@ class OfflineIndicator(QAbstractButton):
         self._word.setObjectName("offlineIndicatorWord")
         self._pending = QLabel(self)
         self._pending.setObjectName("offlineIndicatorPending")
-        self._conflicts = _Badge(OperationStatus.CONFLICT, "in conflict")
+        self._conflicts = _Badge(
+            OperationStatus.CONFLICT,
+            lambda n: translate("Indicator", "%Ln in conflict", None, n),
+        )
         self._conflicts.setObjectName("offlineIndicatorConflicts")
-        self._failed = _Badge(OperationStatus.FAILED, "failed")
+        self._failed = _Badge(
+            OperationStatus.FAILED, lambda n: translate("Indicator", "%Ln failed", None, n)
+        )
         self._failed.setObjectName("offlineIndicatorFailed")
-        self._failed.set_hint("click to list them")
+        self._failed.set_hint(translate("Indicator", "click to list them"))
         for widget in (self._dot, self._word, self._pending, self._conflicts, self._failed):
             layout.addWidget(widget)
         self._dot_ratio = 0.0
@@ -154,11 +168,17 @@ class OfflineIndicator(QAbstractButton):
             self._dot_ratio = ratio
         self.state = state
         self._word.setText(state.word)
-        self._pending.setText(f"{formatting.count(state.pending)} pending")
+        pending = state.pending
+        self._pending.setText(translate("Indicator", "%Ln pending", None, pending))
         self._conflicts.set_count(state.conflicts)
         self._failed.set_count(state.failed)
-        self.setToolTip(state.summary + "\nClick for details")
-        self.setAccessibleName(f"{ACCESSIBLE_NAME}: {state.summary}")
+        summary = state.summary
+        self.setToolTip(summary + "\n" + translate("Indicator", "Click for details"))
+        self.setAccessibleName(
+            translate("Indicator", "{name}: {summary}").format(
+                name=translate("Indicator", ACCESSIBLE_NAME), summary=summary
+            )
+        )
 
     @property
     def text(self) -> str:  # type: ignore[override]  # the word shown, as tests and the tray read it

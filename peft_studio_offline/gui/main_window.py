@@ -40,6 +40,7 @@ from peft_studio_offline.gui.commands import WindowCommands
 from peft_studio_offline.gui.details_panel import OfflineDetails
 from peft_studio_offline.gui.filter_bar import FilterBar
 from peft_studio_offline.gui.history import StatsHistory
+from peft_studio_offline.gui.i18n import translate
 from peft_studio_offline.gui.icons import app_icon
 from peft_studio_offline.gui.indicator import OfflineIndicator, indicator_state
 from peft_studio_offline.gui.queue_model import QueueFilter, QueueTableModel
@@ -84,7 +85,11 @@ class MainWindow(QMainWindow):
         self.paths = paths or AppPaths.from_environment()
         # The document first, the app last: platforms that add the application's name to
         # a title (X11, Wayland) add nothing to one that already ends with it.
-        self.setWindowTitle(f"{queue_manager.db_path.name} — {TITLE}")
+        self.setWindowTitle(
+            translate("MainWindow", "{document} — {app}").format(
+                document=queue_manager.db_path.name, app=TITLE
+            )
+        )
         self.setWindowIcon(app_icon())
         self.resize(1180, 720)
 
@@ -173,7 +178,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
     def _build_toolbar(self) -> None:
-        bar = QToolBar("Main toolbar", self)
+        bar = QToolBar(translate("MainWindow", "Main toolbar"), self)
         bar.setObjectName("mainToolbar")
         bar.setMovable(False)
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
@@ -185,11 +190,14 @@ class MainWindow(QMainWindow):
         bar.addSeparator()
         bar.addAction(a.conflicts)
         bar.addSeparator()
-        self.group_by_run = QAction("Group by &Run", self)
+        self.group_by_run = QAction(translate("MainWindow", "Group by &Run"), self)
         self.group_by_run.setObjectName("actionGroupByRun")
         self.group_by_run.setCheckable(True)
         self.group_by_run.setToolTip(
-            "Show operations per MLflow run or Hub repository, with counts per status"
+            translate(
+                "MainWindow",
+                "Show operations per MLflow run or Hub repository, with counts per status",
+            )
         )
         self.group_by_run.toggled.connect(self.show_run_groups)
         bar.addAction(self.group_by_run)
@@ -201,10 +209,10 @@ class MainWindow(QMainWindow):
         status.setObjectName("statusBar")
         self.progress = QProgressBar(status)
         self.progress.setObjectName("syncProgress")
-        self.progress.setAccessibleName("Sync progress")
+        self.progress.setAccessibleName(translate("MainWindow", "Sync progress"))
         self.progress.setMaximumWidth(220)
         self.progress.setTextVisible(True)
-        self.progress.setFormat("%v of %m")
+        self.progress.setFormat(translate("MainWindow", "%v of %m"))
         self.progress.hide()
         self.indicator = OfflineIndicator(status)
         status.addPermanentWidget(self.progress)
@@ -321,16 +329,18 @@ class MainWindow(QMainWindow):
             self._details.show_state(state)
         conflicts = state.conflicts
         self.actions_.conflicts.setText(
-            f"Resolve &Conflicts ({formatting.count(conflicts)})…"
+            translate("Actions", "Resolve &Conflicts ({count})…").format(
+                count=formatting.count(conflicts)
+            )
             if conflicts
-            else "Resolve &Conflicts…"
+            else translate("Actions", "Resolve &Conflicts…")
         )
         # Nothing to resolve, nothing to open.
         self.actions_.conflicts.setEnabled(b.attached and conflicts > 0)
         self.actions_.conflicts.setToolTip(
-            "Decide between your version and the server's"
+            translate("Actions", "Decide between your version and the server's")
             if conflicts
-            else "No conflicts: everything queued agrees with the server"
+            else translate("Actions", "No conflicts: everything queued agrees with the server")
         )
 
     def _on_commands_message(self, text: str) -> None:
@@ -354,12 +364,10 @@ class MainWindow(QMainWindow):
         self._refresh_indicator()
         pending = self.bridge.stats.get(OperationStatus.PENDING, 0)
         if new == NetworkStatus.ONLINE and old != NetworkStatus.UNKNOWN and pending:
-            waiting = (
-                "1 operation is waiting"
-                if pending == 1
-                else f"{formatting.count(pending)} operations are waiting"
+            self.tray.notify(
+                translate("MainWindow", "Back online"),
+                translate("MainWindow", "%Ln operation(s) waiting to be sent.", None, pending),
             )
-            self.tray.notify("Back online", f"{waiting} to be sent.")
 
     def _on_bridge_network_checked(self, info: dict[str, Any]) -> None:
         if self._details is not None and self._details.isVisible():
@@ -402,10 +410,12 @@ class MainWindow(QMainWindow):
         failed = int(result.get("failed", 0) or 0)
         conflicts = int(result.get("conflicts", 0) or 0)
         if failed or conflicts or result.get("waiting"):
-            from peft_studio_offline.core.sync.progress import outcome_phrases
+            from peft_studio_offline.gui.words import outcome_phrases
 
-            text = ", ".join(outcome_phrases(result, formatting.count)) + "."
-            self.tray.notify("Sync finished with problems", text, warning=True)
+            text = ", ".join(outcome_phrases(result)) + "."
+            self.tray.notify(
+                translate("MainWindow", "Sync finished with problems"), text, warning=True
+            )
 
     def _on_bridge_auto_sync_changed(self, enabled: bool) -> None:
         action = self.actions_.auto_sync
@@ -421,7 +431,11 @@ class MainWindow(QMainWindow):
         if paused:
             self.refresh_auto_sync()  # what resuming will restore
         self.paused = paused
-        self.actions_.pause.setText("&Resume Syncing" if paused else "&Pause Syncing")
+        self.actions_.pause.setText(
+            translate("Actions", "&Resume Syncing")
+            if paused
+            else translate("Actions", "&Pause Syncing")
+        )
         self.commands.set_paused(paused, self.actions_.auto_sync.isChecked())
         self._refresh_indicator()
 
@@ -486,14 +500,23 @@ class MainWindow(QMainWindow):
             return None
         dialog = QInputDialog(self)
         dialog.setObjectName("priorityDialog")
-        dialog.setWindowTitle("Change Priority")
+        dialog.setWindowTitle(translate("MainWindow", "Change Priority"))
         dialog.setInputMode(QInputDialog.InputMode.IntInput)
         dialog.setIntRange(-1000, 1000)
         dialog.setIntValue(operations[0].priority)
         names = ", ".join(f"#{op.id}" for op in operations[:5])
         rest = len(operations) - 5
-        more = f" and {formatting.count(rest)} more" if rest > 0 else ""
-        dialog.setLabelText(f"Priority for {names}{more} (higher is sent first):")
+        label = (
+            translate(
+                "MainWindow",
+                "Priority for {names} and %Ln more (higher is sent first):",
+                None,
+                rest,
+            )
+            if rest > 0
+            else translate("MainWindow", "Priority for {names} (higher is sent first):")
+        )
+        dialog.setLabelText(label.format(names=names))
         ids = [op.id for op in operations]
         dialog.intValueSelected.connect(lambda value: self.commands.set_priority(ids, value))
         self.pending_dialog = dialog
@@ -501,10 +524,14 @@ class MainWindow(QMainWindow):
         return dialog
 
     def ask_export(self) -> QFileDialog:
-        dialog = QFileDialog(self, "Export Operations", str(Path.home() / "operations.json"))
+        dialog = QFileDialog(
+            self,
+            translate("MainWindow", "Export Operations"),
+            str(Path.home() / "operations.json"),
+        )
         dialog.setObjectName("exportDialog")
         dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
-        dialog.setNameFilter("JSON files (*.json)")
+        dialog.setNameFilter(translate("MainWindow", "JSON files (*.json)"))
         dialog.setDefaultSuffix("json")
         query = self.model.queue_filter.query()
         dialog.fileSelected.connect(lambda name: self.commands.export(Path(name), query))
@@ -514,7 +541,9 @@ class MainWindow(QMainWindow):
 
     def ask_export_transfer(self) -> QFileDialog:
         """A folder to write a transfer bundle in (a new folder is made inside it)."""
-        dialog = self._folder_dialog("Export for Transfer: Choose a Drive or Folder")
+        dialog = self._folder_dialog(
+            translate("MainWindow", "Export for Transfer: Choose a Drive or Folder")
+        )
         dialog.setObjectName("exportTransferDialog")
         dialog.fileSelected.connect(lambda name: self.commands.export_transfer(Path(name)))
         self.pending_dialog = dialog
@@ -523,7 +552,9 @@ class MainWindow(QMainWindow):
 
     def ask_import_transfer(self) -> QFileDialog:
         """The folder of a transfer bundle to import."""
-        dialog = self._folder_dialog("Import Transfer: Choose the Bundle's Folder")
+        dialog = self._folder_dialog(
+            translate("MainWindow", "Import Transfer: Choose the Bundle's Folder")
+        )
         dialog.setObjectName("importTransferDialog")
         dialog.fileSelected.connect(lambda name: self.commands.import_transfer(Path(name)))
         self.pending_dialog = dialog
@@ -610,8 +641,10 @@ class MainWindow(QMainWindow):
         dialog = SettingsDialog(self.paths, self)
         dialog.saved.connect(
             lambda: self.statusBar().showMessage(
-                f"Saved to {self.paths.settings_file}; some settings take effect at the next"
-                " start.",
+                translate(
+                    "MainWindow",
+                    "Saved to {file}; some settings take effect at the next start.",
+                ).format(file=self.paths.settings_file),
                 8000,
             )
         )
@@ -639,7 +672,9 @@ class MainWindow(QMainWindow):
     def _open_folder(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder))):
-            self.statusBar().showMessage(f"The folder is {folder}", 15000)
+            self.statusBar().showMessage(
+                translate("MainWindow", "The folder is {folder}").format(folder=folder), 15000
+            )
 
     def _show_error(self, text: str) -> None:
         if self._closing:

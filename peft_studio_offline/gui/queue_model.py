@@ -35,9 +35,17 @@ from peft_studio_offline.core.events import QueueChange
 from peft_studio_offline.core.masking import mask_text
 from peft_studio_offline.core.operation import OperationSummary
 from peft_studio_offline.core.queue import OfflineQueueManager
-from peft_studio_offline.core.waiting import Moment, RowWait, next_attempt_words
+from peft_studio_offline.core.waiting import (
+    DUE_NOW,
+    NEEDS_SETTING,
+    WHEN_ONLINE,
+    Moment,
+    RowWait,
+    next_attempt_words,
+)
 from peft_studio_offline.gui import formatting
 from peft_studio_offline.gui.direction import isolate
+from peft_studio_offline.gui.i18n import QT_TRANSLATE_NOOP, once, translate
 from peft_studio_offline.gui.icons import status_icon
 from peft_studio_offline.gui.tasks import TaskKeeper
 
@@ -54,17 +62,19 @@ class Column:
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("id", "ID", 50),
-    Column("what", "What", 210),
-    Column("operation_type", "Type", 100),
-    Column("host", "Host", 125),
-    Column("status", "Status", 100),
-    Column("priority", "Priority", 55),
-    Column("retry_count", "Attempts", 65),
-    Column("created_at", "Created", 115),
-    Column("updated_at", "Updated", 115),
-    Column("next_attempt_at", "Next attempt", 155),
-    Column("error_message", "Last error", 60),  # the last: takes the room left
+    Column("id", QT_TRANSLATE_NOOP("QueueTable", "ID"), 50),
+    Column("what", QT_TRANSLATE_NOOP("QueueTable", "What"), 210),
+    Column("operation_type", QT_TRANSLATE_NOOP("QueueTable", "Type"), 100),
+    Column("host", QT_TRANSLATE_NOOP("QueueTable", "Host"), 125),
+    Column("status", QT_TRANSLATE_NOOP("QueueTable", "Status"), 100),
+    Column("priority", QT_TRANSLATE_NOOP("QueueTable", "Priority"), 55),
+    Column("retry_count", QT_TRANSLATE_NOOP("QueueTable", "Attempts"), 65),
+    Column("created_at", QT_TRANSLATE_NOOP("QueueTable", "Created"), 115),
+    Column("updated_at", QT_TRANSLATE_NOOP("QueueTable", "Updated"), 115),
+    Column("next_attempt_at", QT_TRANSLATE_NOOP("QueueTable", "Next attempt"), 155),
+    Column(
+        "error_message", QT_TRANSLATE_NOOP("QueueTable", "Last error"), 60
+    ),  # the last: takes the room left
 )
 COLUMN_INDEX = {column.key: i for i, column in enumerate(COLUMNS)}
 _NUMERIC = {"id", "priority", "retry_count"}
@@ -188,7 +198,7 @@ class QueueTableModel(QAbstractTableModel):
         if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(COLUMNS):
             return None
         if role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section].title
+            return once.translate("QueueTable", COLUMNS[section].title)
         if role == Qt.ItemDataRole.TextAlignmentRole and COLUMNS[section].key in _NUMERIC:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
@@ -210,7 +220,7 @@ class QueueTableModel(QAbstractTableModel):
         if role == _DISPLAY:
             texts = self._texts_of(op)
             if column == _NEXT_ATTEMPT_COLUMN:  # follows the clock and the network
-                text = self._next_attempt(op, texts[_HOST_COLUMN])
+                text = _next_attempt_text(self._next_attempt(op, texts[_HOST_COLUMN]))
             else:
                 text = texts[column]
             # In a mirrored layout "1 / 5" must not read "5 / 1" (nor a host "…//:http").
@@ -243,13 +253,23 @@ class QueueTableModel(QAbstractTableModel):
         words = self._next_attempt(op, self._texts_of(op)[_HOST_COLUMN])
         wait = self._waits.get(op.id)
         if words.startswith("after #") and wait is not None:
-            return f"Waits until operation {wait.blocked_by}, which it depends on, is done."
-        if words == "needs a setting" and wait is not None:
-            return formatting.plain_tooltip(op.error_message or f"Waits for {wait.waiting_for}.")
-        if words == "when online":
-            return "Sent when the network is back."
+            return once.translate(
+                "QueueTable", "Waits until operation {id}, which it depends on, is done."
+            ).format(id=wait.blocked_by)
+        if words == NEEDS_SETTING and wait is not None:
+            return formatting.plain_tooltip(
+                op.error_message
+                or once.translate("QueueTable", "Waits for {setting}.").format(
+                    setting=wait.waiting_for
+                )
+            )
+        if words == WHEN_ONLINE:
+            return once.translate("QueueTable", "Sent when the network is back.")
         if words.startswith("host paused"):
-            return "The host is paused after repeated failures; the operation waits for it."
+            return once.translate(
+                "QueueTable",
+                "The host is paused after repeated failures; the operation waits for it.",
+            )
         return formatting.full_time(op.next_attempt_at) if words else None
 
     def _texts_of(self, op: OperationSummary) -> tuple[str, ...]:
@@ -398,13 +418,18 @@ class QueueTableModel(QAbstractTableModel):
     def _start_fetch(self, first: bool = False) -> None:
         self._fetching = True
         generation = self._generation
-        self._tasks.start(self._fetch_page(generation, first), "read the queue")
+        self._tasks.start(
+            self._fetch_page(generation, first), QT_TRANSLATE_NOOP("Tasks", "read the queue")
+        )
 
     def fetch_to_end(self) -> None:
         """Load every page still unread, then emit ``reached_end`` (Ctrl+End: the last
         operation, not the last of the loaded page). Pages are read one after another
         without blocking the window; each cell is still formatted only when painted."""
-        self._tasks.start(self._fetch_to_end(self._generation), "read the queue to its end")
+        self._tasks.start(
+            self._fetch_to_end(self._generation),
+            QT_TRANSLATE_NOOP("Tasks", "read the queue to its end"),
+        )
 
     async def _fetch_to_end(self, generation: int) -> None:
         while not self._exhausted and generation == self._generation:
@@ -452,7 +477,10 @@ class QueueTableModel(QAbstractTableModel):
             self._first_page_loaded = True
             self.reloaded.emit()
             if self._sort_key in _SORTED_HERE:
-                self._tasks.start(self._load_all_then_sort(generation), "sort the queue")
+                self._tasks.start(
+                    self._load_all_then_sort(generation),
+                    QT_TRANSLATE_NOOP("Tasks", "sort the queue"),
+                )
 
     async def _load_all_then_sort(self, generation: int) -> None:
         await self._fetch_to_end(generation)
@@ -470,7 +498,7 @@ class QueueTableModel(QAbstractTableModel):
 
     def _start_count(self) -> None:
         generation = self._generation
-        self._tasks.start(self._count(generation), "count the queue")
+        self._tasks.start(self._count(generation), QT_TRANSLATE_NOOP("Tasks", "count the queue"))
 
     async def _count(self, generation: int) -> None:
         total = await self._queue.count_operations(**self._filter.query())
@@ -483,7 +511,9 @@ class QueueTableModel(QAbstractTableModel):
     def _on_flush_timer_timeout(self) -> None:
         if self._pending and not self._flushing:
             self._flushing = True
-            self._tasks.start(self._flush(self._generation), "update the queue table")
+            self._tasks.start(
+                self._flush(self._generation), QT_TRANSLATE_NOOP("Tasks", "update the queue table")
+            )
 
     async def _flush(self, generation: int) -> None:
         try:
@@ -619,6 +649,27 @@ def _time(moment: datetime) -> str:
     return formatting.local_time(moment, seconds=True)
 
 
+_HOST_PAUSED = "host paused until "
+
+
+def _next_attempt_text(words: str) -> str:
+    """The core's words for when an operation goes next, in the user's language (a retry's
+    time is already in the locale's format)."""
+    if words == DUE_NOW:
+        return once.translate("QueueTable", "Due now")
+    if words == NEEDS_SETTING:
+        return once.translate("QueueTable", "needs a setting")
+    if words == WHEN_ONLINE:
+        return once.translate("QueueTable", "when online")
+    if words.startswith("after #"):
+        return once.translate("QueueTable", "after #{id}").format(id=words.removeprefix("after #"))
+    if words.startswith(_HOST_PAUSED):
+        return once.translate("QueueTable", "host paused until {time}").format(
+            time=words.removeprefix(_HOST_PAUSED)
+        )
+    return words
+
+
 def _tooltip(op: OperationSummary, key: str) -> str | None:
     if key == "error_message":
         text = op.error_message or op.problem or None
@@ -629,5 +680,7 @@ def _tooltip(op: OperationSummary, key: str) -> str | None:
         return formatting.full_time(getattr(op, key))
     if key == "retry_count":
         made = op.attempts_made
-        return f"{made} attempt{'' if made == 1 else 's'} made, of at most {op.max_attempts}"
+        return translate("QueueTable", "%Ln attempt(s) made, of at most {most}", None, made).format(
+            most=formatting.count(op.max_attempts)
+        )
     return None

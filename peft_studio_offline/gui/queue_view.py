@@ -6,12 +6,23 @@ from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, QRect, Qt, 
 from PySide6.QtGui import QFocusEvent, QFont, QKeyEvent, QPainter, QPaintEvent, QPalette, QPen
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
+from peft_studio_offline.core.enums import OperationStatus, OperationType
+from peft_studio_offline.gui import formatting
+from peft_studio_offline.gui.i18n import once, translate
 from peft_studio_offline.gui.queue_model import (
+    COLUMN_INDEX,
     COLUMNS,
     UNSORTED_KEYS,
+    Column,
     QueueFilter,
     QueueTableModel,
 )
+
+# Room around a cell's text (the style's margins), for a status's icon, around a title.
+_CELL_PADDING = 16
+_ICON = 22
+_HEADER_PADDING = 10
+_WHAT_AT_LEAST = 140
 
 
 class QueueView(QTableView):
@@ -21,7 +32,7 @@ class QueueView(QTableView):
     def __init__(self, model: QueueTableModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("queueTable")
-        self.setAccessibleName("Queued operations")
+        self.setAccessibleName(translate("QueueView", "Queued operations"))
         self.setModel(model)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
@@ -46,13 +57,43 @@ class QueueView(QTableView):
         header.setSortIndicator(0, Qt.SortOrder.DescendingOrder)
         self._sorted_on = (0, Qt.SortOrder.DescendingOrder)
         header.sortIndicatorChanged.connect(self._on_sort_indicator_changed)
-        for i, column in enumerate(COLUMNS):
-            header.resizeSection(i, column.width)
+        widths = [self.first_width(column) for column in COLUMNS]
+        # What longer words add is taken from "What" (it is elided anyway), so that the
+        # table still fits the window's first width without a horizontal scroll bar.
+        what = COLUMN_INDEX["what"]
+        grown = sum(widths) - sum(column.width for column in COLUMNS)
+        widths[what] = max(_WHAT_AT_LEAST, widths[what] - grown)
+        for i, width in enumerate(widths):
+            header.resizeSection(i, width)
         self._going_to_end = False
         self.doubleClicked.connect(lambda index: self.inspect_requested.emit(index.row()))
         self.customContextMenuRequested.connect(
             lambda pos: self.context_menu_requested.emit(self.viewport().mapToGlobal(pos))
         )
+
+    def first_width(self, column: Column) -> int:
+        """A column's width before the user sets one: wide enough for its title and, for
+        the type and the status, for the words the language gives them (German's are
+        longer); the rare status "exported" may be cut (its tooltip and Inspect show it)."""
+        metrics = self.fontMetrics()
+        title = (
+            metrics.horizontalAdvance(
+                self.model().headerData(COLUMNS.index(column), Qt.Orientation.Horizontal) or ""
+            )
+            + _HEADER_PADDING
+        )
+        words: list[str] = []
+        if column.key == "status":
+            words = [
+                formatting.status_label(s)
+                for s in OperationStatus
+                if s is not OperationStatus.EXPORTED
+            ]
+        elif column.key == "operation_type":
+            words = [formatting.type_label(kind) for kind in OperationType]
+        extra = _ICON if column.key == "status" else 0
+        widest = max((metrics.horizontalAdvance(word) for word in words), default=0)
+        return max(column.width, title, widest + extra + _CELL_PADDING if words else 0)
 
     def _on_sort_indicator_changed(self, column: int, order: Qt.SortOrder) -> None:
         """A column the table cannot sort on (the words of "What") keeps the indicator
@@ -77,10 +118,12 @@ class QueueView(QTableView):
             return
         # An empty table says why it is empty instead of showing nothing.
         if model.queue_filter != QueueFilter():
-            title, hint = "No operations match", "Clear the search or choose another filter."
+            title = once.translate("QueueView", "No operations match")
+            hint = once.translate("QueueView", "Clear the search or choose another filter.")
         else:
-            title, hint = (
-                "Nothing is queued",
+            title = once.translate("QueueView", "Nothing is queued")
+            hint = once.translate(
+                "QueueView",
                 "Uploads, metrics and model pushes made while offline wait here until they"
                 " can be sent.",
             )

@@ -19,6 +19,7 @@ from peft_studio_offline.core.enums import OperationStatus
 from peft_studio_offline.core.events import QueueChange
 from peft_studio_offline.core.queue import OfflineQueueManager
 from peft_studio_offline.gui import formatting
+from peft_studio_offline.gui.i18n import QT_TRANSLATE_NOOP, translate
 from peft_studio_offline.gui.icons import status_icon
 from peft_studio_offline.gui.tasks import TaskKeeper
 
@@ -31,12 +32,15 @@ _SHOWN = (
     OperationStatus.FAILED,
     OperationStatus.CONFLICT,
 )
-HEADERS = [
-    "Run or repository",
-    "State",
-    "Operations",
-    *(formatting.status_label(status) for status in _SHOWN),
-]
+
+
+def headers() -> list[str]:
+    return [
+        translate("RunGroups", "Run or repository"),
+        translate("RunGroups", "State"),
+        translate("RunGroups", "Operations"),
+        *(formatting.status_label(status) for status in _SHOWN),
+    ]
 
 
 class _GroupItem(QTreeWidgetItem):
@@ -59,14 +63,20 @@ def group_state(counts: dict[str, int]) -> tuple[str, OperationStatus]:
     conflicts = counts.get(OperationStatus.CONFLICT, 0)
     waiting = counts.get(OperationStatus.PENDING, 0) + counts.get(OperationStatus.IN_PROGRESS, 0)
     if failed:
-        return f"{formatting.count(failed)} failed", OperationStatus.FAILED
+        return translate("RunGroups", "%Ln failed", None, failed), OperationStatus.FAILED
     if conflicts:
-        return f"{formatting.count(conflicts)} in conflict", OperationStatus.CONFLICT
+        return (
+            translate("RunGroups", "%Ln in conflict", None, conflicts),
+            OperationStatus.CONFLICT,
+        )
     if waiting:
-        return f"{formatting.count(waiting)} to send", OperationStatus.PENDING
+        return translate("RunGroups", "%Ln to send", None, waiting), OperationStatus.PENDING
     if counts.get(OperationStatus.COMPLETED, 0) == total:
-        return "Fully delivered", OperationStatus.COMPLETED
-    return "Ended (some cancelled or expired)", OperationStatus.CANCELLED
+        return translate("RunGroups", "Fully delivered"), OperationStatus.COMPLETED
+    return (
+        translate("RunGroups", "Ended (some cancelled or expired)"),
+        OperationStatus.CANCELLED,
+    )
 
 
 class RunGroupsView(QTreeWidget):
@@ -79,17 +89,18 @@ class RunGroupsView(QTreeWidget):
     ) -> None:
         super().__init__(parent)
         self.setObjectName("runGroups")
-        self.setAccessibleName("Operations per run or repository")
+        self.setAccessibleName(translate("RunGroups", "Operations per run or repository"))
         self.setRootIsDecorated(False)
         self.setUniformRowHeights(True)
         self.setAlternatingRowColors(True)
         self.setSortingEnabled(True)
         self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-        self.setHeaderLabels(HEADERS)
+        labels = headers()
+        self.setHeaderLabels(labels)
         header = self.header()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for column in range(1, len(HEADERS)):
+        for column in range(1, len(labels)):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         self.sortByColumn(0, Qt.SortOrder.AscendingOrder)
         self._queue = queue
@@ -112,7 +123,7 @@ class RunGroupsView(QTreeWidget):
             self._again = True
             return
         self._reading = True
-        self._tasks.start(self._read(), "count operations per run")
+        self._tasks.start(self._read(), QT_TRANSLATE_NOOP("Tasks", "count operations per run"))
 
     async def _read(self) -> None:
         started = time.monotonic()

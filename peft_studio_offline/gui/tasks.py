@@ -13,6 +13,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from peft_studio_offline.core.errors import PeftStudioOfflineError
+from peft_studio_offline.gui.i18n import translate
 
 log = logging.getLogger(__name__)
 
@@ -23,9 +24,14 @@ def describe_error(exc: BaseException, what: str) -> str:
     """A sentence for the user; known errors already carry one."""
     if isinstance(exc, PeftStudioOfflineError | ValueError):
         return str(exc)
+    doing = translate("Tasks", what)  # the names of tasks are marked for translation
     if isinstance(exc, OSError):
-        return f"Could not {what}: {exc.strerror or exc}."
-    return f"Could not {what} because of an internal error ({type(exc).__name__}); see the log."
+        return translate("Tasks", "Could not {what}: {reason}.").format(
+            what=doing, reason=exc.strerror or exc
+        )
+    return translate(
+        "Tasks", "Could not {what} because of an internal error ({error}); see the log."
+    ).format(what=doing, error=type(exc).__name__)
 
 
 class TaskKeeper:

@@ -11,6 +11,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QMainWindow, QMenu, QSystemTrayIcon
 
 from peft_studio_offline.gui.actions import WindowActions
+from peft_studio_offline.gui.i18n import translate
 from peft_studio_offline.gui.icons import app_icon
 from peft_studio_offline.gui.indicator import IndicatorState
 
@@ -24,9 +25,9 @@ class TrayIcon(QObject):
         self.available = QSystemTrayIcon.isSystemTrayAvailable()
         self.icon = QSystemTrayIcon(app_icon(), self)
         self.icon.setObjectName("trayIcon")
-        self.icon.setToolTip("PEFT Studio Offline")
+        self.icon.setToolTip(translate("Tray", "PEFT Studio Offline"))
         menu = QMenu(window)
-        show = menu.addAction("Show Window")
+        show = menu.addAction(translate("Tray", "Show Window"))
         show.triggered.connect(self.raise_window)
         menu.addSeparator()
         menu.addActions([actions.sync_now, actions.pause, actions.check])
@@ -46,7 +47,7 @@ class TrayIcon(QObject):
         self.icon.hide()
 
     def show_state(self, state: IndicatorState) -> None:
-        self.icon.setToolTip(f"PEFT Studio Offline\n{state.summary}")
+        self.icon.setToolTip(translate("Tray", "PEFT Studio Offline") + "\n" + state.summary)
         if state.colour != self._colour:
             self._colour = state.colour
             self.icon.setIcon(app_icon(state.colour))
@@ -61,7 +62,9 @@ class TrayIcon(QObject):
             )
             self.icon.showMessage(title, text, kind, MESSAGE_MS)
         else:
-            self._window.statusBar().showMessage(f"{title}: {text}", MESSAGE_MS)
+            self._window.statusBar().showMessage(
+                translate("Tray", "{title}: {text}").format(title=title, text=text), MESSAGE_MS
+            )
 
     def _on_icon_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
         if reason in (

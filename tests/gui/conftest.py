@@ -9,6 +9,7 @@ Inside an async test never call ``qtbot.wait*``: the nested loop loses the test'
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
@@ -18,9 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import shiboken6
+from PySide6.QtCore import QLocale
 from PySide6.QtWidgets import QApplication
 
 from peft_studio_offline.gui.event_loop import GuiEventLoop, new_event_loop
+from peft_studio_offline.gui.i18n import install_translators
+
+ENGLISH = QLocale(QLocale.Language.English, QLocale.Country.UnitedStates)
 
 if TYPE_CHECKING:
     from peft_studio_offline.core.network import NetworkMonitor
@@ -57,6 +62,25 @@ class Core:
     queue: OfflineQueueManager
     monitor: NetworkMonitor
     engine: SyncEngine
+
+
+@pytest.fixture(scope="session", autouse=True)
+def english(qapp: QApplication) -> None:
+    """The window in English (the tests read its words), with English plural forms and
+    numbers, whatever the machine's locale (``in_language`` switches for one test)."""
+    install_translators(qapp, ENGLISH)
+
+
+@contextlib.contextmanager
+def in_language(locale: QLocale) -> Iterator[None]:
+    """Translators and default locale for ``locale`` inside the block, English after."""
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    install_translators(app, locale)
+    try:
+        yield
+    finally:
+        install_translators(app, ENGLISH)
 
 
 @pytest.fixture(autouse=True)

@@ -1,14 +1,18 @@
 """Alt+letter reaches one thing per scope: the window (menu titles and its own labels and
-buttons), each menu, each dialog."""
+buttons), each menu, each dialog; in English and in the German translation alike."""
 
 from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterator
 
+import pytest
+from PySide6.QtCore import QLocale
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QAbstractButton,
+    QApplication,
     QGroupBox,
     QLabel,
     QMenu,
@@ -21,10 +25,18 @@ from peft_studio_offline.core.enums import OperationType
 from peft_studio_offline.gui import MainWindow
 from peft_studio_offline.gui.dialogs.add_operation import AddOperationDialog
 from peft_studio_offline.gui.dialogs.conflicts import ConflictDialog
-from tests.gui.conftest import Core, until
+from tests.gui.conftest import ENGLISH, Core, in_language, until
 from tests.gui.test_dialogs import _conflicts
 
 _MNEMONIC = re.compile(r"&(.)")
+GERMAN = QLocale(QLocale.Language.German, QLocale.Country.Germany)
+
+
+@pytest.fixture(params=[ENGLISH, GERMAN], ids=["en", "de"])
+def language(request: pytest.FixtureRequest, qapp: QApplication) -> Iterator[QLocale]:
+    """The window is built in this language (requested before ``window``)."""
+    with in_language(request.param):
+        yield request.param
 
 
 def mnemonic(text: str) -> str | None:
@@ -95,11 +107,15 @@ def _menus(window: MainWindow) -> list[QMenu]:
     return found
 
 
-async def test_every_menu_has_unique_mnemonics(core: Core, window: MainWindow) -> None:
+async def test_every_menu_has_unique_mnemonics(
+    language: QLocale, core: Core, window: MainWindow
+) -> None:
     await _conflicts(core, 1)  # "Resolve Conflicts (1)" keeps its letter
     await until(lambda: "(1)" in window.actions_.conflicts.text())
     menus = _menus(window)
     assert len(menus) >= 5
+    first = "&Datei" if language == GERMAN else "&File"
+    assert window.menuBar().actions()[0].text() == first  # built in the language asked
     for menu in menus:
         assert all(mnemonic(a.text()) for a in menu.actions() if not a.isSeparator()), (
             f"{menu.title()}: an item has no mnemonic"
@@ -113,7 +129,9 @@ async def test_every_menu_has_unique_mnemonics(core: Core, window: MainWindow) -
     assert any(text.replace("&", "") == "Status" for _letter, text in window_keys)
 
 
-async def test_every_dialog_has_unique_mnemonics(core: Core, window: MainWindow) -> None:
+async def test_every_dialog_has_unique_mnemonics(
+    language: QLocale, core: Core, window: MainWindow
+) -> None:
     await _conflicts(core, 1)
     conflicts = window.open_conflicts()
     assert isinstance(conflicts, ConflictDialog)

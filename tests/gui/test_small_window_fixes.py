@@ -65,7 +65,8 @@ async def test_created_and_updated_read_the_same_way(core: Core, window: MainWin
     await until(lambda: window.model.rowCount() == 1)
     created = window.model.data(window.model.index(0, COLUMN_INDEX["created_at"]))
     updated = window.model.data(window.model.index(0, COLUMN_INDEX["updated_at"]))
-    shape = re.compile(r"^(\d{4}-\d\d-\d\d )?\d\d:\d\d:\d\d$")
+    # Both with seconds, in the locale's format (the tests run in US English: 4:52:08 PM).
+    shape = re.compile(r"^(\d\d?/\d\d?/\d{4} )?\d\d?:\d\d:\d\d\s(AM|PM)$")
     assert shape.match(created) and shape.match(updated), (created, updated)
 
 

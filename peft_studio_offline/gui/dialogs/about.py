@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import platform
 import sqlite3
 from importlib import metadata
@@ -11,19 +12,22 @@ import PySide6
 from PySide6.QtCore import qVersion
 from PySide6.QtWidgets import QMessageBox, QWidget
 
+from peft_studio_offline.gui.i18n import translate
 from peft_studio_offline.gui.icons import app_icon
+
+PRODUCT = "PEFT Studio Offline"  # a name: the same in every language
 
 
 def _version(package: str) -> str:
     try:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
-        return "unknown"
+        return translate("About", "unknown")
 
 
 def versions() -> dict[str, str]:
     return {
-        "PEFT Studio Offline": _version("peft-studio-offline"),
+        PRODUCT: _version("peft-studio-offline"),
         "Python": platform.python_version(),
         "Qt": qVersion(),
         "PySide6": PySide6.__version__,
@@ -39,13 +43,15 @@ def about_box(parent: QWidget, database: Path) -> QMessageBox:
     )
     box = QMessageBox(parent)
     box.setObjectName("aboutDialog")
-    box.setWindowTitle("About PEFT Studio Offline")
+    box.setWindowTitle(translate("About", "About PEFT Studio Offline"))
     box.setIconPixmap(app_icon().pixmap(64, 64))
-    box.setText(
-        "<h3>PEFT Studio Offline</h3>"
-        "<p>Keeps your fine-tuning work moving without a network: uploads, metrics and model"
-        " pushes wait in a local queue and are sent when the connection returns.</p>"
+    what = translate(
+        "About",
+        "Keeps your fine-tuning work moving without a network: uploads, metrics and model"
+        " pushes wait in a local queue and are sent when the connection returns.",
     )
-    box.setInformativeText(f"<table>{rows}</table><p>Queue: {database}</p>")
+    box.setText(f"<h3>{PRODUCT}</h3><p>{html.escape(what)}</p>")
+    queue = translate("About", "Queue: {database}").format(database=database)
+    box.setInformativeText(f"<table>{rows}</table><p>{html.escape(queue)}</p>")
     box.setStandardButtons(QMessageBox.StandardButton.Close)
     return box

@@ -35,6 +35,7 @@ from peft_studio_offline.gui import formatting
 from peft_studio_offline.gui.bounded_text import BoundedTextField
 from peft_studio_offline.gui.commands import WindowCommands
 from peft_studio_offline.gui.direction import keep_left_to_right
+from peft_studio_offline.gui.i18n import QT_TRANSLATE_NOOP, translate
 from peft_studio_offline.gui.tasks import describe_error
 
 
@@ -49,49 +50,146 @@ class Field:
     target: str = ""  # shown and sent only for this "target" (a model push's registry)
 
 
-_FLAG_CHOICES = ("default", "yes", "no")
+_FLAG_CHOICES = (
+    QT_TRANSLATE_NOOP("AddOperation", "default"),
+    QT_TRANSLATE_NOOP("AddOperation", "yes"),
+    QT_TRANSLATE_NOOP("AddOperation", "no"),
+)
 _MLFLOW, _HUB = "mlflow", "huggingface"
 
 
 FORMS: dict[OperationType, tuple[Field, ...]] = {
     OperationType.API_CALL: (
-        Field("endpoint", "Endpoint", placeholder="/api/models (relative to the API base URL)"),
-        Field("url", "or full URL", placeholder="https://…"),
-        Field("method", "Method", "choice", choices=("GET", "POST", "PUT", "PATCH", "DELETE")),
-        Field("headers", "Headers", "json", placeholder='{"X-Team": "nlp"}'),
-        Field("data", "JSON body", "json", placeholder='{"model_name": "my-adapter"}'),
+        Field(
+            "endpoint",
+            QT_TRANSLATE_NOOP("AddOperation", "Endpoint"),
+            placeholder=QT_TRANSLATE_NOOP(
+                "AddOperation", "/api/models (relative to the API base URL)"
+            ),
+        ),
+        Field("url", QT_TRANSLATE_NOOP("AddOperation", "or full URL"), placeholder="https://…"),
+        Field(
+            "method",
+            QT_TRANSLATE_NOOP("AddOperation", "Method"),
+            "choice",
+            choices=("GET", "POST", "PUT", "PATCH", "DELETE"),
+        ),
+        Field(
+            "headers",
+            QT_TRANSLATE_NOOP("AddOperation", "Headers"),
+            "json",
+            placeholder='{"X-Team": "nlp"}',
+        ),
+        Field(
+            "data",
+            QT_TRANSLATE_NOOP("AddOperation", "JSON body"),
+            "json",
+            placeholder='{"model_name": "my-adapter"}',
+        ),
     ),
     OperationType.FILE_UPLOAD: (
-        Field("path", "Local file", required=True, placeholder="/path/to/file"),
-        Field("url", "Upload URL", required=True, placeholder="https://…"),
-        Field("method", "Method", "choice", choices=("PUT", "POST")),
+        Field(
+            "path",
+            QT_TRANSLATE_NOOP("AddOperation", "Local file"),
+            required=True,
+            placeholder="/path/to/file",
+        ),
+        Field(
+            "url",
+            QT_TRANSLATE_NOOP("AddOperation", "Upload URL"),
+            required=True,
+            placeholder="https://…",
+        ),
+        Field(
+            "method", QT_TRANSLATE_NOOP("AddOperation", "Method"), "choice", choices=("PUT", "POST")
+        ),
     ),
     OperationType.METRIC_LOG: (
-        Field("run_id", "Run id", required=True),
-        Field("metrics", "Metrics", "json", required=True, placeholder='{"loss": 0.42}'),
-        Field("step", "Step", "int"),
+        Field("run_id", QT_TRANSLATE_NOOP("AddOperation", "Run id"), required=True),
+        Field(
+            "metrics",
+            QT_TRANSLATE_NOOP("AddOperation", "Metrics"),
+            "json",
+            required=True,
+            placeholder='{"loss": 0.42}',
+        ),
+        Field("step", QT_TRANSLATE_NOOP("AddOperation", "Step"), "int"),
     ),
     OperationType.MODEL_PUSH: (
-        Field("target", "Push to", "choice", choices=(_MLFLOW, _HUB)),
-        Field("path", "Adapter folder", required=True, placeholder="/path/to/adapter"),
-        Field("run_id", "Run id", required=True, target=_MLFLOW),
-        Field("artifact_path", "Artifact path", placeholder="adapter", target=_MLFLOW),
-        Field("registered_model_name", "Register as", target=_MLFLOW),
-        Field("repo_id", "Hub repository", required=True, placeholder="user/my-lora", target=_HUB),
-        Field("revision", "Branch", placeholder="main", target=_HUB),
-        Field("commit_message", "Commit message", placeholder="Upload adapter", target=_HUB),
-        Field("private", "Private", "flag", target=_HUB),
-        Field("create_repo", "Create if missing", "flag", target=_HUB),
-        Field("path_in_repo", "Folder in repository", target=_HUB),
         Field(
-            "allow_patterns", "Only files", "list", placeholder="*.json, *.safetensors", target=_HUB
+            "target",
+            QT_TRANSLATE_NOOP("AddOperation", "Push to"),
+            "choice",
+            choices=(_MLFLOW, _HUB),
         ),
-        Field("ignore_patterns", "Leave out", "list", placeholder="*.md", target=_HUB),
+        Field(
+            "path",
+            QT_TRANSLATE_NOOP("AddOperation", "Adapter folder"),
+            required=True,
+            placeholder="/path/to/adapter",
+        ),
+        Field("run_id", QT_TRANSLATE_NOOP("AddOperation", "Run id"), required=True, target=_MLFLOW),
+        Field(
+            "artifact_path",
+            QT_TRANSLATE_NOOP("AddOperation", "Artifact path"),
+            placeholder="adapter",
+            target=_MLFLOW,
+        ),
+        Field(
+            "registered_model_name",
+            QT_TRANSLATE_NOOP("AddOperation", "Register as"),
+            target=_MLFLOW,
+        ),
+        Field(
+            "repo_id",
+            QT_TRANSLATE_NOOP("AddOperation", "Hub repository"),
+            required=True,
+            placeholder="user/my-lora",
+            target=_HUB,
+        ),
+        Field(
+            "revision", QT_TRANSLATE_NOOP("AddOperation", "Branch"), placeholder="main", target=_HUB
+        ),
+        Field(
+            "commit_message",
+            QT_TRANSLATE_NOOP("AddOperation", "Commit message"),
+            placeholder="Upload adapter",
+            target=_HUB,
+        ),
+        Field("private", QT_TRANSLATE_NOOP("AddOperation", "Private"), "flag", target=_HUB),
+        Field(
+            "create_repo",
+            QT_TRANSLATE_NOOP("AddOperation", "Create if missing"),
+            "flag",
+            target=_HUB,
+        ),
+        Field(
+            "path_in_repo", QT_TRANSLATE_NOOP("AddOperation", "Folder in repository"), target=_HUB
+        ),
+        Field(
+            "allow_patterns",
+            QT_TRANSLATE_NOOP("AddOperation", "Only files"),
+            "list",
+            placeholder="*.json, *.safetensors",
+            target=_HUB,
+        ),
+        Field(
+            "ignore_patterns",
+            QT_TRANSLATE_NOOP("AddOperation", "Leave out"),
+            "list",
+            placeholder="*.md",
+            target=_HUB,
+        ),
     ),
     OperationType.EXPERIMENT_SYNC: (
-        Field("run_id", "Run id", required=True),
-        Field("tags", "Tags", "json", placeholder='{"stage": "done"}'),
-        Field("note", "Note"),
+        Field("run_id", QT_TRANSLATE_NOOP("AddOperation", "Run id"), required=True),
+        Field(
+            "tags",
+            QT_TRANSLATE_NOOP("AddOperation", "Tags"),
+            "json",
+            placeholder='{"stage": "done"}',
+        ),
+        Field("note", QT_TRANSLATE_NOOP("AddOperation", "Note")),
     ),
 }
 
@@ -115,12 +213,17 @@ class _Form(QWidget):
             row: QWidget | None = None  # what the row shows, when more than the input
             if field.kind in ("choice", "flag"):
                 combo = QComboBox(self)
-                combo.addItems(list(field.choices if field.kind == "choice" else _FLAG_CHOICES))
+                if field.kind == "choice":
+                    for choice in field.choices:
+                        combo.addItem(choice, choice)
+                else:
+                    for choice in _FLAG_CHOICES:
+                        combo.addItem(translate("AddOperation", choice), choice)
                 widget = combo
             elif field.kind == "json":
                 row = BoundedTextField(self)
                 edit = row.editor
-                edit.setPlaceholderText(field.placeholder)
+                edit.setPlaceholderText(translate("AddOperation", field.placeholder))
                 edit.setTabChangesFocus(True)
                 edit.setFixedHeight(64)
                 keep_left_to_right(edit)  # JSON
@@ -128,26 +231,31 @@ class _Form(QWidget):
             elif field.kind == "int":
                 spin = QSpinBox(self)
                 spin.setRange(-1, 10**9)
-                spin.setSpecialValueText("none")
+                spin.setSpecialValueText(translate("AddOperation", "none"))
                 spin.setValue(-1)
                 widget = spin
             else:
                 line = QLineEdit(self)
-                line.setPlaceholderText(field.placeholder)
+                line.setPlaceholderText(translate("AddOperation", field.placeholder))
                 widget = line
             widget.setObjectName(f"field_{field.key}")
-            label = f"{field.label}{' *' if field.required else ''}"
-            widget.setAccessibleName(field.label)
-            layout.addRow(label + ":", row or widget)
+            name = translate("AddOperation", field.label)
+            label = (
+                translate("AddOperation", "{field} *:")
+                if field.required
+                else translate("AddOperation", "{field}:")
+            ).format(field=name)
+            widget.setAccessibleName(name)
+            layout.addRow(label, row or widget)
             self.inputs[field.key] = widget
         chooser = self.inputs.get("target")
         if isinstance(chooser, QComboBox):
-            chooser.currentTextChanged.connect(self._show_target)
-            self._show_target(chooser.currentText())
+            chooser.currentIndexChanged.connect(lambda _index: self._show_target(self._target()))
+            self._show_target(self._target())
 
     def _target(self) -> str:
         chooser = self.inputs.get("target")
-        return chooser.currentText() if isinstance(chooser, QComboBox) else ""
+        return str(chooser.currentData()) if isinstance(chooser, QComboBox) else ""
 
     def _show_target(self, target: str) -> None:
         """Only the fields of the chosen registry are shown (and sent)."""
@@ -162,7 +270,11 @@ class _Form(QWidget):
         elif isinstance(widget, QPlainTextEdit):
             widget.setPlainText(value)
         elif isinstance(widget, QComboBox):
-            widget.setCurrentText(value)
+            index = widget.findData(value)
+            if index >= 0:
+                widget.setCurrentIndex(index)
+            else:
+                widget.setCurrentText(value)
         elif isinstance(widget, QSpinBox):
             widget.setValue(int(value))
 
@@ -176,11 +288,11 @@ class _Form(QWidget):
             widget = self.inputs[field.key]
             value: Any
             if field.kind == "flag" and isinstance(widget, QComboBox):
-                value = {"yes": True, "no": False}.get(widget.currentText())
+                value = {"yes": True, "no": False}.get(str(widget.currentData()))
             elif field.key == "target" and isinstance(widget, QComboBox):
-                value = None if widget.currentText() == _MLFLOW else widget.currentText()
+                value = None if widget.currentData() == _MLFLOW else widget.currentData()
             elif isinstance(widget, QComboBox):
-                value = widget.currentText()
+                value = widget.currentData()
             elif isinstance(widget, QSpinBox):
                 value = None if widget.value() < 0 else widget.value()
             elif isinstance(widget, QPlainTextEdit):
@@ -192,11 +304,24 @@ class _Form(QWidget):
                     except json.JSONDecodeError as exc:
                         raise FieldError(
                             field.key,
-                            f"{field.label} is not valid JSON ({exc.msg} at line {exc.lineno}).",
+                            translate(
+                                "AddOperation",
+                                "{field} is not valid JSON ({reason} at line {line}).",
+                            ).format(
+                                field=translate("AddOperation", field.label),
+                                reason=exc.msg,
+                                line=exc.lineno,
+                            ),
                         ) from None
                     if not isinstance(value, dict):
                         raise FieldError(
-                            field.key, f'{field.label} must be a JSON object: {{"key": value}}.'
+                            field.key,
+                            translate(
+                                "AddOperation", "{field} must be a JSON object: {example}."
+                            ).format(
+                                field=translate("AddOperation", field.label),
+                                example='{"key": value}',
+                            ),
                         )
             else:
                 value = widget.text().strip() if isinstance(widget, QLineEdit) else None
@@ -210,14 +335,15 @@ class _Form(QWidget):
         return out
 
 
-_ERROR_PREFIX = "Error: "
+def _error_prefix() -> str:
+    return translate("AddOperation", "Error: ")
 
 
 class AddOperationDialog(QDialog):
     def __init__(self, commands: WindowCommands, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("addOperationDialog")
-        self.setWindowTitle("Add Operation")
+        self.setWindowTitle(translate("AddOperation", "Add Operation"))
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.setMinimumWidth(520)
         self._commands = commands
@@ -225,14 +351,16 @@ class AddOperationDialog(QDialog):
         top = QFormLayout()
         self.type = QComboBox(self)
         self.type.setObjectName("addOperationType")
-        self.type.setAccessibleName("Operation type")
+        self.type.setAccessibleName(translate("AddOperation", "Operation type"))
         self.priority = QSpinBox(self)
         self.priority.setObjectName("addOperationPriority")
-        self.priority.setAccessibleName("Priority")
+        self.priority.setAccessibleName(translate("AddOperation", "Priority"))
         self.priority.setRange(PRIORITY_MIN, PRIORITY_MAX)  # the core's, as on every way in
-        self.priority.setToolTip("Higher priority operations are sent first")
-        top.addRow("&Type:", self.type)
-        top.addRow("&Priority:", self.priority)
+        self.priority.setToolTip(
+            translate("AddOperation", "Higher priority operations are sent first")
+        )
+        top.addRow(translate("AddOperation", "&Type:"), self.type)
+        top.addRow(translate("AddOperation", "&Priority:"), self.priority)
         layout.addLayout(top)
         self.stack = QStackedWidget(self)
         self.forms: dict[OperationType, _Form] = {}
@@ -260,7 +388,7 @@ class AddOperationDialog(QDialog):
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
         )
         ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        ok.setText("Add to Queue")
+        ok.setText(translate("AddOperation", "Add to Queue"))
         ok.setObjectName("addOperationOk")
         self.buttons.accepted.connect(self.submit)
         self.buttons.rejected.connect(self.reject)
@@ -285,7 +413,8 @@ class AddOperationDialog(QDialog):
         self.buttons.setEnabled(False)
         self.error.hide()
         self.task = self._commands.tasks.start(
-            self._add(kind, payload, self.priority.value()), "add the operation"
+            self._add(kind, payload, self.priority.value()),
+            QT_TRANSLATE_NOOP("Tasks", "add the operation"),
         )
 
     async def _add(self, kind: OperationType, payload: dict[str, Any], priority: int) -> None:
@@ -294,7 +423,10 @@ class AddOperationDialog(QDialog):
         except Exception as exc:
             if shiboken6.isValid(self):
                 self.buttons.setEnabled(True)
-                self.show_error(describe_error(exc, "add the operation"), self._field_of(exc))
+                self.show_error(
+                    describe_error(exc, QT_TRANSLATE_NOOP("Tasks", "add the operation")),
+                    self._field_of(exc),
+                )
             return
         if shiboken6.isValid(self):
             self.added_id = op_id
@@ -312,13 +444,13 @@ class AddOperationDialog(QDialog):
         """Say what is wrong under the form, move the focus to it (the field at fault, or
         the sentence itself) and have screen readers announce it."""
         for widget in self.findChildren(QWidget):
-            if widget.accessibleDescription().startswith(_ERROR_PREFIX):
+            if widget.accessibleDescription().startswith(_error_prefix()):
                 widget.setAccessibleDescription("")
         self.error.setText(text)
         self.error.setAccessibleName(text)
         self.error.show()
         target = field if field is not None else self.error
         if field is not None:
-            field.setAccessibleDescription(_ERROR_PREFIX + text)
+            field.setAccessibleDescription(_error_prefix() + text)
         target.setFocus(Qt.FocusReason.OtherFocusReason)
         QAccessible.updateAccessibility(QAccessibleAnnouncementEvent(self.error, text))

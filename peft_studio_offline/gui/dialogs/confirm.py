@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QGridLayout, QMessageBox, QSizePolicy, QSpacerItem
 
 from peft_studio_offline.core.operation import Operation, OperationSummary
 from peft_studio_offline.gui import formatting
+from peft_studio_offline.gui.i18n import translate
 
 _LISTED = 8
 
@@ -23,23 +24,32 @@ def delete_confirmation(
 ) -> QMessageBox:
     count = len(operations)
     if count == 1:
-        text = f"Delete operation {describe(operations[0])}?"
+        text = translate("Confirm", "Delete operation {operation}?").format(
+            operation=describe(operations[0])
+        )
     else:
-        text = f"Delete these {formatting.count(count)} operations?"
+        text = translate("Confirm", "Delete these %Ln operation(s)?", None, count)
     lines = [describe(op) for op in operations[:_LISTED]]
     if count > _LISTED:
-        lines.append(f"…and {formatting.count(count - _LISTED)} more.")
+        rest = count - _LISTED
+        lines.append(translate("Confirm", "…and %Ln more.", None, rest))
     box = QMessageBox(parent)
     box.setObjectName("deleteConfirmation")
     box.setIcon(QMessageBox.Icon.Warning)
-    title = "Delete Operation" if count == 1 else "Delete Operations"
+    title = (
+        translate("Confirm", "Delete Operation")
+        if count == 1
+        else translate("Confirm", "Delete Operations")
+    )
     box.setWindowTitle(title)
     box.setText(text)
-    box.setInformativeText(_unsent_warning(operations) + "This cannot be undone.")
+    box.setInformativeText(
+        _unsent_warning(operations) + translate("Confirm", "This cannot be undone.")
+    )
     if count > 1:
         box.setDetailedText("\n".join(lines))
     box.setStandardButtons(QMessageBox.StandardButton.Cancel)
-    delete = box.addButton("Delete", QMessageBox.ButtonRole.AcceptRole)
+    delete = box.addButton(translate("Confirm", "Delete"), QMessageBox.ButtonRole.AcceptRole)
     delete.setObjectName("confirmDeleteButton")
     box.setDefaultButton(QMessageBox.StandardButton.Cancel)
     box.setEscapeButton(QMessageBox.StandardButton.Cancel)
@@ -55,11 +65,15 @@ def _unsent_warning(operations: Sequence[Operation | OperationSummary]) -> str:
     if not unsent:
         return ""
     if len(operations) == 1:
-        return "It has not been sent yet and never will be. "
+        return translate("Confirm", "It has not been sent yet and never will be.") + " "
     if unsent == len(operations):
-        return "None of them has been sent yet, and none ever will be. "
-    verb = "has" if unsent == 1 else "have"
-    return f"{formatting.count(unsent)} of them {verb} not been sent yet and never will be. "
+        return translate("Confirm", "None of them has been sent yet, and none ever will be.") + " "
+    return (
+        translate(
+            "Confirm", "%Ln of them has/have not been sent yet and never will be.", None, unsent
+        )
+        + " "
+    )
 
 
 def _keep_title_visible(box: QMessageBox, title: str) -> None:
@@ -67,7 +81,11 @@ def _keep_title_visible(box: QMessageBox, title: str) -> None:
     make the box wide enough for the title and the title bar's buttons."""
     # X11 and Wayland show the title followed by the application's name.
     name = QGuiApplication.applicationDisplayName()
-    shown = f"{title} — {name}" if name else title
+    shown = (
+        translate("MainWindow", "{document} — {app}").format(document=title, app=name)
+        if name
+        else title
+    )
     width = box.fontMetrics().horizontalAdvance(shown) + TITLE_BAR_ALLOWANCE
     layout = box.layout()
     if isinstance(layout, QGridLayout):

@@ -40,6 +40,7 @@ from peft_studio_offline.gui import formatting
 from peft_studio_offline.gui.bounded_text import BoundedTextField
 from peft_studio_offline.gui.commands import WindowCommands
 from peft_studio_offline.gui.direction import keep_left_to_right
+from peft_studio_offline.gui.i18n import QT_TRANSLATE_NOOP, translate
 from peft_studio_offline.gui.tasks import TaskKeeper, describe_error
 
 
@@ -90,7 +91,7 @@ class ConflictDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.setObjectName("conflictDialog")
-        self.setWindowTitle("Resolve Conflicts")
+        self.setWindowTitle(translate("Conflicts", "Resolve Conflicts"))
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.resize(1000, 640)
         self._queue = queue
@@ -101,7 +102,7 @@ class ConflictDialog(QDialog):
         self._merged_value: Any = None  # the merge sent as it is when too large to edit
 
         layout = QVBoxLayout(self)
-        self.summary = QLabel("Loading conflicts…", self)
+        self.summary = QLabel(translate("Conflicts", "Loading conflicts…"), self)
         self.summary.setObjectName("conflictSummary")
         self.summary.setWordWrap(True)
         layout.addWidget(self.summary)
@@ -110,7 +111,7 @@ class ConflictDialog(QDialog):
         self.panes = splitter
         self.list = QListWidget(splitter)
         self.list.setObjectName("conflictList")
-        self.list.setAccessibleName("Operations in conflict")
+        self.list.setAccessibleName(translate("Conflicts", "Operations in conflict"))
         self.list.setMinimumWidth(200)
         self.list.currentRowChanged.connect(self._on_list_current_row_changed)
 
@@ -120,24 +121,32 @@ class ConflictDialog(QDialog):
         self.local_label = QLabel(sides)
         self.remote_label = QLabel(sides)
         self.base_label = QLabel(sides)
-        self.local = self._viewer("conflictLocal", "Yours: queued on this machine")
-        self.remote = self._viewer("conflictRemote", "Theirs: on the server")
-        self.base = self._viewer("conflictBase", "Base: what both started from")
+        self.local = self._viewer(
+            "conflictLocal", translate("Conflicts", "Yours: queued on this machine")
+        )
+        self.remote = self._viewer(
+            "conflictRemote", translate("Conflicts", "Theirs: on the server")
+        )
+        self.base = self._viewer(
+            "conflictBase", translate("Conflicts", "Base: what both started from")
+        )
         self.merged_field = BoundedTextField(sides)
         self.merged = self.merged_field.editor
         self.merged.setObjectName("conflictMerged")
-        self.merged.setAccessibleName("Merged result, editable JSON")
+        self.merged.setAccessibleName(translate("Conflicts", "Merged result, editable JSON"))
         self.merged.setFont(_mono())
         keep_left_to_right(self.merged)
-        self.merged_label = QLabel("Merged &result (edit before merging):", sides)
+        self.merged_label = QLabel(
+            translate("Conflicts", "Merged &result (edit before merging):"), sides
+        )
         self.merged_label.setBuddy(self.merged)
         self.detail = formatting.plain_label(QLabel(sides))  # the server's message
         self.detail.setObjectName("conflictDetail")
         self.detail.setWordWrap(True)
         # Every pane has its name from the start, before (and whether or not) one is chosen.
-        self.local_label.setText("<b>Yours</b> — queued on this machine")
-        self.remote_label.setText("<b>Theirs</b> — on the server")
-        self.base_label.setText("<b>Base</b> — what both started from")
+        self.local_label.setText(translate("Conflicts", "<b>Yours</b> — queued on this machine"))
+        self.remote_label.setText(translate("Conflicts", "<b>Theirs</b> — on the server"))
+        self.base_label.setText(translate("Conflicts", "<b>Base</b> — what both started from"))
         for label, view in (
             (self.local_label, self.local),
             (self.remote_label, self.remote),
@@ -170,19 +179,25 @@ class ConflictDialog(QDialog):
         layout.addWidget(self.error)
 
         row = QHBoxLayout()
-        self.apply_all = QCheckBox("Apply to &all remaining conflicts", self)
+        self.apply_all = QCheckBox(
+            translate("Conflicts", "Apply to &all remaining conflicts"), self
+        )
         self.apply_all.setObjectName("conflictApplyAll")
         row.addWidget(self.apply_all)
         row.addStretch(1)
-        self.keep_mine = QPushButton("Keep &Mine", self)
+        self.keep_mine = QPushButton(translate("Conflicts", "Keep &Mine"), self)
         self.keep_mine.setObjectName("conflictKeepMine")
-        self.keep_mine.setToolTip("Send your version again, replacing the server's")
-        self.keep_theirs = QPushButton("Keep &Theirs", self)
+        self.keep_mine.setToolTip(
+            translate("Conflicts", "Send your version again, replacing the server's")
+        )
+        self.keep_theirs = QPushButton(translate("Conflicts", "Keep &Theirs"), self)
         self.keep_theirs.setObjectName("conflictKeepTheirs")
-        self.keep_theirs.setToolTip("Drop your change and keep the server's version")
-        self.merge = QPushButton("Mer&ge", self)
+        self.keep_theirs.setToolTip(
+            translate("Conflicts", "Drop your change and keep the server's version")
+        )
+        self.merge = QPushButton(translate("Conflicts", "Mer&ge"), self)
         self.merge.setObjectName("conflictMerge")
-        self.merge.setToolTip("Send the merged result on the right")
+        self.merge.setToolTip(translate("Conflicts", "Send the merged result on the right"))
         for button in (self.keep_mine, self.keep_theirs, self.merge):
             row.addWidget(button)
         close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
@@ -193,7 +208,7 @@ class ConflictDialog(QDialog):
         self.keep_theirs.clicked.connect(lambda: self.resolve(ConflictResolution.REMOTE_WINS))
         self.merge.clicked.connect(lambda: self.resolve(ConflictResolution.MERGE))
         self._set_enabled(False)
-        self.loaded = tasks.start(self._load(), "read the conflicts")
+        self.loaded = tasks.start(self._load(), QT_TRANSLATE_NOOP("Tasks", "read the conflicts"))
 
     def _viewer(self, name: str, accessible: str) -> QPlainTextEdit:
         view = QPlainTextEdit(self)
@@ -224,12 +239,14 @@ class ConflictDialog(QDialog):
     def _update_summary(self) -> None:
         n = len(self._conflicts)
         if n == 0:
-            text = "No conflicts: everything queued agrees with the server."
+            text = translate("Conflicts", "No conflicts: everything queued agrees with the server.")
         else:
-            which = "1 operation" if n == 1 else f"{formatting.count(n)} operations"
-            text = (
-                f"{which} changed on the server after you queued them. Choose which version"
-                " to keep for each."
+            text = translate(
+                "Conflicts",
+                "%Ln operation(s) changed on the server after you queued them. Choose which"
+                " version to keep for each.",
+                None,
+                n,
             )
         self.summary.setText(text)
         # Empty panes say nothing: with no conflict there is only the sentence above.
@@ -256,21 +273,28 @@ class ConflictDialog(QDialog):
             return
         op, record = entry
         self.local_label.setText(
-            f"<b>Yours</b> — queued on this machine {formatting.full_time(op.created_at)}"
+            translate("Conflicts", "<b>Yours</b> — queued on this machine {time}").format(
+                time=html.escape(formatting.full_time(op.created_at))
+            )
         )
         # The version is the server's word: escaped in this rich-text label.
-        version = (
-            f", version {html.escape(str(record.remote_version))}" if record.remote_version else ""
-        )
+        seen = html.escape(formatting.full_time(record.detected_at))
         self.remote_label.setText(
-            f"<b>Theirs</b> — on the server, seen {formatting.full_time(record.detected_at)}"
-            f"{version}"
+            translate(
+                "Conflicts", "<b>Theirs</b> — on the server, seen {time}, version {version}"
+            ).format(time=seen, version=html.escape(str(record.remote_version)))
+            if record.remote_version
+            else translate("Conflicts", "<b>Theirs</b> — on the server, seen {time}").format(
+                time=seen
+            )
         )
         self.local.setPlainText(_shown(record.local))
         self.remote.setPlainText(_shown(record.remote))
         known = record.base is not None
         self.base_label.setText(
-            "<b>Base</b> — what both started from" if known else "Base: not known"
+            translate("Conflicts", "<b>Base</b> — what both started from")
+            if known
+            else translate("Conflicts", "Base: not known")
         )
         self.base.setPlainText(_shown(record.base) if known else "")
         merged = _json(suggested_merge(record))
@@ -282,13 +306,19 @@ class ConflictDialog(QDialog):
         notes = [record.message] if record.message else []
         if not editable:
             notes.append(
-                "The merged value is too large to show; Merge sends the suggested merge as it is."
+                translate(
+                    "Conflicts",
+                    "The merged value is too large to show; Merge sends the suggested merge as"
+                    " it is.",
+                )
             )
         both = clashes(record)
         if both:
             notes.append(
-                "Changed on both sides: " + ", ".join(both) + " (the merge keeps yours; edit it"
-                " to choose)."
+                translate(
+                    "Conflicts",
+                    "Changed on both sides: {keys} (the merge keeps yours; edit it to choose).",
+                ).format(keys=", ".join(both))
             )
         self.detail.setText("\n".join(notes))
 
@@ -306,8 +336,11 @@ class ConflictDialog(QDialog):
                 merged = json.loads(self.merged.toPlainText())
             except json.JSONDecodeError as exc:
                 self._show_error(
-                    f"The merged result is not valid JSON (line {exc.lineno}, column {exc.colno}:"
-                    f" {exc.msg})."
+                    translate(
+                        "Conflicts",
+                        "The merged result is not valid JSON (line {line}, column {column}:"
+                        " {reason}).",
+                    ).format(line=exc.lineno, column=exc.colno, reason=exc.msg)
                 )
                 self.merged.setFocus()
                 return
@@ -317,7 +350,9 @@ class ConflictDialog(QDialog):
             targets = [entry]
         self.busy = True
         self._set_enabled(False)
-        self.running = self._tasks.start(self._resolve(targets, resolution, merged), "resolve")
+        self.running = self._tasks.start(
+            self._resolve(targets, resolution, merged), QT_TRANSLATE_NOOP("Tasks", "resolve")
+        )
 
     async def _resolve(
         self,
@@ -333,7 +368,9 @@ class ConflictDialog(QDialog):
             try:
                 await self._commands.resolve_conflict(op.id, resolution, value)
             except Exception as exc:
-                error = describe_error(exc, f"resolve operation {op.id}")
+                error = describe_error(
+                    exc, translate("Tasks", "resolve operation {id}").format(id=op.id)
+                )
                 break
             done.append(op.id)
         if not shiboken6.isValid(self):

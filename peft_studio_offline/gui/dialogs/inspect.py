@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QLocale, Qt
 from PySide6.QtGui import QFont, QFontDatabase, QPalette, QResizeEvent
 from PySide6.QtWidgets import (
     QDialog,
@@ -44,6 +44,7 @@ from peft_studio_offline.core.queue import OfflineQueueManager
 from peft_studio_offline.core.waiting import Moment
 from peft_studio_offline.gui import formatting
 from peft_studio_offline.gui.direction import keep_left_to_right
+from peft_studio_offline.gui.i18n import QT_TRANSLATE_NOOP, translate
 from peft_studio_offline.gui.icons import status_icon
 from peft_studio_offline.gui.tasks import TaskKeeper
 
@@ -119,11 +120,12 @@ def _cut(text: str, limit: int) -> str:
 
 def size_text(size: int) -> str:
     """``812 bytes``, ``64.0 KB``, ``10.5 MB``."""
+    locale = QLocale()
     if size < 1000:
-        return f"{size} bytes"
+        return translate("Inspect", "%Ln byte(s)", None, size)
     if size < 1_000_000:
-        return f"{size / 1000:.1f} KB"
-    return f"{size / 1_000_000:.1f} MB"
+        return translate("Inspect", "{size} KB").format(size=locale.toString(size / 1000, "f", 1))
+    return translate("Inspect", "{size} MB").format(size=locale.toString(size / 1_000_000, "f", 1))
 
 
 class InspectDialog(QDialog):
@@ -144,7 +146,9 @@ class InspectDialog(QDialog):
         self.setObjectName("inspectDialog")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.setWindowTitle(
-            f"Operation {operation.id} — {formatting.type_label(operation.operation_type)}"
+            translate("Inspect", "Operation {id} — {type}").format(
+                id=operation.id, type=formatting.type_label(operation.operation_type)
+            )
         )
         self.resize(640, 560)
         self.operation = operation
@@ -170,31 +174,38 @@ class InspectDialog(QDialog):
         self.error = _ErrorView(self)
         self.error.setObjectName("inspectError")
         for name, value in (
-            ("Status", self.status),
-            ("Why waiting", self.wait_reason),
-            ("Idempotency key", self.key),
-            ("Depends on", self.dependencies),
-            ("Times", self.times),
-            ("Last error", self.error),
+            (translate("Inspect", "Status"), self.status),
+            (translate("Inspect", "Why waiting"), self.wait_reason),
+            (translate("Inspect", "Idempotency key"), self.key),
+            (translate("Inspect", "Depends on"), self.dependencies),
+            (translate("Inspect", "Times"), self.times),
+            (translate("Inspect", "Last error"), self.error),
         ):
             value.setAccessibleName(name)  # what a screen reader says as Tab reaches it
-            form.addRow(name + ":", value)
+            form.addRow(translate("Inspect", "{name}:").format(name=name), value)
         layout.addLayout(form)
 
         self.tabs = QTabWidget(self)
-        self.tabs.addTab(self._payload_tab(), "Payload")
+        self.tabs.addTab(self._payload_tab(), translate("Inspect", "Payload"))
         self.history = QTreeWidget(self)
         self.history.setObjectName("inspectHistory")
-        self.history.setAccessibleName("Attempt history")
+        self.history.setAccessibleName(translate("Inspect", "Attempt history"))
         self.history.setRootIsDecorated(False)
-        self.history.setHeaderLabels(["#", "When", "Outcome", "Error / details"])
+        self.history.setHeaderLabels(
+            [
+                "#",
+                translate("Inspect", "When"),
+                translate("Inspect", "Outcome"),
+                translate("Inspect", "Error / details"),
+            ]
+        )
         header = self.history.header()
         # Number, time and outcome are short and must be read whole; the details take the rest.
         for column in (0, 1, 2):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         header.setStretchLastSection(True)
-        self.tabs.addTab(self.history, "History")
+        self.tabs.addTab(self.history, translate("Inspect", "History"))
         self.conflict = QPlainTextEdit()  # becomes a tab (and a child) when there is one
         self.conflict.setObjectName("inspectConflict")
         self.conflict.setReadOnly(True)
@@ -208,25 +219,31 @@ class InspectDialog(QDialog):
         layout.addWidget(buttons)
 
         self.show_operation(operation)
-        self.loaded = tasks.start(self._load(queue, operation.id), "read the operation")
+        self.loaded = tasks.start(
+            self._load(queue, operation.id), QT_TRANSLATE_NOOP("Tasks", "read the operation")
+        )
 
     def _payload_tab(self) -> QWidget:
         tab = QWidget(self)
         column = QVBoxLayout(tab)
         column.setContentsMargins(0, 0, 0, 0)
         row = QHBoxLayout()
-        self.payload_note = QLabel("Reading the payload…", tab)
+        self.payload_note = QLabel(translate("Inspect", "Reading the payload…"), tab)
         self.payload_note.setObjectName("inspectPayloadNote")
         self.payload_note.setTextFormat(Qt.TextFormat.PlainText)
         self.payload_note.setWordWrap(True)
-        self.show_all_button = QPushButton("Show &all", tab)
+        self.show_all_button = QPushButton(translate("Inspect", "Show &all"), tab)
         self.show_all_button.setObjectName("inspectShowAll")
-        self.show_all_button.setToolTip("Show the whole payload (secrets masked)")
+        self.show_all_button.setToolTip(
+            translate("Inspect", "Show the whole payload (secrets masked)")
+        )
         self.show_all_button.setEnabled(False)
         self.show_all_button.clicked.connect(self._on_show_all_button_clicked)
-        self.save_button = QPushButton("&Save payload…", tab)
+        self.save_button = QPushButton(translate("Inspect", "&Save payload…"), tab)
         self.save_button.setObjectName("inspectSavePayload")
-        self.save_button.setToolTip("Save the whole payload as JSON (secrets masked)")
+        self.save_button.setToolTip(
+            translate("Inspect", "Save the whole payload as JSON (secrets masked)")
+        )
         self.save_button.setEnabled(False)
         self.save_button.clicked.connect(self._on_save_button_clicked)
         row.addWidget(self.payload_note, 1)
@@ -235,7 +252,7 @@ class InspectDialog(QDialog):
         column.addLayout(row)
         self.payload = QPlainTextEdit(tab)
         self.payload.setObjectName("inspectPayload")
-        self.payload.setAccessibleName("Payload, secrets masked")
+        self.payload.setAccessibleName(translate("Inspect", "Payload, secrets masked"))
         self.payload.setReadOnly(True)
         self.payload.setTabChangesFocus(True)
         self.payload.setFont(_mono())
@@ -246,23 +263,38 @@ class InspectDialog(QDialog):
 
     def show_operation(self, op: OperationSummary) -> None:
         self.operation = op
+        made = op.attempts_made
         self.status.setText(
-            f"{formatting.status_label(op.status)} · priority {op.priority} · "
-            f"{op.attempts_made} of {op.max_attempts} attempts used"
+            translate(
+                "Inspect",
+                "{status} · priority {priority} · %Ln of {most} attempts used",
+                None,
+                made,
+            ).format(
+                status=formatting.status_label(op.status),
+                priority=op.priority,
+                most=formatting.count(op.max_attempts),
+            )
         )
         self.status.setToolTip(str(op.status))
         self.setWindowIcon(status_icon(op.status))
-        self.dependencies.setText(", ".join(f"#{d}" for d in op.depends_on) or "none")
+        self.dependencies.setText(
+            ", ".join(f"#{d}" for d in op.depends_on) or translate("Inspect", "none")
+        )
         parts = [
-            f"created {formatting.full_time(op.created_at)}",
-            f"updated {formatting.full_time(op.updated_at)}",
+            translate("Inspect", "created {time}").format(time=formatting.full_time(op.created_at)),
+            translate("Inspect", "updated {time}").format(time=formatting.full_time(op.updated_at)),
         ]
         if op.expires_at:
-            parts.append(f"expires {formatting.full_time(op.expires_at)}")
+            parts.append(
+                translate("Inspect", "expires {time}").format(
+                    time=formatting.full_time(op.expires_at)
+                )
+            )
         self.times.setText("\n".join(parts))
         # Free text is masked with the operation's own secrets too: a server that echoes a
         # request can put them into an error.
-        error = _cut(op.error_message or op.problem or "none", ERROR_CHARS)
+        error = _cut(op.error_message or op.problem or translate("Inspect", "none"), ERROR_CHARS)
         self.error.setText(mask_text(error, self._secrets))
 
     def show_history(self, attempts: list[Attempt]) -> None:
@@ -277,19 +309,24 @@ class InspectDialog(QDialog):
             )
             item.setToolTip(3, formatting.plain_tooltip(detail))
             self.history.addTopLevelItem(item)
-        self.tabs.setTabText(1, f"History ({len(attempts)})")
+        self.tabs.setTabText(
+            1,
+            translate("Inspect", "History ({count})").format(count=formatting.count(len(attempts))),
+        )
 
     def show_conflict(self, text: str) -> None:
         self.conflict.setPlainText(text)
         if self.tabs.indexOf(self.conflict) < 0:
-            self.tabs.addTab(self.conflict, "Conflict")
+            self.tabs.addTab(self.conflict, translate("Inspect", "Conflict"))
 
     async def _load(self, queue: OfflineQueueManager, op_id: int) -> None:
         fresh = await queue.get_summary(op_id)
         if not shiboken6.isValid(self):  # closed while the queue answered
             return
         if fresh is None:
-            self.wait_reason.setText("This operation is no longer in the queue.")
+            self.wait_reason.setText(
+                translate("Inspect", "This operation is no longer in the queue.")
+            )
             self.payload_note.setText("")
             return
         text = await queue.get_payload_text(op_id)
@@ -304,7 +341,9 @@ class InspectDialog(QDialog):
         record = await queue.get_conflict(op_id)
         if not shiboken6.isValid(self):
             return
-        self.wait_reason.setText(mask_text(reason, secrets) if reason else "Not waiting.")
+        self.wait_reason.setText(
+            mask_text(reason, secrets) if reason else translate("Inspect", "Not waiting.")
+        )
         self.show_history(attempts)
         if record is not None:
             self.show_conflict(await asyncio.to_thread(conflict_text, record))
@@ -320,49 +359,64 @@ class InspectDialog(QDialog):
         self.save_button.setEnabled(True)
         if shown.truncated:
             self.payload_note.setText(
-                f"The payload is {size_text(size)}; only its first "
-                f"{size_text(len(shown.text.encode()))} are shown."
+                translate(
+                    "Inspect", "The payload is {size}; only its first {shown} are shown."
+                ).format(size=size_text(size), shown=size_text(len(shown.text.encode())))
             )
             self.show_all_button.setEnabled(True)
         else:
-            self.payload_note.setText(f"The whole payload ({size_text(size)}).")
+            self.payload_note.setText(
+                translate("Inspect", "The whole payload ({size}).").format(size=size_text(size))
+            )
 
     # ------------------------------------------------------------------ show all
 
     def _on_show_all_button_clicked(self) -> None:
         if self._payload_text is not None and self.showing_all is None:
             self.showing_all = self._tasks.start(
-                self._show_all(self._payload_text), "show the whole payload"
+                self._show_all(self._payload_text),
+                QT_TRANSLATE_NOOP("Tasks", "show the whole payload"),
             )
 
     async def _show_all(self, text: str) -> None:
         self.show_all_button.setEnabled(False)
-        self.payload_note.setText("Formatting the whole payload…")
+        self.payload_note.setText(translate("Inspect", "Formatting the whole payload…"))
         chunks = await asyncio.to_thread(_whole_in_chunks, text)
         if not shiboken6.isValid(self):
             return
         self.payload.clear()
         for index, chunk in enumerate(chunks, 1):
             self.payload.appendPlainText(chunk)
-            self.payload_note.setText(f"Showing the whole payload… {100 * index // len(chunks)}%")
+            self.payload_note.setText(
+                translate("Inspect", "Showing the whole payload… {percent}%").format(
+                    percent=formatting.count(100 * index // len(chunks))
+                )
+            )
             await asyncio.sleep(0)  # Qt paints and reads input between chunks
             if not shiboken6.isValid(self):
                 return
         self.payload.moveCursor(self.payload.textCursor().MoveOperation.Start)
         self.payload_note.setText(
-            f"The whole payload ({size_text(self.operation.payload_size)}); lines longer"
-            f" than {LINE_CHARS:,} characters are broken. Save payload… writes it as it is."
+            translate(
+                "Inspect",
+                "The whole payload ({size}); lines longer than {limit} characters are broken."
+                " Save payload… writes it as it is.",
+            ).format(
+                size=size_text(self.operation.payload_size), limit=formatting.count(LINE_CHARS)
+            )
         )
 
     # ---------------------------------------------------------------------- save
 
     def _on_save_button_clicked(self) -> None:
         dialog = QFileDialog(
-            self, "Save Payload", str(Path.home() / f"operation-{self.operation.id}.json")
+            self,
+            translate("Inspect", "Save Payload"),
+            str(Path.home() / f"operation-{self.operation.id}.json"),
         )
         dialog.setObjectName("savePayloadDialog")
         dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
-        dialog.setNameFilter("JSON files (*.json)")
+        dialog.setNameFilter(translate("MainWindow", "JSON files (*.json)"))
         dialog.setDefaultSuffix("json")
         dialog.fileSelected.connect(self.save_payload)
         self.save_dialog = dialog
@@ -373,7 +427,8 @@ class InspectDialog(QDialog):
         if self._payload_text is None:
             return None
         self.saving = self._tasks.start(
-            self._save(Path(name), self._payload_text), "save the payload"
+            self._save(Path(name), self._payload_text),
+            QT_TRANSLATE_NOOP("Tasks", "save the payload"),
         )
         return self.saving
 
@@ -385,7 +440,7 @@ class InspectDialog(QDialog):
             if shiboken6.isValid(self):
                 self.save_button.setEnabled(True)
         if shiboken6.isValid(self):
-            self.payload_note.setText(f"Saved to {path}.")
+            self.payload_note.setText(translate("Inspect", "Saved to {path}.").format(path=path))
 
 
 def _secrets_of(text: str) -> frozenset[str]:
@@ -437,7 +492,11 @@ def conflict_text(record: ConflictRecord) -> str:
         text = json.dumps(value, ensure_ascii=False, default=str)
         return payload_preview.preview(text, payload_preview.WINDOW_PREVIEW_CHARS // 4).text
 
-    parts = ["Local (yours):\n" + side(record.local), "Remote (theirs):\n" + side(record.remote)]
+    # Runs on a worker thread: QCoreApplication.translate is thread-safe.
+    parts = [
+        translate("Inspect", "Local (yours):") + "\n" + side(record.local),
+        translate("Inspect", "Remote (theirs):") + "\n" + side(record.remote),
+    ]
     if record.base:
-        parts.append("Base:\n" + side(record.base))
+        parts.append(translate("Inspect", "Base:") + "\n" + side(record.base))
     return "\n\n".join(parts)

@@ -40,6 +40,7 @@ from peft_studio_offline.gui import formatting
 from peft_studio_offline.gui.bounded_text import BoundedTextField
 from peft_studio_offline.gui.commands import strategy_label
 from peft_studio_offline.gui.direction import keep_left_to_right
+from peft_studio_offline.gui.i18n import QT_TRANSLATE_NOOP, translate
 from peft_studio_offline.gui.tasks import TaskKeeper, describe_error
 
 
@@ -49,7 +50,7 @@ class SettingsDialog(QDialog):
     def __init__(self, paths: AppPaths, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("settingsDialog")
-        self.setWindowTitle("Settings")
+        self.setWindowTitle(translate("Settings", "Settings"))
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.setMinimumWidth(560)
         self.settings = Settings.load(paths)
@@ -80,10 +81,14 @@ class SettingsDialog(QDialog):
             layout.addWidget(problems)
 
         s = self.settings
-        network = self._group(layout, "Connectivity")
-        endpoints = BoundedTextField(self, hint="list that many in settings.toml instead")
+        network = self._group(layout, translate("Settings", "Connectivity"))
+        endpoints = BoundedTextField(
+            self, hint=translate("Settings", "list that many in settings.toml instead")
+        )
         endpoints.editor.setPlaceholderText(
-            "One URL per line. Empty: the health URLs of the sync targets below."
+            translate(
+                "Settings", "One URL per line. Empty: the health URLs of the sync targets below."
+            )
         )
         endpoints.editor.setFixedHeight(72)
         endpoints.editor.setTabChangesFocus(True)
@@ -93,51 +98,77 @@ class SettingsDialog(QDialog):
                 e if isinstance(e, str) else str(e.get("url", "")) for e in s.network.endpoints
             )
         )
-        self._add(network, "network.endpoints", "&Endpoints to check", endpoints)
         self._add(
-            network, "network.check_interval", "Check e&very",
+            network, "network.endpoints", translate("Settings", "&Endpoints to check"), endpoints
+        )
+        self._add(
+            network,
+            "network.check_interval",
+            translate("Settings", "Check e&very"),
             self._seconds(s.network.check_interval, 1, 3600),
-        )  # fmt: skip
+        )
         self._add(
-            network, "network.timeout", "&Timeout", self._seconds(s.network.timeout, 0.5, 120)
+            network,
+            "network.timeout",
+            translate("Settings", "&Timeout"),
+            self._seconds(s.network.timeout, 0.5, 120),
         )
 
-        sync = self._group(layout, "Sync")
-        auto = QCheckBox("Sync automatically when online", self)
+        sync = self._group(layout, translate("Settings", "Sync"))
+        auto = QCheckBox(translate("Settings", "Sync automatically when online"), self)
         auto.setChecked(s.sync.auto_sync)
-        self._add(sync, "sync.auto_sync", "&Auto sync", auto)
+        self._add(sync, "sync.auto_sync", translate("Settings", "&Auto sync"), auto)
         strategy = QComboBox(self)
         for value in ConflictResolution:
             strategy.addItem(strategy_label(value), value.value)
         strategy.setCurrentIndex(strategy.findData(s.sync.conflict_strategy.value))
-        self._add(sync, "sync.conflict_strategy", "Default &strategy", strategy)
-        self._add(sync, "sync.api_base_url", "API &base URL", self._line(s.sync.api_base_url))
         self._add(
-            sync, "sync.mlflow_tracking_uri", "&MLflow tracking URI",
+            sync, "sync.conflict_strategy", translate("Settings", "Default &strategy"), strategy
+        )
+        self._add(
+            sync,
+            "sync.api_base_url",
+            translate("Settings", "API &base URL"),
+            self._line(s.sync.api_base_url),
+        )
+        self._add(
+            sync,
+            "sync.mlflow_tracking_uri",
+            translate("Settings", "&MLflow tracking URI"),
             self._line(s.sync.mlflow_tracking_uri),
-        )  # fmt: skip
+        )
         self._add(
-            sync, "sync.huggingface_endpoint", "&Hugging Face Hub",
+            sync,
+            "sync.huggingface_endpoint",
+            translate("Settings", "&Hugging Face Hub"),
             self._line(s.sync.huggingface_endpoint),
-        )  # fmt: skip
-        roots = BoundedTextField(self, hint="list that many in settings.toml instead")
+        )
+        roots = BoundedTextField(
+            self, hint=translate("Settings", "list that many in settings.toml instead")
+        )
         roots.editor.setPlaceholderText(
-            "One folder per line. Files leave only from these. Empty: from anywhere for your"
-            " own programs, and from nowhere through the local API."
+            translate(
+                "Settings",
+                "One folder per line. Files leave only from these. Empty: from anywhere for"
+                " your own programs, and from nowhere through the local API.",
+            )
         )
         roots.editor.setFixedHeight(72)
         roots.editor.setTabChangesFocus(True)
         keep_left_to_right(roots.editor)  # paths
         roots.editor.setPlainText("\n".join(s.sync.upload_roots))
-        self._add(sync, "sync.upload_roots", "Upload &folders", roots)
+        self._add(sync, "sync.upload_roots", translate("Settings", "Upload &folders"), roots)
 
-        creds_box = QGroupBox("Credentials")
+        creds_box = QGroupBox(translate("Settings", "Credentials"))
         creds_layout = QVBoxLayout(creds_box)
         layout.addWidget(creds_box)
         note = QLabel(
-            "Tokens are kept in the system keyring (or a file only you can read when there is"
-            " no keyring), never in the settings file or the queue. Leave a token empty to"
-            " keep the one stored.",
+            translate(
+                "Settings",
+                "Tokens are kept in the system keyring (or a file only you can read when there"
+                " is no keyring), never in the settings file or the queue. Leave a token empty"
+                " to keep the one stored.",
+            ),
             self,
         )
         note.setWordWrap(True)
@@ -145,22 +176,33 @@ class SettingsDialog(QDialog):
         creds = QFormLayout()
         creds_layout.addLayout(creds)
         self._add(
-            creds, "credentials.api_token", "API token &name", self._line(s.credentials.api_token)
+            creds,
+            "credentials.api_token",
+            translate("Settings", "API token &name"),
+            self._line(s.credentials.api_token),
         )
-        self.api_secret = self._secret("apiTokenSecret", "API token")
-        creds.addRow("API to&ken:", self.api_secret)
+        self.api_secret = self._secret("apiTokenSecret", translate("Settings", "API token"))
+        creds.addRow(translate("Settings", "API to&ken:"), self.api_secret)
         self._add(
-            creds, "credentials.mlflow_token", "MLf&low token name",
+            creds,
+            "credentials.mlflow_token",
+            translate("Settings", "MLf&low token name"),
             self._line(s.credentials.mlflow_token),
-        )  # fmt: skip
-        self.mlflow_secret = self._secret("mlflowTokenSecret", "MLflow token")
-        creds.addRow("MLflow t&oken:", self.mlflow_secret)
+        )
+        self.mlflow_secret = self._secret(
+            "mlflowTokenSecret", translate("Settings", "MLflow token")
+        )
+        creds.addRow(translate("Settings", "MLflow t&oken:"), self.mlflow_secret)
         self._add(
-            creds, "credentials.huggingface_token", "H&ub token name",
+            creds,
+            "credentials.huggingface_token",
+            translate("Settings", "H&ub token name"),
             self._line(s.credentials.huggingface_token),
-        )  # fmt: skip
-        self.hub_secret = self._secret("huggingfaceTokenSecret", "Hugging Face token")
-        creds.addRow("Hu&gging Face token:", self.hub_secret)
+        )
+        self.hub_secret = self._secret(
+            "huggingfaceTokenSecret", translate("Settings", "Hugging Face token")
+        )
+        creds.addRow(translate("Settings", "Hu&gging Face token:"), self.hub_secret)
 
         self.error = QLabel(self)
         self.error.setTextFormat(Qt.TextFormat.PlainText)
@@ -175,7 +217,9 @@ class SettingsDialog(QDialog):
         self.buttons.accepted.connect(self.submit)
         self.buttons.rejected.connect(self.reject)
         outer.addWidget(self.buttons)
-        path = QLabel(f"Settings file: {s.paths.settings_file}", self)
+        path = QLabel(
+            translate("Settings", "Settings file: {path}").format(path=s.paths.settings_file), self
+        )
         path.setObjectName("settingsFile")
         path.setTextFormat(Qt.TextFormat.PlainText)
         path.setEnabled(False)
@@ -218,7 +262,7 @@ class SettingsDialog(QDialog):
         spin = QDoubleSpinBox(self)
         spin.setRange(low, high)
         spin.setDecimals(1)
-        spin.setSuffix(" s")
+        spin.setSuffix(translate("Settings", " s"))
         spin.setValue(value)
         return spin
 
@@ -227,7 +271,7 @@ class SettingsDialog(QDialog):
         line.setObjectName(name)
         line.setAccessibleName(what)
         line.setEchoMode(QLineEdit.EchoMode.Password)
-        line.setPlaceholderText("unchanged")
+        line.setPlaceholderText(translate("Settings", "unchanged"))
         return line
 
     def _add(self, form: QFormLayout, key: str, label: str, row: QWidget) -> None:
@@ -259,7 +303,7 @@ class SettingsDialog(QDialog):
             column.addWidget(note)
             holder.setFocusProxy(widget)
             row = holder
-        form.addRow(label + ":", row)
+        form.addRow(translate("Settings", "{label}:").format(label=label), row)
         self.fields[key] = widget
 
     # ------------------------------------------------------------------- saving
@@ -309,18 +353,39 @@ class SettingsDialog(QDialog):
             self.show_error(str(exc))
             return
         pairs = [
-            ("API token", settings.credentials.api_token, self.api_secret.text()),
-            ("MLflow token", settings.credentials.mlflow_token, self.mlflow_secret.text()),
-            ("Hugging Face token", settings.credentials.huggingface_token, self.hub_secret.text()),
+            (
+                translate(
+                    "Settings", "Give the API token a name to keep it under before entering it."
+                ),
+                settings.credentials.api_token,
+                self.api_secret.text(),
+            ),
+            (
+                translate(
+                    "Settings", "Give the MLflow token a name to keep it under before entering it."
+                ),
+                settings.credentials.mlflow_token,
+                self.mlflow_secret.text(),
+            ),
+            (
+                translate(
+                    "Settings",
+                    "Give the Hugging Face token a name to keep it under before entering it.",
+                ),
+                settings.credentials.huggingface_token,
+                self.hub_secret.text(),
+            ),
         ]
-        for what, name, secret in pairs:
+        for unnamed, name, secret in pairs:
             if secret and not name:
-                self.show_error(f"Give the {what} a name to keep it under before entering it.")
+                self.show_error(unnamed)
                 return
-        secrets = {name: secret for _what, name, secret in pairs if name and secret}
+        secrets = {name: secret for _unnamed, name, secret in pairs if name and secret}
         self.buttons.setEnabled(False)
         self.error.hide()
-        self.task = self.tasks.start(self._save(settings, secrets), "save the settings")
+        self.task = self.tasks.start(
+            self._save(settings, secrets), QT_TRANSLATE_NOOP("Tasks", "save the settings")
+        )
 
     async def _save(self, settings: Settings, secrets: dict[str, str]) -> None:
         try:
@@ -331,7 +396,9 @@ class SettingsDialog(QDialog):
         except Exception as exc:
             if shiboken6.isValid(self):
                 self.buttons.setEnabled(True)
-                self.show_error(describe_error(exc, "save the settings"))
+                self.show_error(
+                    describe_error(exc, QT_TRANSLATE_NOOP("Tasks", "save the settings"))
+                )
             return
         if shiboken6.isValid(self):
             self.settings = settings
@@ -344,16 +411,21 @@ class SettingsDialog(QDialog):
 
 
 def _locked_note(variable: str) -> str:
-    return (
-        f"Set by the environment variable {variable} in this session: change or unset it"
-        " there to edit this here."
-    )
+    return translate(
+        "Settings",
+        "Set by the environment variable {variable} in this session: change or unset it there"
+        " to edit this here.",
+    ).format(variable=variable)
 
 
 def _locked_placeholder(key: str, variable: str) -> str:
     if key == "network.endpoints":
-        return f"None: {variable} is set and empty in this session, so nothing is checked."
-    return f"Empty: {variable} is set and empty in this session."
+        return translate(
+            "Settings", "None: {variable} is set and empty in this session, so nothing is checked."
+        ).format(variable=variable)
+    return translate("Settings", "Empty: {variable} is set and empty in this session.").format(
+        variable=variable
+    )
 
 
 def _store_secrets(settings: Settings, secrets: dict[str, str]) -> None:

@@ -17,14 +17,28 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-# Keys that belong to a widget, not to an action of the window.
+from peft_studio_offline.gui.i18n import QT_TRANSLATE_NOOP, translate
+
+# Keys that belong to a widget, not to an action of the window; in Qt's portable names, shown
+# in the platform's words and language (Umschalt+F10).
 _EXTRA = (
-    ("Open the selected operation", "Enter"),
-    ("Open the context menu of the table", "Shift+F10 / Menu"),
-    ("Move between controls", "Tab / Shift+Tab"),
+    (QT_TRANSLATE_NOOP("Shortcuts", "Open the selected operation"), ("Enter",)),
+    (QT_TRANSLATE_NOOP("Shortcuts", "Open the context menu of the table"), ("Shift+F10", "Menu")),
+    (QT_TRANSLATE_NOOP("Shortcuts", "Move between controls"), ("Tab", "Shift+Tab")),
 )
+
+
+def _native(keys: tuple[str, ...]) -> str:
+    return " / ".join(
+        QKeySequence(key, QKeySequence.SequenceFormat.PortableText).toString(
+            QKeySequence.SequenceFormat.NativeText
+        )
+        for key in keys
+    )
+
+
 # What an action's text carries that changes while the window runs ("Resolve Conflicts (3)").
-_LIVE_COUNT = re.compile(r"\s*\([\d\u2009]+\)")
+_LIVE_COUNT = re.compile(r"\s*\(\d[\d\u2009\u202f\u00a0,.' ]*\)")
 
 
 def action_name(action: QAction) -> str:
@@ -37,13 +51,13 @@ class ShortcutsDialog(QDialog):
     def __init__(self, actions: Iterable[QAction], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("shortcutsDialog")
-        self.setWindowTitle("Keyboard Shortcuts")
+        self.setWindowTitle(translate("Shortcuts", "Keyboard Shortcuts"))
         layout = QVBoxLayout(self)
         tree = QTreeWidget(self)
         tree.setObjectName("shortcutsList")
-        tree.setAccessibleName("Keyboard shortcuts")
+        tree.setAccessibleName(translate("Shortcuts", "Keyboard shortcuts"))
         tree.setRootIsDecorated(False)
-        tree.setHeaderLabels(["Action", "Shortcut"])
+        tree.setHeaderLabels([translate("Shortcuts", "Action"), translate("Shortcuts", "Shortcut")])
         seen: set[str] = set()
         rows: list[tuple[str, str]] = []
         for action in actions:
@@ -52,7 +66,7 @@ class ShortcutsDialog(QDialog):
             seen.add(action.objectName())
             keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
             rows.append((action_name(action), keys))
-        rows.extend(_EXTRA)
+        rows.extend((translate("Shortcuts", text), _native(keys)) for text, keys in _EXTRA)
         # In reading order, A to Z; the list does not re-sort as counts change.
         for text, keys in sorted(rows, key=lambda row: row[0].casefold()):
             tree.addTopLevelItem(QTreeWidgetItem([text, keys]))
