@@ -48,13 +48,17 @@ class WindowCommands(QObject):
     @property
     def monitor(self) -> NetworkMonitor:
         if self.bridge.monitor is None:
-            raise InvalidStateError("The network monitor is still starting; try again.")
+            raise InvalidStateError(
+                translate("Commands", "The network monitor is still starting; try again.")
+            )
         return self.bridge.monitor
 
     @property
     def engine(self) -> SyncEngine:
         if self.bridge.engine is None:
-            raise InvalidStateError("The sync engine is still starting; try again.")
+            raise InvalidStateError(
+                translate("Commands", "The sync engine is still starting; try again.")
+            )
         return self.bridge.engine
 
     # ------------------------------------------------------------------- network

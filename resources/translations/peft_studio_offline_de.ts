@@ -489,6 +489,14 @@
     <context>
         <name>Commands</name>
         <message>
+            <source>The network monitor is still starting; try again.</source>
+            <translation>Die Netzwerküberwachung startet noch; bitte gleich noch einmal versuchen.</translation>
+        </message>
+        <message>
+            <source>The sync engine is still starting; try again.</source>
+            <translation>Die Synchronisierung startet noch; bitte gleich noch einmal versuchen.</translation>
+        </message>
+        <message>
             <source>Nothing to check: no endpoints or sync targets are set (File → Settings…).</source>
             <translation>Nichts zu prüfen: Es sind keine Endpunkte oder Synchronisationsziele eingestellt (Datei → Einstellungen…).</translation>
         </message>
