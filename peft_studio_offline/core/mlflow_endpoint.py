@@ -18,7 +18,7 @@ import math
 import posixpath
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, Unpack
 
 from peft_studio_offline.core.enums import OperationType
 from peft_studio_offline.core.errors import InvalidOperationError
@@ -39,7 +39,7 @@ from peft_studio_offline.core.mlflow_local import (
 )
 
 if TYPE_CHECKING:
-    from peft_studio_offline.core.queue import OfflineQueueManager
+    from peft_studio_offline.core.queue import EnqueueOptions, OfflineQueueManager
     from peft_studio_offline.core.settings import Settings
 
 
@@ -61,8 +61,7 @@ class TrackingHost(Protocol):
         operation_type: OperationType | str,
         payload: Mapping[str, Any],
         priority: int = 0,
-        *,
-        depends_on: list[int] = ...,
+        **options: Unpack[EnqueueOptions],
     ) -> int: ...
 
 

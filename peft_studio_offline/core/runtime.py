@@ -19,11 +19,11 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from peft_studio_offline.core.enums import OperationStatus, OperationType
 from peft_studio_offline.core.events import EventSource
-from peft_studio_offline.core.queue import OfflineQueueManager
+from peft_studio_offline.core.queue import EnqueueOptions, OfflineQueueManager
 from peft_studio_offline.core.sealing import KEY_CACHE_SECONDS, PayloadSealer
 from peft_studio_offline.core.settings import Settings
 from peft_studio_offline.core.submit import submit, submit_many
@@ -121,7 +121,7 @@ class Runtime:
         *,
         over_api: bool = False,
         base_dir: Path | None = None,
-        **options: Any,
+        **options: Unpack[EnqueueOptions],
     ) -> int:
         """Check, complete and queue one operation (``core.submit``); returns its id."""
         op_id = await submit(

@@ -24,14 +24,14 @@ import asyncio
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 from urllib.parse import urlsplit
 
 from peft_studio_offline.core.enums import OperationType, parse_operation_type
 from peft_studio_offline.core.errors import InvalidOperationError, UploadNotAllowedError
 
 if TYPE_CHECKING:
-    from peft_studio_offline.core.queue import OfflineQueueManager
+    from peft_studio_offline.core.queue import EnqueueOptions, OfflineQueueManager
     from peft_studio_offline.core.settings import Settings
 
 # The methods the built-in api_call handler sends.
@@ -66,7 +66,7 @@ async def submit(
     settings: Settings,
     over_api: bool = False,
     base_dir: Path | None = None,
-    **options: Any,
+    **options: Unpack[EnqueueOptions],
 ) -> int:
     """Check, complete and store one operation; returns its id once it is committed.
 

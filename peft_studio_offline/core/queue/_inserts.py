@@ -11,9 +11,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import chain
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple, TypedDict, cast
 
 from peft_studio_offline.core.enums import (
+    ConflictResolution,
     OperationStatus,
     OperationType,
     OverflowPolicy,
@@ -33,19 +34,24 @@ INT64_MAX = 2**63 - 1
 _TYPE_TEXT: dict[str, str] = {kind.value: kind.value for kind in OperationType}
 UNFINISHED = ("pending", "in_progress", "conflict")
 
-ENQUEUE_OPTIONS = frozenset(
-    {
-        "max_attempts",
-        "ttl",
-        "expires_at",
-        "depends_on",
-        "dedup_key",
-        "conflict_strategy",
-        "resource_key",
-        "idempotency_key",
-        "not_before",
-    }
-)
+
+class EnqueueOptions(TypedDict, total=False):
+    """What ``enqueue`` takes besides the type, payload and priority; each is checked there
+    (``validate_new``), whatever a caller's types say."""
+
+    max_attempts: int
+    ttl: float | timedelta  # seconds from now until it expires
+    expires_at: float | datetime  # or the moment itself (Unix time)
+    depends_on: Iterable[int]  # ids that must complete first
+    dedup_key: str  # a second operation with this key is the first one
+    conflict_strategy: ConflictResolution | str
+    resource_key: str  # operations with one key go in order
+    idempotency_key: str  # sent with every attempt; made up when not given
+    not_before: float | datetime  # not sent before then
+
+
+ENQUEUE_OPTIONS = EnqueueOptions.__optional_keys__
+
 
 _INSERT_COLUMNS = (
     "id, operation_type, payload, status, created_at, updated_at, retry_count, priority,"

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Unpack
 
 import aiosqlite
 
@@ -59,6 +59,7 @@ from peft_studio_offline.core.queue._database import (
 from peft_studio_offline.core.queue._identity import new_owner, owner_is_gone, retire_owner
 from peft_studio_offline.core.queue._inserts import (
     ENQUEUE_OPTIONS,
+    EnqueueOptions,
     InsertBatch,
     InsertValues,
     NewOperation,
@@ -412,7 +413,7 @@ class OfflineQueueManager:
         operation_type: OperationType | str,
         payload: Mapping[str, Any],
         priority: int = 0,
-        **options: Any,
+        **options: Unpack[EnqueueOptions],
     ) -> int:
         """Store one operation; returns its id once it is committed to disk."""
         new = self.validate_new(operation_type, payload, priority, options)
