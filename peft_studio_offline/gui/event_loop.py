@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import sys
 import time
 from collections.abc import Callable
 from contextvars import Context
@@ -154,6 +155,20 @@ class GuiEventLoop(qasync.QEventLoop):  # type: ignore[misc]
         super().__init__(app)
         self._scheduler = _Scheduler(self)
         self._timer = self._scheduler  # what qasync's close() and set_debug() call
+
+    def run_forever(self) -> Any:
+        """qasync's, with the async-generator hooks asyncio's own ``run_forever`` installs:
+        without them a generator dropped half-way (an HTTP response stream a cancelled
+        request left) is closed by the garbage collector outside the loop, which fails
+        and prints a traceback; with them it is closed by a task on the loop."""
+        previous = sys.get_asyncgen_hooks()
+        sys.set_asyncgen_hooks(
+            firstiter=self._asyncgen_firstiter_hook, finalizer=self._asyncgen_finalizer_hook
+        )
+        try:
+            return super().run_forever()
+        finally:
+            sys.set_asyncgen_hooks(*previous)
 
     def call_soon(
         self, callback: Callable[..., object], *args: Any, context: Context | None = None

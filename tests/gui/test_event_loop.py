@@ -6,7 +6,10 @@ These tests run on the loop itself (the GUI tests' loop factory makes a ``GuiEve
 from __future__ import annotations
 
 import asyncio
+import gc
+import sys
 import time
+from collections.abc import AsyncIterator
 
 import pytest
 from PySide6.QtCore import QTimer
@@ -160,3 +163,35 @@ async def test_threads_and_executors_still_hand_results_back() -> None:
 
     await asyncio.to_thread(from_thread)
     assert await asyncio.wait_for(future, 5) == "from a thread"
+
+
+async def test_an_abandoned_async_generator_is_closed_on_the_loop() -> None:
+    """As asyncio's own loop does: an HTTP response stream dropped half-read is closed by a
+    task on the loop, never by the garbage collector out of it (which printed "async
+    generator ignored GeneratorExit" tracebacks from httpcore)."""
+    closed: list[bool] = []
+
+    async def stream() -> AsyncIterator[int]:
+        try:
+            yield 1
+            yield 2
+        finally:
+            await asyncio.sleep(0)  # closing needs the loop, as a connection's does
+            closed.append(True)
+
+    unraisable: list[object] = []
+    previous = sys.unraisablehook
+    sys.unraisablehook = unraisable.append
+    try:
+        reader = stream()
+        assert await reader.__anext__() == 1
+        del reader
+        gc.collect()
+        for _ in range(50):
+            if closed:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        sys.unraisablehook = previous
+    assert unraisable == []
+    assert closed == [True]
