@@ -21,6 +21,7 @@ from PySide6.QtCore import QObject, Signal
 
 from peft_studio_offline.core.enums import ConflictResolution, OperationStatus
 from peft_studio_offline.core.errors import InvalidStateError, PeftStudioOfflineError
+from peft_studio_offline.core.operation import OperationSummary
 from peft_studio_offline.gui.bridge import CoreBridge
 from peft_studio_offline.gui.formatting import count, network_label
 from peft_studio_offline.gui.i18n import QT_TRANSLATE_NOOP, translate
@@ -376,6 +377,11 @@ class WindowCommands(QObject):
         )
 
     # ---------------------------------------------------------------- conflicts
+
+    def keep_local_refusal(self, operation: OperationSummary) -> str | None:
+        """Why "keep mine" cannot settle this operation's conflict (None: it can)."""
+        engine = self.bridge.engine
+        return None if engine is None else engine.keep_local_refusal(operation.operation_type)
 
     async def resolve_conflict(
         self, op_id: int, resolution: ConflictResolution, merged: Any = None

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from peft_studio_offline.core.enums import OperationStatus, OperationType
+from peft_studio_offline.core.errors import InvalidOperationError
 from peft_studio_offline.core.handlers.mlflow import (
     MetricLogHandler,
     MlflowRestClient,
@@ -200,9 +201,11 @@ async def test_a_person_settles_a_param_conflict_by_a_merge_or_by_keeping_theirs
     )
     async with await make_engine(queue, conflict_strategy="manual") as engine:
         assert (await engine.sync())["conflicts"] == 2
-        # Keep mine again: MLflow refuses once more, and it stays with the person.
-        await engine.resolve_conflict(first[2], "keep_local")
-        assert (await engine.sync())["conflicts"] == 1
+        # Keep mine cannot be carried out: refused with the reason, nothing changes.
+        with pytest.raises(InvalidOperationError, match="params never change"):
+            await engine.resolve_conflict(first[2], "keep_local")
+        op = await queue.get_operation(first[2])
+        assert op is not None and op.status is OperationStatus.CONFLICT
         # The local value under another name: sent.
         await engine.resolve_conflict(first[2], "merged", {"params": {"lr_restart": "0.5"}})
         await engine.resolve_conflict(again[0], "keep_remote")

@@ -365,3 +365,28 @@ async def test_the_upload_folders_are_set_in_the_settings(
     await until(lambda: saved_signals)
     saved = tomllib.loads(window.paths.settings_file.read_text())
     assert saved["sync"]["upload_roots"] == [str(tmp_path / "runs"), str(tmp_path / "adapters")]
+
+
+async def test_keep_mine_is_not_offered_where_the_service_cannot_take_it(
+    core: Core, window: MainWindow
+) -> None:
+    """An MLflow param conflict: the server's param never changes, so only theirs or a merge."""
+    api_ids = await _conflicts(core, 1)
+    param_op = await core.queue.enqueue(
+        "metric_log", {"run_id": "r1", "params": {"lr": "0.5"}, "metrics": []}
+    )
+    (claimed,) = await core.queue.claim(1, operation_types=["metric_log"])
+    await core.queue.mark_conflict(
+        claimed.id, local={"params": {"lr": "0.5"}}, remote={"params": {"lr": "0.1"}}
+    )
+    dialog = window.open_conflicts()
+    assert isinstance(dialog, ConflictDialog)
+    await until(lambda: dialog.list.count() == 2)
+    rows = {dialog._conflicts[row][0].id: row for row in range(2)}
+    dialog.list.setCurrentRow(rows[param_op])
+    assert not dialog.keep_mine.isEnabled()
+    assert "params never change" in dialog.keep_mine.toolTip()
+    assert dialog.keep_theirs.isEnabled() and dialog.merge.isEnabled()
+    dialog.list.setCurrentRow(rows[api_ids[0]])
+    assert dialog.keep_mine.isEnabled()
+    dialog.close()

@@ -21,6 +21,8 @@ Optional extras a handler may define (the engine looks for them with ``getattr``
   :func:`default_resend_payload` is used.
 - ``target(operation, context) -> str | None``: the host the operation goes to, for the
   per-host circuit breaker.
+- ``keep_local_refusal: str``: set when the service can never take the local side of a
+  conflict (MLflow params): the sentence that refuses "keep local" for its operations.
 
 A handler that finds its target or credential not configured raises
 :class:`MissingSettingError`: the operation waits for that setting, using no attempt.

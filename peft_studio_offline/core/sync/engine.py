@@ -181,6 +181,11 @@ class SyncEngine:
         except ValueError:
             return None
 
+    def keep_local_refusal(self, operation_type: OperationType | str) -> str | None:
+        """Why "keep local" cannot settle a conflict of this type (None: it can)."""
+        refusal = getattr(self.handler_for(operation_type), "keep_local_refusal", None)
+        return refusal if isinstance(refusal, str) else None
+
     def handled_types(self) -> list[OperationType]:
         return sorted(self._handlers)
 
@@ -438,6 +443,9 @@ class SyncEngine:
         if operation.status is not OperationStatus.CONFLICT or record is None:
             raise InvalidStateError(f"Operation {op_id} has no conflict to resolve.")
         handler = self.handler_for(operation.operation_type)
+        refusal = self.keep_local_refusal(operation.operation_type)
+        if choice is ConflictResolution.LOCAL_WINS and refusal is not None:
+            raise InvalidOperationError(refusal)
         if choice is ConflictResolution.REMOTE_WINS:
             await drop_local_change(
                 self.queue,

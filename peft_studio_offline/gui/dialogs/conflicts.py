@@ -187,9 +187,10 @@ class ConflictDialog(QDialog):
         row.addStretch(1)
         self.keep_mine = QPushButton(translate("Conflicts", "Keep &Mine"), self)
         self.keep_mine.setObjectName("conflictKeepMine")
-        self.keep_mine.setToolTip(
-            translate("Conflicts", "Send your version again, replacing the server's")
+        self._keep_mine_tip = translate(
+            "Conflicts", "Send your version again, replacing the server's"
         )
+        self.keep_mine.setToolTip(self._keep_mine_tip)
         self.keep_theirs = QPushButton(translate("Conflicts", "Keep &Theirs"), self)
         self.keep_theirs.setObjectName("conflictKeepTheirs")
         self.keep_theirs.setToolTip(
@@ -258,6 +259,14 @@ class ConflictDialog(QDialog):
     def _set_enabled(self, enabled: bool) -> None:
         for widget in (self.keep_mine, self.keep_theirs, self.merge, self.apply_all, self.merged):
             widget.setEnabled(enabled and not self.busy)
+        self._offer_keep_mine()
+
+    def _offer_keep_mine(self) -> None:
+        """Keep Mine only where the service can take the local side (not MLflow params)."""
+        entry = self.current()
+        refusal = None if entry is None else self._commands.keep_local_refusal(entry[0])
+        self.keep_mine.setEnabled(self.keep_mine.isEnabled() and refusal is None)
+        self.keep_mine.setToolTip(refusal or self._keep_mine_tip)
 
     def current(self) -> tuple[OperationSummary, ConflictRecord] | None:
         row = self.list.currentRow()
@@ -272,6 +281,7 @@ class ConflictDialog(QDialog):
             self.detail.clear()
             return
         op, record = entry
+        self._set_enabled(not self.busy)
         self.local_label.setText(
             translate("Conflicts", "<b>Yours</b> — queued on this machine {time}").format(
                 time=html.escape(formatting.full_time(op.created_at))

@@ -63,6 +63,12 @@ class _Result:
 class MetricLogHandler(TrackingHandler):
     """Sends ``metric_log`` operations, coalescing those for the same run."""
 
+    # Its only conflict is a param the server holds with another value, which never changes.
+    keep_local_refusal = (
+        "MLflow params never change, so your value cannot replace the server's: keep theirs,"
+        " or merge (for instance your value under another name)."
+    )
+
     def __init__(
         self,
         *,
