@@ -190,7 +190,7 @@ async def show(args: argparse.Namespace, runtime: Runtime) -> int:
     # is shown is masked again by the rules every output shares.
     attempts = [mask_secrets(a.to_dict(), secrets) for a in await queue.get_attempts(args.id)]
     conflict = await queue.get_conflict(args.id)
-    waiting = mask_secrets(await queue.wait_reason(args.id), secrets)
+    waiting = mask_secrets(await runtime.engine.wait_reason(args.id), secrets)
     if operation is not None:
         item = masked_operation(operation.to_dict())
         item["payload_size"] = summary.payload_size

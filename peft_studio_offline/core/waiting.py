@@ -18,6 +18,12 @@ from peft_studio_offline.core.operation import OperationSummary
 DUE_NOW = "Due now"
 WHEN_ONLINE = "when online"
 NEEDS_SETTING = "needs a setting"
+# The sentence for an operation the settings name no place for (the table's "needs a
+# setting" when nothing was tried yet).
+NO_TARGET_REASON = (
+    "Needs a setting: nothing names where it goes yet (File → Settings: the API base URL"
+    " for a relative endpoint, the MLflow tracking URI for MLflow work)."
+)
 
 
 @dataclass(frozen=True, slots=True)

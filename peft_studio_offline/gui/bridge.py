@@ -43,6 +43,7 @@ class CoreBridge(QObject):
     sync_finished = Signal(dict)  # the result of SyncEngine.sync()
     auto_sync_changed = Signal(bool)
     error_reported = Signal(str)  # a sentence for the user
+    settings_applied = Signal()  # the engine took new settings (targets may have appeared)
 
     # Counts are re-read this long after the first change of a burst.
     STATS_DELAY_MS = 150
@@ -105,6 +106,9 @@ class CoreBridge(QObject):
             self._unsubscribe.append(lambda: monitor.remove_callback(self._on_network_change))
         if engine is not None:
             self._unsubscribe.append(engine.events.subscribe(self._on_engine_event))
+            self._unsubscribe.append(
+                engine.settings_applied.subscribe(lambda _: self.settings_applied.emit())
+            )
         return True
 
     def close(self) -> None:

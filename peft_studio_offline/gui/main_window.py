@@ -27,12 +27,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from peft_studio_offline.core.describe import Targets
 from peft_studio_offline.core.enums import ConflictResolution, NetworkStatus, OperationStatus
 from peft_studio_offline.core.operation import OperationSummary
 from peft_studio_offline.core.paths import AppPaths
 from peft_studio_offline.core.queue import OfflineQueueManager
-from peft_studio_offline.core.waiting import Moment
 from peft_studio_offline.gui import formatting
 from peft_studio_offline.gui.actions import WindowActions
 from peft_studio_offline.gui.bridge import CoreBridge
@@ -254,6 +252,7 @@ class MainWindow(QMainWindow):
         b.sync_progress.connect(self._on_bridge_sync_progress)
         b.sync_finished.connect(self._on_bridge_sync_finished)
         b.auto_sync_changed.connect(self._on_bridge_auto_sync_changed)
+        b.settings_applied.connect(self._refresh_table_context)
         c.message.connect(self._on_commands_message)
         c.failed.connect(self._show_error)
 
@@ -288,27 +287,12 @@ class MainWindow(QMainWindow):
 
     def _refresh_table_context(self) -> None:
         """What the table's host and next-attempt columns depend on: the targets set, the
-        network, the hosts paused after repeated failures."""
-        b = self.bridge
-        network = b.network_status
-        online = (
-            True
-            if network == NetworkStatus.ONLINE
-            else False
-            if network in (NetworkStatus.OFFLINE, NetworkStatus.LIMITED)
-            else None
-        )
+        network, the hosts paused after repeated failures (the engine's view of them)."""
         engine = self.bridge.engine
-        paused = engine.breaker.paused_hosts() if engine is not None else {}
-        self.model.set_moment(Moment(online, dict(paused)))
-        settings = engine.settings if engine is not None else None
-        if settings is not None:
-            self.model.set_targets(
-                Targets(
-                    api_base_url=settings.sync.api_base_url,
-                    mlflow_tracking_uri=settings.sync.mlflow_tracking_uri,
-                )
-            )
+        if engine is None:
+            return
+        self.model.set_moment(engine.moment())
+        self.model.set_targets(engine.targets())
 
     def _refresh_indicator(self) -> None:
         b = self.bridge
@@ -585,6 +569,7 @@ class MainWindow(QMainWindow):
             self,
             moment=self.model.moment,
             host=self.model.host_of(row),
+            target_known=self.model.target_known(row),
         )
         self.pending_dialog = dialog
         dialog.show()

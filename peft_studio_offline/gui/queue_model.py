@@ -246,8 +246,15 @@ class QueueTableModel(QAbstractTableModel):
             row=self._waits.get(op.id),
             moment=self._moment,
             time_text=_time,
-            target_known=bool(host) or not self._targets_known,
+            target_known=self._target_known(host),
         )
+
+    def _target_known(self, host: str) -> bool:
+        """False when the settings (as known) name no place for an operation of ``host``."""
+        return bool(host) or not self._targets_known
+
+    def target_known(self, row: int) -> bool:
+        return self._target_known(self.host_of(row))
 
     def _next_attempt_tooltip(self, op: OperationSummary) -> str | None:
         words = self._next_attempt(op, self._texts_of(op)[_HOST_COLUMN])

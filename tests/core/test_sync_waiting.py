@@ -246,3 +246,18 @@ async def test_once_the_settings_change_nothing_says_it_needs_a_setting_until_a_
         await engine.sync()
         [summary] = await queue.list_summaries()
         assert (await queue.row_waits([summary]))[op_id].waiting_for == "sync.mlflow_tracking_uri"
+
+
+async def test_the_engine_says_why_it_waits_as_the_table_does(
+    queue: OfflineQueueManager, isolated_home: Path
+) -> None:
+    """No target named yet, then a host paused after failures: the same words as the table's,
+    for the HTTP API and the command line (which ask the engine)."""
+    paths = AppPaths.under(isolated_home)
+    op_id = await queue.enqueue("api_call", {"endpoint": "/things", "method": "GET"})
+    async with SyncEngine(queue, None, settings=settings_with(paths), breaker_threshold=1) as e:
+        assert "Needs a setting" in str(await e.wait_reason(op_id))
+        assert await queue.wait_reason(op_id) == "Ready: waiting for the next sync."
+        await e.apply_settings(settings_with(paths, api_base_url="http://127.0.0.1:9/api"))
+        e.breaker.record_failure("127.0.0.1:9")
+        assert "The host 127.0.0.1:9 is paused" in str(await e.wait_reason(op_id))

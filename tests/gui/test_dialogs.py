@@ -93,11 +93,11 @@ async def test_conflict_dialog_apply_to_all_remaining(core: Core, window: MainWi
 
 
 async def test_inspect_masks_secrets_and_explains_the_wait(core: Core, window: MainWindow) -> None:
-    first = await core.queue.enqueue("api_call", {"endpoint": "/a"})
+    first = await core.queue.enqueue("api_call", {"url": "http://127.0.0.1:9/a"})
     second = await core.queue.enqueue(
         "api_call",
         {
-            "endpoint": "/models",
+            "url": "http://127.0.0.1:9/models",
             "headers": {"Authorization": "Bearer sk-live-1234"},
             "data": {"password": "hunter2", "name": "adapter"},
         },

@@ -3,6 +3,7 @@ goes, and why it waits; the endpoints list of the details panel stays readable."
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -263,7 +264,8 @@ async def test_window_follows_the_network_and_paused_hosts(
         endpoints=[health.url("/health")], check_interval=60, failure_threshold=1,
         backoff_initial=0.05, timeout=2,
     )  # fmt: skip
-    window.bridge.monitor = monitor
+    # One monitor for the engine and the window, as the app has.
+    window.bridge.monitor = core.engine.monitor = monitor
     monitor.add_callback(window.bridge._on_network_change)
     op_id = await core.queue.enqueue("api_call", {"url": "https://down.example.com/x"})
     await until(lambda: window.model.row_of(op_id) is not None)
@@ -366,3 +368,33 @@ async def test_the_what_header_does_not_claim_a_sort(window: MainWindow) -> None
     assert header.sortIndicatorOrder() == Qt.SortOrder.AscendingOrder
     assert window.model.sort_key == ("host", False)
     await until(lambda: not window.model.is_loading)
+
+
+async def test_settings_that_name_the_target_reach_the_table_and_inspect_at_once(
+    core: Core, window: MainWindow
+) -> None:
+    """Automatic sync off: nothing is sent, yet the row stops saying it needs a setting."""
+    op_id = await core.queue.enqueue("api_call", {"endpoint": "/things", "method": "GET"})
+    await until(lambda: window.model.row_of(op_id) is not None)
+    window.bridge.settings_applied.emit()  # the window learns the engine's targets
+
+    def words() -> str:
+        return str(_cell(window.model, _row_of(window.model, op_id), "next_attempt_at"))
+
+    await until(lambda: words() == "needs a setting")
+    assert "Needs a setting" in str(await core.engine.wait_reason(op_id))
+    settings = core.engine.settings
+    await core.engine.apply_settings(
+        dataclasses.replace(
+            settings,
+            sync=dataclasses.replace(settings.sync, api_base_url="http://127.0.0.1:9/api"),
+        )
+    )
+    await until(lambda: words() == "Due now")
+    assert _cell(window.model, _row_of(window.model, op_id), "host") == "127.0.0.1:9"
+    assert await core.engine.wait_reason(op_id) == "Ready: waiting for the next sync."
+    dialog = window.open_inspect(_row_of(window.model, op_id))
+    assert isinstance(dialog, InspectDialog)
+    await dialog.loaded
+    assert dialog.wait_reason.text() == "Ready: waiting for the next sync."
+    dialog.close()

@@ -118,9 +118,9 @@ async def clear_completed(
 
 
 @router.get("/queue/{operation_id:int}", response_model=OperationDetailOut)
-async def get_operation(operation_id: OpId, queue: Queue) -> Response:
+async def get_operation(operation_id: OpId, request: Request, queue: Queue) -> Response:
     """One operation with its whole payload, its history, why it waits, and its conflict."""
-    return await _detail(queue, operation_id)
+    return await _detail(request, queue, operation_id)
 
 
 @router.delete("/queue/{operation_id:int}", response_model=DeletedOut)
@@ -132,17 +132,17 @@ async def delete_operation(operation_id: OpId, queue: Queue) -> dict[str, Any]:
 
 
 @router.post("/queue/{operation_id:int}/cancel", response_model=OperationDetailOut)
-async def cancel_operation(operation_id: OpId, queue: Queue) -> Response:
+async def cancel_operation(operation_id: OpId, request: Request, queue: Queue) -> Response:
     """Stop an operation that has not been sent; it stays listed as cancelled."""
     await queue.cancel(operation_id)
-    return await _detail(queue, operation_id)
+    return await _detail(request, queue, operation_id)
 
 
 @router.post("/queue/{operation_id:int}/retry", response_model=OperationDetailOut)
-async def retry_operation(operation_id: OpId, queue: Queue) -> Response:
+async def retry_operation(operation_id: OpId, request: Request, queue: Queue) -> Response:
     """Make a failed, cancelled or waiting operation due now, with its attempts reset."""
     await queue.retry_now(operation_id)
-    return await _detail(queue, operation_id)
+    return await _detail(request, queue, operation_id)
 
 
 @router.get("/conflicts", response_model=ConflictListOut)
@@ -169,7 +169,7 @@ async def resolve_conflict(
             409, f"Operation {operation_id} is {operation.status.value}, not in conflict."
         )
     await engine_of(request).resolve_conflict(operation_id, body.resolution, body.merged)
-    return await _detail(queue, operation_id)
+    return await _detail(request, queue, operation_id)
 
 
 async def _items(summaries: list[OperationSummary]) -> list[dict[str, Any]]:
@@ -180,7 +180,7 @@ async def _items(summaries: list[OperationSummary]) -> list[dict[str, Any]]:
     return await asyncio.to_thread(lambda: [summary_json(op) for op in summaries])
 
 
-async def _detail(queue: OfflineQueueManager, operation_id: int) -> Response:
+async def _detail(request: Request, queue: OfflineQueueManager, operation_id: int) -> Response:
     """The operation with its whole payload, as JSON made on a worker thread.
 
     A payload can be tens of megabytes: decoding, masking and encoding it here would hold
@@ -194,7 +194,7 @@ async def _detail(queue: OfflineQueueManager, operation_id: int) -> Response:
     data = summary_json(summary)
     for key in ("payload_preview", "payload_truncated"):
         del data[key]
-    data["wait_reason"] = await queue.wait_reason(operation_id)
+    data["wait_reason"] = await _wait_reason(request, queue, operation_id)
     data["attempts"] = [a.to_dict() for a in await queue.get_attempts(operation_id)]
     record = await queue.get_conflict(operation_id)
     data["conflict"] = None if record is None else record.to_dict()
@@ -227,3 +227,14 @@ def _check_text(value: str, field: str) -> None:
         raise ApiError(
             422, f"The field '{field}' holds text that is not valid Unicode.", field
         ) from None
+
+
+async def _wait_reason(
+    request: Request, queue: OfflineQueueManager, operation_id: int
+) -> str | None:
+    """Why it waits, with what the app's engine knows (the network, paused hosts, targets)."""
+    try:
+        engine = engine_of(request)
+    except ApiError:  # no sync in this installation: what the queue alone knows
+        return await queue.wait_reason(operation_id)
+    return await engine.wait_reason(operation_id)

@@ -80,7 +80,7 @@ from peft_studio_offline.core.queue._rows import (
 from peft_studio_offline.core.queue._search import search_clause
 from peft_studio_offline.core.queue._writer import Job, WriteJob, Writer
 from peft_studio_offline.core.sealing import KEY_SETTING, PayloadSealer, seal_with
-from peft_studio_offline.core.waiting import Moment, RowWait, moment_reason
+from peft_studio_offline.core.waiting import NO_TARGET_REASON, Moment, RowWait, moment_reason
 
 log = logging.getLogger(__name__)
 
@@ -631,13 +631,19 @@ class OfflineQueueManager:
         ]
 
     async def wait_reason(
-        self, op_id: int, *, moment: Moment | None = None, host: str = ""
+        self,
+        op_id: int,
+        *,
+        moment: Moment | None = None,
+        host: str = "",
+        target_known: bool = True,
     ) -> str | None:
         """Why an operation is not running yet, in words (None when it is not waiting).
 
         ``moment`` is what the caller knows of the network and of paused hosts (``host``:
-        the operation's, as ``describe_operation`` names it); the table gives the same
-        reasons in short (``waiting.next_attempt_words``).
+        the operation's, as ``describe_operation`` names it); ``target_known`` False: the
+        settings name no place to send it. The table gives the same reasons in short
+        (``waiting.next_attempt_words``); ``SyncEngine.wait_reason`` passes what it knows.
         """
         operation = await self.get_summary(op_id)
         if operation is None:
@@ -671,6 +677,8 @@ class OfflineQueueManager:
         )
         if last and last[0][0] == _jobs.WAITING:
             return str(last[0][1])  # what to set, in words
+        if not target_known:
+            return NO_TARGET_REASON
         held = moment_reason(moment, host) if moment is not None else None
         if held is not None:
             return held

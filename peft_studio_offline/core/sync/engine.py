@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from peft_studio_offline.core.describe import Targets, describe_operation
 from peft_studio_offline.core.enums import (
     ConflictResolution,
     NetworkStatus,
@@ -53,6 +54,7 @@ from peft_studio_offline.core.sync.conflicts import (
     resend_payload,
 )
 from peft_studio_offline.core.sync.progress import RunTally, SyncEvent, SyncTrigger
+from peft_studio_offline.core.waiting import Moment
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +140,8 @@ class SyncEngine:
             idle_poll=float(options.get("idle_poll", 30.0)),
         )
         self.events: EventSource[SyncEvent] = EventSource("sync events")
+        # Settings given to a running engine (the file changed): targets may have appeared.
+        self.settings_applied: EventSource[Settings] = EventSource("settings applied")
         self.gather = float(options.get("gather", GATHER_SECONDS))
         self._gather_from: float | None = None  # when new work first woke automatic sync
         self._history: deque[dict[str, Any]] = deque(
@@ -212,6 +216,7 @@ class SyncEngine:
         self.settings = apply_environment(settings, os.environ)
         if self._own_credentials:
             self._credential = _masked_from_now_on(_credential_lookup(self.settings))
+        self.settings_applied.emit(self.settings)
         await self.wake_waiting()
 
     async def wake_waiting(self) -> int:
@@ -508,6 +513,37 @@ class SyncEngine:
         return self._clients[: self.concurrency]
 
     # ------------------------------------------------------------------ status
+
+    def moment(self) -> Moment:
+        """What this engine knows now: online or not (None: not known), the hosts paused."""
+        status = self.monitor.status if self.monitor is not None else None
+        online = (
+            True
+            if status is NetworkStatus.ONLINE
+            else False
+            if status in (NetworkStatus.OFFLINE, NetworkStatus.LIMITED)
+            else None
+        )
+        return Moment(online, dict(self.state.breaker.paused_hosts()))
+
+    def targets(self) -> Targets:
+        """Where operations without a URL of their own go, as the settings say now."""
+        sync = self.settings.sync
+        targets = Targets(sync.api_base_url, sync.mlflow_tracking_uri)
+        if sync.huggingface_endpoint:
+            targets = dataclasses.replace(targets, huggingface_endpoint=sync.huggingface_endpoint)
+        return targets
+
+    async def wait_reason(self, op_id: int) -> str | None:
+        """Why the operation is not sent yet, with what this engine knows: the network, the
+        hosts paused, whether the settings name where it goes (the table says the same)."""
+        summary = await self.queue.get_summary(op_id)
+        if summary is None:
+            raise OperationNotFoundError(op_id)
+        host = describe_operation(summary, self.targets()).host
+        return await self.queue.wait_reason(
+            op_id, moment=self.moment(), host=host, target_known=bool(host)
+        )
 
     def get_status(self) -> dict[str, Any]:
         runner = self._runner

@@ -138,11 +138,13 @@ class InspectDialog(QDialog):
         *,
         moment: Moment | None = None,
         host: str = "",
+        target_known: bool = True,
     ) -> None:
         super().__init__(parent)
         self._secrets: frozenset[str] = frozenset()
         self._moment = moment
         self._host = host
+        self._target_known = target_known
         self.setObjectName("inspectDialog")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.setWindowTitle(
@@ -336,7 +338,9 @@ class InspectDialog(QDialog):
             return
         self._secrets = secrets
         self.show_operation(fresh)
-        reason = await queue.wait_reason(op_id, moment=self._moment, host=self._host)
+        reason = await queue.wait_reason(
+            op_id, moment=self._moment, host=self._host, target_known=self._target_known
+        )
         attempts = await queue.get_attempts(op_id)
         record = await queue.get_conflict(op_id)
         if not shiboken6.isValid(self):
