@@ -61,6 +61,16 @@ async def bundle(args: argparse.Namespace, runtime: Runtime) -> int:
             f"Imported {imported.added} of the bundle's {imported.operations} operations;"
             f" {imported.already_here} were already here."
         )
+        if imported.expired:
+            out(
+                f"{imported.expired} had run out of time to live before they arrived; they are"
+                " kept as expired and will not be sent."
+            )
+        if imported.deduplicated:
+            out(
+                f"{imported.deduplicated} were not added: an unfinished operation here has"
+                " the same dedup key."
+            )
         if imported.unknown_dependencies:
             out(
                 f"{imported.unknown_dependencies} dependencies were on operations this queue"

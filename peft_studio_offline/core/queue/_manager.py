@@ -1174,7 +1174,13 @@ class OfflineQueueManager:
         """Insert a bundle's operations under their own keys, in one transaction; keys
         already here are skipped (see ``_transfers.add_imported``)."""
         count: _transfers.ImportCount = await self._write(
-            partial(_transfers.add_imported, read=read, check=self._imported_values)
+            partial(
+                _transfers.add_imported,
+                read=read,
+                check=self._imported_values,
+                max_size=self.max_size,
+                overflow=self.overflow,
+            )
         )
         return count
 
@@ -1186,6 +1192,9 @@ class OfflineQueueManager:
             options["conflict_strategy"] = item.conflict_strategy
         if item.resource_key is not None:
             options["resource_key"] = item.resource_key
+        for name in ("dedup_key", "expires_at", "not_before"):
+            if getattr(item, name) is not None:
+                options[name] = getattr(item, name)
         new = self.validate_new(item.operation_type, item.payload, item.priority, options)
         return new.full_values(self.max_attempts)
 

@@ -17,6 +17,7 @@ import os
 import socket
 import stat
 import tarfile
+import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ from peft_studio_offline.core.paths import PRIVATE_DIR_MODE
 from peft_studio_offline.core.sealing import SecretsUnavailableError, holds_sealed
 from peft_studio_offline.core.transfer._age import ENCRYPTION, EncryptingWriter, parse_recipients
 from peft_studio_offline.core.transfer._errors import BundleError
-from peft_studio_offline.core.transfer._manifest import MANIFEST_NAME, Manifest
+from peft_studio_offline.core.transfer._manifest import FORMAT_VERSION, MANIFEST_NAME, Manifest
 from peft_studio_offline.core.transfer._parts import MIN_PART_SIZE, PartWriter
 from peft_studio_offline.core.transfer._records import (
     FILE_TYPES,
@@ -154,6 +155,8 @@ async def export_bundle(
         raise InvalidOperationError(f"A part must be at least {MIN_PART_SIZE} bytes.")
     folder = absolute(path)
     made = await asyncio.to_thread(_make_folder, folder)
+    # What ran out of time stays here, expired, as the queue would have it: never exported.
+    await queue.expire_due()
     total = await queue.count_operations(status=wanted, operation_type=kinds)
     writer = _BundleWriter(folder, part_size, progress, total, remove_folder=made, recipients=keys)
     exported: list[int] = []
@@ -179,13 +182,18 @@ async def export_bundle(
         dep_keys = await _dependency_keys(queue, ops)
         # Records of operations without files are made here, on the loop's thread, while
         # the worker is copying files (in system calls, mostly, which let it run).
-        lines = [
+        now = time.time()
+        records = [
             None
             if str(op.operation_type) in FILE_TYPES
-            else record_line(_record(numbered + i, op, dep_keys, None).as_json())
+            else _record(numbered + i, op, dep_keys, None, now)
             for i, op in enumerate(ops, start=1)
         ]
-        page = _Page(ops, dep_keys, lines, numbered + 1, listed[-1].id if listed else None)
+        lines = [None if r is None else record_line(r.as_json()) for r in records]
+        version_2 = any(r is not None and r.needs_version_2 for r in records)
+        page = _Page(
+            ops, dep_keys, lines, numbered + 1, listed[-1].id if listed else None, version_2
+        )
         numbered += len(ops)
         return page
 
@@ -248,6 +256,7 @@ class _Page:
     lines: list[bytes | None]
     first: int  # the number of its first operation in the bundle
     last_id: int | None  # the last operation read for it (None: nothing was left to read)
+    version_2: bool = False  # a record made ahead needs format version 2
 
 
 def _secrets_for_bundle(
@@ -273,7 +282,11 @@ def _secrets_for_bundle(
         raise BundleError(f"Operation {op.id} cannot go: {exc}") from None
 
 
-def _record(number: int, op: Operation, dep_keys: dict[int, str], files: FileList | None) -> Record:
+def _record(
+    number: int, op: Operation, dep_keys: dict[int, str], files: FileList | None, now: float
+) -> Record:
+    # A due time already passed is no constraint: only one still ahead travels.
+    due = None if op.next_attempt_at is None else op.next_attempt_at.timestamp()
     return Record(
         number=number,
         idempotency_key=op.idempotency_key,
@@ -286,6 +299,10 @@ def _record(number: int, op: Operation, dep_keys: dict[int, str], files: FileLis
         depends_on=tuple(dep_keys[d] for d in op.depends_on if d in dep_keys),
         files=files,
         source_id=op.id,
+        dedup_key=op.dedup_key,
+        expires_at=None if op.expires_at is None else op.expires_at.timestamp(),
+        not_before=due if due is not None and due > now else None,
+        created_at=op.created_at.isoformat(),
     )
 
 
@@ -360,11 +377,14 @@ class _BundleWriter:
         self.file_bytes = 0
         self.by_type: dict[str, int] = {}
         self.mtime = int(datetime.now(UTC).timestamp())
+        self.version_2 = False  # some record needs format version 2
 
     def add_page(self, page: _Page, roots: Sequence[str]) -> None:
         opened: list[tuple[int, Operation, _Sources]] = []
         try:
             records: list[bytes] = []
+            self.version_2 = self.version_2 or page.version_2
+            now = time.time()
             for number, (op, line) in enumerate(zip(page.ops, page.lines, strict=True), page.first):
                 self.count = number
                 if line is None:
@@ -372,7 +392,9 @@ class _BundleWriter:
                     if sources is not None:
                         opened.append((number, op, sources))
                     files = None if sources is None else sources.files
-                    line = record_line(_record(number, op, page.dep_keys, files).as_json())
+                    record = _record(number, op, page.dep_keys, files, now)
+                    self.version_2 = self.version_2 or record.needs_version_2
+                    line = record_line(record.as_json())
                 records.append(line)
                 kind = str(op.operation_type)
                 self.by_type[kind] = self.by_type.get(kind, 0) + 1
@@ -456,6 +478,7 @@ class _BundleWriter:
             part_size=self.part_size,
             source={"host": socket.gethostname()},
             encryption=None if self.encrypting is None else ENCRYPTION,
+            format_version=FORMAT_VERSION if self.version_2 else 1,
         )
         manifest.write(self.folder)
         return manifest

@@ -74,6 +74,8 @@ class ImportResult:
     files_staged: int
     staged_in: Path | None
     unknown_dependencies: int = 0
+    expired: int = 0  # among ``added``: their time to live ran out before they arrived
+    deduplicated: int = 0  # not added: an unfinished operation here had their dedup key
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -85,6 +87,8 @@ class ImportResult:
             "files_staged": self.files_staged,
             "staged_in": None if self.staged_in is None else str(self.staged_in),
             "unknown_dependencies": self.unknown_dependencies,
+            "expired": self.expired,
+            "deduplicated": self.deduplicated,
         }
 
 
@@ -152,6 +156,8 @@ async def import_bundle(
         reader.files_staged if count.added else 0,
         final if reader.files_staged and count.added else None,
         len(count.unknown_dependencies),
+        len(count.expired),
+        count.deduplicated,
     )
 
 
@@ -183,8 +189,19 @@ def _read_spool(spool: Path, bundle_id: str) -> Iterator[ImportedOperation]:
                 conflict_strategy=item["conflict_strategy"],
                 resource_key=item["resource_key"],
                 depends_on_keys=tuple(item["depends_on"]),
-                details={"bundle": bundle_id, "source_id": item["source_id"]},
+                details=_details(bundle_id, item),
+                dedup_key=item.get("dedup_key"),
+                expires_at=item.get("expires_at"),
+                not_before=item.get("not_before"),
             )
+
+
+def _details(bundle_id: str, item: dict[str, Any]) -> dict[str, Any]:
+    """What the operation's ``imported`` history entry keeps of where it came from."""
+    details = {"bundle": bundle_id, "source_id": item["source_id"]}
+    if item.get("created_at") is not None:
+        details["queued_at_source"] = item["created_at"]
+    return details
 
 
 class _StreamReader:
