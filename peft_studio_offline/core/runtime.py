@@ -236,15 +236,17 @@ class Runtime:
         self, path: str | os.PathLike[str], *, everything: bool = False
     ) -> ReceiptResult:
         """Write what was delivered of the imported work (``everything``: all completed)."""
-        from peft_studio_offline.core.transfer import export_receipt
+        from peft_studio_offline.core.transfer import export_receipt, transfers_root
 
-        return await export_receipt(self.queue, path, everything=everything)
+        staging = transfers_root(self.settings.paths)
+        return await export_receipt(self.queue, path, everything=everything, staging_root=staging)
 
     async def import_receipt(self, path: str | os.PathLike[str]) -> ReceiptResult:
         """Complete the operations a receipt names; others are left as they are."""
-        from peft_studio_offline.core.transfer import import_receipt
+        from peft_studio_offline.core.transfer import import_receipt, transfers_root
 
-        return await import_receipt(self.queue, path)
+        staging = transfers_root(self.settings.paths)
+        return await import_receipt(self.queue, path, staging_root=staging)
 
     async def rotate_payload_key(self, *, settle: float | None = None) -> str:
         """Seal every secret of the queue with a new key and remove the keys no longer used.

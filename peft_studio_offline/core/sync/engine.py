@@ -280,7 +280,16 @@ class SyncEngine:
                     result=result,
                 )
             )
+        if tally.completed:
+            await self._remove_delivered_copies()
         return result
+
+    async def _remove_delivered_copies(self) -> None:
+        """Imported files (``core.transfer``) that no unfinished operation needs any more
+        go once their operations are delivered; quick when nothing was imported."""
+        from peft_studio_offline.core.transfer import tidy_staged, transfers_root
+
+        await tidy_staged(self.queue, transfers_root(self.settings.paths))
 
     # --------------------------------------------------------------- auto sync
 

@@ -24,7 +24,9 @@ from peft_studio_offline.core.transfer._receipts import (
 )
 from peft_studio_offline.core.transfer._staging import (
     export_roots,
+    remove_unneeded_staged,
     sendable_roots,
+    tidy_staged,
     transfers_root,
 )
 
@@ -45,6 +47,8 @@ __all__ = [
     "export_statuses",
     "import_bundle",
     "import_receipt",
+    "remove_unneeded_staged",
     "sendable_roots",
+    "tidy_staged",
     "transfers_root",
 ]

@@ -49,7 +49,11 @@ from peft_studio_offline.core.transfer._records import (
     record_line,
     safe_relative,
 )
-from peft_studio_offline.core.transfer._staging import absolute
+from peft_studio_offline.core.transfer._staging import (
+    absolute,
+    staging_in_use,
+    tidy_staged,
+)
 
 if TYPE_CHECKING:
     from peft_studio_offline.core.queue import OfflineQueueManager
@@ -133,20 +137,22 @@ async def import_bundle(
     incoming = staging_root / f".incoming-{import_id}"
     spool = staging_root / f".records-{import_id}.jsonl"
     reader = _StreamReader(folder, manifest, incoming, final, spool, known, progress, keys)
-    try:
-        await asyncio.to_thread(reader.run)
-        if reader.files_staged:
-            await asyncio.to_thread(incoming.rename, final)
-        else:
-            await asyncio.to_thread(shutil.rmtree, incoming, True)
-        count = await queue.add_imported(lambda: _read_spool(spool, manifest.bundle_id))
-    except BaseException:
-        await asyncio.to_thread(_remove, incoming, final)
-        raise
-    finally:
-        spool.unlink(missing_ok=True)
-    if not count.added and reader.files_staged:  # another import added them meanwhile
-        await asyncio.to_thread(shutil.rmtree, final, True)
+    with staging_in_use(staging_root):  # the clean-up leaves these alone meanwhile
+        try:
+            await asyncio.to_thread(reader.run)
+            if reader.files_staged:
+                await asyncio.to_thread(incoming.rename, final)
+            else:
+                await asyncio.to_thread(shutil.rmtree, incoming, True)
+            count = await queue.add_imported(lambda: _read_spool(spool, manifest.bundle_id))
+        except BaseException:
+            await asyncio.to_thread(_remove, incoming, final)
+            raise
+        finally:
+            spool.unlink(missing_ok=True)
+    # What nothing here will send goes: copies of operations that were already here or
+    # expired on the way, and of those finished since the last clean-up.
+    await tidy_staged(queue, staging_root)
     return ImportResult(
         folder,
         manifest.bundle_id,
@@ -154,7 +160,7 @@ async def import_bundle(
         len(count.added),
         count.already_here + reader.skipped,
         reader.files_staged if count.added else 0,
-        final if reader.files_staged and count.added else None,
+        final if reader.files_staged and final.exists() else None,
         len(count.unknown_dependencies),
         len(count.expired),
         count.deduplicated,

@@ -1,20 +1,54 @@
 """Where imported files are kept: under the data directory, in a folder the app sends from.
 
-Files that arrive in a bundle are placed under ``<data>/transfers/<import id>/``; the
-bundle never chooses where. When the user limits uploads to some folders
-(``sync.upload_roots``), this folder is allowed too, as the MLflow endpoint's staged
-artifacts are: the app made these copies itself.
+Files that arrive in a bundle are placed under ``<data>/transfers/<import id>/<n>/``
+(``n``: the operation's number in the bundle); the bundle never chooses where, and the
+operation's payload ``path`` is the only record of the place. When the user limits uploads
+to some folders (``sync.upload_roots``), this folder is allowed too, as the MLflow
+endpoint's staged artifacts are: the app made these copies itself.
+
+The copies go once no operation that may still send them refers to them
+(``remove_unneeded_staged``): after an import, a receipt, and a sync run. An import holds
+a shared lock on the folder from the moment it stages files until its operations are in
+the queue; the clean-up runs only under the exclusive lock, so it never removes what an
+import (in this process or another) is about to add. Where there are no such locks
+(Windows), it leaves anything younger than a day.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import os
+import re
+import shutil
+import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from peft_studio_offline.core.paths import AppPaths
+from peft_studio_offline.core.enums import OperationStatus, OperationType
+from peft_studio_offline.core.paths import AppPaths, ensure_private_dir
 from peft_studio_offline.core.settings import Settings
 
+if TYPE_CHECKING:
+    from peft_studio_offline.core.queue import OfflineQueueManager
+
+log = logging.getLogger(__name__)
+
 TRANSFERS_FOLDER = "transfers"
+LOCK_SUFFIX = ".lock"  # beside the folder, which holds nothing but staged copies
+IMPORT_FOLDER = re.compile(r"^[0-9a-f]{32}$")
+# What a crashed import leaves: its staging folder and its spool of records.
+LEFTOVER = re.compile(r"^\.(incoming-[0-9a-f]{32}|records-[0-9a-f]{32}\.jsonl)$")
+# Statuses whose operation can no longer send its files without the user asking for it
+# anew: the copies go. A failed or exported one (a retry, a receipt) still needs them.
+DONE_WITH_FILES = (OperationStatus.COMPLETED, OperationStatus.CANCELLED, OperationStatus.EXPIRED)
+_KEEPS_FILES = tuple(s for s in OperationStatus if s not in DONE_WITH_FILES)
+_FILE_TYPES = (OperationType.FILE_UPLOAD, OperationType.MODEL_PUSH)
+# Without file locks, what is younger than this is left alone (an import in progress).
+UNLOCKED_MIN_AGE = 24 * 3600.0
+_PAGE = 1000
 
 
 def absolute(path: str | os.PathLike[str]) -> Path:
@@ -41,3 +75,125 @@ def sendable_roots(settings: Settings, *extra: Path) -> tuple[str, ...]:
     if not roots:
         return ()
     return (*roots, str(transfers_root(settings.paths)), *(str(p) for p in extra))
+
+
+@contextlib.contextmanager
+def staging_in_use(staging_root: Path) -> Iterator[None]:
+    """Held by an import while what it stages is not yet in the queue (shared: imports
+    run side by side; the clean-up waits for none of them and skips its turn)."""
+    with _locked(staging_root, exclusive=False) as held:
+        del held
+        yield
+
+
+@contextlib.contextmanager
+def _locked(staging_root: Path, *, exclusive: bool) -> Iterator[bool | None]:
+    """The folder's lock: True when held, False when another holds it (``exclusive`` is
+    tried without waiting), None where there are no file locks."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield None
+        return
+    ensure_private_dir(staging_root.parent)
+    lock = staging_root.with_name(staging_root.name + LOCK_SUFFIX)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB if exclusive else fcntl.LOCK_SH)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)
+
+
+async def remove_unneeded_staged(queue: OfflineQueueManager, staging_root: Path) -> int:
+    """Remove staged files no unfinished operation refers to: those of operations that
+    completed, were cancelled, expired or deleted, and what a crashed import left.
+
+    Returns how many operations' copies were removed. Skipped (0) while an import is
+    staging; that import cleans up when it ends.
+    """
+    if not await asyncio.to_thread(staging_root.is_dir):
+        return 0
+    with _locked(staging_root, exclusive=True) as held:
+        if held is False:
+            return 0
+        staged = await asyncio.to_thread(_staged, staging_root, held is None)
+        if not staged:
+            return 0
+        needed = await _referenced(queue, staging_root)
+        return await asyncio.to_thread(_remove, staging_root, staged, needed, held is None)
+
+
+async def tidy_staged(queue: OfflineQueueManager, staging_root: Path) -> int:
+    """``remove_unneeded_staged`` after work that has succeeded: a failure to tidy is
+    logged, never raised over it."""
+    try:
+        return await remove_unneeded_staged(queue, staging_root)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("Could not remove staged copies under %s.", staging_root)
+        return 0
+
+
+def _staged(root: Path, by_age: bool) -> set[tuple[str, str]]:
+    """Every staged operation's folder, as (import id, number); ("", name) for leftovers."""
+    found: set[tuple[str, str]] = set()
+    oldest = time.time() - UNLOCKED_MIN_AGE
+    for entry in os.scandir(root):
+        if by_age and entry.stat(follow_symlinks=False).st_mtime > oldest:
+            continue
+        if LEFTOVER.match(entry.name):
+            found.add(("", entry.name))
+        elif IMPORT_FOLDER.match(entry.name) and entry.is_dir(follow_symlinks=False):
+            numbers = [e.name for e in os.scandir(entry.path)]
+            found.update((entry.name, n) for n in numbers)
+            if not numbers:
+                found.add((entry.name, ""))
+    return found
+
+
+async def _referenced(queue: OfflineQueueManager, root: Path) -> set[tuple[str, str]]:
+    """The staged folders that operations which may still send them name in ``path``."""
+    needed: set[tuple[str, str]] = set()
+    after: int | None = None
+    while True:
+        page = await queue.list_operations(
+            status=_KEEPS_FILES, operation_type=_FILE_TYPES, after_id=after, limit=_PAGE
+        )
+        if not page:
+            return needed
+        after = page[-1].id
+        for op in page:
+            raw = op.payload.get("path")
+            if not isinstance(raw, str):
+                continue
+            parts = Path(raw).parts
+            if Path(*parts[: len(root.parts)]) == root and len(parts) > len(root.parts) + 1:
+                needed.add((parts[len(root.parts)], parts[len(root.parts) + 1]))
+
+
+def _remove(
+    root: Path, staged: set[tuple[str, str]], needed: set[tuple[str, str]], by_age: bool
+) -> int:
+    removed = 0
+    for import_id, number in sorted(staged - needed):
+        if not import_id:
+            target = root / number
+            if target.is_dir():
+                shutil.rmtree(target, ignore_errors=True)
+            else:
+                target.unlink(missing_ok=True)
+            continue
+        if number:
+            shutil.rmtree(root / import_id / number, ignore_errors=True)
+            removed += 1
+        with contextlib.suppress(OSError):  # only once empty: others of it are still needed
+            (root / import_id).rmdir()
+    if removed:
+        log.info("Removed the staged files of %d finished imported operations.", removed)
+    return removed
