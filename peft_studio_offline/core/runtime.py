@@ -31,6 +31,7 @@ from peft_studio_offline.core.submit import submit, submit_many
 if TYPE_CHECKING:
     from peft_studio_offline.core.mlflow_local import LocalTracking
     from peft_studio_offline.core.transfer import (
+        ExportOptions,
         ExportResult,
         ImportResult,
         ReceiptResult,
@@ -155,34 +156,32 @@ class Runtime:
     async def export_bundle(
         self,
         path: str | os.PathLike[str],
+        options: ExportOptions | None = None,
         *,
-        everything: bool = False,
-        statuses: Iterable[OperationStatus | str] | None = None,
-        operation_types: Iterable[OperationType | str] | None = None,
-        part_size: int | None = None,
-        recipients: Sequence[str] = (),
-        without_secrets: bool = False,
         progress: ProgressCallback | None = None,
+        **chosen: Any,
     ) -> ExportResult:
         """Write the operations not exported yet (``everything``: those awaiting a receipt
         and failed ones too) with their files into a bundle folder (``core.transfer``),
         encrypted to ``recipients`` (age or SSH public keys) when any are given. Operations
         holding secrets go only in an encrypted bundle; ``without_secrets`` keeps them here
-        instead of refusing the export."""
-        from peft_studio_offline.core.transfer import TransferProgress, export_bundle, export_roots
+        instead of refusing the export. The options come as an ``ExportOptions`` or one by
+        one (``everything``, ``statuses``, ``operation_types``, ``part_size``,
+        ``recipients``, ``without_secrets``), not both."""
+        from peft_studio_offline.core.transfer import (
+            ExportOptions,
+            TransferProgress,
+            export_bundle,
+            export_roots,
+        )
 
+        if options is None:
+            options = ExportOptions.of(**chosen)
+        elif chosen:
+            raise TypeError("Give the export's options as an ExportOptions or one by one.")
         roots = export_roots(self.settings, self.db_path)
         result = await export_bundle(
-            self.queue,
-            path,
-            everything=everything,
-            statuses=statuses,
-            operation_types=operation_types,
-            part_size=part_size,
-            roots=roots,
-            recipients=recipients,
-            without_secrets=without_secrets,
-            progress=self._reporter(progress),
+            self.queue, path, options, roots=roots, progress=self._reporter(progress)
         )
         size, count = result.bundle_bytes, result.operations
         self.transfer_progress.emit(TransferProgress("exported", size, size, count, count))

@@ -243,7 +243,7 @@ class WindowCommands(QObject):
         return self.tasks.start(self._export_transfer(folder), "export for transfer")
 
     async def _export_transfer(self, folder: Path) -> None:
-        from peft_studio_offline.core.transfer import export_bundle, export_roots
+        from peft_studio_offline.core.transfer import ExportOptions, export_bundle, export_roots
 
         target = folder / f"peft-transfer-{time.strftime('%Y%m%d-%H%M%S')}"
         self.message.emit(f"Exporting for transfer into {target}…")
@@ -251,8 +251,8 @@ class WindowCommands(QObject):
         result = await export_bundle(
             self.queue,
             target,
+            ExportOptions(without_secrets=True),
             roots=export_roots(self.engine.settings, self.queue.db_path),
-            without_secrets=True,
         )
         kept = (
             f" {_plural(result.left_out, 'operation')} holding secrets stayed here (the"

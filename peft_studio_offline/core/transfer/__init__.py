@@ -17,6 +17,7 @@ from peft_studio_offline.core.transfer._export import (
 )
 from peft_studio_offline.core.transfer._import import ImportResult, import_bundle
 from peft_studio_offline.core.transfer._manifest import FORMAT_VERSION, MANIFEST_NAME, Manifest
+from peft_studio_offline.core.transfer._options import ExportOptions
 from peft_studio_offline.core.transfer._receipts import (
     ReceiptResult,
     export_receipt,
@@ -34,6 +35,7 @@ __all__ = [
     "FORMAT_VERSION",
     "MANIFEST_NAME",
     "BundleError",
+    "ExportOptions",
     "ExportResult",
     "ImportResult",
     "Manifest",

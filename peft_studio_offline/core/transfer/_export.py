@@ -25,8 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from peft_studio_offline.core.enums import OperationStatus, OperationType
-from peft_studio_offline.core.errors import InvalidOperationError
+from peft_studio_offline.core.enums import OperationStatus
 from peft_studio_offline.core.masking import payload_secrets
 from peft_studio_offline.core.operation import Operation
 from peft_studio_offline.core.outgoing_files import (
@@ -40,7 +39,8 @@ from peft_studio_offline.core.sealing import SecretsUnavailableError, holds_seal
 from peft_studio_offline.core.transfer._age import ENCRYPTION, EncryptingWriter, parse_recipients
 from peft_studio_offline.core.transfer._errors import BundleError
 from peft_studio_offline.core.transfer._manifest import FORMAT_VERSION, MANIFEST_NAME, Manifest
-from peft_studio_offline.core.transfer._parts import MIN_PART_SIZE, PartWriter
+from peft_studio_offline.core.transfer._options import ExportOptions
+from peft_studio_offline.core.transfer._parts import PartWriter
 from peft_studio_offline.core.transfer._records import (
     FILE_TYPES,
     FileList,
@@ -57,8 +57,6 @@ if TYPE_CHECKING:
 
 PAGE_SIZE = 200
 COPY_BUFFER = 1024 * 1024
-EXPORTABLE = (OperationStatus.PENDING, OperationStatus.EXPORTED, OperationStatus.FAILED)
-DEFAULT_STATUSES = (OperationStatus.PENDING,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,52 +105,31 @@ def export_statuses(
 ) -> tuple[OperationStatus, ...]:
     """The statuses an export takes: pending by default; ``everything`` adds those already
     exported (awaiting a receipt) and failed ones."""
-    if statuses is None:
-        return EXPORTABLE if everything else DEFAULT_STATUSES
-    chosen: list[OperationStatus] = []
-    for value in statuses:
-        try:
-            status = OperationStatus(value)
-        except ValueError:
-            status = None
-        if status not in EXPORTABLE:
-            raise InvalidOperationError(
-                f"Operations that are {value} cannot be exported; choose among: "
-                + ", ".join(s.value for s in EXPORTABLE)
-                + "."
-            )
-        assert status is not None
-        chosen.append(status)
-    return tuple(dict.fromkeys(chosen))
+    return ExportOptions.of(everything=everything, statuses=statuses).wanted
 
 
 async def export_bundle(
     queue: OfflineQueueManager,
     path: str | os.PathLike[str],
+    options: ExportOptions | None = None,
     *,
-    everything: bool = False,
-    statuses: Iterable[OperationStatus | str] | None = None,
-    operation_types: Iterable[OperationType | str] | None = None,
-    part_size: int | None = None,
     roots: Sequence[str] = (),
-    recipients: Sequence[str] = (),
-    without_secrets: bool = False,
     progress: ProgressCallback | None = None,
 ) -> ExportResult:
     """Write a bundle into the folder ``path`` (made here; it must be absent or empty).
 
-    ``roots`` are the folders files may be read from (empty: any), as for sending.
-    ``recipients``: public keys (age or SSH) to encrypt the bundle to; none, not encrypted.
-    An operation holding secrets (credentials in its headers, URL or body) travels only in
-    an encrypted bundle, its secrets opened for the receiving side to seal with its own
-    key; unencrypted, the export is refused (``BundleError``), or with ``without_secrets``
-    such operations stay here, pending, and the rest go.
+    ``options`` say which operations go and how (``ExportOptions``; none: those pending,
+    unencrypted, in one part). ``roots`` are the folders files may be read from (empty:
+    any), as for sending. An operation holding secrets (credentials in its headers, URL or
+    body) travels only in an encrypted bundle, its secrets opened for the receiving side
+    to seal with its own key; unencrypted, the export is refused (``BundleError``), or
+    with ``without_secrets`` such operations stay here, pending, and the rest go.
     """
-    keys = parse_recipients(recipients) if recipients else []
-    wanted = export_statuses(statuses, everything)
-    kinds = None if operation_types is None else list(operation_types)
-    if part_size is not None and part_size < MIN_PART_SIZE:
-        raise InvalidOperationError(f"A part must be at least {MIN_PART_SIZE} bytes.")
+    options = ExportOptions() if options is None else options
+    keys = parse_recipients(options.recipients) if options.recipients else []
+    wanted = options.wanted
+    kinds = None if options.operation_types is None else list(options.operation_types)
+    without_secrets, part_size = options.without_secrets, options.part_size
     folder = absolute(path)
     made = await asyncio.to_thread(_make_folder, folder)
     # What ran out of time stays here, expired, as the queue would have it: never exported.
