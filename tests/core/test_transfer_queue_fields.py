@@ -200,3 +200,28 @@ async def test_under_drop_oldest_an_import_cancels_the_least_important_work_here
     finally:
         await offline.close()
         await connected.close()
+
+
+async def test_the_receipt_of_an_operation_that_stood_for_an_imported_one_completes_both(
+    sides: tuple[Runtime, Runtime], tmp_path: Path
+) -> None:
+    offline, connected = sides
+    first = await offline.submit("api_call", {"url": URL, "method": "PUT"}, dedup_key="state")
+    await offline.export_bundle(tmp_path / "one")
+    # The first is exported, no longer pending: a later change with the same key is queued.
+    second = await offline.submit("api_call", {"url": URL, "method": "PUT"}, dedup_key="state")
+    await offline.export_bundle(tmp_path / "two")
+    await connected.import_bundle(tmp_path / "one")
+    joined = await connected.import_bundle(tmp_path / "two")
+    assert (joined.added, joined.deduplicated) == (0, 1)
+    [standing] = await connected.queue.claim(limit=10)
+    await connected.queue.mark_completed(standing.id, details={"status": 200})
+
+    receipt = await connected.export_receipt(tmp_path / "receipt.json")
+    assert receipt.deliveries == 2
+    marked = await offline.import_receipt(tmp_path / "receipt.json")
+
+    assert marked.completed == 2
+    for op_id in (first, second):
+        op = await offline.queue.get_operation(op_id)
+        assert op is not None and op.status is OperationStatus.COMPLETED

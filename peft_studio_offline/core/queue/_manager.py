@@ -1233,7 +1233,12 @@ class OfflineQueueManager:
             _transfers.DELIVERED,
             {"after": after_id, "limit": limit, "everything": 0 if imported_only else 1},
         )
-        return [_transfers.row_to_delivery(row) for row in rows]
+        delivered = [_transfers.row_to_delivery(row) for row in rows]
+        if delivered:
+            sql = _transfers.JOINED_KEYS.format(marks=_transfers.marks(len(delivered)))
+            joined = await self._read(sql, [d.id for d in delivered])
+            delivered = _transfers.with_joined_keys(delivered, joined)
+        return delivered
 
     def backoff_delay(self, attempts: int) -> float:
         """Exponential backoff with full jitter: uniform over [0, min(cap, base * 2^(n-1))]."""

@@ -7,6 +7,7 @@ Each write runs on the writer thread inside one transaction and checks before it
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -34,6 +35,9 @@ RECEIPT_COMPLETES = ("pending", "exported", "failed", "conflict")
 
 EXPORTED = "exported"
 IMPORTED = "imported"
+# An imported operation that an unfinished one here stood for (the same dedup key): kept in
+# that one's history, so that its receipt names the imported key too.
+JOINED = "joined"
 # SQLite's limit on bound values is 32,766; lookups go in chunks well below it.
 _CHUNK = 500
 
@@ -97,6 +101,7 @@ class Delivery:
     operation_type: str
     delivered_at: str
     details: dict[str, Any]
+    joined_keys: tuple[str, ...] = ()  # imported keys it stood for, delivered with it
 
 
 def mark_exported(
@@ -202,6 +207,8 @@ class _Import:
                 if joined is not None:  # as an enqueue: the unfinished one stands for it
                     new_keys[key] = joined
                     deduplicated += 1
+                    joining = {**item.details, "idempotency_key": key}
+                    self.history.append((joined, self.stamp, JOINED, dump(joining)))
                     continue
                 if dedup in self.batch_dedup:  # an expired one of this batch holds it
                     self._flush()
@@ -237,12 +244,11 @@ class _Import:
     def _flush(self) -> None:
         """Insert the batch with its dependencies and history, then expire what arrived
         with its time to live already run out (as the queue's expiry does)."""
-        if not self.batch:
-            return
         conn = self.conn
-        insert_rows(conn, self.next_id, self.stamp, self.now, self.batch)
-        self.next_id += len(self.batch)
-        add_to_counters(conn, "pending", len(self.batch), self.next_id - 1)
+        if self.batch:
+            insert_rows(conn, self.next_id, self.stamp, self.now, self.batch)
+            self.next_id += len(self.batch)
+            add_to_counters(conn, "pending", len(self.batch), self.next_id - 1)
         conn.executemany(
             "INSERT INTO operation_dependencies (operation_id, depends_on_id) VALUES (?, ?)",
             self.dependencies,
@@ -357,9 +363,14 @@ SELECT o.id, o.idempotency_key, o.operation_type, o.updated_at,
 FROM offline_operations o
 WHERE o.status = 'completed' AND o.id > :after
     AND (:everything OR EXISTS (SELECT 1 FROM operation_attempts i
-        WHERE i.operation_id = o.id AND i.outcome = 'imported'))
+        WHERE i.operation_id = o.id AND i.outcome IN ('imported', 'joined')))
 ORDER BY o.id LIMIT :limit
 """
+# The imported keys that delivered operations stood for (``JOINED``).
+JOINED_KEYS = (
+    "SELECT operation_id, details FROM operation_attempts"
+    " WHERE outcome = 'joined' AND operation_id IN ({marks}) ORDER BY id"
+)
 
 
 def chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
@@ -369,6 +380,22 @@ def chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
 
 def marks(count: int) -> str:
     return ", ".join("?" * count)
+
+
+def with_joined_keys(delivered: list[Delivery], rows: Iterable[Sequence[Any]]) -> list[Delivery]:
+    """``delivered`` with the keys each stood for, from its ``JOINED_KEYS`` rows."""
+    found: dict[int, list[str]] = {}
+    for op_id, details in rows:
+        try:
+            key = json.loads(details).get("idempotency_key") if details else None
+        except (ValueError, AttributeError):
+            key = None
+        if isinstance(key, str) and key:
+            found.setdefault(int(op_id), []).append(key)
+    return [
+        dataclasses.replace(d, joined_keys=tuple(found[d.id])) if d.id in found else d
+        for d in delivered
+    ]
 
 
 def row_to_delivery(row: Sequence[Any]) -> Delivery:

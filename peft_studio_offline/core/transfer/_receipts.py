@@ -89,10 +89,12 @@ async def export_receipt(
                 if not page:
                     break
                 after = page[-1].id
+                # An imported operation that one here stood for (the same dedup key) was
+                # delivered with it: its key is named too, to complete it at its source.
                 lines = [
                     json.dumps(
                         {
-                            "idempotency_key": d.idempotency_key,
+                            "idempotency_key": key,
                             "operation_type": d.operation_type,
                             "delivered_at": d.delivered_at,
                             "details": d.details,
@@ -101,10 +103,11 @@ async def export_receipt(
                         default=str,
                     )
                     for d in page
+                    for key in (d.idempotency_key, *d.joined_keys)
                 ]
                 text = (",\n" if count else "") + ",\n".join(lines)
                 await asyncio.to_thread(out.write, text)
-                count += len(page)
+                count += len(lines)
             await asyncio.to_thread(_finish, out, f'\n], "count": {count}}}\n')
         await asyncio.to_thread(temporary.replace, target)
     except BaseException:
