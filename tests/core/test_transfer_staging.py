@@ -17,7 +17,7 @@ from peft_studio_offline.core.paths import AppPaths
 from peft_studio_offline.core.runtime import Runtime
 from peft_studio_offline.core.settings import Settings
 from peft_studio_offline.core.transfer import remove_unneeded_staged, transfers_root
-from peft_studio_offline.core.transfer._staging import staging_in_use
+from peft_studio_offline.core.transfer._staging import _cleaning, staging_in_use
 from tests.support.asgi import AsgiServer
 from tests.support.sync_apps import UploadsApp
 
@@ -130,10 +130,30 @@ async def test_the_clean_up_waits_for_no_import_and_removes_nothing_one_is_addin
     (crashed / "x").write_bytes(b"x")
     (root / f".records-{'b' * 32}.jsonl").write_text("{}\n")
 
-    with staging_in_use(root):
+    async with staging_in_use(root):
         assert await remove_unneeded_staged(connected.queue, root) == 0
         assert (staging / "weights.bin").exists() and crashed.exists()
 
     # The import is over (it added nothing that refers to these): everything goes.
     assert await remove_unneeded_staged(connected.queue, root) == 1
     assert list(root.iterdir()) == []
+
+
+@pytest.mark.timeout(60)
+async def test_an_import_waits_for_a_clean_up_in_progress_without_stopping_the_loop(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "data" / "transfers"
+    entered = asyncio.Event()
+
+    async def an_import() -> None:
+        async with staging_in_use(root):
+            entered.set()
+
+    with _cleaning(root) as held:  # a clean-up, between two of its reads of the queue
+        assert held is True
+        waiting = asyncio.ensure_future(an_import())
+        await asyncio.sleep(0.3)  # the loop still runs, for the clean-up to finish
+        assert not entered.is_set()
+    await asyncio.wait_for(waiting, 10)
+    assert entered.is_set()

@@ -137,7 +137,7 @@ async def import_bundle(
     incoming = staging_root / f".incoming-{import_id}"
     spool = staging_root / f".records-{import_id}.jsonl"
     reader = _StreamReader(folder, manifest, incoming, final, spool, known, progress, keys)
-    with staging_in_use(staging_root):  # the clean-up leaves these alone meanwhile
+    async with staging_in_use(staging_root):  # the clean-up leaves these alone meanwhile
         try:
             await asyncio.to_thread(reader.run)
             if reader.files_staged:

@@ -23,7 +23,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -77,30 +77,47 @@ def sendable_roots(settings: Settings, *extra: Path) -> tuple[str, ...]:
     return (*roots, str(transfers_root(settings.paths)), *(str(p) for p in extra))
 
 
-@contextlib.contextmanager
-def staging_in_use(staging_root: Path) -> Iterator[None]:
+@contextlib.asynccontextmanager
+async def staging_in_use(staging_root: Path) -> AsyncIterator[None]:
     """Held by an import while what it stages is not yet in the queue (shared: imports
-    run side by side; the clean-up waits for none of them and skips its turn)."""
-    with _locked(staging_root, exclusive=False) as held:
-        del held
-        yield
-
-
-@contextlib.contextmanager
-def _locked(staging_root: Path, *, exclusive: bool) -> Iterator[bool | None]:
-    """The folder's lock: True when held, False when another holds it (``exclusive`` is
-    tried without waiting), None where there are no file locks."""
+    run side by side). It waits for a clean-up in progress on a worker thread: a clean-up
+    in this process needs the event loop to finish."""
+    fd = await asyncio.to_thread(_open_lock, staging_root)
     try:
-        import fcntl
+        if fd is not None:
+            import fcntl
+
+            await asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_SH)
+        yield
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def _open_lock(staging_root: Path) -> int | None:
+    """The lock file's descriptor (None where there are no file locks)."""
+    try:
+        import fcntl  # noqa: F401
     except ImportError:  # pragma: no cover - Windows
-        yield None
-        return
+        return None
     ensure_private_dir(staging_root.parent)
     lock = staging_root.with_name(staging_root.name + LOCK_SUFFIX)
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    return os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+
+
+@contextlib.contextmanager
+def _cleaning(staging_root: Path) -> Iterator[bool | None]:
+    """The exclusive lock, tried without waiting: True when held, False when an import
+    holds the folder, None where there are no file locks."""
+    fd = _open_lock(staging_root)
+    if fd is None:  # pragma: no cover - Windows
+        yield None
+        return
+    import fcntl
+
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB if exclusive else fcntl.LOCK_SH)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             yield False
             return
@@ -118,7 +135,7 @@ async def remove_unneeded_staged(queue: OfflineQueueManager, staging_root: Path)
     """
     if not await asyncio.to_thread(staging_root.is_dir):
         return 0
-    with _locked(staging_root, exclusive=True) as held:
+    with _cleaning(staging_root) as held:
         if held is False:
             return 0
         staged = await asyncio.to_thread(_staged, staging_root, held is None)
