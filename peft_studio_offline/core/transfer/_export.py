@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from peft_studio_offline.core.enums import OperationStatus
-from peft_studio_offline.core.masking import payload_secrets
+from peft_studio_offline.core.masking import SEALED, is_secret_key, payload_secrets
 from peft_studio_offline.core.operation import Operation
 from peft_studio_offline.core.outgoing_files import (
     OutgoingFile,
@@ -241,7 +241,9 @@ def _secrets_for_bundle(
 ) -> Operation | None:
     """The operation as the bundle carries it: its secrets opened in an encrypted bundle;
     None when it stays here (``leave_out``); ``BundleError`` when it may not go."""
-    if not holds_sealed(op.payload) and not payload_secrets(op.payload):
+    if not _may_hold_secrets(op.payload) or (
+        not holds_sealed(op.payload) and not payload_secrets(op.payload)
+    ):
         return op
     if leave_out:
         return None
@@ -257,6 +259,33 @@ def _secrets_for_bundle(
         return dataclasses.replace(op, payload=queue.sealer.unseal(op.payload))
     except SecretsUnavailableError as exc:
         raise BundleError(f"Operation {op.id} cannot go: {exc}") from None
+
+
+_PLAIN = (int, float, bool, type(None))
+
+
+def _may_hold_secrets(payload: object) -> bool:
+    """False when the payload certainly holds no secret and no envelope: one quick walk of
+    plain JSON values, where ``payload_secrets`` and ``holds_sealed`` take two slower ones
+    (most of an export's time per operation went to them). True when in doubt."""
+    stack: list[object] = [payload]
+    while stack:
+        value = stack.pop()
+        if type(value) is dict:
+            for key, item in value.items():
+                if key == SEALED or (
+                    type(key) is str and item not in (None, "") and is_secret_key(key)
+                ):
+                    return True
+                stack.append(item)
+        elif type(value) is list:
+            stack.extend(value)
+        elif type(value) is str:
+            if "@" in value:  # a password in a URL, perhaps
+                return True
+        elif type(value) not in _PLAIN:
+            return True  # not what JSON decodes to: the full checks decide
+    return False
 
 
 def _record(
