@@ -157,3 +157,24 @@ async def test_an_import_waits_for_a_clean_up_in_progress_without_stopping_the_l
         assert not entered.is_set()
     await asyncio.wait_for(waiting, 10)
     assert entered.is_set()
+
+
+async def test_a_copy_named_through_a_link_to_the_data_folder_is_still_needed(
+    tmp_path: Path,
+) -> None:
+    offline, real = side(tmp_path / "offline"), side(tmp_path / "connected")
+    (tmp_path / "connected").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "connected")
+    linked = side(tmp_path / "link")  # the same home, reached through a link
+    try:
+        payload = {"path": str(a_file(tmp_path, "a.bin", 50_000)), "url": "http://127.0.0.1:9/"}
+        await offline.submit("file_upload", payload)
+        await offline.export_bundle(tmp_path / "bundle")
+        await linked.import_bundle(tmp_path / "bundle")
+        [op] = await real.queue.list_operations()
+        assert "link" in op.payload["path"]
+        assert await remove_unneeded_staged(real.queue, transfers_root(real.settings.paths)) == 0
+        assert Path(op.payload["path"]).read_bytes() == Path(payload["path"]).read_bytes()
+    finally:
+        for runtime in (offline, real, linked):
+            await runtime.close()

@@ -175,7 +175,13 @@ def _staged(root: Path, by_age: bool) -> set[tuple[str, str]]:
 
 
 async def _referenced(queue: OfflineQueueManager, root: Path) -> set[tuple[str, str]]:
-    """The staged folders that operations which may still send them name in ``path``."""
+    """The staged folders that operations which may still send them name in ``path``.
+
+    A path is compared as written and, when it may lead into the folder by another way (a
+    link in the data directory's path), as resolved: a copy still needed is never taken
+    for a spare one.
+    """
+    roots = {root.parts, (await asyncio.to_thread(root.resolve)).parts}
     needed: set[tuple[str, str]] = set()
     after: int | None = None
     while True:
@@ -187,11 +193,22 @@ async def _referenced(queue: OfflineQueueManager, root: Path) -> set[tuple[str, 
         after = page[-1].id
         for op in page:
             raw = op.payload.get("path")
-            if not isinstance(raw, str):
+            if not isinstance(raw, str) or TRANSFERS_FOLDER not in raw:
                 continue
-            parts = Path(raw).parts
-            if Path(*parts[: len(root.parts)]) == root and len(parts) > len(root.parts) + 1:
-                needed.add((parts[len(root.parts)], parts[len(root.parts) + 1]))
+            found = _staged_place(Path(raw).parts, roots)
+            if found is None:
+                resolved = await asyncio.to_thread(os.path.realpath, raw)
+                found = _staged_place(Path(resolved).parts, roots)
+            if found is not None:
+                needed.add(found)
+
+
+def _staged_place(parts: tuple[str, ...], roots: set[tuple[str, ...]]) -> tuple[str, str] | None:
+    """(import id, number) of a path inside one of ``roots``, else None."""
+    for root in roots:
+        if len(parts) > len(root) + 1 and parts[: len(root)] == root:
+            return parts[len(root)], parts[len(root) + 1]
+    return None
 
 
 def _remove(
