@@ -158,16 +158,20 @@ class Runtime:
         path: str | os.PathLike[str],
         options: ExportOptions | None = None,
         *,
+        everything: bool = False,
+        statuses: Iterable[OperationStatus | str] | None = None,
+        operation_types: Iterable[OperationType | str] | None = None,
+        part_size: int | None = None,
+        recipients: Sequence[str] = (),
+        without_secrets: bool = False,
         progress: ProgressCallback | None = None,
-        **chosen: Any,
     ) -> ExportResult:
         """Write the operations not exported yet (``everything``: those awaiting a receipt
         and failed ones too) with their files into a bundle folder (``core.transfer``),
         encrypted to ``recipients`` (age or SSH public keys) when any are given. Operations
         holding secrets go only in an encrypted bundle; ``without_secrets`` keeps them here
-        instead of refusing the export. The options come as an ``ExportOptions`` or one by
-        one (``everything``, ``statuses``, ``operation_types``, ``part_size``,
-        ``recipients``, ``without_secrets``), not both."""
+        instead of refusing the export. The options come as an ``ExportOptions`` (what the
+        front-ends build) or one by one, not both."""
         from peft_studio_offline.core.transfer import (
             ExportOptions,
             TransferProgress,
@@ -175,9 +179,17 @@ class Runtime:
             export_roots,
         )
 
+        chosen = ExportOptions.of(
+            everything=everything,
+            statuses=statuses,
+            operation_types=operation_types,
+            part_size=part_size,
+            recipients=recipients,
+            without_secrets=without_secrets,
+        )
         if options is None:
-            options = ExportOptions.of(**chosen)
-        elif chosen:
+            options = chosen
+        elif chosen != ExportOptions():
             raise TypeError("Give the export's options as an ExportOptions or one by one.")
         roots = export_roots(self.settings, self.db_path)
         result = await export_bundle(

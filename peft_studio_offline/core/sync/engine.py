@@ -49,6 +49,9 @@ from peft_studio_offline.core.sync.progress import RunTally, SyncEvent, SyncTrig
 
 log = logging.getLogger(__name__)
 
+# Seconds between two looks for imported copies that nothing needs any more.
+TIDY_EVERY = 30.0
+
 _OPTIONS = frozenset(
     {
         "batch_size",
@@ -154,6 +157,7 @@ class SyncEngine:
         # may have it) and whenever the settings change.
         self._woken = False
         self.saw_waiting = False  # a run left work waiting for a setting
+        self._tidied_at = -TIDY_EVERY  # when imported copies were last looked at
 
     # ------------------------------------------------------------ configuration
 
@@ -286,7 +290,13 @@ class SyncEngine:
 
     async def _remove_delivered_copies(self) -> None:
         """Imported files (``core.transfer``) that no unfinished operation needs any more
-        go once their operations are delivered; quick when nothing was imported."""
+        go once their operations are delivered: after a run that completed something, at
+        most every ``TIDY_EVERY`` seconds (the clean-up reads every unfinished file
+        operation's path); quick when nothing was imported."""
+        now = time.monotonic()
+        if now - self._tidied_at < TIDY_EVERY:
+            return
+        self._tidied_at = now
         from peft_studio_offline.core.transfer import tidy_staged, transfers_root
 
         await tidy_staged(self.queue, transfers_root(self.settings.paths))
