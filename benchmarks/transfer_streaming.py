@@ -39,7 +39,7 @@ import time
 from pathlib import Path
 
 from peft_studio_offline import OfflineQueueManager
-from peft_studio_offline.core.transfer import export_bundle, import_bundle
+from peft_studio_offline.core.transfer import ExportOptions, export_bundle, import_bundle
 
 EXPORT_TARGET = 1.2
 MEMORY_TARGET = 256 * 1024 * 1024
@@ -151,8 +151,8 @@ async def run(args: argparse.Namespace) -> int:
                 before = peak_rss()
                 start = time.perf_counter()
                 result = await export_bundle(
-                    queue, root / f"bundle-{round_number}", everything=True,
-                    part_size=args.part_size,
+                    queue, root / f"bundle-{round_number}",
+                    ExportOptions(everything=True, part_size=args.part_size),
                 )  # fmt: skip
                 ours_out = min(ours_out, time.perf_counter() - start)
                 export_growth = max(export_growth, peak_rss() - before)

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from peft_studio_offline.core.paths import AppPaths
+
 TIMEOUT = 120
 
 
@@ -137,3 +139,22 @@ def test_an_encrypted_bundle_on_the_command_line(homes: tuple[Path, Path], tmp_p
     assert ok_json(connected, "bundle", "import", bundle, "--identity", str(key_file))["added"] == 1
     bad = one_sentence(run(offline, "bundle", "export", str(tmp_path / "x"), "--recipient", "k"), 1)
     assert "is not an age public key" in bad
+
+
+def test_an_import_past_queue_max_size_exits_1_with_one_sentence(
+    homes: tuple[Path, Path], tmp_path: Path
+) -> None:
+    offline, connected = homes
+    queue_upload(offline, tmp_path)
+    assert run(offline, "enqueue", "api_call", '{"url": "http://127.0.0.1:9/a"}').returncode == 0
+    settings = AppPaths.under(connected).settings_file
+    settings.parent.mkdir(parents=True, exist_ok=True)
+    settings.write_text("[queue]\nmax_size = 1\n")
+    bundle = str(tmp_path / "bundle")
+    ok_json(offline, "bundle", "export", bundle)
+
+    sentence = one_sentence(run(connected, "bundle", "import", bundle), 1)
+
+    assert "limit of 1 unfinished operations" in sentence
+    assert "nothing was imported" in sentence
+    assert json.loads(run(connected, "list", "--json").stdout) == []

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import NoReturn
 
 from peft_studio_offline.core.enums import ConflictResolution, OperationStatus, OperationType
@@ -215,17 +217,66 @@ def operation_type(text: str) -> str:
 
 def _add_transfer(commands: argparse._SubParsersAction[_Parser]) -> None:
     """``bundle export|import`` and ``receipt export|import``: the air-gapped round trip."""
-    bundle = commands.add_parser(
-        "bundle", help="carry queued work to a connected machine on a drive (export, import)"
+    _add_export_import(
+        commands,
+        "bundle",
+        "carry queued work to a connected machine on a drive (export, import)",
+        _Action(
+            "write the operations not exported yet, with their files, into a bundle folder",
+            "a new or empty folder for the bundle",
+            _bundle_export_options,
+        ),
+        _Action(
+            "check a bundle whole, then queue the operations this queue lacks",
+            "the bundle folder",
+            _bundle_import_options,
+        ),
     )
-    actions = bundle.add_subparsers(
+    _add_export_import(
+        commands,
+        "receipt",
+        "carry back what was delivered, to complete it where it was made",
+        _Action(
+            "write what was delivered of the imported work into a receipt file",
+            "the receipt file to write",
+            _receipt_export_options,
+        ),
+        _Action("mark the operations a receipt names as completed", "the receipt file"),
+    )
+
+
+@dataclass(frozen=True)
+class _Action:
+    """One side of an export/import pair: its help, its path's, and its own options."""
+
+    help: str
+    path_help: str
+    options: Callable[[argparse.ArgumentParser], None] | None = None
+
+
+def _add_export_import(
+    commands: argparse._SubParsersAction[_Parser],
+    name: str,
+    help: str,  # argparse's own word
+    export: _Action,
+    imports: _Action,
+) -> None:
+    """A command with an ``export`` and an ``import`` action, each taking a PATH, its own
+    options, ``--json`` and ``--db``."""
+    command = commands.add_parser(name, help=help)
+    actions = command.add_subparsers(
         dest="action", metavar="ACTION", parser_class=_Parser, required=True
     )
-    export = actions.add_parser(
-        "export",
-        help="write the operations not exported yet, with their files, into a bundle folder",
-    )
-    export.add_argument("path", metavar="PATH", help="a new or empty folder for the bundle")
+    for action, spec in (("export", export), ("import", imports)):
+        sub = actions.add_parser(action, help=spec.help)
+        sub.add_argument("path", metavar="PATH", help=spec.path_help)
+        if spec.options is not None:
+            spec.options(sub)
+        _add_json(sub, "print the result as JSON")
+        _add_db(sub, top=False)
+
+
+def _bundle_export_options(export: argparse.ArgumentParser) -> None:
     export.add_argument(
         "--all",
         action="store_true",
@@ -260,43 +311,24 @@ def _add_transfer(commands: argparse._SubParsersAction[_Parser]) -> None:
         action="store_true",
         help="keep operations holding secrets here instead of refusing an unencrypted bundle",
     )
-    _add_json(export, "print the result as JSON")
-    imports = actions.add_parser(
-        "import", help="check a bundle whole, then queue the operations this queue lacks"
-    )
-    imports.add_argument("path", metavar="PATH", help="the bundle folder")
+
+
+def _bundle_import_options(imports: argparse.ArgumentParser) -> None:
     imports.add_argument(
         "--identity",
         action="append",
         metavar="FILE",
         help="a file of age secret keys (age-keygen's), for an encrypted bundle; repeatable",
     )
-    _add_json(imports, "print the result as JSON")
 
-    receipt = commands.add_parser(
-        "receipt", help="carry back what was delivered, to complete it where it was made"
-    )
-    receipt_actions = receipt.add_subparsers(
-        dest="action", metavar="ACTION", parser_class=_Parser, required=True
-    )
-    receipt_export = receipt_actions.add_parser(
-        "export", help="write what was delivered of the imported work into a receipt file"
-    )
-    receipt_export.add_argument("path", metavar="PATH", help="the receipt file to write")
-    receipt_export.add_argument(
+
+def _receipt_export_options(export: argparse.ArgumentParser) -> None:
+    export.add_argument(
         "--all",
         action="store_true",
         dest="everything",
         help="every completed operation, not only those that came in a bundle",
     )
-    _add_json(receipt_export, "print the result as JSON")
-    receipt_import = receipt_actions.add_parser(
-        "import", help="mark the operations a receipt names as completed"
-    )
-    receipt_import.add_argument("path", metavar="PATH", help="the receipt file")
-    _add_json(receipt_import, "print the result as JSON")
-    for sub in (export, imports, receipt_export, receipt_import):
-        _add_db(sub, top=False)
 
 
 def _add_db(parser: argparse.ArgumentParser, *, top: bool) -> None:

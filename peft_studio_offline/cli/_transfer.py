@@ -9,7 +9,7 @@ from collections.abc import Callable
 from peft_studio_offline.cli import _format as fmt
 from peft_studio_offline.cli._commands import OK, out
 from peft_studio_offline.core.runtime import Runtime
-from peft_studio_offline.core.transfer import TransferProgress
+from peft_studio_offline.core.transfer import ExportOptions, TransferProgress
 
 
 def _progress(bar: fmt.ProgressBar) -> Callable[[TransferProgress], None]:
@@ -22,21 +22,23 @@ def _progress(bar: fmt.ProgressBar) -> Callable[[TransferProgress], None]:
     return report
 
 
+def export_options(args: argparse.Namespace) -> ExportOptions:
+    return ExportOptions.of(
+        everything=args.everything,
+        statuses=args.status,
+        operation_types=args.type,
+        part_size=args.part_size,
+        recipients=args.recipient or (),
+        without_secrets=args.without_secrets,
+    )
+
+
 async def bundle(args: argparse.Namespace, runtime: Runtime) -> int:
     bar = fmt.ProgressBar()
     report = _progress(bar)
     try:
         if args.action == "export":
-            result = await runtime.export_bundle(
-                args.path,
-                everything=args.everything,
-                statuses=args.status,
-                operation_types=args.type,
-                part_size=args.part_size,
-                recipients=args.recipient or (),
-                without_secrets=args.without_secrets,
-                progress=report,
-            )
+            result = await runtime.export_bundle(args.path, export_options(args), progress=report)
         else:
             imported = await runtime.import_bundle(
                 args.path, identities=args.identity or (), progress=report
@@ -61,6 +63,16 @@ async def bundle(args: argparse.Namespace, runtime: Runtime) -> int:
             f"Imported {imported.added} of the bundle's {imported.operations} operations;"
             f" {imported.already_here} were already here."
         )
+        if imported.expired:
+            out(
+                f"{imported.expired} had run out of time to live before they arrived; they are"
+                " kept as expired and will not be sent."
+            )
+        if imported.deduplicated:
+            out(
+                f"{imported.deduplicated} were not added: an unfinished operation here has"
+                " the same dedup key."
+            )
         if imported.unknown_dependencies:
             out(
                 f"{imported.unknown_dependencies} dependencies were on operations this queue"

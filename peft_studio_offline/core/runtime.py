@@ -31,6 +31,7 @@ from peft_studio_offline.core.submit import submit, submit_many
 if TYPE_CHECKING:
     from peft_studio_offline.core.mlflow_endpoint import LocalTracking
     from peft_studio_offline.core.transfer import (
+        ExportOptions,
         ExportResult,
         ImportResult,
         ReceiptResult,
@@ -155,6 +156,7 @@ class Runtime:
     async def export_bundle(
         self,
         path: str | os.PathLike[str],
+        options: ExportOptions | None = None,
         *,
         everything: bool = False,
         statuses: Iterable[OperationStatus | str] | None = None,
@@ -168,21 +170,30 @@ class Runtime:
         and failed ones too) with their files into a bundle folder (``core.transfer``),
         encrypted to ``recipients`` (age or SSH public keys) when any are given. Operations
         holding secrets go only in an encrypted bundle; ``without_secrets`` keeps them here
-        instead of refusing the export."""
-        from peft_studio_offline.core.transfer import TransferProgress, export_bundle, export_roots
+        instead of refusing the export. The options come as an ``ExportOptions`` (what the
+        front-ends build) or one by one, not both."""
+        from peft_studio_offline.core.transfer import (
+            ExportOptions,
+            TransferProgress,
+            export_bundle,
+            export_roots,
+        )
 
-        roots = export_roots(self.settings, self.db_path)
-        result = await export_bundle(
-            self.queue,
-            path,
+        chosen = ExportOptions.of(
             everything=everything,
             statuses=statuses,
             operation_types=operation_types,
             part_size=part_size,
-            roots=roots,
             recipients=recipients,
             without_secrets=without_secrets,
-            progress=self._reporter(progress),
+        )
+        if options is None:
+            options = chosen
+        elif chosen != ExportOptions():
+            raise TypeError("Give the export's options as an ExportOptions or one by one.")
+        roots = export_roots(self.settings, self.db_path)
+        result = await export_bundle(
+            self.queue, path, options, roots=roots, progress=self._reporter(progress)
         )
         size, count = result.bundle_bytes, result.operations
         self.transfer_progress.emit(TransferProgress("exported", size, size, count, count))
@@ -236,15 +247,17 @@ class Runtime:
         self, path: str | os.PathLike[str], *, everything: bool = False
     ) -> ReceiptResult:
         """Write what was delivered of the imported work (``everything``: all completed)."""
-        from peft_studio_offline.core.transfer import export_receipt
+        from peft_studio_offline.core.transfer import export_receipt, transfers_root
 
-        return await export_receipt(self.queue, path, everything=everything)
+        staging = transfers_root(self.settings.paths)
+        return await export_receipt(self.queue, path, everything=everything, staging_root=staging)
 
     async def import_receipt(self, path: str | os.PathLike[str]) -> ReceiptResult:
         """Complete the operations a receipt names; others are left as they are."""
-        from peft_studio_offline.core.transfer import import_receipt
+        from peft_studio_offline.core.transfer import import_receipt, transfers_root
 
-        return await import_receipt(self.queue, path)
+        staging = transfers_root(self.settings.paths)
+        return await import_receipt(self.queue, path, staging_root=staging)
 
     async def rotate_payload_key(self, *, settle: float | None = None) -> str:
         """Seal every secret of the queue with a new key and remove the keys no longer used.

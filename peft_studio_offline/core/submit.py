@@ -12,7 +12,7 @@ metric shape, a file that exists inside the allowed folders, a model push's regi
 (``"target"``: MLflow, or ``"huggingface"`` with an ``owner/name`` repository). Whether
 the target is *configured* yet (``sync.api_base_url``, ``sync.mlflow_tracking_uri``, a
 credential) is not checked: an operation made before its settings waits for them (see
-``sync.handler``).
+``handlers.base``).
 
 ``OfflineQueueManager.enqueue`` stays generic, taking any JSON object for any type, for
 handlers registered with ``register_handler`` that take other shapes.

@@ -322,7 +322,7 @@ class WindowCommands(QObject):
         )
 
     async def _export_transfer(self, folder: Path) -> None:
-        from peft_studio_offline.core.transfer import export_bundle, export_roots
+        from peft_studio_offline.core.transfer import ExportOptions, export_bundle, export_roots
 
         target = folder / f"peft-transfer-{time.strftime('%Y%m%d-%H%M%S')}"
         self.message.emit(
@@ -332,8 +332,8 @@ class WindowCommands(QObject):
         result = await export_bundle(
             self.queue,
             target,
+            ExportOptions(without_secrets=True),
             roots=export_roots(self.engine.settings, self.queue.db_path),
-            without_secrets=True,
         )
         n_files, n_operations, left_out = result.files, result.operations, result.left_out
         files = translate("Commands", "%Ln file(s)", None, n_files)

@@ -152,3 +152,31 @@ async def test_over_the_api_only_the_allowed_folders_are_read_and_written(
         assert "sync.upload_roots" in refused.json()["detail"]
     assert not outside.exists()
     assert (await live_api.runtime.queue.get_queue_stats())["pending"] == 1
+
+
+async def test_an_export_takes_its_filters_and_refuses_a_bad_key_in_one_sentence(
+    live_api: LiveApi,
+) -> None:
+    upload = await queued_upload(live_api)
+    made = await live_api.client.post(
+        "/api/offline/queue",
+        json={"operation_type": "api_call", "payload": {"url": live_api.target.url("/a")}},
+    )
+    assert made.status_code == 201, made.text
+
+    bad = await live_api.client.post(
+        f"{BASE}/bundles/export",
+        json={"path": str(live_api.upload_root / "bad"), "recipients": ["age1nope"]},
+    )
+    assert bad.status_code == 422, bad.text
+    assert "is not an age public key" in bad.text
+    assert not (live_api.upload_root / "bad").exists()
+
+    out = await live_api.client.post(
+        f"{BASE}/bundles/export",
+        json={"path": str(live_api.upload_root / "b"), "types": ["api_call"], "all": True},
+    )
+    assert out.status_code == 200, out.text
+    assert out.json()["operations"] == 1
+    op = await live_api.runtime.queue.get_operation(upload)
+    assert op is not None and op.status is OperationStatus.PENDING

@@ -18,6 +18,7 @@ from peft_studio_offline.core.paths import AppPaths
 from peft_studio_offline.core.runtime import Runtime
 from peft_studio_offline.core.settings import Settings
 from peft_studio_offline.core.transfer import (
+    FORMAT_VERSION,
     MANIFEST_NAME,
     BundleError,
     ReceiptError,
@@ -322,9 +323,10 @@ async def test_a_bundle_of_a_newer_format_version_is_refused(
 ) -> None:
     manifest = bundle / MANIFEST_NAME
     data = json.loads(manifest.read_text())
-    data["format_version"] = 2
+    data["format_version"] = FORMAT_VERSION + 1
     manifest.write_text(json.dumps(data))
-    await refused(sides[1], bundle, r"uses format version 2, newer than this app reads")
+    newer = rf"uses format version {FORMAT_VERSION + 1}, newer than this app reads"
+    await refused(sides[1], bundle, newer)
 
 
 def forged_bundle(folder: Path, members: list[tuple[tarfile.TarInfo, bytes]]) -> Path:

@@ -21,6 +21,7 @@ from peft_studio_offline.core.enums import OperationType
 from peft_studio_offline.core.errors import UploadNotAllowedError
 from peft_studio_offline.core.outgoing_files import OutsideRootsError, outgoing_path
 from peft_studio_offline.core.runtime import Runtime
+from peft_studio_offline.core.transfer import ExportOptions
 
 router = APIRouter(tags=["transfer"])
 
@@ -72,6 +73,16 @@ class BundleExportRequest(_PathRequest):
     recipients: list[Annotated[str, Field(min_length=1, max_length=4096)]] | None = None
     without_secrets: bool = False
 
+    def options(self) -> ExportOptions:
+        return ExportOptions.of(
+            everything=self.all,
+            statuses=self.statuses,
+            operation_types=self.types,
+            part_size=self.part_size,
+            recipients=self.recipients or (),
+            without_secrets=self.without_secrets,
+        )
+
 
 class BundleImportRequest(_PathRequest):
     identity_files: list[PathText] | None = None
@@ -85,15 +96,8 @@ class ReceiptExportRequest(_PathRequest):
 async def export_bundle(body: BundleExportRequest, request: Request) -> dict[str, Any]:
     """Write the operations not exported yet (``all``: those awaiting a receipt and failed
     ones too), with their files, into a new or empty folder; they then await a receipt."""
-    result = await allowed(request, body.path).export_bundle(
-        body.path,
-        everything=body.all,
-        statuses=body.statuses,
-        operation_types=body.types,
-        part_size=body.part_size,
-        recipients=body.recipients or (),
-        without_secrets=body.without_secrets,
-    )
+    runtime = allowed(request, body.path)
+    result = await runtime.export_bundle(body.path, body.options())
     return result.as_dict()
 
 

@@ -392,20 +392,24 @@ class InsertBatch:
         ).fetchall()
         if len(rows) < excess:
             return 0
-        ids = [row[0] for row in rows]
-        message = f"Dropped to make room: the queue was full ({self.max_size} operations)."
-        stamp = timestamp_now(now)
-        conn.executemany(
-            "UPDATE offline_operations SET status = 'cancelled', error_message = ?,"
-            " updated_at = ? WHERE id = ?",
-            [(message, stamp, op_id) for op_id in ids],
-        )
-        conn.executemany(
-            "INSERT INTO operation_attempts (operation_id, attempt, at, outcome, error)"
-            " SELECT id, retry_count, ?, 'dropped', ? FROM offline_operations WHERE id = ?",
-            [(stamp, message, op_id) for op_id in ids],
-        )
+        drop([row[0] for row in rows], conn, now, self.max_size)
         return excess
+
+
+def drop(ids: Sequence[int], conn: sqlite3.Connection, now: float, max_size: int) -> None:
+    """Cancel ``ids`` to make room in a full queue (``drop_oldest``), each with its entry."""
+    message = f"Dropped to make room: the queue was full ({max_size} operations)."
+    stamp = timestamp_now(now)
+    conn.executemany(
+        "UPDATE offline_operations SET status = 'cancelled', error_message = ?,"
+        " updated_at = ? WHERE id = ?",
+        [(message, stamp, op_id) for op_id in ids],
+    )
+    conn.executemany(
+        "INSERT INTO operation_attempts (operation_id, attempt, at, outcome, error)"
+        " SELECT id, retry_count, ?, 'dropped', ? FROM offline_operations WHERE id = ?",
+        [(stamp, message, op_id) for op_id in ids],
+    )
 
 
 # Rows go in several to a statement: executemany steps once per row, and every step lets go

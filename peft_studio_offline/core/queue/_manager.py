@@ -1206,7 +1206,13 @@ class OfflineQueueManager:
         """Insert a bundle's operations under their own keys, in one transaction; keys
         already here are skipped (see ``_transfers.add_imported``)."""
         count: _transfers.ImportCount = await self._write(
-            partial(_transfers.add_imported, read=read, check=self._imported_values)
+            partial(
+                _transfers.add_imported,
+                read=read,
+                check=self._imported_values,
+                max_size=self.max_size,
+                overflow=self.overflow,
+            )
         )
         return count
 
@@ -1218,6 +1224,9 @@ class OfflineQueueManager:
             options["conflict_strategy"] = item.conflict_strategy
         if item.resource_key is not None:
             options["resource_key"] = item.resource_key
+        for name in ("dedup_key", "expires_at", "not_before"):
+            if getattr(item, name) is not None:
+                options[name] = getattr(item, name)
         new = self.validate_new(item.operation_type, item.payload, item.priority, options)
         return new.full_values(self.max_attempts)
 
@@ -1256,7 +1265,12 @@ class OfflineQueueManager:
             _transfers.DELIVERED,
             {"after": after_id, "limit": limit, "everything": 0 if imported_only else 1},
         )
-        return [_transfers.row_to_delivery(row) for row in rows]
+        delivered = [_transfers.row_to_delivery(row) for row in rows]
+        if delivered:
+            sql = _transfers.JOINED_KEYS.format(marks=_transfers.marks(len(delivered)))
+            joined = await self._read(sql, [d.id for d in delivered])
+            delivered = _transfers.with_joined_keys(delivered, joined)
+        return delivered
 
     def backoff_delay(self, attempts: int) -> float:
         """Exponential backoff with full jitter: uniform over [0, min(cap, base * 2^(n-1))]."""

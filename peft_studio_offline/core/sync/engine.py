@@ -58,6 +58,9 @@ from peft_studio_offline.core.waiting import Moment
 
 log = logging.getLogger(__name__)
 
+# Seconds between two looks for imported copies that nothing needs any more.
+TIDY_EVERY = 30.0
+
 _OPTIONS = frozenset(
     {
         "batch_size",
@@ -167,6 +170,7 @@ class SyncEngine:
         # Operations that waited for a setting are woken before the first run (this process
         # may have it) and whenever the settings change.
         self._woken = False
+        self._tidied_at = -TIDY_EVERY  # when imported copies were last looked at
 
     # ------------------------------------------------------------ configuration
 
@@ -174,7 +178,7 @@ class SyncEngine:
         """Use ``handler`` for a type, replacing the built-in one.
 
         ``handler`` is ``async def handler(payload) -> bool`` (the simple form) or an object
-        with ``async def handle(operation, context) -> Outcome`` (see ``sync.handler``).
+        with ``async def handle(operation, context) -> Outcome`` (see ``handlers.base``).
         """
         self._handlers[parse_operation_type(operation_type)] = as_handler(handler)
         _bind_queue(handler, self.queue)
@@ -304,7 +308,22 @@ class SyncEngine:
                     result=result,
                 )
             )
+        if tally.completed:
+            await self._remove_delivered_copies()
         return result
+
+    async def _remove_delivered_copies(self) -> None:
+        """Imported files (``core.transfer``) that no unfinished operation needs any more
+        go once their operations are delivered: after a run that completed something, at
+        most every ``TIDY_EVERY`` seconds (the clean-up reads every unfinished file
+        operation's path); quick when nothing was imported."""
+        now = time.monotonic()
+        if now - self._tidied_at < TIDY_EVERY:
+            return
+        self._tidied_at = now
+        from peft_studio_offline.core.transfer import tidy_staged, transfers_root
+
+        await tidy_staged(self.queue, transfers_root(self.settings.paths))
 
     # --------------------------------------------------------------- auto sync
 

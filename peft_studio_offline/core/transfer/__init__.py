@@ -17,6 +17,7 @@ from peft_studio_offline.core.transfer._export import (
 )
 from peft_studio_offline.core.transfer._import import ImportResult, import_bundle
 from peft_studio_offline.core.transfer._manifest import FORMAT_VERSION, MANIFEST_NAME, Manifest
+from peft_studio_offline.core.transfer._options import ExportOptions
 from peft_studio_offline.core.transfer._receipts import (
     ReceiptResult,
     export_receipt,
@@ -24,7 +25,9 @@ from peft_studio_offline.core.transfer._receipts import (
 )
 from peft_studio_offline.core.transfer._staging import (
     export_roots,
+    remove_unneeded_staged,
     sendable_roots,
+    tidy_staged,
     transfers_root,
 )
 
@@ -32,6 +35,7 @@ __all__ = [
     "FORMAT_VERSION",
     "MANIFEST_NAME",
     "BundleError",
+    "ExportOptions",
     "ExportResult",
     "ImportResult",
     "Manifest",
@@ -45,6 +49,8 @@ __all__ = [
     "export_statuses",
     "import_bundle",
     "import_receipt",
+    "remove_unneeded_staged",
     "sendable_roots",
+    "tidy_staged",
     "transfers_root",
 ]

@@ -17,6 +17,7 @@ import os
 import socket
 import stat
 import tarfile
+import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -24,9 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from peft_studio_offline.core.enums import OperationStatus, OperationType
-from peft_studio_offline.core.errors import InvalidOperationError
-from peft_studio_offline.core.masking import payload_secrets
+from peft_studio_offline.core.enums import OperationStatus
+from peft_studio_offline.core.masking import SEALED, is_secret_key, payload_secrets
 from peft_studio_offline.core.operation import Operation
 from peft_studio_offline.core.outgoing_files import (
     OutgoingFile,
@@ -38,8 +38,9 @@ from peft_studio_offline.core.paths import PRIVATE_DIR_MODE
 from peft_studio_offline.core.sealing import SecretsUnavailableError, holds_sealed
 from peft_studio_offline.core.transfer._age import ENCRYPTION, EncryptingWriter, parse_recipients
 from peft_studio_offline.core.transfer._errors import BundleError
-from peft_studio_offline.core.transfer._manifest import MANIFEST_NAME, Manifest
-from peft_studio_offline.core.transfer._parts import MIN_PART_SIZE, PartWriter
+from peft_studio_offline.core.transfer._manifest import FORMAT_VERSION, MANIFEST_NAME, Manifest
+from peft_studio_offline.core.transfer._options import ExportOptions
+from peft_studio_offline.core.transfer._parts import PartWriter
 from peft_studio_offline.core.transfer._records import (
     FILE_TYPES,
     FileList,
@@ -56,8 +57,6 @@ if TYPE_CHECKING:
 
 PAGE_SIZE = 200
 COPY_BUFFER = 1024 * 1024
-EXPORTABLE = (OperationStatus.PENDING, OperationStatus.EXPORTED, OperationStatus.FAILED)
-DEFAULT_STATUSES = (OperationStatus.PENDING,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,54 +105,35 @@ def export_statuses(
 ) -> tuple[OperationStatus, ...]:
     """The statuses an export takes: pending by default; ``everything`` adds those already
     exported (awaiting a receipt) and failed ones."""
-    if statuses is None:
-        return EXPORTABLE if everything else DEFAULT_STATUSES
-    chosen: list[OperationStatus] = []
-    for value in statuses:
-        try:
-            status = OperationStatus(value)
-        except ValueError:
-            status = None
-        if status not in EXPORTABLE:
-            raise InvalidOperationError(
-                f"Operations that are {value} cannot be exported; choose among: "
-                + ", ".join(s.value for s in EXPORTABLE)
-                + "."
-            )
-        assert status is not None
-        chosen.append(status)
-    return tuple(dict.fromkeys(chosen))
+    return ExportOptions.of(everything=everything, statuses=statuses).wanted
 
 
 async def export_bundle(
     queue: OfflineQueueManager,
     path: str | os.PathLike[str],
+    options: ExportOptions | None = None,
     *,
-    everything: bool = False,
-    statuses: Iterable[OperationStatus | str] | None = None,
-    operation_types: Iterable[OperationType | str] | None = None,
-    part_size: int | None = None,
     roots: Sequence[str] = (),
-    recipients: Sequence[str] = (),
-    without_secrets: bool = False,
     progress: ProgressCallback | None = None,
 ) -> ExportResult:
     """Write a bundle into the folder ``path`` (made here; it must be absent or empty).
 
-    ``roots`` are the folders files may be read from (empty: any), as for sending.
-    ``recipients``: public keys (age or SSH) to encrypt the bundle to; none, not encrypted.
-    An operation holding secrets (credentials in its headers, URL or body) travels only in
-    an encrypted bundle, its secrets opened for the receiving side to seal with its own
-    key; unencrypted, the export is refused (``BundleError``), or with ``without_secrets``
-    such operations stay here, pending, and the rest go.
+    ``options`` say which operations go and how (``ExportOptions``; none: those pending,
+    unencrypted, in one part). ``roots`` are the folders files may be read from (empty:
+    any), as for sending. An operation holding secrets (credentials in its headers, URL or
+    body) travels only in an encrypted bundle, its secrets opened for the receiving side
+    to seal with its own key; unencrypted, the export is refused (``BundleError``), or
+    with ``without_secrets`` such operations stay here, pending, and the rest go.
     """
-    keys = parse_recipients(recipients) if recipients else []
-    wanted = export_statuses(statuses, everything)
-    kinds = None if operation_types is None else list(operation_types)
-    if part_size is not None and part_size < MIN_PART_SIZE:
-        raise InvalidOperationError(f"A part must be at least {MIN_PART_SIZE} bytes.")
+    options = ExportOptions() if options is None else options
+    keys = parse_recipients(options.recipients) if options.recipients else []
+    wanted = options.wanted
+    kinds = None if options.operation_types is None else list(options.operation_types)
+    without_secrets, part_size = options.without_secrets, options.part_size
     folder = absolute(path)
     made = await asyncio.to_thread(_make_folder, folder)
+    # What ran out of time stays here, expired, as the queue would have it: never exported.
+    await queue.expire_due()
     total = await queue.count_operations(status=wanted, operation_type=kinds)
     writer = _BundleWriter(folder, part_size, progress, total, remove_folder=made, recipients=keys)
     exported: list[int] = []
@@ -179,13 +159,18 @@ async def export_bundle(
         dep_keys = await _dependency_keys(queue, ops)
         # Records of operations without files are made here, on the loop's thread, while
         # the worker is copying files (in system calls, mostly, which let it run).
-        lines = [
+        now = time.time()
+        records = [
             None
             if str(op.operation_type) in FILE_TYPES
-            else record_line(_record(numbered + i, op, dep_keys, None).as_json())
+            else _record(numbered + i, op, dep_keys, None, now)
             for i, op in enumerate(ops, start=1)
         ]
-        page = _Page(ops, dep_keys, lines, numbered + 1, listed[-1].id if listed else None)
+        lines = [None if r is None else record_line(r.as_json()) for r in records]
+        version_2 = any(r is not None and r.needs_version_2 for r in records)
+        page = _Page(
+            ops, dep_keys, lines, numbered + 1, listed[-1].id if listed else None, version_2
+        )
         numbered += len(ops)
         return page
 
@@ -248,6 +233,7 @@ class _Page:
     lines: list[bytes | None]
     first: int  # the number of its first operation in the bundle
     last_id: int | None  # the last operation read for it (None: nothing was left to read)
+    version_2: bool = False  # a record made ahead needs format version 2
 
 
 def _secrets_for_bundle(
@@ -255,7 +241,9 @@ def _secrets_for_bundle(
 ) -> Operation | None:
     """The operation as the bundle carries it: its secrets opened in an encrypted bundle;
     None when it stays here (``leave_out``); ``BundleError`` when it may not go."""
-    if not holds_sealed(op.payload) and not payload_secrets(op.payload):
+    if not _may_hold_secrets(op.payload) or (
+        not holds_sealed(op.payload) and not payload_secrets(op.payload)
+    ):
         return op
     if leave_out:
         return None
@@ -273,7 +261,38 @@ def _secrets_for_bundle(
         raise BundleError(f"Operation {op.id} cannot go: {exc}") from None
 
 
-def _record(number: int, op: Operation, dep_keys: dict[int, str], files: FileList | None) -> Record:
+_PLAIN = (int, float, bool, type(None))
+
+
+def _may_hold_secrets(payload: object) -> bool:
+    """False when the payload certainly holds no secret and no envelope: one quick walk of
+    plain JSON values, where ``payload_secrets`` and ``holds_sealed`` take two slower ones
+    (most of an export's time per operation went to them). True when in doubt."""
+    stack: list[object] = [payload]
+    while stack:
+        value = stack.pop()
+        if type(value) is dict:
+            for key, item in value.items():
+                if key == SEALED or (
+                    type(key) is str and item not in (None, "") and is_secret_key(key)
+                ):
+                    return True
+                stack.append(item)
+        elif type(value) is list:
+            stack.extend(value)
+        elif type(value) is str:
+            if "@" in value:  # a password in a URL, perhaps
+                return True
+        elif type(value) not in _PLAIN:
+            return True  # not what JSON decodes to: the full checks decide
+    return False
+
+
+def _record(
+    number: int, op: Operation, dep_keys: dict[int, str], files: FileList | None, now: float
+) -> Record:
+    # A due time already passed is no constraint: only one still ahead travels.
+    due = None if op.next_attempt_at is None else op.next_attempt_at.timestamp()
     return Record(
         number=number,
         idempotency_key=op.idempotency_key,
@@ -286,6 +305,10 @@ def _record(number: int, op: Operation, dep_keys: dict[int, str], files: FileLis
         depends_on=tuple(dep_keys[d] for d in op.depends_on if d in dep_keys),
         files=files,
         source_id=op.id,
+        dedup_key=op.dedup_key,
+        expires_at=None if op.expires_at is None else op.expires_at.timestamp(),
+        not_before=due if due is not None and due > now else None,
+        created_at=op.created_at.isoformat(),
     )
 
 
@@ -360,11 +383,14 @@ class _BundleWriter:
         self.file_bytes = 0
         self.by_type: dict[str, int] = {}
         self.mtime = int(datetime.now(UTC).timestamp())
+        self.version_2 = False  # some record needs format version 2
 
     def add_page(self, page: _Page, roots: Sequence[str]) -> None:
         opened: list[tuple[int, Operation, _Sources]] = []
         try:
             records: list[bytes] = []
+            self.version_2 = self.version_2 or page.version_2
+            now = time.time()
             for number, (op, line) in enumerate(zip(page.ops, page.lines, strict=True), page.first):
                 self.count = number
                 if line is None:
@@ -372,7 +398,9 @@ class _BundleWriter:
                     if sources is not None:
                         opened.append((number, op, sources))
                     files = None if sources is None else sources.files
-                    line = record_line(_record(number, op, page.dep_keys, files).as_json())
+                    record = _record(number, op, page.dep_keys, files, now)
+                    self.version_2 = self.version_2 or record.needs_version_2
+                    line = record_line(record.as_json())
                 records.append(line)
                 kind = str(op.operation_type)
                 self.by_type[kind] = self.by_type.get(kind, 0) + 1
@@ -456,6 +484,7 @@ class _BundleWriter:
             part_size=self.part_size,
             source={"host": socket.gethostname()},
             encryption=None if self.encrypting is None else ENCRYPTION,
+            format_version=FORMAT_VERSION if self.version_2 else 1,
         )
         manifest.write(self.folder)
         return manifest

@@ -49,7 +49,11 @@ from peft_studio_offline.core.transfer._records import (
     record_line,
     safe_relative,
 )
-from peft_studio_offline.core.transfer._staging import absolute
+from peft_studio_offline.core.transfer._staging import (
+    absolute,
+    staging_in_use,
+    tidy_staged,
+)
 
 if TYPE_CHECKING:
     from peft_studio_offline.core.queue import OfflineQueueManager
@@ -74,6 +78,8 @@ class ImportResult:
     files_staged: int
     staged_in: Path | None
     unknown_dependencies: int = 0
+    expired: int = 0  # among ``added``: their time to live ran out before they arrived
+    deduplicated: int = 0  # not added: an unfinished operation here had their dedup key
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -85,6 +91,8 @@ class ImportResult:
             "files_staged": self.files_staged,
             "staged_in": None if self.staged_in is None else str(self.staged_in),
             "unknown_dependencies": self.unknown_dependencies,
+            "expired": self.expired,
+            "deduplicated": self.deduplicated,
         }
 
 
@@ -129,20 +137,22 @@ async def import_bundle(
     incoming = staging_root / f".incoming-{import_id}"
     spool = staging_root / f".records-{import_id}.jsonl"
     reader = _StreamReader(folder, manifest, incoming, final, spool, known, progress, keys)
-    try:
-        await asyncio.to_thread(reader.run)
-        if reader.files_staged:
-            await asyncio.to_thread(incoming.rename, final)
-        else:
-            await asyncio.to_thread(shutil.rmtree, incoming, True)
-        count = await queue.add_imported(lambda: _read_spool(spool, manifest.bundle_id))
-    except BaseException:
-        await asyncio.to_thread(_remove, incoming, final)
-        raise
-    finally:
-        spool.unlink(missing_ok=True)
-    if not count.added and reader.files_staged:  # another import added them meanwhile
-        await asyncio.to_thread(shutil.rmtree, final, True)
+    async with staging_in_use(staging_root):  # the clean-up leaves these alone meanwhile
+        try:
+            await asyncio.to_thread(reader.run)
+            if reader.files_staged:
+                await asyncio.to_thread(incoming.rename, final)
+            else:
+                await asyncio.to_thread(shutil.rmtree, incoming, True)
+            count = await queue.add_imported(lambda: _read_spool(spool, manifest.bundle_id))
+        except BaseException:
+            await asyncio.to_thread(_remove, incoming, final)
+            raise
+        finally:
+            spool.unlink(missing_ok=True)
+    # What nothing here will send goes: copies of operations that were already here or
+    # expired on the way, and of those finished since the last clean-up.
+    await tidy_staged(queue, staging_root)
     return ImportResult(
         folder,
         manifest.bundle_id,
@@ -150,8 +160,10 @@ async def import_bundle(
         len(count.added),
         count.already_here + reader.skipped,
         reader.files_staged if count.added else 0,
-        final if reader.files_staged and count.added else None,
+        final if reader.files_staged and final.exists() else None,
         len(count.unknown_dependencies),
+        len(count.expired),
+        count.deduplicated,
     )
 
 
@@ -183,8 +195,19 @@ def _read_spool(spool: Path, bundle_id: str) -> Iterator[ImportedOperation]:
                 conflict_strategy=item["conflict_strategy"],
                 resource_key=item["resource_key"],
                 depends_on_keys=tuple(item["depends_on"]),
-                details={"bundle": bundle_id, "source_id": item["source_id"]},
+                details=_details(bundle_id, item),
+                dedup_key=item.get("dedup_key"),
+                expires_at=item.get("expires_at"),
+                not_before=item.get("not_before"),
             )
+
+
+def _details(bundle_id: str, item: dict[str, Any]) -> dict[str, Any]:
+    """What the operation's ``imported`` history entry keeps of where it came from."""
+    details = {"bundle": bundle_id, "source_id": item["source_id"]}
+    if item.get("created_at") is not None:
+        details["queued_at_source"] = item["created_at"]
+    return details
 
 
 class _StreamReader:

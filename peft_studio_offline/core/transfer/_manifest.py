@@ -2,7 +2,9 @@
 
 ``MANIFEST.json`` is written last, once every part is complete: a bundle without one was
 never finished. The format version says how the parts are laid out; a reader refuses a
-version newer than it knows rather than guessing.
+version newer than it knows rather than guessing, and reads every older one. Version 2
+records carry deduplication keys, expiry and earliest start; a bundle none of whose
+operations has them is written as version 1, which older apps read too.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from peft_studio_offline.core.paths import write_private_file
 from peft_studio_offline.core.transfer._errors import BundleError
 
 FORMAT = "peft-studio-offline-bundle"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST_NAME = "MANIFEST.json"
 PART_PREFIX = "bundle.tar."
 # A part's name as the manifest may give it: never a path.
@@ -47,6 +49,7 @@ class Manifest:
     part_size: int | None = None
     source: dict[str, Any] = field(default_factory=dict)
     encryption: str | None = None  # "age": the archive was encrypted before it was cut
+    format_version: int = FORMAT_VERSION
 
     @property
     def bundle_bytes(self) -> int:
@@ -55,11 +58,11 @@ class Manifest:
     def to_json(self) -> str:
         data = {
             "format": FORMAT,
-            "format_version": FORMAT_VERSION,
+            "format_version": self.format_version,
             "about": "Operations queued offline by PEFT Studio Offline, for"
             " 'peft-studio-offline bundle import' on a connected machine. The parts, in"
             " order, form one tar archive.",
-            **asdict(self),
+            **{k: v for k, v in asdict(self).items() if k != "format_version"},
             "parts": [asdict(part) for part in self.parts],
         }
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
@@ -122,6 +125,7 @@ def _parse(data: object, where: Path) -> Manifest:
             part_size=None if data.get("part_size") is None else _count(data["part_size"]),
             source=dict(data.get("source") or {}),
             encryption=None if data.get("encryption") is None else str(data["encryption"]),
+            format_version=version,
         )
     except (KeyError, TypeError, ValueError, AttributeError):
         raise BundleError(

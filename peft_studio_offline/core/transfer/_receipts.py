@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from peft_studio_offline.core.paths import PRIVATE_FILE_MODE
 from peft_studio_offline.core.transfer._errors import ReceiptError
-from peft_studio_offline.core.transfer._staging import absolute
+from peft_studio_offline.core.transfer._staging import absolute, tidy_staged
 
 if TYPE_CHECKING:
     from peft_studio_offline.core.queue import OfflineQueueManager
@@ -55,10 +55,15 @@ class ReceiptResult:
 
 
 async def export_receipt(
-    queue: OfflineQueueManager, path: str | os.PathLike[str], *, everything: bool = False
+    queue: OfflineQueueManager,
+    path: str | os.PathLike[str],
+    *,
+    everything: bool = False,
+    staging_root: Path | None = None,
 ) -> ReceiptResult:
     """Write a receipt of the operations delivered here that came in through bundles
-    (``everything``: every completed operation). The file is replaced whole."""
+    (``everything``: every completed operation). The file is replaced whole. With
+    ``staging_root``, the staged copies of delivered operations are removed after it."""
     target = absolute(path)
     receipt_id = uuid.uuid4().hex
     temporary = target.with_name(f".{target.name}.{receipt_id}.tmp")
@@ -84,10 +89,12 @@ async def export_receipt(
                 if not page:
                     break
                 after = page[-1].id
+                # An imported operation that one here stood for (the same dedup key) was
+                # delivered with it: its key is named too, to complete it at its source.
                 lines = [
                     json.dumps(
                         {
-                            "idempotency_key": d.idempotency_key,
+                            "idempotency_key": key,
                             "operation_type": d.operation_type,
                             "delivered_at": d.delivered_at,
                             "details": d.details,
@@ -96,20 +103,26 @@ async def export_receipt(
                         default=str,
                     )
                     for d in page
+                    for key in (d.idempotency_key, *d.joined_keys)
                 ]
                 text = (",\n" if count else "") + ",\n".join(lines)
                 await asyncio.to_thread(out.write, text)
-                count += len(page)
+                count += len(lines)
             await asyncio.to_thread(_finish, out, f'\n], "count": {count}}}\n')
         await asyncio.to_thread(temporary.replace, target)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+    if staging_root is not None:
+        await tidy_staged(queue, staging_root)
     return ReceiptResult(target, receipt_id, count)
 
 
-async def import_receipt(queue: OfflineQueueManager, path: str | os.PathLike[str]) -> ReceiptResult:
-    """Complete the operations the receipt names; a damaged receipt changes nothing."""
+async def import_receipt(
+    queue: OfflineQueueManager, path: str | os.PathLike[str], *, staging_root: Path | None = None
+) -> ReceiptResult:
+    """Complete the operations the receipt names; a damaged receipt changes nothing. With
+    ``staging_root``, staged copies no unfinished operation needs any more are removed."""
     source = absolute(path)
     header, deliveries = await asyncio.to_thread(_read_receipt, source)
     totals = {"completed": 0, "already_completed": 0, "unknown": 0, "busy": 0}
@@ -122,6 +135,8 @@ async def import_receipt(queue: OfflineQueueManager, path: str | os.PathLike[str
         counts = await queue.complete_delivered(chunk)
         for name in totals:
             totals[name] += counts.get(name, 0)
+    if staging_root is not None:
+        await tidy_staged(queue, staging_root)
     return ReceiptResult(source, receipt_id, len(deliveries), **totals)
 
 

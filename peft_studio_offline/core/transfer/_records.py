@@ -4,8 +4,10 @@ Members, in order, page by page: ``operations/<page>.jsonl`` (one JSON record a 
 then ``files/<n>/<relative path>`` for the files of the page's operations, where ``n`` is
 the operation's number in the bundle. A record keeps what the queue needs to hold the
 same operation on the other side: its idempotency key, type, payload, priority, attempt
-limit, conflict strategy, resource key, and its dependencies by key; ``files`` lists the
-file (or the folder's files) the payload's ``path`` named, with their sizes.
+limit, conflict strategy, resource key, and its dependencies by key; from format version 2
+on, its deduplication key, expiry and earliest start (Unix seconds) when it has them, and
+when it was queued; ``files`` lists the file (or the folder's files) the payload's ``path``
+named, with their sizes.
 
 Nothing a record says is trusted as a place on disk: the reader places each file under
 its own staging folder, by ``n`` and a relative path checked here.
@@ -14,6 +16,7 @@ its own staging folder, by ``n`` and a relative path checked here.
 from __future__ import annotations
 
 import json
+import math
 import re
 import tarfile
 from dataclasses import dataclass
@@ -62,9 +65,20 @@ class Record:
     depends_on: tuple[str, ...]
     files: FileList | None
     source_id: int
+    # Format version 2: absent from a record (and from any version-1 bundle) when unset.
+    dedup_key: str | None = None
+    expires_at: float | None = None
+    not_before: float | None = None
+    created_at: str | None = None
+
+    @property
+    def needs_version_2(self) -> bool:
+        """A reader of version 1 would drop something of this record: an expiry would be
+        lost, and an expired operation sent."""
+        return (self.dedup_key, self.expires_at, self.not_before) != (None, None, None)
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "n": self.number,
             "idempotency_key": self.idempotency_key,
             "operation_type": self.operation_type,
@@ -77,6 +91,11 @@ class Record:
             "source_id": self.source_id,
             "payload": self.payload,
         }
+        for name in ("dedup_key", "expires_at", "not_before", "created_at"):
+            value = getattr(self, name)
+            if value is not None:
+                data[name] = value
+        return data
 
 
 def record_line(data: dict[str, Any]) -> bytes:
@@ -164,6 +183,12 @@ def parse_record(data: object, where: str, expected_number: int) -> Record:
             raise ValueError("depends_on")
         files = _files(data.get("files"), kind, where)
         source_id = _int(data.get("source_id", 0))
+        dedup_key = _optional_key(data.get("dedup_key"))
+        expires_at = _optional_moment(data.get("expires_at"))
+        not_before = _optional_moment(data.get("not_before"))
+        created_at = data.get("created_at")
+        if created_at is not None and not isinstance(created_at, str):
+            raise ValueError("created_at")
     except (KeyError, TypeError, ValueError):
         raise BundleError(
             f"The bundle {where} holds a damaged record for operation {expected_number};"
@@ -171,7 +196,7 @@ def parse_record(data: object, where: str, expected_number: int) -> Record:
         ) from None
     return Record(
         number, key, kind, payload, priority, max_attempts, strategy, resource_key,
-        depends_on, files, source_id,
+        depends_on, files, source_id, dedup_key, expires_at, not_before, created_at,
     )  # fmt: skip
 
 
@@ -197,6 +222,20 @@ def _files(value: object, kind: str, where: str) -> FileList | None:
     if len({relative for relative, _ in checked}) != len(checked):
         raise ValueError("duplicate entry")
     return FileList(files_kind, name, tuple(checked))
+
+
+def _optional_key(value: object) -> str | None:
+    if value is not None and (not isinstance(value, str) or not value.strip() or len(value) > 512):
+        raise ValueError("key")
+    return value
+
+
+def _optional_moment(value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(value)
+    return float(value)
 
 
 def _int(value: object) -> int:
