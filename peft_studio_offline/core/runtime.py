@@ -26,6 +26,7 @@ from peft_studio_offline.core.events import EventSource
 from peft_studio_offline.core.queue import OfflineQueueManager
 from peft_studio_offline.core.sealing import KEY_CACHE_SECONDS, PayloadSealer
 from peft_studio_offline.core.settings import Settings
+from peft_studio_offline.core.storage_budget import StorageBudget
 from peft_studio_offline.core.submit import submit, submit_many
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 
     ProgressCallback = Callable[[TransferProgress], None]
     from peft_studio_offline.core.network import NetworkMonitor
+    from peft_studio_offline.core.retention import RetentionResult
     from peft_studio_offline.core.sync.engine import SyncEngine
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,10 @@ log = logging.getLogger(__name__)
 SETTINGS_POLL = 1.0
 # Seconds between two transfer progress events (``Runtime.transfer_progress``).
 PROGRESS_EVERY = 0.25
+# Seconds between two looks at the storage budget (the staged trees walked, warnings told)
+# and between two retention runs (``core.retention``) while the services run.
+STORAGE_MEASURE_EVERY = 30.0
+RETENTION_EVERY = 3600.0
 
 
 class Runtime:
@@ -73,6 +79,7 @@ class Runtime:
         # How far a bundle's export or import is (``TransferProgress``), on the event loop.
         self.transfer_progress: EventSource[TransferProgress] = EventSource("transfer progress")
         self._settings_watch: asyncio.Task[None] | None = None
+        self._housekeeping: asyncio.Task[None] | None = None
         self._closed = False
 
     @property
@@ -275,6 +282,24 @@ class Runtime:
             self._settings_watch = asyncio.get_running_loop().create_task(
                 self._watch_settings(), name="settings-watch"
             )
+        if self._housekeeping is None:
+            from peft_studio_offline.core.retention import retention_loop
+
+            self._housekeeping = asyncio.get_running_loop().create_task(
+                retention_loop(
+                    self.queue,
+                    lambda: self.settings,
+                    every=RETENTION_EVERY,
+                    measure_every=STORAGE_MEASURE_EVERY,
+                ),
+                name="storage-housekeeping",
+            )
+
+    async def apply_retention(self) -> RetentionResult:
+        """Remove the finished operations and staged files the retention periods let go."""
+        from peft_studio_offline.core.retention import run_retention
+
+        return await run_retention(self.queue, self.settings)
 
     async def reload_settings(self) -> bool:
         """Read the settings file (and environment) again and give the engine what changed.
@@ -312,10 +337,11 @@ class Runtime:
         if self._closed:
             return
         self._closed = True
-        if self._settings_watch is not None:
-            self._settings_watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._settings_watch
+        for task in (self._settings_watch, self._housekeeping):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self._engine is not None:
             with _logged("stopping automatic sync"):
                 await self._engine.stop_auto_sync()
@@ -349,6 +375,9 @@ def build_queue(settings: Settings, db_path: Path) -> OfflineQueueManager:
         busy_timeout=q.busy_timeout,
         # Secrets inside payloads are encrypted with a key from the credential store.
         sealer=PayloadSealer.from_settings(settings),
+        storage_budget=StorageBudget.for_queue(
+            settings.storage.max_bytes, db_path, settings.paths.data_dir, settings.paths.log_dir
+        ),
     )
 
 
