@@ -364,6 +364,27 @@ async def rotate_key(args: argparse.Namespace, runtime: Runtime) -> int:
     return OK
 
 
+async def cleanup(args: argparse.Namespace, runtime: Runtime) -> int:
+    """Retention now, as the running app applies it every hour."""
+    result = await runtime.apply_retention()
+    usage = await runtime.queue.storage_usage()
+    if args.json:
+        document: dict[str, Any] = {
+            "completed_removed": result.completed,
+            "ended_removed": result.ended,
+            "files_removed": result.files,
+            "file_bytes_removed": result.file_bytes,
+        }
+        if usage is not None:
+            document |= {"storage_used": usage.used, "storage_limit": usage.limit}
+        out(json.dumps(document))
+    else:
+        out(result.sentence())
+        if usage is not None:
+            out(usage.sentence())
+    return OK
+
+
 COMMANDS: dict[str, Command] = {
     "enqueue": enqueue,
     "list": list_operations,
@@ -374,6 +395,7 @@ COMMANDS: dict[str, Command] = {
     "status": status,
     "move-aside": move_aside,
     "rotate-key": rotate_key,
+    "cleanup": cleanup,
 }
 
 

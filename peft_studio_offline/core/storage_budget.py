@@ -38,7 +38,7 @@ AUTOMATIC_CAP = 10 * 1024**3
 AUTOMATIC_FRACTION = 0.5
 # The smallest automatic budget: a nearly full disk still takes a few operations, which
 # the disk itself then refuses if it must (StorageFullError, as before there was a budget).
-AUTOMATIC_FLOOR = 16 * 1024**2
+AUTOMATIC_FLOOR = 1024**2
 WARNING_LEVELS = (80, 95)  # percent of the budget at which the user is told
 STAGED_REFRESH = 60.0  # seconds a walk of the staged trees is trusted
 ROW_OVERHEAD = 256  # bytes a row takes beside its payload: columns, key and indexes
@@ -104,9 +104,19 @@ class StorageBudget:
         self._staged = 0
         self._staged_at = float("-inf")
         self._level = 0
-        self._listeners: list[tuple[Callable[[StorageLevel], object], asyncio.AbstractEventLoop]]
+        self._listeners: list[
+            tuple[Callable[[StorageLevel], object], asyncio.AbstractEventLoop | None]
+        ]
         self._listeners = []
-        self.limit = limit if limit > 0 else automatic_limit(database.parent, self.measure())
+        self._limit = limit if limit > 0 else None
+
+    @property
+    def limit(self) -> int:
+        """The budget in bytes; an automatic one is worked out on first use (the free space
+        then), not when the queue is built: most commands never write."""
+        if self._limit is None:
+            self._limit = automatic_limit(self.database.parent, self.measure())
+        return self._limit
 
     @classmethod
     def for_queue(cls, limit: int, database: Path, data_dir: Path, log_dir: Path) -> StorageBudget:
@@ -178,12 +188,16 @@ class StorageBudget:
         percent = 100.0 * used / self.limit if self.limit else 0.0
         level = max((mark for mark in WARNING_LEVELS if percent >= mark), default=0)
         with self._lock:
-            crossed, self._level = level > self._level, level
+            previous, self._level = self._level, level
             listeners = list(self._listeners)
         state = StorageLevel(used, self.limit, level)
-        if crossed:
+        if level > previous:
             log.warning("%s", state.sentence())
+        if level != previous:  # listeners hear the way back down too (to clear a warning)
             for callback, loop in listeners:
+                if loop is None:
+                    callback(state)
+                    continue
                 with contextlib.suppress(RuntimeError):  # a loop that has closed
                     loop.call_soon_threadsafe(callback, state)
         return state
@@ -193,9 +207,13 @@ class StorageBudget:
         return self._level
 
     def listen(
-        self, callback: Callable[[StorageLevel], object], loop: asyncio.AbstractEventLoop
+        self,
+        callback: Callable[[StorageLevel], object],
+        loop: asyncio.AbstractEventLoop | None = None,
     ) -> Callable[[], None]:
-        """Call ``callback`` on ``loop`` at each warning level crossed; returns the undo."""
+        """Call ``callback`` at each change of warning level, on ``loop`` (None: on the
+        thread that measured, for callbacks that hand over themselves, as a Qt signal
+        does); returns the undo."""
         entry = (callback, loop)
         with self._lock:
             self._listeners.append(entry)
