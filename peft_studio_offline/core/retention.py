@@ -86,6 +86,8 @@ def _remove_unneeded(roots: Iterable[Path], needed: set[str], cutoff: float) -> 
     for root in roots:
         if not root.is_dir():
             continue
+        # When each folder was last changed, before removing files changes it.
+        changed = {Path(top): _mtime(Path(top)) for top, _dirs, _names in os.walk(root)}
         for top, _dirs, names in os.walk(root, topdown=False):
             folder = Path(top)
             for name in names:
@@ -102,11 +104,18 @@ def _remove_unneeded(roots: Iterable[Path], needed: set[str], cutoff: float) -> 
                 removed += 1
                 size += info.st_size
             if folder != root and not _is_needed(folder, kept, root):
-                with contextlib.suppress(OSError):
-                    # Only an old, empty one: an import may just have made a new folder.
-                    if folder.lstat().st_mtime < cutoff:
+                # Only an old, empty one: an import may just have made a new folder.
+                if changed.get(folder, cutoff) < cutoff:
+                    with contextlib.suppress(OSError):
                         folder.rmdir()
     return removed, size
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.lstat().st_mtime
+    except OSError:
+        return float("inf")
 
 
 def _is_needed(path: Path, kept: set[Path], root: Path) -> bool:
