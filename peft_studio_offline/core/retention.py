@@ -103,11 +103,11 @@ def _remove_unneeded(roots: Iterable[Path], needed: set[str], cutoff: float) -> 
                     continue
                 removed += 1
                 size += info.st_size
-            if folder != root and not _is_needed(folder, kept, root):
-                # Only an old, empty one: an import may just have made a new folder.
-                if changed.get(folder, cutoff) < cutoff:
-                    with contextlib.suppress(OSError):
-                        folder.rmdir()
+            # Only an old, empty one: an import may just have made a new folder.
+            old_enough = changed.get(folder, cutoff) < cutoff
+            if folder != root and old_enough and not _is_needed(folder, kept, root):
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
     return removed, size
 
 

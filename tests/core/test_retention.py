@@ -81,9 +81,7 @@ async def test_retention_removes_what_its_periods_let_go_and_keeps_the_rest(
         old_waiting = await upload(waiting_file)
         folder_pushed = artifacts / "adapter"
         staged(folder_pushed / "weights.bin", 40, now)
-        folder_push = await queue.enqueue(
-            "model_push", {"run_id": "r", "path": str(folder_pushed)}
-        )
+        folder_push = await queue.enqueue("model_push", {"run_id": "r", "path": str(folder_pushed)})
         # 10 days ago.
         clock.now = now - 10 * DAY
         done_10_days = await completed()
@@ -104,13 +102,9 @@ async def test_retention_removes_what_its_periods_let_go_and_keeps_the_rest(
         assert not {old_done, old_failed, old_done_with_file, done_10_days} & left
         assert (result.completed, result.ended) == (3, 1)
         # The failure kept keeps its attempt history.
-        assert [a.error for a in await queue.get_attempts(failed_10_days)] == [
-            "the server said no"
-        ]
+        assert [a.error for a in await queue.get_attempts(failed_10_days)] == ["the server said no"]
         stats = await queue.get_queue_stats()
-        assert {k: v for k, v in stats.items() if v and k != "total"} == real_counts(
-            paths.database
-        )
+        assert {k: v for k, v in stats.items() if v and k != "total"} == real_counts(paths.database)
         assert stats["total"] == 4
 
     assert not old_file_of_done.exists()

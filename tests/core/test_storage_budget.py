@@ -157,9 +157,9 @@ def test_the_storage_settings_are_read_validated_and_overridden(tmp_path: Path) 
     assert settings.storage.max_bytes == 5_000_000
     assert settings.storage.retention_days == 2.0
     assert settings.storage.failed_retention_days == 30.0
-    with pytest.raises(SettingsError, match="storage.max_bytes' must be zero or more"):
+    with pytest.raises(SettingsError, match=r"storage\.max_bytes' must be zero or more"):
         Settings.from_mapping(paths, {"storage": {"max_bytes": -1}})
-    with pytest.raises(SettingsError, match="storage.retention_days' must be greater than zero"):
+    with pytest.raises(SettingsError, match=r"retention_days' must be greater than zero"):
         Settings.from_mapping(paths, {"storage": {"retention_days": 0}})
     loaded = Settings.load(paths, {STORAGE_MAX_BYTES_VARIABLE: "123456"})
     assert loaded.storage.max_bytes == 123456

@@ -45,6 +45,7 @@ from peft_studio_offline.gui.tasks import TaskKeeper, describe_error
 
 MIB = 1024 * 1024
 
+
 class SettingsDialog(QDialog):
     saved = Signal()
 
