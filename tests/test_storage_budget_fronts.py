@@ -112,7 +112,8 @@ def test_the_http_api_answers_507_with_the_sentence_and_writes_nothing(app: App)
     stored = 0
     with httpx.Client(base_url=app.server.url, headers=headers, timeout=30) as http:
         for n in range(500):
-            body = {"operation_type": "api_call", "payload": {"url": "http://h/", "b": BODY + str(n)}}
+            payload = {"url": "http://h/", "b": BODY + str(n)}
+            body = {"operation_type": "api_call", "payload": payload}
             answer = http.post("/api/offline/queue", json=body)
             if answer.status_code == 507:
                 break
@@ -218,6 +219,9 @@ def test_cleanup_removes_what_retention_lets_go_and_reports_the_storage(tmp_path
     stats = cli("stats", "--json", "--db", str(db))
     assert json.loads(stats.stdout)["total"] == 1
     assert json.loads(stats.stdout)["completed"] == 0
+    listed = cli("list", "--json", "--db", str(db))
+    assert [item["id"] for item in json.loads(listed.stdout)] == [waiting]
+    assert old != waiting
     words = cli("cleanup", "--db", str(db), budget=BUDGET)
     assert words.returncode == 0
     assert words.stdout.startswith("Removed 0 completed")
