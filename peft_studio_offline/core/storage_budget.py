@@ -42,6 +42,7 @@ AUTOMATIC_FLOOR = 1024**2
 WARNING_LEVELS = (80, 95)  # percent of the budget at which the user is told
 STAGED_REFRESH = 60.0  # seconds a walk of the staged trees is trusted
 ROW_OVERHEAD = 256  # bytes a row takes beside its payload: columns, key and indexes
+REMEASURE_EVERY = 1.0  # seconds a measurement is trusted while there is room to spare
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +110,9 @@ class StorageBudget:
         ]
         self._listeners = []
         self._limit = limit if limit > 0 else None
+        self._used = 0  # at the last measurement
+        self._spare = 0  # bytes of room left then, less what was let in since
+        self._measured_at = float("-inf")
 
     @property
     def limit(self) -> int:
@@ -178,10 +182,30 @@ class StorageBudget:
 
     def over_by(self, conn: sqlite3.Connection, incoming: int) -> tuple[int, int]:
         """(bytes in use, bytes past the budget once ``incoming`` more are written: 0 when
-        they fit). Called by the queue's writer before an insert."""
+        they fit). Called by the queue's writer before an insert.
+
+        Far from the budget and its warning levels an insert is let through on the room
+        left at the last measurement, less a generous guess of what it takes (``_cost``);
+        the files are measured again when that room runs out or the measurement is
+        ``REMEASURE_EVERY`` old. Near the budget every insert measures.
+        """
+        cost = _cost(incoming)
+        with self._lock:
+            fresh = time.monotonic() - self._measured_at < REMEASURE_EVERY
+            if fresh and self._spare > cost:
+                self._spare -= cost
+                return self._used, 0
         used = self.measure(conn)
         self.note(used)
+        with self._lock:
+            self._spare -= cost
         return used, max(0, used + incoming - self.limit)
+
+    def set_limit(self, limit: int) -> None:
+        """A new budget (0: automatic again), used from the next insert on."""
+        with self._lock:
+            self._limit = limit if limit > 0 else None
+            self._measured_at = float("-inf")
 
     def note(self, used: int) -> StorageLevel:
         """Record a measurement; a warning level crossed upwards is logged and told."""
@@ -189,6 +213,10 @@ class StorageBudget:
         level = max((mark for mark in WARNING_LEVELS if percent >= mark), default=0)
         with self._lock:
             previous, self._level = self._level, level
+            # Room up to the next warning level (or the budget): crossing one measures.
+            marks = [self.limit * mark // 100 for mark in WARNING_LEVELS] + [self.limit]
+            self._used, self._spare = used, min((m for m in marks if m > used), default=0) - used
+            self._measured_at = time.monotonic()
             listeners = list(self._listeners)
         state = StorageLevel(used, self.limit, level)
         if level > previous:
@@ -224,6 +252,12 @@ class StorageBudget:
                     self._listeners.remove(entry)
 
         return remove
+
+
+def _cost(incoming: int) -> int:
+    """A generous guess of what writing ``incoming`` bytes of rows adds to the files: the
+    rows in the file and again in its log, index pages, and the pages every commit writes."""
+    return 4 * incoming + 16 * 1024
 
 
 def _with_logs(path: Path, *, skip_main: bool = False) -> tuple[Path, ...]:

@@ -197,7 +197,7 @@ async def test_reject_refuses_past_the_budget_in_one_sentence_and_writes_nothing
             )
         assert (await queue.get_queue_stats())["total"] == stored
         # What fits still goes in: the budget is in bytes, not a switch.
-        budget._limit = await used(queue) + 20_000
+        budget.set_limit(await used(queue) + 20_000)
         await queue.enqueue("api_call", {"url": "http://127.0.0.1:9/small"})
     assert real_counts(paths.database) == {"pending": stored + 1}
 
@@ -207,7 +207,7 @@ async def test_of_two_waiting_requests_the_one_that_fits_goes_in(tmp_path: Path)
     budget = budget_for(tmp_path, 10**9)
     async with OfflineQueueManager(paths.database, storage_budget=budget) as queue:
         await queue.enqueue("api_call", {"url": "http://127.0.0.1:9/first"})
-        budget._limit = await used(queue) + 30_000
+        budget.set_limit(await used(queue) + 30_000)
         big = {"url": "http://127.0.0.1:9/big", "body": "y" * 100_000}
         small = {"url": "http://127.0.0.1:9/small"}
         results = await asyncio.gather(
@@ -239,7 +239,7 @@ async def test_drop_oldest_removes_finished_operations_first_then_pending_ones(
             await queue.enqueue("api_call", {"url": "http://127.0.0.1:9/w", "b": PAYLOAD})
             for _ in range(30)
         ]
-        budget._limit = await used(queue) + 1000
+        budget.set_limit(await used(queue) + 1000)
         new = await queue.enqueue("api_call", {"url": "http://127.0.0.1:9/n", "b": PAYLOAD * 10})
         left = {op.id for op in await queue.list_operations(limit=None)}
         assert new in left
@@ -249,7 +249,7 @@ async def test_drop_oldest_removes_finished_operations_first_then_pending_ones(
         # Past what the finished ones hold: the least important pending ones go.
         before = {op.id for op in await queue.list_operations(limit=None)}
         checkpoint(paths.database)
-        budget._limit = await used(queue) + 1000
+        budget.set_limit(await used(queue) + 1000)
         await queue.enqueue("api_call", {"url": "http://127.0.0.1:9/m", "b": PAYLOAD * 40})
         after = {op.id for op in await queue.list_operations(limit=None)}
         gone = sorted(before - after)
@@ -291,7 +291,7 @@ async def test_80_and_95_percent_are_warned_once_per_crossing(
     async with OfflineQueueManager(paths.database, storage_budget=budget) as queue:
         budget.listen(heard.append, asyncio.get_running_loop())
         first = await queue.enqueue("api_call", {"url": "http://127.0.0.1:9/", "b": PAYLOAD})
-        budget._limit = await used(queue) + 400_000
+        budget.set_limit(await used(queue) + 400_000)
         ids = [first]
         with pytest.raises(StorageBudgetError):
             for _ in range(1000):

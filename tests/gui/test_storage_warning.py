@@ -52,7 +52,7 @@ async def test_crossing_80_and_95_percent_is_shown_once_each(budget_window: Main
     assert label.isHidden()
     level = await queue.storage_usage()
     assert level is not None
-    budget._limit = level.used + 300_000
+    budget.set_limit(level.used + 300_000)
     for _ in range(200):  # enqueues from the writer thread; the window hears through Qt
         try:
             await queue.enqueue("api_call", {"url": "http://127.0.0.1:9/", "b": PAYLOAD})
@@ -68,7 +68,7 @@ async def test_crossing_80_and_95_percent_is_shown_once_each(budget_window: Main
     assert "storage budget" in label.toolTip()
 
     # The budget raised: the warning goes away, and nothing more is told.
-    budget._limit *= 10
+    budget.set_limit(budget.limit * 10)
     await queue.storage_usage()
     await until(lambda: label.isHidden())
     assert len(window.tray.sent) == 2
