@@ -166,9 +166,10 @@ class StorageBudget:
         return total
 
     def add_staged(self, size: int) -> None:
-        """Count a file just staged, before the next walk finds it."""
+        """Count a file just staged (or, negative, just removed) before the next walk."""
         with self._lock:
-            self._staged += max(0, size)
+            self._staged = max(0, self._staged + size)
+            self._spare -= size
 
     def _database_bytes(self, conn: sqlite3.Connection | None) -> int:
         if conn is not None:
