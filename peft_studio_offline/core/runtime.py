@@ -211,6 +211,7 @@ class Runtime:
             transfers_root,
         )
 
+        await self._check_room_for(Path(path))
         result = await import_bundle(
             self.queue,
             path,
@@ -220,7 +221,21 @@ class Runtime:
         )
         done = TransferProgress("imported", 0, None, result.operations, result.operations)
         self.transfer_progress.emit(done)
+        await self.queue.storage_usage()  # the staged files counted (and warned of) at once
         return result
+
+    async def _check_room_for(self, bundle: Path) -> None:
+        """Refuse a bundle whose files would take the queue past its storage budget, before
+        anything is staged (``StorageBudgetError``)."""
+        from peft_studio_offline.core.errors import StorageBudgetError
+        from peft_studio_offline.core.storage_budget import budget_full_message
+
+        usage = await self.queue.storage_usage()
+        if usage is None:
+            return
+        size = await asyncio.to_thread(_bundle_bytes, bundle)
+        if usage.used + size > usage.limit:
+            raise StorageBudgetError(budget_full_message(usage.used, size, usage.limit))
 
     def _reporter(self, progress: ProgressCallback | None) -> ProgressCallback:
         """Hand a transfer's progress (from its worker thread) to ``progress`` and, on the
@@ -393,6 +408,18 @@ def build_sync_engine(
     from peft_studio_offline.core.sync.engine import SyncEngine
 
     return SyncEngine(queue, monitor, settings=settings)
+
+
+def _bundle_bytes(bundle: Path) -> int:
+    """What a bundle (a folder of parts, or one file) holds; 0 when it cannot be read (the
+    import then says what is wrong with it)."""
+    from peft_studio_offline.core.storage_budget import tree_bytes
+
+    path = bundle.expanduser()
+    try:
+        return path.stat().st_size if path.is_file() else tree_bytes(path)
+    except OSError:
+        return 0
 
 
 def _stamp(path: Path) -> tuple[int, int, int] | None:

@@ -158,9 +158,9 @@ class StorageBudget:
 
     def refresh_staged(self) -> int:
         """Walk the staged trees and the log folder now; their bytes."""
-        total = sum(_tree_bytes(root) for root in self.staged_roots)
+        total = sum(tree_bytes(root) for root in self.staged_roots)
         if self.log_dir is not None:
-            total += _tree_bytes(self.log_dir, recursive=False)
+            total += tree_bytes(self.log_dir, recursive=False)
         with self._lock:
             self._staged, self._staged_at = total, time.monotonic()
         return total
@@ -274,7 +274,7 @@ def _sizes(paths: Iterable[Path]) -> int:
     return total
 
 
-def _tree_bytes(root: Path, *, recursive: bool = True) -> int:
+def tree_bytes(root: Path, *, recursive: bool = True) -> int:
     """Bytes of the regular files under ``root`` (links are not followed)."""
     total = 0
     stack = [root]
