@@ -222,6 +222,8 @@ def test_cleanup_removes_what_retention_lets_go_and_reports_the_storage(tmp_path
     listed = cli("list", "--json", "--db", str(db))
     assert [item["id"] for item in json.loads(listed.stdout)] == [waiting]
     assert old != waiting
+    status = cli("status", "--json", "--db", str(db), budget=BUDGET)
+    assert json.loads(status.stdout)["storage"]["limit"] == BUDGET
     words = cli("cleanup", "--db", str(db), budget=BUDGET)
     assert words.returncode == 0
     assert words.stdout.startswith("Removed 0 completed")

@@ -296,11 +296,13 @@ async def status(args: argparse.Namespace, runtime: Runtime) -> int:
     network = mask_secrets(monitor.get_status_info())
     counts = await runtime.queue.get_queue_stats()
     server = read_server_info(server_file(runtime.settings.paths.data_dir))
+    usage = await runtime.queue.storage_usage()
     data = {
         "network": network,
         "queue": counts,
         "api": None if server is None else {"url": server.url, "pid": server.pid},
         "database": str(runtime.db_path),
+        "storage": None if usage is None else {"used": usage.used, "limit": usage.limit},
     }
     if args.json:
         out(json.dumps(data, default=str))
@@ -317,6 +319,7 @@ async def status(args: argparse.Namespace, runtime: Runtime) -> int:
                 ("Total", counts["total"]),
                 ("API", server.url if server else "not running"),
                 ("Database", runtime.db_path),
+                ("Storage", "no budget" if usage is None else usage.short()),
             ]
         )
     )

@@ -57,6 +57,10 @@ class StorageLevel:
     def percent(self) -> float:
         return 100.0 * self.used / self.limit if self.limit else 0.0
 
+    def short(self) -> str:
+        """``12% of 10.0 GiB (1.2 GiB used)``."""
+        return f"{self.percent:.0f}% of {_size(self.limit)} ({_size(self.used)} used)"
+
     def sentence(self) -> str:
         return (
             f"The app's files take {self.percent:.0f}% of their storage budget"
