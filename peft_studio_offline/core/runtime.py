@@ -329,6 +329,9 @@ class Runtime:
             return False
         if new == self.settings:
             return False
+        budget = self.queue.storage_budget
+        if budget is not None and new.storage.max_bytes != self.settings.storage.max_bytes:
+            budget.set_limit(new.storage.max_bytes)  # from the next insert on
         self.settings = new
         if self._engine is not None:
             await self._engine.apply_settings(new)

@@ -136,3 +136,20 @@ async def test_the_running_app_applies_retention_when_it_starts(tmp_path: Path) 
         assert await runtime.queue.get_operation(kept) is not None
     finally:
         await runtime.close()
+
+
+async def test_a_new_budget_in_the_settings_file_applies_without_a_restart(
+    tmp_path: Path,
+) -> None:
+    paths = AppPaths.under(tmp_path)
+    Settings.from_mapping(paths, {"storage": {"max_bytes": 50_000_000}}).save()
+    runtime = Runtime(Settings.load(paths, {}), environ={})
+    try:
+        await runtime.queue.open()
+        budget = runtime.queue.storage_budget
+        assert budget is not None and budget.limit == 50_000_000
+        Settings.from_mapping(paths, {"storage": {"max_bytes": 60_000_000}}).save()
+        assert await runtime.reload_settings()
+        assert budget.limit == 60_000_000
+    finally:
+        await runtime.close()
