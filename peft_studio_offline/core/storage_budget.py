@@ -214,16 +214,17 @@ class StorageBudget:
 
     def note(self, used: int) -> StorageLevel:
         """Record a measurement; a warning level crossed upwards is logged and told."""
-        percent = 100.0 * used / self.limit if self.limit else 0.0
+        limit = self.limit  # worked out first: an automatic one measures, under the lock
+        percent = 100.0 * used / limit if limit else 0.0
         level = max((mark for mark in WARNING_LEVELS if percent >= mark), default=0)
+        # Room up to the next warning level (or the budget): crossing one measures again.
+        marks = [limit * mark // 100 for mark in WARNING_LEVELS] + [limit]
         with self._lock:
             previous, self._level = self._level, level
-            # Room up to the next warning level (or the budget): crossing one measures.
-            marks = [self.limit * mark // 100 for mark in WARNING_LEVELS] + [self.limit]
             self._used, self._spare = used, min((m for m in marks if m > used), default=0) - used
             self._measured_at = time.monotonic()
             listeners = list(self._listeners)
-        state = StorageLevel(used, self.limit, level)
+        state = StorageLevel(used, limit, level)
         if level > previous:
             log.warning("%s", state.sentence())
         if level != previous:  # listeners hear the way back down too (to clear a warning)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import random
 import sqlite3
@@ -1185,21 +1186,18 @@ class OfflineQueueManager:
     async def staged_paths(self, markers: Sequence[str]) -> set[str]:
         """Every string in a payload that holds one of ``markers`` (staged folders' names):
         the staged files and folders operations still name, so that none is removed while
-        an operation needs it."""
-        found: set[str] = set()
+        an operation needs it. Read on a connection of its own: the whole table is looked
+        through, which must not hold up the window's reads."""
         if not markers:
-            return found
-        where = " OR ".join("instr(payload, ?) > 0" for _ in markers)
-        rows = await self._read(
-            f"SELECT payload, payload_blob FROM offline_operations"
-            f" WHERE payload_blob IS NOT NULL OR {where}",
-            list(markers),
-        )
-        for text, blob in rows:
-            if blob is not None:
-                text = await asyncio.to_thread(_decompressed_text, blob)
-            _collect_strings(text, markers, found)
-        return found
+            return set()
+        if self._writer is None:
+            await self.open()
+        try:
+            return await asyncio.to_thread(
+                _staged_strings, self.db_path, list(markers), self.busy_timeout
+            )
+        except sqlite3.Error as exc:
+            raise translate(exc, self.db_path) from exc
 
     async def expire_due(self) -> int:
         """Move pending operations whose time to live ran out to ``expired``."""
@@ -1410,9 +1408,26 @@ def _measured(budget: StorageBudget, writer: Writer) -> StorageLevel:
     return budget.note(budget.measure(writer.conn))
 
 
-def _collect_strings(text: object, markers: Sequence[str], found: set[str]) -> None:
-    import json
+def _staged_strings(path: Path, markers: list[str], busy_timeout: float) -> set[str]:
+    found: set[str] = set()
+    where = " OR ".join("instr(payload, ?) > 0" for _ in markers)
+    conn = sqlite3.connect(path, timeout=busy_timeout)
+    try:
+        conn.execute("PRAGMA query_only = 1")
+        rows = conn.execute(
+            "SELECT payload, payload_blob FROM offline_operations"
+            f" WHERE payload_blob IS NOT NULL OR {where}",
+            markers,
+        )
+        for text, blob in rows:
+            _collect_strings(text if blob is None else _decompressed_text(blob), markers, found)
+    finally:
+        conn.close()
+    return found
 
+
+def _collect_strings(text: object, markers: Sequence[str], found: set[str]) -> None:
+    """Every string inside the JSON ``text`` that holds one of ``markers``, into ``found``."""
     try:
         value = json.loads(text if isinstance(text, str | bytes) else str(text))
     except ValueError:
