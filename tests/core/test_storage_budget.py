@@ -240,7 +240,14 @@ async def test_drop_oldest_removes_finished_operations_first_then_pending_ones(
             for _ in range(30)
         ]
         budget.set_limit(await used(queue) + 1000)
+        kinds: list[str] = []
+        queue.changes.subscribe(lambda change: kinds.append(change.kind))
         new = await queue.enqueue("api_call", {"url": "http://127.0.0.1:9/n", "b": PAYLOAD * 10})
+        for _ in range(100):
+            if "external" in kinds:
+                break
+            await asyncio.sleep(0.02)
+        assert "external" in kinds  # rows went: the window reads the queue again
         left = {op.id for op in await queue.list_operations(limit=None)}
         assert new in left
         assert set(waiting) <= left, "a pending operation went while finished ones could go"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from peft_studio_offline.core.enums import OverflowPolicy
@@ -46,20 +47,26 @@ def request_bytes(request: Sequence[NewOperation]) -> int:
     return sum(new.stored_bytes for new in request)
 
 
+@dataclass
+class BudgetDecision:
+    refused: dict[int, Exception]  # by the index of the request: its error
+    removed: bool = False  # operations were removed to make room
+
+
 def refused_by_budget(
     conn: sqlite3.Connection,
     requests: Sequence[Sequence[NewOperation]],
     budget: StorageBudget,
     overflow: OverflowPolicy,
-) -> dict[int, Exception]:
-    """The requests (by index) the budget refuses, each with its error; ``{}`` when all
-    fit, after making room under ``drop_oldest``."""
+) -> BudgetDecision:
+    """The requests the budget refuses, each with its error (none when all fit, after
+    making room under ``drop_oldest``)."""
     sizes = [request_bytes(request) for request in requests]
     used, over = budget.over_by(conn, sum(sizes))
     if not over:
-        return {}
+        return BudgetDecision({})
     if overflow is OverflowPolicy.DROP_OLDEST and _make_room(conn, over):
-        return {}
+        return BudgetDecision({}, removed=True)
     refused: dict[int, Exception] = {}
     admitted = 0
     for index, size in enumerate(sizes):
@@ -67,7 +74,7 @@ def refused_by_budget(
             refused[index] = StorageBudgetError(budget_full_message(used, size, budget.limit))
         else:
             admitted += size
-    return refused
+    return BudgetDecision(refused)
 
 
 def _make_room(conn: sqlite3.Connection, wanted: int) -> bool:

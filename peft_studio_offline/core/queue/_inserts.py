@@ -276,9 +276,12 @@ class InsertBatch:
             return self._run_counted(conn, now)
         from peft_studio_offline.core.queue._budget import refused_by_budget
 
-        refused = refused_by_budget(conn, self.requests, self.budget, self.overflow)
+        decision = refused_by_budget(conn, self.requests, self.budget, self.overflow)
+        refused = decision.refused
         if not refused:
-            return self._run_counted(conn, now)
+            done, added = self._run_counted(conn, now)
+            # Rows were removed to make room: which ones, the window learns by reading again.
+            return done, QueueChange("external") if decision.removed else added
         kept = [r for index, r in enumerate(self.requests) if index not in refused]
         results: list[Any] = []
         change: QueueChange | None = None
