@@ -27,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from peft_studio_offline import OfflineQueueManager
+from peft_studio_offline.core.storage_budget import StorageBudget
 
 COLUMNS = (
     "operation_type, payload, status, created_at, updated_at, retry_count, priority,"
@@ -101,8 +102,11 @@ def raw_connection(path: Path) -> sqlite3.Connection:
     return conn
 
 
-async def fresh_queue(folder: Path, name: str) -> OfflineQueueManager:
-    queue = OfflineQueueManager(folder / f"{name}.db")
+async def fresh_queue(folder: Path, name: str, *, budget: bool = False) -> OfflineQueueManager:
+    path = folder / f"{name}.db"
+    # A budget never reached: each insert still measures the files against it.
+    measured = StorageBudget.for_queue(2**50, path, folder, folder / "logs") if budget else None
+    queue = OfflineQueueManager(path, storage_budget=measured)
     await queue.open()
     return queue
 
@@ -111,8 +115,8 @@ def rate(count: int, seconds: float) -> float:
     return count / seconds
 
 
-async def ours_single(folder: Path, shape: str, count: int) -> float:
-    queue = await fresh_queue(folder, "single")
+async def ours_single(folder: Path, shape: str, count: int, *, budget: bool = False) -> float:
+    queue = await fresh_queue(folder, "single-budget" if budget else "single", budget=budget)
     make, kind = SHAPES[shape], TYPES[shape]
     start = time.perf_counter()
     for n in range(count):
@@ -209,6 +213,8 @@ async def throughput(folder: Path, count: int, many: int, rounds: int) -> list[s
     for _ in range(rounds):
         raw = await raw_single(folder, "metric_log", count)
         add("single", (await ours_single(folder, "metric_log", count), raw))
+        without = await ours_single(folder, "metric_log", count)
+        add("budget", (await ours_single(folder, "metric_log", count, budget=True), without))
         add("concurrent", (await ours_concurrent(folder, "metric_log"), raw))
         for shape in SHAPES:
             size = many if shape != "64 KB" else max(1, many // 50)
@@ -217,6 +223,13 @@ async def throughput(folder: Path, count: int, many: int, rounds: int) -> list[s
         remove_files(folder)
     missed: list[str] = []
     report("one awaited enqueue at a time (metric_log)", figures["single"], 0.50, missed)
+    report(
+        "one at a time, under a storage budget",
+        figures["budget"],
+        0.90,
+        missed,
+        "of no budget",
+    )
     report(
         "100 coroutines enqueueing metric_log, each acked",
         figures["concurrent"],

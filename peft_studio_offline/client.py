@@ -396,6 +396,10 @@ class OfflineClient:
                 return None
         if response.status_code in (400, 403, 409, 413, 422):
             raise ClientError(_detail(response))
+        if response.status_code == 507:
+            # No room (the disk, or the storage budget): the database here would say the
+            # same, so the operation waits in memory and the app stays the way in.
+            raise NotStoredError(_detail(response))
         self._api_failed(f"the app's API answered {response.status_code}: {_detail(response)}")
         return None
 

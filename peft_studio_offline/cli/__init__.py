@@ -33,7 +33,7 @@ BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a writer whose read
 # Commands that only read or change what exists: on a --db path with no queue they say so
 # instead of creating an empty database there (a mistyped path would hide the real queue).
 NEEDS_EXISTING_QUEUE = frozenset(
-    {"list", "show", "stats", "status", "sync", "delete", "move-aside", "rotate-key"}
+    {"list", "show", "stats", "status", "sync", "delete", "move-aside", "rotate-key", "cleanup"}
 )
 
 

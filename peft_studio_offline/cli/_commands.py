@@ -296,11 +296,13 @@ async def status(args: argparse.Namespace, runtime: Runtime) -> int:
     network = mask_secrets(monitor.get_status_info())
     counts = await runtime.queue.get_queue_stats()
     server = read_server_info(server_file(runtime.settings.paths.data_dir))
+    usage = await runtime.queue.storage_usage()
     data = {
         "network": network,
         "queue": counts,
         "api": None if server is None else {"url": server.url, "pid": server.pid},
         "database": str(runtime.db_path),
+        "storage": None if usage is None else {"used": usage.used, "limit": usage.limit},
     }
     if args.json:
         out(json.dumps(data, default=str))
@@ -317,6 +319,7 @@ async def status(args: argparse.Namespace, runtime: Runtime) -> int:
                 ("Total", counts["total"]),
                 ("API", server.url if server else "not running"),
                 ("Database", runtime.db_path),
+                ("Storage", "no budget" if usage is None else usage.short()),
             ]
         )
     )
@@ -364,6 +367,27 @@ async def rotate_key(args: argparse.Namespace, runtime: Runtime) -> int:
     return OK
 
 
+async def cleanup(args: argparse.Namespace, runtime: Runtime) -> int:
+    """Retention now, as the running app applies it every hour."""
+    result = await runtime.apply_retention()
+    usage = await runtime.queue.storage_usage()
+    if args.json:
+        document: dict[str, Any] = {
+            "completed_removed": result.completed,
+            "ended_removed": result.ended,
+            "files_removed": result.files,
+            "file_bytes_removed": result.file_bytes,
+        }
+        if usage is not None:
+            document |= {"storage_used": usage.used, "storage_limit": usage.limit}
+        out(json.dumps(document))
+    else:
+        out(result.sentence())
+        if usage is not None:
+            out(usage.sentence())
+    return OK
+
+
 COMMANDS: dict[str, Command] = {
     "enqueue": enqueue,
     "list": list_operations,
@@ -374,6 +398,7 @@ COMMANDS: dict[str, Command] = {
     "status": status,
     "move-aside": move_aside,
     "rotate-key": rotate_key,
+    "cleanup": cleanup,
 }
 
 

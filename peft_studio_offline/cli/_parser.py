@@ -177,8 +177,15 @@ def build_parser(version: str, self_test: bool) -> argparse.ArgumentParser:
         help="encrypt the secrets inside queued operations with a new key, and drop the old one",
     )
     _add_json(rotate_key, 'print {"key": ID}')
+    cleanup = commands.add_parser(
+        "cleanup",
+        help="remove finished operations and staged files past their retention period"
+        " (storage.retention_days, storage.failed_retention_days), and show the storage used",
+    )
+    _add_json(cleanup, "print what was removed and the storage used as a JSON object")
     for sub in (
         enqueue, listing, show, delete, stats, sync, status, serve, move_aside, run, rotate_key,
+        cleanup,
     ):  # fmt: skip
         _add_db(sub, top=False)
     _add_transfer(commands)

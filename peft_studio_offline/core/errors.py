@@ -53,6 +53,11 @@ class StorageFullError(QueueError):
     """The disk (or the database's size limit) has no room; nothing was written."""
 
 
+class StorageBudgetError(StorageFullError):
+    """The data directory holds as many bytes as its storage budget allows; nothing was
+    written (``storage.max_bytes`` in the settings)."""
+
+
 class QueueLockedError(QueueError):
     """Another process held the database for longer than the busy timeout."""
 

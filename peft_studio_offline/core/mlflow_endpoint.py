@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, Unpack
 
 from peft_studio_offline.core.enums import OperationType
-from peft_studio_offline.core.errors import InvalidOperationError
+from peft_studio_offline.core.errors import InvalidOperationError, StorageFullError
 from peft_studio_offline.core.mlflow_local import (
     DEFAULT_EXPERIMENT_ID,
     ArtifactPath,
@@ -311,6 +311,8 @@ class LocalTracking:
             check_artifact_path(path.inside)
         except InvalidOperationError as exc:
             raise TrackingError("INVALID_PARAMETER_VALUE", str(exc)) from None
+        # A file logged again replaces its staged copy, which an earlier upload may name.
+        replaced = await asyncio.to_thread(self.staging.read_path, path) is not None
         try:
             staged = await self.staging.write(path, chunks)
         except InvalidOperationError as exc:
@@ -320,7 +322,19 @@ class LocalTracking:
             "run_id": run.id,
             "artifact_path": posixpath.dirname(path.inside),
         }
-        await self._submit_for(run, OperationType.MODEL_PUSH, payload)
+        budget = self.runtime.queue.storage_budget
+        size = staged.stat().st_size
+        if budget is not None:
+            budget.add_staged(size)  # counted before the next walk of the staged tree
+        try:
+            await self._submit_for(run, OperationType.MODEL_PUSH, payload)
+        except StorageFullError:
+            # No room to queue its upload: a new staged copy would only take more room.
+            if not replaced:
+                staged.unlink(missing_ok=True)
+                if budget is not None:
+                    budget.add_staged(-size)
+            raise
         return {}
 
     async def artifact_file(self, raw_path: str) -> Path:

@@ -26,6 +26,7 @@ from peft_studio_offline.core.events import EventSource
 from peft_studio_offline.core.queue import EnqueueOptions, OfflineQueueManager
 from peft_studio_offline.core.sealing import KEY_CACHE_SECONDS, PayloadSealer
 from peft_studio_offline.core.settings import Settings
+from peft_studio_offline.core.storage_budget import StorageBudget
 from peft_studio_offline.core.submit import submit, submit_many
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 
     ProgressCallback = Callable[[TransferProgress], None]
     from peft_studio_offline.core.network import NetworkMonitor
+    from peft_studio_offline.core.retention import RetentionResult
     from peft_studio_offline.core.sync.engine import SyncEngine
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,10 @@ log = logging.getLogger(__name__)
 SETTINGS_POLL = 1.0
 # Seconds between two transfer progress events (``Runtime.transfer_progress``).
 PROGRESS_EVERY = 0.25
+# Seconds between two looks at the storage budget (the staged trees walked, warnings told)
+# and between two retention runs (``core.retention``) while the services run.
+STORAGE_MEASURE_EVERY = 30.0
+RETENTION_EVERY = 3600.0
 
 
 class Runtime:
@@ -74,6 +80,7 @@ class Runtime:
         # How far a bundle's export or import is (``TransferProgress``), on the event loop.
         self.transfer_progress: EventSource[TransferProgress] = EventSource("transfer progress")
         self._settings_watch: asyncio.Task[None] | None = None
+        self._housekeeping: asyncio.Task[None] | None = None
         self._closed = False
 
     @property
@@ -215,6 +222,7 @@ class Runtime:
             transfers_root,
         )
 
+        await self._check_room_for(Path(path))
         result = await import_bundle(
             self.queue,
             path,
@@ -224,7 +232,21 @@ class Runtime:
         )
         done = TransferProgress("imported", 0, None, result.operations, result.operations)
         self.transfer_progress.emit(done)
+        await self.queue.storage_usage()  # the staged files counted (and warned of) at once
         return result
+
+    async def _check_room_for(self, bundle: Path) -> None:
+        """Refuse a bundle whose files would take the queue past its storage budget, before
+        anything is staged (``StorageBudgetError``)."""
+        from peft_studio_offline.core.errors import StorageBudgetError
+        from peft_studio_offline.core.storage_budget import budget_full_message
+
+        usage = await self.queue.storage_usage()
+        if usage is None:
+            return
+        size = await asyncio.to_thread(_bundle_bytes, bundle)
+        if usage.used + size > usage.limit:
+            raise StorageBudgetError(budget_full_message(usage.used, size, usage.limit))
 
     def _reporter(self, progress: ProgressCallback | None) -> ProgressCallback:
         """Hand a transfer's progress (from its worker thread) to ``progress`` and, on the
@@ -288,6 +310,24 @@ class Runtime:
             self._settings_watch = asyncio.get_running_loop().create_task(
                 self._watch_settings(), name="settings-watch"
             )
+        if self._housekeeping is None:
+            from peft_studio_offline.core.retention import retention_loop
+
+            self._housekeeping = asyncio.get_running_loop().create_task(
+                retention_loop(
+                    self.queue,
+                    lambda: self.settings,
+                    every=RETENTION_EVERY,
+                    measure_every=STORAGE_MEASURE_EVERY,
+                ),
+                name="storage-housekeeping",
+            )
+
+    async def apply_retention(self) -> RetentionResult:
+        """Remove the finished operations and staged files the retention periods let go."""
+        from peft_studio_offline.core.retention import run_retention
+
+        return await run_retention(self.queue, self.settings)
 
     async def reload_settings(self) -> bool:
         """Read the settings file (and environment) again and give the engine what changed.
@@ -302,6 +342,9 @@ class Runtime:
             return False
         if new == self.settings:
             return False
+        budget = self.queue.storage_budget
+        if budget is not None and new.storage.max_bytes != self.settings.storage.max_bytes:
+            budget.set_limit(new.storage.max_bytes)  # from the next insert on
         self.settings = new
         if self._engine is not None:
             await self._engine.apply_settings(new)
@@ -325,10 +368,11 @@ class Runtime:
         if self._closed:
             return
         self._closed = True
-        if self._settings_watch is not None:
-            self._settings_watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._settings_watch
+        for task in (self._settings_watch, self._housekeeping):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self._engine is not None:
             with _logged("stopping automatic sync"):
                 await self._engine.stop_auto_sync()
@@ -362,6 +406,9 @@ def build_queue(settings: Settings, db_path: Path) -> OfflineQueueManager:
         busy_timeout=q.busy_timeout,
         # Secrets inside payloads are encrypted with a key from the credential store.
         sealer=PayloadSealer.from_settings(settings),
+        storage_budget=StorageBudget.for_queue(
+            settings.storage.max_bytes, db_path, settings.paths.data_dir, settings.paths.log_dir
+        ),
     )
 
 
@@ -377,6 +424,18 @@ def build_sync_engine(
     from peft_studio_offline.core.sync.engine import SyncEngine
 
     return SyncEngine(queue, monitor, settings=settings)
+
+
+def _bundle_bytes(bundle: Path) -> int:
+    """What a bundle (a folder of parts, or one file) holds; 0 when it cannot be read (the
+    import then says what is wrong with it)."""
+    from peft_studio_offline.core.storage_budget import tree_bytes
+
+    path = bundle.expanduser()
+    try:
+        return path.stat().st_size if path.is_file() else tree_bytes(path)
+    except OSError:
+        return 0
 
 
 def _stamp(path: Path) -> tuple[int, int, int] | None:

@@ -44,6 +44,7 @@ CONFLICT_STRATEGY_VARIABLE = "PEFT_STUDIO_OFFLINE_CONFLICT_STRATEGY"
 CHECK_INTERVAL_VARIABLE = "PEFT_STUDIO_OFFLINE_CHECK_INTERVAL"
 LOG_LEVEL_VARIABLE = "PEFT_STUDIO_OFFLINE_LOG_LEVEL"
 CREDENTIAL_STORE_VARIABLE = "PEFT_STUDIO_OFFLINE_CREDENTIAL_STORE"
+STORAGE_MAX_BYTES_VARIABLE = "PEFT_STUDIO_OFFLINE_STORAGE_MAX_BYTES"
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 CREDENTIAL_STORES = ("auto", "keyring", "file")
@@ -125,6 +126,21 @@ class LoggingSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class StorageSettings:
+    """How much of the disk the app's files may take, and how long finished work is kept."""
+
+    # Bytes the queue, the MLflow record, staged files and the logs may take together; new
+    # operations past it follow queue.overflow. 0: automatic (``core.storage_budget``).
+    max_bytes: int = 0
+    # Completed operations, and the staged copies of files only they needed, are removed
+    # this long after they completed.
+    retention_days: float = 7.0
+    # Failed, cancelled and expired operations keep their attempt history longer: it is
+    # what tells the user why they did not go.
+    failed_retention_days: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
 class Override:
     """One settings key replaced by an environment variable in this process."""
 
@@ -143,6 +159,7 @@ class Settings:
     api: ApiSettings = field(default_factory=ApiSettings)
     credentials: CredentialSettings = field(default_factory=CredentialSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
+    storage: StorageSettings = field(default_factory=StorageSettings)
     problems: tuple[str, ...] = ()  # what was wrong with the file or environment, for the user
     overrides: tuple[Override, ...] = ()  # keys the environment replaced
 
@@ -209,6 +226,7 @@ SECTIONS: dict[str, type[Any]] = {
     "api": ApiSettings,
     "credentials": CredentialSettings,
     "logging": LoggingSettings,
+    "storage": StorageSettings,
 }
 
 _POSITIVE = {
@@ -216,9 +234,12 @@ _POSITIVE = {
     "network.check_interval", "network.timeout", "network.failure_threshold",
     "sync.batch_size", "sync.concurrency", "sync.request_timeout", "logging.max_bytes",
     "sync.huggingface_commits_per_hour",
-    "api.max_request_bytes",
+    "api.max_request_bytes", "storage.retention_days", "storage.failed_retention_days",
 }  # fmt: skip
-_NON_NEGATIVE = {"queue.max_size", "queue.compress_threshold", "api.port", "logging.backup_count"}
+_NON_NEGATIVE = {
+    "queue.max_size", "queue.compress_threshold", "api.port", "logging.backup_count",
+    "storage.max_bytes",
+}  # fmt: skip
 _URLS = {"sync.api_base_url", "sync.mlflow_tracking_uri", "sync.huggingface_endpoint"}
 _CHOICES: dict[str, tuple[str, ...]] = {
     "logging.level": LOG_LEVELS,
@@ -460,6 +481,12 @@ ENVIRONMENT_VARIABLES: tuple[EnvironmentVariable, ...] = (
     EnvironmentVariable(LOG_LEVEL_VARIABLE, "logging.level", str.strip, "log level"),
     EnvironmentVariable(
         CREDENTIAL_STORE_VARIABLE, "credentials.store", str.strip, "where secrets are kept"
+    ),
+    EnvironmentVariable(
+        STORAGE_MAX_BYTES_VARIABLE,
+        "storage.max_bytes",
+        _parse_int,
+        "bytes the app's files may take; 0 is automatic",
     ),
 )
 

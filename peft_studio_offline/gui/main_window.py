@@ -16,6 +16,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QShowEvent
 from PySide6.QtWidgets import (
     QFileDialog,
     QInputDialog,
+    QLabel,
     QMainWindow,
     QMenu,
     QMessageBox,
@@ -31,6 +32,7 @@ from peft_studio_offline.core.enums import ConflictResolution, NetworkStatus, Op
 from peft_studio_offline.core.operation import OperationSummary
 from peft_studio_offline.core.paths import AppPaths
 from peft_studio_offline.core.queue import OfflineQueueManager
+from peft_studio_offline.core.storage_budget import StorageLevel
 from peft_studio_offline.gui import formatting
 from peft_studio_offline.gui.actions import WindowActions
 from peft_studio_offline.gui.bridge import CoreBridge
@@ -68,6 +70,9 @@ class MainWindow(QMainWindow):
     quit_requested = Signal()
     first_painted = Signal()  # the table painted for the first time with its first page
     services_attached = Signal()  # the monitor and the engine are attached
+    # A StorageLevel: the storage budget's warning level changed (emitted from the thread
+    # that measured it; Qt hands it to the window's thread).
+    storage_level_changed = Signal(object)
 
     def __init__(
         self,
@@ -101,6 +106,7 @@ class MainWindow(QMainWindow):
         self.error_box: QMessageBox | None = None
         self._details: OfflineDetails | None = None
         self._closing = False
+        self._storage_level = 0
 
         self.model = QueueTableModel(queue_manager, self.tasks, self)
         self.actions_ = WindowActions(self)
@@ -112,6 +118,11 @@ class MainWindow(QMainWindow):
         self.menus["sync"].aboutToShow.connect(self.refresh_auto_sync)
         self._connect()
         self._sync_action_states()
+        self.storage_level_changed.connect(self._on_storage_level)
+        budget = queue_manager.storage_budget
+        self._stop_storage_watch = (
+            None if budget is None else budget.listen(self.storage_level_changed.emit)
+        )
 
         # "Due now" and retry times depend on the clock: repaint (no reads) now and then.
         self._clock_timer = QTimer(self)
@@ -213,7 +224,12 @@ class MainWindow(QMainWindow):
         self.progress.setFormat(translate("MainWindow", "%v of %m"))
         self.progress.hide()
         self.indicator = OfflineIndicator(status)
+        self.storage_warning = QLabel(status)
+        self.storage_warning.setObjectName("storageWarning")
+        self.storage_warning.setTextFormat(Qt.TextFormat.PlainText)
+        self.storage_warning.hide()
         status.addPermanentWidget(self.progress)
+        status.addPermanentWidget(self.storage_warning)
         status.addPermanentWidget(self.indicator)
 
     def _connect(self) -> None:
@@ -326,6 +342,29 @@ class MainWindow(QMainWindow):
             if conflicts
             else translate("Actions", "No conflicts: everything queued agrees with the server")
         )
+
+    def _on_storage_level(self, state: StorageLevel) -> None:
+        """The storage budget's warning: kept in the status bar while it holds, told once
+        (tray or status bar) each time a level is crossed upwards."""
+        if self._closing:
+            return
+        shown = self.storage_warning
+        shown.setText(
+            translate("MainWindow", "Storage: {percent}% of its budget").format(
+                percent=formatting.count(round(state.percent))
+            )
+        )
+        shown.setToolTip(state.sentence())
+        shown.setAccessibleName(state.sentence())
+        shown.setVisible(state.level > 0)
+        if state.level > self._storage_level:
+            title = (
+                translate("MainWindow", "Storage almost full")
+                if state.level >= 95
+                else translate("MainWindow", "Storage filling up")
+            )
+            self.tray.notify(title, state.sentence(), warning=True)
+        self._storage_level = state.level
 
     def _on_commands_message(self, text: str) -> None:
         self.statusBar().showMessage(text, 8000)
@@ -709,6 +748,8 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         self._closing = True
+        if self._stop_storage_watch is not None:
+            self._stop_storage_watch()
         try:
             self.window_state.save(self, self.view.horizontalHeader())
         except Exception:

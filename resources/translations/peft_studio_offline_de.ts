@@ -1311,6 +1311,18 @@
             <translation>%v von %m</translation>
         </message>
         <message>
+            <source>Storage: {percent}% of its budget</source>
+            <translation>Speicher: {percent} % des Budgets</translation>
+        </message>
+        <message>
+            <source>Storage almost full</source>
+            <translation>Speicher fast voll</translation>
+        </message>
+        <message>
+            <source>Storage filling up</source>
+            <translation>Speicher füllt sich</translation>
+        </message>
+        <message>
             <source>Back online</source>
             <translation>Wieder online</translation>
         </message>
@@ -1676,6 +1688,34 @@
             <translation>&amp;Upload-Ordner</translation>
         </message>
         <message>
+            <source>Storage</source>
+            <translation>Speicher</translation>
+        </message>
+        <message>
+            <source> MiB</source>
+            <translation> MiB</translation>
+        </message>
+        <message>
+            <source>Automatic</source>
+            <translation>Automatisch</translation>
+        </message>
+        <message>
+            <source>What the queue, staged files and logs may take together. Automatic: half of the free space when the app starts, at most 10 GiB.</source>
+            <translation>Was Warteschlange, bereitgestellte Dateien und Protokolle zusammen belegen dürfen. Automatisch: die Hälfte des freien Speichers beim Start der App, höchstens 10 GiB.</translation>
+        </message>
+        <message>
+            <source>Storage bu&amp;dget</source>
+            <translation>Speicherbu&amp;dget</translation>
+        </message>
+        <message>
+            <source>Keep completed fo&amp;r</source>
+            <translation>Erledigte aufbewah&amp;ren</translation>
+        </message>
+        <message>
+            <source>Kee&amp;p failed for</source>
+            <translation>Fehlgeschlagene aufbe&amp;wahren</translation>
+        </message>
+        <message>
             <source>Credentials</source>
             <translation>Zugangsdaten</translation>
         </message>
@@ -1726,6 +1766,10 @@
         <message>
             <source> s</source>
             <translation> s</translation>
+        </message>
+        <message>
+            <source> days</source>
+            <translation> Tage</translation>
         </message>
         <message>
             <source>unchanged</source>

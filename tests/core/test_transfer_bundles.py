@@ -14,6 +14,7 @@ import pyrage
 import pytest
 
 from peft_studio_offline.core.enums import OperationStatus
+from peft_studio_offline.core.errors import StorageBudgetError
 from peft_studio_offline.core.paths import AppPaths
 from peft_studio_offline.core.runtime import Runtime
 from peft_studio_offline.core.settings import Settings
@@ -588,3 +589,22 @@ async def test_an_encrypted_bundle_carries_secrets_for_the_other_side_to_seal_ag
     taken = await connected.queue.claim(10)
     headers = [op.payload.get("headers") for op in taken if op.payload.get("headers")]
     assert headers == [{"Authorization": TOKEN}]  # what sending gets: the original
+
+
+async def test_a_bundle_past_the_storage_budget_is_refused_before_anything_is_staged(
+    sides: tuple[Runtime, Runtime], bundle: Path
+) -> None:
+    _, connected = sides
+    level = await connected.queue.storage_usage()
+    assert level is not None and connected.queue.storage_budget is not None
+    connected.queue.storage_budget.set_limit(level.used + 1_000_000)  # the bundle holds ~3 MB
+    with pytest.raises(StorageBudgetError, match="The storage budget is reached") as caught:
+        await connected.import_bundle(bundle)
+    assert "\n" not in str(caught.value)
+    assert (await connected.queue.get_queue_stats())["total"] == 0
+    assert staged_files(connected) == []
+    connected.queue.storage_budget.set_limit(level.used + 20_000_000)
+    result = await connected.import_bundle(bundle)
+    assert result.operations == 3
+    after = await connected.queue.storage_usage()
+    assert after is not None and after.used > level.used + 2_500_000  # its files count

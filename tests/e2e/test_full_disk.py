@@ -28,12 +28,20 @@ import pytest
 from peft_studio_offline.client import OfflineClient
 from peft_studio_offline.core.errors import StorageFullError
 from peft_studio_offline.core.queue import OfflineQueueManager
+from peft_studio_offline.core.settings import STORAGE_MAX_BYTES_VARIABLE
 from tests.support.small_disk import SmallDisk, mounted_small_disk, needs_root
 
 pytestmark = [needs_root, pytest.mark.slow]
 
 FILLER = Path(__file__).with_name("disk_filler.py")
 FULL_SENTENCE = "cannot grow (the disk is full or its size limit is reached)"
+
+
+@pytest.fixture(autouse=True)
+def only_the_disk_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These scenarios are about the disk itself: a storage budget larger than the disk
+    leaves the refusing to it (``test_storage_budget_disk`` has the budget stop first)."""
+    monkeypatch.setenv(STORAGE_MAX_BYTES_VARIABLE, str(2**50))
 
 
 @pytest.fixture

@@ -7,7 +7,14 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QInputDialog, QLabel, QLineEdit, QPlainTextEdit
+from PySide6.QtWidgets import (
+    QDoubleSpinBox,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QSpinBox,
+)
 
 from peft_studio_offline.core.enums import ConflictResolution, OperationStatus, OperationType
 from peft_studio_offline.gui import MainWindow
@@ -390,3 +397,23 @@ async def test_keep_mine_is_not_offered_where_the_service_cannot_take_it(
     dialog.list.setCurrentRow(rows[api_ids[0]])
     assert dialog.keep_mine.isEnabled()
     dialog.close()
+
+
+async def test_the_storage_budget_and_retention_are_set_in_the_settings(
+    window: MainWindow,
+) -> None:
+    dialog = window.open_settings()
+    assert isinstance(dialog, SettingsDialog)
+    budget = dialog.fields["storage.max_bytes"]
+    assert isinstance(budget, QSpinBox)
+    assert budget.value() == 0 and budget.text() == "Automatic"
+    budget.setValue(512)
+    kept = dialog.fields["storage.retention_days"]
+    assert isinstance(kept, QDoubleSpinBox) and kept.value() == 7.0
+    kept.setValue(3.0)
+    saved_signals: list[bool] = []
+    dialog.saved.connect(lambda: saved_signals.append(True))
+    dialog.submit()
+    await until(lambda: saved_signals)
+    saved = tomllib.loads(window.paths.settings_file.read_text())
+    assert saved["storage"] == {"max_bytes": 512 * 1024 * 1024, "retention_days": 3.0}

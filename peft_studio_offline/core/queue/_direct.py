@@ -20,7 +20,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from peft_studio_offline.core.errors import InvalidOperationError, PeftStudioOfflineError
+from peft_studio_offline.core.errors import PeftStudioOfflineError
 from peft_studio_offline.core.queue._database import (
     apply_storage_limit,
     check_readable,
@@ -85,7 +85,9 @@ class CallerThreadWriter:
 
     def _insert(self, news: list[NewOperation]) -> list[int]:
         queue = self._queue
-        batch = InsertBatch([news], queue.max_size, queue.overflow, queue.max_attempts)
+        batch = InsertBatch(
+            [news], queue.max_size, queue.overflow, queue.max_attempts, queue.storage_budget
+        )
         conn = self._connection()
         try:
             with writing():
@@ -101,7 +103,7 @@ class CallerThreadWriter:
         except sqlite3.Error as exc:
             raise translate(exc, self.db_path) from exc
         (result,) = results
-        if isinstance(result, InvalidOperationError):
+        if isinstance(result, Exception):  # bad input, or no room in the storage budget
             raise result
         return [int(op_id) for op_id in result]
 

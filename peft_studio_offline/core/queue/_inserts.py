@@ -8,10 +8,10 @@ import random
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from itertools import chain
-from typing import Any, NamedTuple, TypedDict, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict, cast
 
 from peft_studio_offline.core.enums import (
     ConflictResolution,
@@ -27,6 +27,10 @@ from peft_studio_offline.core.operation import PRIORITY_MAX, PRIORITY_MIN, check
 from peft_studio_offline.core.queue._codec import encode_payload
 from peft_studio_offline.core.queue._rows import timestamp_now
 from peft_studio_offline.core.queue._schema import add_to_counters
+from peft_studio_offline.core.storage_budget import ROW_OVERHEAD
+
+if TYPE_CHECKING:
+    from peft_studio_offline.core.storage_budget import StorageBudget
 
 INT64_MAX = 2**63 - 1
 # Each type's text, found by its text or its enum member (a StrEnum hashes as its text):
@@ -106,6 +110,15 @@ class NewOperation:
     def plain(self) -> bool:
         """Nothing about it needs a look at the queue before it is inserted."""
         return self.values is None or (self.values.dedup_key is None and not self.depends_on)
+
+    @property
+    def stored_bytes(self) -> int:
+        """About what its row takes in the file (the storage budget's estimate)."""
+        if self.values is None:
+            assert self.short is not None
+            return len(self.short[1]) + ROW_OVERHEAD
+        blob = self.values.payload_blob
+        return len(self.values.payload_text) + (len(blob) if blob else 0) + ROW_OVERHEAD
 
     def full_values(self, default_max_attempts: int) -> InsertValues:
         if self.values is not None:
@@ -262,8 +275,29 @@ class InsertBatch:
     max_size: int
     overflow: OverflowPolicy
     default_max_attempts: int
+    budget: StorageBudget | None = field(default=None)
 
     def run(self, conn: sqlite3.Connection, now: float) -> tuple[Any, QueueChange | None]:
+        if self.budget is None:
+            return self._run_counted(conn, now)
+        from peft_studio_offline.core.queue._budget import refused_by_budget
+
+        decision = refused_by_budget(conn, self.requests, self.budget, self.overflow)
+        refused = decision.refused
+        if not refused:
+            done, added = self._run_counted(conn, now)
+            # Rows were removed to make room: which ones, the window learns by reading again.
+            return done, QueueChange("external") if decision.removed else added
+        kept = [r for index, r in enumerate(self.requests) if index not in refused]
+        results: list[Any] = []
+        change: QueueChange | None = None
+        if kept:
+            results, change = replace(self, requests=kept, budget=None)._run_counted(conn, now)
+        admitted = iter(results)
+        merged = [refused[i] if i in refused else next(admitted) for i in range(len(self.requests))]
+        return merged, change
+
+    def _run_counted(self, conn: sqlite3.Connection, now: float) -> tuple[Any, QueueChange | None]:
         if not self.max_size:
             shorts = [new.short for request in self.requests for new in request]
             if None not in shorts or all(n.plain for request in self.requests for n in request):

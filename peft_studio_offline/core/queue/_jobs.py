@@ -406,11 +406,25 @@ def delete(conn: sqlite3.Connection, now: float, *, ids: Sequence[int]) -> Resul
     return len(removed), QueueChange("removed", removed) if removed else None
 
 
-def clear_completed(conn: sqlite3.Connection, now: float, *, cutoff: str | None) -> Result:
+FINISHED_STATUSES = ("completed", "failed", "cancelled", "expired")
+
+
+def clear_completed(
+    conn: sqlite3.Connection,
+    now: float,
+    *,
+    cutoff: str | None,
+    statuses: Sequence[str] = ("completed",),
+) -> Result:
     # A completed operation that an unfinished one depends on stays, so that the dependent
     # can still see that it completed.
+    wanted = [s for s in statuses if s in FINISHED_STATUSES]  # never one still to be sent
+    if not wanted:
+        return 0, None
     sql = (
-        "DELETE FROM offline_operations WHERE status = 'completed'"
+        "DELETE FROM offline_operations WHERE status IN ("
+        + ", ".join(f"'{s}'" for s in wanted)
+        + ")"
         + (" AND updated_at < :cutoff" if cutoff else "")
         + " AND NOT EXISTS (SELECT 1 FROM operation_dependencies d"
         " JOIN offline_operations w ON w.id = d.operation_id"

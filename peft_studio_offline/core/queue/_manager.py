@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import random
 import sqlite3
@@ -80,6 +81,7 @@ from peft_studio_offline.core.queue._rows import (
 from peft_studio_offline.core.queue._search import search_clause
 from peft_studio_offline.core.queue._writer import Job, WriteJob, Writer
 from peft_studio_offline.core.sealing import KEY_SETTING, PayloadSealer, seal_with
+from peft_studio_offline.core.storage_budget import StorageBudget, StorageLevel
 from peft_studio_offline.core.waiting import NO_TARGET_REASON, Moment, RowWait, moment_reason
 
 log = logging.getLogger(__name__)
@@ -96,6 +98,7 @@ _QUEUE_OPTIONS = frozenset(
         "clock",
         "max_db_bytes",
         "sealer",
+        "storage_budget",
     }
 )
 _KNOWN_TYPES_SQL = ", ".join(f"'{t.value}'" for t in OperationType)
@@ -189,6 +192,8 @@ class OfflineQueueManager:
         # Encrypts the secrets of payloads as they are stored, opens them when claimed
         # (``core.sealing``); None stores payloads as given.
         self.sealer: PayloadSealer | None = options.get("sealer")
+        # Bytes the app's files may take (``core.storage_budget``); None: only the disk.
+        self.storage_budget: StorageBudget | None = options.get("storage_budget")
         self._seal_new = seal_with(self.sealer, fresh=True)
         self._seal_kept = seal_with(self.sealer, fresh=False)
         self._opened = _sealed.OpenedSecrets()  # what was decrypted here for sending
@@ -469,7 +474,11 @@ class OfflineQueueManager:
     def _merge_inserts(self, jobs: list[WriteJob]) -> Job:
         """Every enqueue waiting at the same moment goes into one insert and one commit."""
         return InsertBatch(
-            [job.data for job in jobs], self.max_size, self.overflow, self.max_attempts
+            [job.data for job in jobs],
+            self.max_size,
+            self.overflow,
+            self.max_attempts,
+            self.storage_budget,
         ).run
 
     # -------------------------------------------------------------------- reads
@@ -1163,11 +1172,19 @@ class OfflineQueueManager:
         count: int = await self._write(partial(_jobs.delete, ids=ids))
         return count
 
-    async def clear_completed(self, older_than: timedelta | datetime | float | None = None) -> int:
+    async def clear_completed(
+        self,
+        older_than: timedelta | datetime | float | None = None,
+        *,
+        statuses: Iterable[OperationStatus | str] = (OperationStatus.COMPLETED,),
+    ) -> int:
         """Remove completed operations; with ``older_than``, only those finished before it.
 
-        ``older_than`` is an age (timedelta or seconds) or a moment (datetime).
+        ``older_than`` is an age (timedelta or seconds) or a moment (datetime). ``statuses``
+        may name other finished ones (failed, cancelled, expired) to remove instead, with
+        their attempt history; an operation still to be sent is never removed.
         """
+        chosen = tuple(_status(s) for s in statuses)
         cutoff: str | None = None
         if older_than is not None:
             if isinstance(older_than, datetime):
@@ -1182,8 +1199,37 @@ class OfflineQueueManager:
                     raise InvalidOperationError("older_than must not be negative.")
                 moment = datetime.fromtimestamp(self._clock() - seconds, UTC)
             cutoff = format_timestamp(moment)
-        count: int = await self._write(partial(_jobs.clear_completed, cutoff=cutoff))
+        count: int = await self._write(
+            partial(_jobs.clear_completed, cutoff=cutoff, statuses=chosen)
+        )
         return count
+
+    async def storage_usage(self) -> StorageLevel | None:
+        """What the app's files take against the storage budget (None: there is none),
+        the staged trees walked again; a warning level crossed is logged and told."""
+        budget = self.storage_budget
+        if budget is None:
+            return None
+        writer = self._writer or await self._opened_writer()
+        await asyncio.to_thread(budget.refresh_staged)
+        level: StorageLevel = await writer.call(_measured, budget, writer)
+        return level
+
+    async def staged_paths(self, markers: Sequence[str]) -> set[str]:
+        """Every string in a payload that holds one of ``markers`` (staged folders' names):
+        the staged files and folders operations still name, so that none is removed while
+        an operation needs it. Read on a connection of its own: the whole table is looked
+        through, which must not hold up the window's reads."""
+        if not markers:
+            return set()
+        if self._writer is None:
+            await self.open()
+        try:
+            return await asyncio.to_thread(
+                _staged_strings, self.db_path, list(markers), self.busy_timeout
+            )
+        except sqlite3.Error as exc:
+            raise translate(exc, self.db_path) from exc
 
     async def expire_due(self) -> int:
         """Move pending operations whose time to live ran out to ``expired``."""
@@ -1401,3 +1447,44 @@ def _non_negative_int(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise InvalidOperationError(f"{name} must be zero or a positive integer, not {value!r}.")
     return value
+
+
+def _measured(budget: StorageBudget, writer: Writer) -> StorageLevel:
+    """On the writer thread: the budget's figure with the queue's pages in use."""
+    return budget.note(budget.measure(writer.conn))
+
+
+def _staged_strings(path: Path, markers: list[str], busy_timeout: float) -> set[str]:
+    found: set[str] = set()
+    where = " OR ".join("instr(payload, ?) > 0" for _ in markers)
+    conn = sqlite3.connect(path, timeout=busy_timeout)
+    try:
+        conn.execute("PRAGMA query_only = 1")
+        rows = conn.execute(
+            "SELECT payload, payload_blob FROM offline_operations"
+            f" WHERE payload_blob IS NOT NULL OR {where}",
+            markers,
+        )
+        for text, blob in rows:
+            _collect_strings(text if blob is None else _decompressed_text(blob), markers, found)
+    finally:
+        conn.close()
+    return found
+
+
+def _collect_strings(text: object, markers: Sequence[str], found: set[str]) -> None:
+    """Every string inside the JSON ``text`` that holds one of ``markers``, into ``found``."""
+    try:
+        value = json.loads(text if isinstance(text, str | bytes) else str(text))
+    except ValueError:
+        return
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if any(marker in item for marker in markers):
+                found.add(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)

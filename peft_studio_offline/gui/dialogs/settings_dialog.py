@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPlainTextEdit,
     QScrollArea,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -42,6 +43,8 @@ from peft_studio_offline.gui.commands import strategy_label
 from peft_studio_offline.gui.direction import keep_left_to_right
 from peft_studio_offline.gui.i18n import QT_TRANSLATE_NOOP, translate
 from peft_studio_offline.gui.tasks import TaskKeeper, describe_error
+
+MIB = 1024 * 1024
 
 
 class SettingsDialog(QDialog):
@@ -159,6 +162,29 @@ class SettingsDialog(QDialog):
         roots.editor.setPlainText("\n".join(s.sync.upload_roots))
         self._add(sync, "sync.upload_roots", translate("Settings", "Upload &folders"), roots)
 
+        storage = self._group(layout, translate("Settings", "Storage"))
+        budget = QSpinBox(self)
+        budget.setRange(0, 2**31 - 1)
+        budget.setSuffix(translate("Settings", " MiB"))
+        budget.setSpecialValueText(translate("Settings", "Automatic"))  # 0: core.storage_budget
+        budget.setToolTip(
+            translate(
+                "Settings",
+                "What the queue, staged files and logs may take together. Automatic: half of"
+                " the free space when the app starts, at most 10 GiB.",
+            )
+        )
+        budget.setValue(s.storage.max_bytes // MIB)
+        self._add(storage, "storage.max_bytes", translate("Settings", "Storage bu&dget"), budget)
+        self._add(
+            storage, "storage.retention_days", translate("Settings", "Keep completed fo&r"),
+            self._days(s.storage.retention_days),
+        )  # fmt: skip
+        self._add(
+            storage, "storage.failed_retention_days", translate("Settings", "Kee&p failed for"),
+            self._days(s.storage.failed_retention_days),
+        )  # fmt: skip
+
         creds_box = QGroupBox(translate("Settings", "Credentials"))
         creds_layout = QVBoxLayout(creds_box)
         layout.addWidget(creds_box)
@@ -266,6 +292,14 @@ class SettingsDialog(QDialog):
         spin.setValue(value)
         return spin
 
+    def _days(self, value: float) -> QDoubleSpinBox:
+        spin = QDoubleSpinBox(self)
+        spin.setRange(0.1, 36500)
+        spin.setDecimals(1)
+        spin.setSuffix(translate("Settings", " days"))
+        spin.setValue(value)
+        return spin
+
     def _secret(self, name: str, what: str) -> QLineEdit:
         line = QLineEdit(self)
         line.setObjectName(name)
@@ -316,6 +350,10 @@ class SettingsDialog(QDialog):
             return widget.currentData()
         if isinstance(widget, QDoubleSpinBox):
             return widget.value()
+        if isinstance(widget, QSpinBox):  # storage.max_bytes, shown in MiB
+            kept = self.settings.storage.max_bytes
+            # A budget the file gives in bytes stays exact while its MiB are left alone.
+            return kept if widget.value() == kept // MIB else widget.value() * MIB
         if isinstance(widget, QPlainTextEdit) and key == "sync.upload_roots":
             return [line.strip() for line in widget.toPlainText().splitlines() if line.strip()]
         if isinstance(widget, QPlainTextEdit):
