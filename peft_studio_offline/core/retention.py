@@ -49,7 +49,7 @@ class RetentionResult:
 
 def staged_roots(settings: Settings, db_path: Path) -> tuple[Path, ...]:
     from peft_studio_offline.core.mlflow_local._artifacts import staging_root_for
-    from peft_studio_offline.core.transfer._staging import transfers_root
+    from peft_studio_offline.core.upload_roots import transfers_root
 
     return (transfers_root(settings.paths), staging_root_for(db_path))
 

@@ -14,7 +14,7 @@ from peft_studio_offline.core.queue import OfflineQueueManager
 from peft_studio_offline.core.retention import run_retention
 from peft_studio_offline.core.runtime import Runtime
 from peft_studio_offline.core.settings import Settings
-from peft_studio_offline.core.transfer._staging import transfers_root
+from peft_studio_offline.core.upload_roots import transfers_root
 
 DAY = 86_400.0
 

@@ -30,7 +30,7 @@ from peft_studio_offline.core.storage_budget import (
     StorageLevel,
     automatic_limit,
 )
-from peft_studio_offline.core.transfer._staging import transfers_root
+from peft_studio_offline.core.upload_roots import transfers_root
 
 PAYLOAD = "x" * 4000
 

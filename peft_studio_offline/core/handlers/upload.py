@@ -43,7 +43,7 @@ from peft_studio_offline.core.outgoing_files import (
     open_outgoing_file,
     outgoing_path,
 )
-from peft_studio_offline.core.transfer._staging import sendable_roots
+from peft_studio_offline.core.upload_roots import sendable_roots
 
 CHUNK_SIZE = 256 * 1024
 

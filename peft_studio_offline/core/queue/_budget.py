@@ -13,17 +13,25 @@ import logging
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from peft_studio_offline.core.enums import OverflowPolicy
 from peft_studio_offline.core.errors import StorageBudgetError
 from peft_studio_offline.core.storage_budget import ROW_OVERHEAD, budget_full_message
 
 if TYPE_CHECKING:
-    from peft_studio_offline.core.queue._inserts import NewOperation
     from peft_studio_offline.core.storage_budget import StorageBudget
 
+
 log = logging.getLogger(__name__)
+
+
+class StoredRow(Protocol):
+    """A new row as the budget sees it (an ``_inserts.NewOperation``)."""
+
+    @property
+    def stored_bytes(self) -> int: ...
+
 
 _ROW_BYTES = f"length(payload) + coalesce(length(payload_blob), 0) + {ROW_OVERHEAD}"
 # Finished operations that no unfinished one depends on (the rule of ``clear_completed``).
@@ -42,7 +50,7 @@ _PENDING = f"""
 """
 
 
-def request_bytes(request: Sequence[NewOperation]) -> int:
+def request_bytes(request: Sequence[StoredRow]) -> int:
     """About what a request's rows take in the file."""
     return sum(new.stored_bytes for new in request)
 
@@ -55,7 +63,7 @@ class BudgetDecision:
 
 def refused_by_budget(
     conn: sqlite3.Connection,
-    requests: Sequence[Sequence[NewOperation]],
+    requests: Sequence[Sequence[StoredRow]],
     budget: StorageBudget,
     overflow: OverflowPolicy,
 ) -> BudgetDecision:

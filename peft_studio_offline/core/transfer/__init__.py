@@ -26,10 +26,9 @@ from peft_studio_offline.core.transfer._receipts import (
 from peft_studio_offline.core.transfer._staging import (
     export_roots,
     remove_unneeded_staged,
-    sendable_roots,
     tidy_staged,
-    transfers_root,
 )
+from peft_studio_offline.core.upload_roots import sendable_roots, transfers_root
 
 __all__ = [
     "FORMAT_VERSION",

@@ -28,15 +28,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from peft_studio_offline.core.enums import OperationStatus, OperationType
-from peft_studio_offline.core.paths import AppPaths, ensure_private_dir
+from peft_studio_offline.core.paths import ensure_private_dir
 from peft_studio_offline.core.settings import Settings
+from peft_studio_offline.core.upload_roots import TRANSFERS_FOLDER, sendable_roots
 
 if TYPE_CHECKING:
     from peft_studio_offline.core.queue import OfflineQueueManager
 
 log = logging.getLogger(__name__)
 
-TRANSFERS_FOLDER = "transfers"
 LOCK_SUFFIX = ".lock"  # beside the folder, which holds nothing but staged copies
 IMPORT_FOLDER = re.compile(r"^[0-9a-f]{32}$")
 # What a crashed import leaves: its staging folder and its spool of records.
@@ -56,25 +56,12 @@ def absolute(path: str | os.PathLike[str]) -> Path:
     return Path(path).expanduser().absolute()
 
 
-def transfers_root(paths: AppPaths) -> Path:
-    return paths.data_dir / TRANSFERS_FOLDER
-
-
 def export_roots(settings: Settings, db_path: Path) -> tuple[str, ...]:
     """The folders an export of the queue at ``db_path`` may read files from: those sending
     them would, the MLflow endpoint's staged artifacts included."""
     from peft_studio_offline.core.mlflow_local._artifacts import staging_root_for
 
     return sendable_roots(settings, staging_root_for(db_path))
-
-
-def sendable_roots(settings: Settings, *extra: Path) -> tuple[str, ...]:
-    """The folders files may leave from: the user's, plus the app's own copies (imported
-    files, and ``extra`` such as staged artifacts) when the user named any."""
-    roots = tuple(r for r in settings.sync.upload_roots if str(r).strip())
-    if not roots:
-        return ()
-    return (*roots, str(transfers_root(settings.paths)), *(str(p) for p in extra))
 
 
 @contextlib.asynccontextmanager

@@ -29,7 +29,7 @@ from peft_studio_offline.core.handlers.huggingface._push import (
 )
 from peft_studio_offline.core.handlers.huggingface._target import HubConfigurationError, HubTarget
 from peft_studio_offline.core.operation import Operation
-from peft_studio_offline.core.transfer._staging import sendable_roots
+from peft_studio_offline.core.upload_roots import sendable_roots
 
 __all__ = [
     "KEY_TRAILER",

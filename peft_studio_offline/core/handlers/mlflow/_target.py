@@ -23,7 +23,7 @@ from peft_studio_offline.core.handlers.mlflow._errors import MlflowConfiguration
 from peft_studio_offline.core.mlflow_local import RemoteIds
 from peft_studio_offline.core.mlflow_local._artifacts import staging_root_for
 from peft_studio_offline.core.operation import Operation
-from peft_studio_offline.core.transfer._staging import sendable_roots
+from peft_studio_offline.core.upload_roots import sendable_roots
 
 TOKEN_VARIABLE = "MLFLOW_TRACKING_TOKEN"
 USERNAME_VARIABLE = "MLFLOW_TRACKING_USERNAME"
