@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 from peft_studio_offline.core.enums import OperationType, parse_operation_type
 from peft_studio_offline.core.errors import InvalidOperationError, UploadNotAllowedError
+from peft_studio_offline.core.http_headers import header_problem
 
 if TYPE_CHECKING:
     from peft_studio_offline.core.queue import EnqueueOptions, OfflineQueueManager
@@ -169,6 +170,9 @@ def check_payload(kind: OperationType, payload: Mapping[str, Any]) -> None:
                 raise InvalidOperationError(
                     f"The header {name!r} must have a text value.", field="payload.headers"
                 )
+            problem = header_problem(str(name), str(value))
+            if problem is not None:
+                raise InvalidOperationError(problem, field="payload.headers")
     elif kind is OperationType.FILE_UPLOAD:
         check_target(payload, "upload")
         _check_method(payload.get("method"), UPLOAD_METHODS, "a file upload")

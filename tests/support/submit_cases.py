@@ -80,6 +80,9 @@ def bad(uploads: Path) -> list[Bad]:
         Bad("api_call", {"endpoint": "/x", "method": "FETCH"},
             "An api_call is sent with GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS,"
             " not 'FETCH'.", "payload.method"),
+        Bad("api_call", {"url": "http://127.0.0.1:9/y", "headers": {"X-A": "a\nb"}},
+            "The value of the header 'X-A' holds a line break or another control character,"
+            " which HTTP does not allow.", "payload.headers"),
         Bad("metric_log", {"run_id": "r", "metrics": {"loss": "low"}},
             "The value of metric 'loss' must be a number, not 'low'.", "payload.metrics"),
         Bad("metric_log", {"metrics": {"loss": 1}},

@@ -20,14 +20,13 @@ from urllib.parse import SplitResult, unquote, urljoin, urlsplit
 import httpx
 
 from peft_studio_offline.core.handlers.base import HandlerContext, MissingSettingError, Outcome
+from peft_studio_offline.core.http_headers import header_problem
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAX_RETRY_AFTER = 24 * 3600.0  # a longer wish is capped: the queue will still try tomorrow
 _MESSAGE_LIMIT = 500
 _RETRYABLE = frozenset({408, 425, 429})
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
-_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_ILLEGAL_IN_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 class PayloadError(ValueError):
@@ -133,14 +132,9 @@ def request_headers(
     # The operation's key wins over one in the payload (set it at enqueue instead).
     headers = {str(k): str(v) for k, v in raw.items() if str(k).lower() != "idempotency-key"}
     for name, value in headers.items():
-        # Refused here, by name: the HTTP library's own error would quote the value.
-        if not _HEADER_NAME.fullmatch(name):
-            raise PayloadError(f"{name[:100]!r} is not a valid HTTP header name.")
-        if _ILLEGAL_IN_VALUE.search(value):
-            raise PayloadError(
-                f"The value of the header {name!r} holds a line break or another control"
-                " character, which HTTP does not allow; it was not sent."
-            )
+        problem = header_problem(name, value)
+        if problem is not None:
+            raise PayloadError(f"{problem} It was not sent.")
     headers[IDEMPOTENCY_HEADER] = context.idempotency_key
     lowered = {k.lower() for k in headers}
     token_name = context.settings.credentials.api_token
