@@ -8,6 +8,7 @@ shown as host and path only (no user, password or query), so no secret reaches t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -85,8 +86,19 @@ def _payload(summary: Summarised) -> Mapping[str, Any]:
     return masked if isinstance(masked, Mapping) else {}
 
 
+# MLflow's run ids (32 hex digits) are named by their start: the rest of the line says
+# what was logged, which the full id would push out of the column.
+_LONG_ID = re.compile(r"[0-9a-f]{20,}")
+_ID_SHOWN = 8
+
+
+def _run_id(value: object) -> str:
+    text = _text(value)
+    return f"{text[:_ID_SHOWN]}…" if _LONG_ID.fullmatch(text) else text
+
+
 def _metric_log(payload: Mapping[str, Any], targets: Targets) -> Description:
-    run = _text(payload.get("run_id"))
+    run = _run_id(payload.get("run_id"))
     metrics = payload.get("metrics")
     pairs: list[str] = []
     more = 0
@@ -143,7 +155,7 @@ def _model_push(payload: Mapping[str, Any], targets: Targets) -> Description:
         host = _host(targets.huggingface_endpoint)
         text = f"{name} → {repo or '(no repository)'}"
         return Description(_cap(text), host, _group(payload, "repo_id"))
-    run = _text(payload.get("run_id"))
+    run = _run_id(payload.get("run_id"))
     return Description(
         _cap(f"{name} → {run or '(no run)'}"),
         _host(targets.mlflow_tracking_uri),
@@ -152,7 +164,7 @@ def _model_push(payload: Mapping[str, Any], targets: Targets) -> Description:
 
 
 def _experiment_sync(payload: Mapping[str, Any], targets: Targets) -> Description:
-    run = _text(payload.get("run_id"))
+    run = _run_id(payload.get("run_id"))
     parts: list[str] = []
     tags = payload.get("tags")
     if isinstance(tags, Mapping):

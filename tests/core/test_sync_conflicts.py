@@ -172,6 +172,8 @@ async def test_manual_parks_then_each_user_resolution(
 
         op = await engine.resolve_conflict(ids["keep_local"], "keep_local")
         assert op.status is OperationStatus.PENDING
+        # One line says it was resolved and sent again.
+        assert (await outcomes(queue, ids["keep_local"]))[-2:] == ["conflict", "resolved"]
 
         with pytest.raises(ValueError, match="merged value"):
             await engine.resolve_conflict(ids["merged"], "merged")

@@ -74,6 +74,12 @@ TYPICAL = [
         "run-7 · loss 0.5 @ step 3",
         "mlflow.example.com:5000",
     ),
+    (  # MLflow's own run ids are named by their start, so what was logged stays in view
+        "metric_log",
+        {"run_id": "9256f61bc81047568831bb0baf6a1f2e", "metrics": {"loss": 0.05}, "step": 20},
+        "9256f61b… · loss 0.05 @ step 20",
+        "mlflow.example.com:5000",
+    ),
     ("api_call", {"method": "post", "endpoint": "/api/models"}, "POST /api/models",
      "api.example.com:8080"),
     ("api_call", {"url": "https://hub.example.org/v1/runs?page=2"}, "GET /v1/runs",

@@ -310,7 +310,7 @@ def requeue(
     op_id: int,
     owner: str,
     encoded: tuple[str, bytes | None] | None,
-    note: str,
+    note: str | None,
     reset_attempts: bool,
     clear_conflict: bool,
 ) -> Result:
@@ -334,7 +334,8 @@ def requeue(
         )
     if clear_conflict:
         conn.execute("DELETE FROM operation_conflicts WHERE operation_id = ?", (op_id,))
-    history(conn, op_id, current["retry_count"] or 0, now, note, None)
+    if note is not None:
+        history(conn, op_id, current["retry_count"] or 0, now, note, None)
     return None, _changed(op_id)
 
 

@@ -702,13 +702,14 @@ class OfflineQueueManager(QueueReads):
         op_id: int,
         *,
         payload: Mapping[str, Any] | None = None,
-        note: str = "requeued",
+        note: str | None = "requeued",
         reset_attempts: bool = False,
         clear_conflict: bool = True,
         event: HistoryEvent | None = None,
     ) -> None:
         """Make the operation pending and due now, optionally with a new payload; ``event``
-        is written in its history in the same transaction (a resolution, say)."""
+        is written in its history in the same transaction (a resolution, say), ``note`` too
+        unless it is None."""
         encoded = (
             None
             if payload is None

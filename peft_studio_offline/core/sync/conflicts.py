@@ -91,7 +91,7 @@ async def queue_resolution(
     await queue.requeue(
         op_id,
         payload=payload,
-        note=f"conflict resolved: {word}",
+        note=None,  # the event says it
         event=HistoryEvent(
             "resolved",
             f"Conflict resolved by you ({word.replace('_', ' ')}); it will be sent again.",
