@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from peft_studio_offline.core.enums import OperationType
+from peft_studio_offline.core.errors import StorageBudgetError
 from peft_studio_offline.core.queue import CallerThreadWriter, OfflineQueueManager
 from peft_studio_offline.core.queue._direct import writing
 from peft_studio_offline.core.submit import prepare_sync
@@ -33,12 +34,23 @@ class DirectQueue:
         runtime = Runtime(db_path=db_path)
         _open_once(runtime.queue)
         self._settings: Settings = runtime.settings
+        self._queue = runtime.queue
         self._writer = CallerThreadWriter(runtime.queue)
 
     def enqueue(
         self, kind: OperationType, payload: Mapping[str, Any], priority: int, dedup_key: str | None
     ) -> int:
         prepared = prepare_sync(kind, payload, settings=self._settings)
+        try:
+            return self._insert(kind, prepared, priority, dedup_key)
+        except StorageBudgetError:
+            if not self._budget_raised():
+                raise
+            return self._insert(kind, prepared, priority, dedup_key)
+
+    def _insert(
+        self, kind: OperationType, prepared: Mapping[str, Any], priority: int, dedup_key: str | None
+    ) -> int:
         if dedup_key is None:  # no option at all: the queue's quickest insert
             return self._writer.enqueue(kind, prepared, priority)
         return self._writer.enqueue(kind, prepared, priority, dedup_key=dedup_key)
@@ -52,7 +64,26 @@ class DirectQueue:
             {"operation_type": kind, "payload": payload, "priority": priority}
             for kind, payload, priority in operations
         ]
-        return self._writer.enqueue_many(items)
+        try:
+            return self._writer.enqueue_many(items)
+        except StorageBudgetError:
+            if not self._budget_raised():
+                raise
+            return self._writer.enqueue_many(items)
+
+    def _budget_raised(self) -> bool:
+        """After a refusal for want of room: the settings file may have raised the budget
+        since this client started (the app's Settings dialog); take its figure. True when
+        it changed, so that what waits in memory is tried again at once."""
+        from peft_studio_offline.core.settings import Settings
+
+        fresh = Settings.load(self._settings.paths)
+        budget = self._queue.storage_budget
+        if budget is None or fresh.storage.max_bytes == self._settings.storage.max_bytes:
+            return False
+        budget.set_limit(fresh.storage.max_bytes)
+        self._settings = fresh
+        return True
 
     def close(self) -> None:
         """Close the connections; the client calls it once its writer thread has ended."""

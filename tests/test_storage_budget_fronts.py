@@ -185,6 +185,32 @@ def test_a_client_on_its_own_warns_then_queues_once_there_is_room(
     assert count_rows(db) == len(stored) - len(stored) // 2 + 2
 
 
+def test_a_client_on_its_own_takes_a_budget_raised_in_the_settings_file_meanwhile(
+    isolated_home: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As the Settings dialog raises it while the script runs: what waited in memory is
+    queued at the next call, nothing is lost at the end."""
+    paths = AppPaths.under(isolated_home)
+    Settings.from_mapping(paths, {"storage": {"max_bytes": BUDGET}}).save()
+    caplog.set_level(logging.INFO, logger="peft_studio_offline")
+    with OfflineClient(db_path=paths.database, use_api=False) as client:
+        client._backlog.retry_after = 0.0
+        stored = 0
+        for step in range(500):
+            if client.log_metrics("run-1", MANY_METRICS, step=step) is None:
+                break
+            stored += 1
+        else:
+            pytest.fail("the budget never refused")
+        held = client.held_in_memory
+        assert held == 1
+        Settings.from_mapping(paths, {"storage": {"max_bytes": BUDGET * 20}}).save()
+        assert client.log_metrics("run-1", {"loss": 0.1}, step=999) is not None
+        assert client.held_in_memory == 0
+    assert count_rows(paths.database) == stored + held + 1
+    assert not [r for r in caplog.records if "lost" in r.getMessage()]
+
+
 def test_the_command_line_refuses_with_exit_1_and_one_sentence(tmp_path: Path) -> None:
     db = tmp_path / "queue.db"
     payload = json.dumps({"url": "http://127.0.0.1:9/", "b": BODY * 8})
