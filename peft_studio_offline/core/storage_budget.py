@@ -27,6 +27,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from peft_studio_offline.core.settings import STORAGE_MAX_BYTES_VARIABLE as BUDGET_VARIABLE
+
 log = logging.getLogger(__name__)
 
 # The automatic budget (storage.max_bytes = 0): what the files take already, plus half of
@@ -71,9 +73,9 @@ class StorageLevel:
 
 def budget_full_message(used: int, incoming: int, limit: int) -> str:
     return (
-        f"The storage budget is reached: the app's files take {_size(used)} of"
+        f"The storage budget has no room for this: the app's files take {_size(used)} of"
         f" {_size(limit)} and this needs {_size(incoming)} more (storage.max_bytes in the"
-        " settings); nothing was written."
+        f" settings, or {BUDGET_VARIABLE}); nothing was written."
     )
 
 

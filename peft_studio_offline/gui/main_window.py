@@ -359,7 +359,9 @@ class MainWindow(QMainWindow):
         shown.setVisible(state.level > 0)
         if state.level > self._storage_level:
             title = (
-                translate("MainWindow", "Storage almost full")
+                translate("MainWindow", "Storage full")
+                if state.percent >= 100
+                else translate("MainWindow", "Storage almost full")
                 if state.level >= 95
                 else translate("MainWindow", "Storage filling up")
             )

@@ -1315,6 +1315,10 @@
             <translation>Speicher: {percent} % des Budgets</translation>
         </message>
         <message>
+            <source>Storage full</source>
+            <translation>Speicher voll</translation>
+        </message>
+        <message>
             <source>Storage almost full</source>
             <translation>Speicher fast voll</translation>
         </message>

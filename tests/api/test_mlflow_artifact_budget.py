@@ -24,7 +24,7 @@ async def test_an_artifact_past_the_budget_is_refused_and_not_kept(live_api: Liv
     big = f"{ARTIFACTS}/{experiment_id}/{run_id}/artifacts/adapter/weights.bin"
     answer = await live_api.client.put(big, content=b"w" * 1_000_000)
     assert answer.status_code == 503
-    assert answer.json()["message"].startswith("The storage budget is reached")
+    assert answer.json()["message"].startswith("The storage budget has no room for this")
     staged = staging_root_for(runtime.db_path) / experiment_id / run_id / "artifacts"
     assert (staged / "notes.txt").exists()
     assert not (staged / "adapter" / "weights.bin").exists()

@@ -187,7 +187,7 @@ async def test_reject_refuses_past_the_budget_in_one_sentence_and_writes_nothing
                 stored += 1
         assert 0 < stored < 150
         message = str(refused.value)
-        assert message.startswith("The storage budget is reached")
+        assert message.startswith("The storage budget has no room for this")
         assert "storage.max_bytes" in message and message.count(". ") == 0
         assert isinstance(refused.value, StorageFullError)
         assert (await queue.get_queue_stats())["total"] == stored
@@ -278,7 +278,7 @@ def test_the_caller_thread_path_keeps_to_the_budget(tmp_path: Path) -> None:
     asyncio.run(open_once())
     writer = CallerThreadWriter(queue)
     try:
-        with pytest.raises(StorageBudgetError, match="The storage budget is reached"):
+        with pytest.raises(StorageBudgetError, match="The storage budget has no room for this"):
             for _ in range(1000):
                 writer.enqueue("api_call", {"url": "http://127.0.0.1:9/", "body": PAYLOAD})
     finally:

@@ -1,5 +1,5 @@
 """On a real small filesystem, the automatic storage budget stops the queue before the disk
-fills: the user hears "the storage budget is reached" while the disk still has room for the
+fills: the user hears "the storage budget has no room" while the disk still has room for the
 rest of the machine (and for the queue to be read, sent and cleaned)."""
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ async def test_the_automatic_budget_stops_the_queue_before_the_disk_is_full(
     runtime = Runtime(settings)
     stored = 0
     try:
-        with pytest.raises(StorageBudgetError, match="The storage budget is reached"):
+        with pytest.raises(StorageBudgetError, match="The storage budget has no room for this"):
             for n in range(10_000):
                 body = {"url": "http://127.0.0.1:9/", "blob": os.urandom(3000).hex() + str(n)}
                 await runtime.submit("api_call", body)
@@ -67,5 +67,5 @@ def test_the_command_line_meets_the_budget_not_the_full_disk(small_disk: SmallDi
     else:
         pytest.fail("neither the budget nor the disk refused")
     assert done.returncode == 1
-    assert "The storage budget is reached" in done.stderr, done.stderr
+    assert "The storage budget has no room for this" in done.stderr, done.stderr
     assert small_disk.free_bytes() > 3 * MIB

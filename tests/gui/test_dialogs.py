@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPlainTextEdit,
-    QSpinBox,
 )
 
 from peft_studio_offline.core.enums import ConflictResolution, OperationStatus, OperationType
@@ -405,7 +404,7 @@ async def test_the_storage_budget_and_retention_are_set_in_the_settings(
     dialog = window.open_settings()
     assert isinstance(dialog, SettingsDialog)
     budget = dialog.fields["storage.max_bytes"]
-    assert isinstance(budget, QSpinBox)
+    assert isinstance(budget, QDoubleSpinBox)
     assert budget.value() == 0 and budget.text() == "Automatic"
     budget.setValue(512)
     kept = dialog.fields["storage.retention_days"]
@@ -417,3 +416,19 @@ async def test_the_storage_budget_and_retention_are_set_in_the_settings(
     await until(lambda: saved_signals)
     saved = tomllib.loads(window.paths.settings_file.read_text())
     assert saved["storage"] == {"max_bytes": 512 * 1024 * 1024, "retention_days": 3.0}
+
+
+async def test_a_storage_budget_in_bytes_shows_as_it_is_and_stays_exact(
+    window: MainWindow,
+) -> None:
+    """2,000,000 bytes is not "1 MiB", and 120,000 is not "Automatic"."""
+    for given, shown in ((2_000_000, "1.91 MiB"), (120_000, "0.11 MiB")):
+        window.paths.settings_file.parent.mkdir(parents=True, exist_ok=True)
+        window.paths.settings_file.write_text(f"[storage]\nmax_bytes = {given}\n")
+        dialog = window.open_settings()
+        assert isinstance(dialog, SettingsDialog)
+        budget = dialog.fields["storage.max_bytes"]
+        assert isinstance(budget, QDoubleSpinBox)
+        assert budget.text() == shown
+        assert dialog.value("storage.max_bytes") == given  # saved unchanged, exact
+        dialog.close()

@@ -28,7 +28,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPlainTextEdit,
     QScrollArea,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -163,7 +162,8 @@ class SettingsDialog(QDialog):
         self._add(sync, "sync.upload_roots", translate("Settings", "Upload &folders"), roots)
 
         storage = self._group(layout, translate("Settings", "Storage"))
-        budget = QSpinBox(self)
+        budget = QDoubleSpinBox(self)  # MiB with two decimals: a budget set in bytes shows
+        budget.setDecimals(2)
         budget.setRange(0, 2**31 - 1)
         budget.setSuffix(translate("Settings", " MiB"))
         budget.setSpecialValueText(translate("Settings", "Automatic"))  # 0: core.storage_budget
@@ -174,7 +174,7 @@ class SettingsDialog(QDialog):
                 " the free space when the app starts, at most 10 GiB.",
             )
         )
-        budget.setValue(s.storage.max_bytes // MIB)
+        budget.setValue(s.storage.max_bytes / MIB)
         self._add(storage, "storage.max_bytes", translate("Settings", "Storage bu&dget"), budget)
         self._add(
             storage, "storage.retention_days", translate("Settings", "Keep completed fo&r"),
@@ -348,12 +348,13 @@ class SettingsDialog(QDialog):
             return widget.isChecked()
         if isinstance(widget, QComboBox):
             return widget.currentData()
-        if isinstance(widget, QDoubleSpinBox):
-            return widget.value()
-        if isinstance(widget, QSpinBox):  # storage.max_bytes, shown in MiB
+        if isinstance(widget, QDoubleSpinBox) and key == "storage.max_bytes":  # shown in MiB
             kept = self.settings.storage.max_bytes
             # A budget the file gives in bytes stays exact while its MiB are left alone.
-            return kept if widget.value() == kept // MIB else widget.value() * MIB
+            shown = round(widget.value(), 2)
+            return kept if shown == round(kept / MIB, 2) else round(shown * MIB)
+        if isinstance(widget, QDoubleSpinBox):
+            return widget.value()
         if isinstance(widget, QPlainTextEdit) and key == "sync.upload_roots":
             return [line.strip() for line in widget.toPlainText().splitlines() if line.strip()]
         if isinstance(widget, QPlainTextEdit):
