@@ -171,3 +171,13 @@ class ProgressBar:
             self.stream.write("\n")
             self.stream.flush()
             self._drawn = False
+
+
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """``1 operation``, ``2 operations``: the command line stays in English."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {plural or noun + 's'}"
+
+
+def were(n: int) -> str:
+    """``1 was``, ``2 were``."""
+    return f"{n:,} was" if n == 1 else f"{n:,} were"

@@ -50,9 +50,10 @@ async def bundle(args: argparse.Namespace, runtime: Runtime) -> int:
             out(json.dumps(result.as_dict()))
         else:
             out(
-                f"Exported {result.operations} operations ({result.files} files,"
-                f" {fmt.size(result.file_bytes)}) into {result.path}, {len(result.parts)}"
-                " part(s); they now wait for a receipt."
+                f"Exported {fmt.count(result.operations, 'operation')}"
+                f" ({fmt.count(result.files, 'file')}, {fmt.size(result.file_bytes)}) into"
+                f" {result.path}, {fmt.count(len(result.parts), 'part')}; they now wait for a"
+                " receipt."
                 + (f" {result.left_out} holding secrets stayed here." if result.left_out else "")
             )
         return OK
@@ -60,23 +61,25 @@ async def bundle(args: argparse.Namespace, runtime: Runtime) -> int:
         out(json.dumps(imported.as_dict()))
     else:
         out(
-            f"Imported {imported.added} of the bundle's {imported.operations} operations;"
-            f" {imported.already_here} were already here."
+            f"Imported {imported.added:,} of the bundle's"
+            f" {fmt.count(imported.operations, 'operation')};"
+            f" {fmt.were(imported.already_here)} already here."
         )
         if imported.expired:
             out(
-                f"{imported.expired} had run out of time to live before they arrived; they are"
-                " kept as expired and will not be sent."
+                f"{fmt.count(imported.expired, 'operation')} had run out of time to live on"
+                " the way: kept as expired, not to be sent."
             )
         if imported.deduplicated:
             out(
-                f"{imported.deduplicated} were not added: an unfinished operation here has"
-                " the same dedup key."
+                f"{fmt.were(imported.deduplicated)} not added: an unfinished operation here"
+                " has the same dedup key."
             )
         if imported.unknown_dependencies:
             out(
-                f"{imported.unknown_dependencies} dependencies were on operations this queue"
-                " never had; those operations do not wait for them."
+                f"{fmt.count(imported.unknown_dependencies, 'dependency', 'dependencies')}"
+                " named operations this queue never had; those operations do not wait for"
+                " them."
             )
     return OK
 
@@ -87,14 +90,18 @@ async def receipt(args: argparse.Namespace, runtime: Runtime) -> int:
         if args.json:
             out(json.dumps(result.as_dict()))
         else:
-            out(f"Wrote a receipt of {result.deliveries} delivered operations to {result.path}.")
+            out(
+                f"Wrote a receipt of {fmt.count(result.deliveries, 'delivered operation')}"
+                f" to {result.path}."
+            )
         return OK
     result = await runtime.import_receipt(args.path)
     if args.json:
         out(json.dumps(result.as_dict()))
     else:
         out(
-            f"Completed {result.completed} operations; {result.already_completed} were already"
-            f" completed and {result.unknown} are not in this queue."
+            f"Completed {fmt.count(result.completed, 'operation')};"
+            f" {fmt.were(result.already_completed)} already completed, and"
+            f" {result.unknown:,} {'is' if result.unknown == 1 else 'are'} not in this queue."
         )
     return OK
