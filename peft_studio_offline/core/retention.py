@@ -70,7 +70,9 @@ async def run_retention(
     cutoff = queue.clock() - storage.retention_days * DAY
     needed = await queue.staged_paths([folder.name for folder in folders])
     files, size = await asyncio.to_thread(_remove_unneeded, folders, needed, cutoff)
-    if queue.storage_budget is not None and files:
+    # What deletions freed (these, or the user's own) shows only once the log is cut back.
+    await queue.truncate_log()
+    if queue.storage_budget is not None:
         await queue.storage_usage()  # the figure, and the warnings, follow at once
     result = RetentionResult(completed, ended, files, size)
     if completed or ended or files:

@@ -153,3 +153,23 @@ async def test_a_new_budget_in_the_settings_file_applies_without_a_restart(
         assert budget.limit == 60_000_000
     finally:
         await runtime.close()
+
+
+async def test_room_deletions_freed_shows_after_a_cleanup_while_the_app_holds_the_file(
+    tmp_path: Path,
+) -> None:
+    """The user deletes operations and runs ``cleanup`` while the app serves: the log the
+    deletions grew is cut back, so the storage budget sees the room."""
+    paths = AppPaths.under(tmp_path)
+    wal = paths.database.with_name(paths.database.name + "-wal")
+    async with OfflineQueueManager(paths.database) as serving:  # the app, holding the file
+        ids = await serving.enqueue_many(
+            {"operation_type": "api_call", "payload": {"url": "http://127.0.0.1:9/", "b": body}}
+            for body in (os.urandom(50_000).hex() for _ in range(40))
+        )
+        await serving.delete_operations(ids)
+        assert wal.stat().st_size > 1_000_000
+        async with OfflineQueueManager(paths.database) as command:  # `cleanup`
+            await run_retention(command, Settings(paths))
+        assert wal.stat().st_size == 0
+        assert await serving.count_operations() == 0

@@ -803,6 +803,22 @@ class OfflineQueueManager(QueueReads):
         )
         return count
 
+    async def truncate_log(self) -> None:
+        """Copy the write-ahead log into the file and cut the log to nothing, so that the room
+        deletions freed shows on disk and in the storage budget (the log otherwise keeps its
+        size). Waits for readers up to the busy timeout; when they stay, it is left as is."""
+        await self.open()
+
+        def run() -> None:
+            conn = sqlite3.connect(self.db_path, timeout=self.busy_timeout)
+            try:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                conn.close()
+
+        with contextlib.suppress(sqlite3.Error):
+            await asyncio.to_thread(run)
+
     async def storage_usage(self) -> StorageLevel | None:
         """What the app's files take against the storage budget (None: there is none),
         the staged trees walked again; a warning level crossed is logged and told."""
