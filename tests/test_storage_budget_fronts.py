@@ -28,7 +28,7 @@ from peft_studio_offline.core.runtime import Runtime
 from peft_studio_offline.core.settings import STORAGE_MAX_BYTES_VARIABLE, Settings
 
 BUDGET = 400_000
-SENTENCE = "The storage budget is reached"
+SENTENCE = "The storage budget has no room for this"
 BODY = "x" * 5000
 DAY = 86_400.0
 MANY_METRICS = {f"metric_{i}": float(i) for i in range(100)}  # a payload of some kilobytes
