@@ -209,6 +209,7 @@ def environment(
         yield {**env, **session}
 
 
+@pytest.mark.slow
 def test_queued_secrets_are_never_in_the_files_and_arrive_intact(
     environment: dict[str, str], isolated_home: Path
 ) -> None:
