@@ -365,9 +365,13 @@ class WindowCommands(QObject):
         self.message.emit(
             translate("Commands", "Checking the bundle in {folder}…").format(folder=folder)
         )
-        result = await import_bundle(
-            self.queue, folder, staging_root=transfers_root(self.engine.settings.paths)
-        )
+        try:
+            result = await import_bundle(
+                self.queue, folder, staging_root=transfers_root(self.engine.settings.paths)
+            )
+        except BaseException:
+            self.message.emit("")  # "Checking…" is over; the refusal is told on its own
+            raise
         added, here = result.added, result.already_here
         already = translate("Commands", "%Ln already here", None, here)
         self.message.emit(

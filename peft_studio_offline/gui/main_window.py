@@ -35,6 +35,7 @@ from peft_studio_offline.core.queue import OfflineQueueManager
 from peft_studio_offline.core.storage_budget import StorageLevel
 from peft_studio_offline.gui import formatting
 from peft_studio_offline.gui.actions import WindowActions
+from peft_studio_offline.gui.bounded_text import size_text
 from peft_studio_offline.gui.bridge import CoreBridge
 from peft_studio_offline.gui.commands import WindowCommands
 from peft_studio_offline.gui.details_panel import OfflineDetails
@@ -354,8 +355,18 @@ class MainWindow(QMainWindow):
                 percent=formatting.count(round(state.percent))
             )
         )
-        shown.setToolTip(state.sentence())
-        shown.setAccessibleName(state.sentence())
+        sentence = translate(
+            "MainWindow",
+            "The app's files take {percent}% of their storage budget ({used} of {limit}: the"
+            " storage budget in File → Settings); finished operations are removed after their"
+            " retention period.",
+        ).format(
+            percent=formatting.count(round(state.percent)),
+            used=size_text(state.used),
+            limit=size_text(state.limit),
+        )
+        shown.setToolTip(sentence)
+        shown.setAccessibleName(sentence)
         shown.setVisible(state.level > 0)
         if state.level > self._storage_level:
             title = (
@@ -365,7 +376,7 @@ class MainWindow(QMainWindow):
                 if state.level >= 95
                 else translate("MainWindow", "Storage filling up")
             )
-            self.tray.notify(title, state.sentence(), warning=True)
+            self.tray.notify(title, sentence, warning=True)
         self._storage_level = state.level
 
     def _on_commands_message(self, text: str) -> None:

@@ -1315,6 +1315,10 @@
             <translation>Speicher: {percent} % des Budgets</translation>
         </message>
         <message>
+            <source>The app's files take {percent}% of their storage budget ({used} of {limit}: the storage budget in File → Settings); finished operations are removed after their retention period.</source>
+            <translation>Die Dateien der App belegen {percent} % ihres Speicherbudgets ({used} von {limit}: das Speicherbudget unter Datei → Einstellungen); erledigte Vorgänge werden nach ihrer Aufbewahrungszeit entfernt.</translation>
+        </message>
+        <message>
             <source>Storage full</source>
             <translation>Speicher voll</translation>
         </message>

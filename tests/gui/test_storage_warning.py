@@ -64,7 +64,7 @@ async def test_crossing_80_and_95_percent_is_shown_once_each(budget_window: Main
     # The second crossing is told as "full" when the measurement is already past the budget.
     assert titles[0] == "Storage filling up"
     assert titles[1] in ("Storage almost full", "Storage full")
-    assert "storage.max_bytes" in window.tray.sent[1][1]
+    assert "File → Settings" in window.tray.sent[1][1]
     assert label.isVisible()
     assert label.text().startswith("Storage: ") and "of its budget" in label.text()
     assert "storage budget" in label.toolTip()

@@ -62,3 +62,4 @@ async def test_a_damaged_bundle_is_refused_in_a_message_naming_the_part(
     assert window.error_box is not None
     assert "Part 1 of 1 (bundle.tar.00001)" in window.error_box.text()
     assert (await core.queue.get_queue_stats())["total"] == 1
+    assert "Checking" not in window.statusBar().currentMessage()  # that is over
