@@ -246,15 +246,17 @@ class QueueTableModel(QAbstractTableModel):
             row=self._waits.get(op.id),
             moment=self._moment,
             time_text=_time,
-            target_known=self._target_known(host),
+            target_known=self._target_known(op, host),
         )
 
-    def _target_known(self, host: str) -> bool:
-        """False when the settings (as known) name no place for an operation of ``host``."""
-        return bool(host) or not self._targets_known
+    def _target_known(self, op: OperationSummary, host: str) -> bool:
+        """False when the settings (as known) name no place for ``op`` (of ``host``). A
+        payload read only in part may name its URL past what was read: known then."""
+        return bool(host) or not self._targets_known or not op.payload_complete
 
     def target_known(self, row: int) -> bool:
-        return self._target_known(self.host_of(row))
+        op = self.operation_at(row)
+        return op is None or self._target_known(op, self.host_of(row))
 
     def _next_attempt_tooltip(self, op: OperationSummary) -> str | None:
         words = self._next_attempt(op, self._texts_of(op)[_HOST_COLUMN])

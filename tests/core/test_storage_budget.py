@@ -334,3 +334,27 @@ def test_a_listener_without_a_loop_is_called_on_the_measuring_thread(tmp_path: P
     worker.join()
     budget.note(910)  # the same level: nothing new to tell
     assert threads == ["measuring"]
+
+
+async def test_drop_oldest_never_drops_a_pending_operation_others_wait_for(
+    tmp_path: Path,
+) -> None:
+    """Dropping it would hold its dependents for good: they, not it, may go."""
+    paths = AppPaths.under(tmp_path)
+    budget = budget_for(tmp_path, 10**9)
+    async with OfflineQueueManager(
+        paths.database, storage_budget=budget, overflow="drop_oldest"
+    ) as queue:
+        first = await queue.enqueue("api_call", {"url": "http://127.0.0.1:9/f", "b": PAYLOAD})
+        after = [
+            await queue.enqueue(
+                "api_call", {"url": "http://127.0.0.1:9/a", "b": PAYLOAD}, depends_on=[first]
+            )
+            for _ in range(20)
+        ]
+        checkpoint(paths.database)
+        budget.set_limit(await used(queue) + 1000)
+        await queue.enqueue("api_call", {"url": "http://127.0.0.1:9/n", "b": PAYLOAD * 5})
+        left = {op.id for op in await queue.list_operations(limit=None)}
+        assert first in left
+        assert set(after) - left, "nothing was dropped: the test proves nothing"

@@ -11,6 +11,7 @@ import pytest
 
 from peft_studio_offline.core.enums import OperationStatus
 from peft_studio_offline.core.errors import InvalidStateError, StorageFullError
+from peft_studio_offline.core.operation import HistoryEvent
 from peft_studio_offline.core.queue import OfflineQueueManager
 from peft_studio_offline.core.sync.engine import SyncEngine
 from peft_studio_offline.core.sync.merge import three_way_merge
@@ -263,3 +264,19 @@ def test_three_way_merge_field_by_field() -> None:
     assert clash.conflicts == ("/a", "/b")
     assert three_way_merge({"a": 1}, {"a": True}, {"a": 1}).merged == {"a": True}
     assert three_way_merge(None, {"a": 1}, {"a": 1}).clean
+
+
+async def test_a_resolution_refused_because_another_process_sends_it_leaves_no_line(
+    tmp_path: Path,
+) -> None:
+    """The history line and the change go together, also when the change refuses."""
+    db = tmp_path / "q.db"
+    async with OfflineQueueManager(db) as sender, OfflineQueueManager(db) as window:
+        op_id = await sender.enqueue("api_call", {"url": "http://127.0.0.1:9/x"})
+        (claimed,) = await sender.claim(1)  # being sent by the other process
+        with pytest.raises(InvalidStateError):
+            await window.requeue(
+                op_id, payload={"url": "http://127.0.0.1:9/y"}, event=HistoryEvent("resolved")
+            )
+        assert "resolved" not in await outcomes(window, op_id)
+        assert claimed.id == op_id

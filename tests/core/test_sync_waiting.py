@@ -240,7 +240,7 @@ async def test_once_the_settings_change_nothing_says_it_needs_a_setting_until_a_
         assert summary.error_message is None
         assert op_id not in await queue.row_waits([summary])
         assert "sync.mlflow_tracking_uri" not in str(await queue.wait_reason(op_id))
-        assert [a.outcome for a in await queue.get_attempts(op_id)] == ["waiting", "woken"]
+        assert [a.outcome for a in await queue.get_attempts(op_id)] == ["waiting"]
 
         # The setting that changed was another one: the next sync records the wait again.
         await engine.sync()
@@ -261,3 +261,12 @@ async def test_the_engine_says_why_it_waits_as_the_table_does(
         await e.apply_settings(settings_with(paths, api_base_url="http://127.0.0.1:9/api"))
         e.breaker.record_failure("127.0.0.1:9")
         assert "The host 127.0.0.1:9 is paused" in str(await e.wait_reason(op_id))
+
+
+async def test_an_operation_whose_url_comes_after_a_long_body_is_not_said_to_need_a_setting(
+    queue: OfflineQueueManager, isolated_home: Path
+) -> None:
+    payload = {"method": "POST", "json": {"notes": "x" * 20_000}, "url": "http://127.0.0.1:9/x"}
+    op_id = await queue.enqueue("api_call", payload)
+    async with SyncEngine(queue, None, settings=settings_with(AppPaths.under(isolated_home))) as e:
+        assert "Needs a setting" not in str(await e.wait_reason(op_id))

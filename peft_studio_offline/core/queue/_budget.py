@@ -44,8 +44,14 @@ _FINISHED = f"""
           AND w.status NOT IN ('completed', 'failed', 'cancelled', 'expired'))
     ORDER BY id
 """
+# Pending operations no other unfinished one depends on: dropping one that is depended on
+# would hold its dependents for good.
 _PENDING = f"""
     SELECT id, {_ROW_BYTES} FROM offline_operations WHERE status = 'pending'
+      AND NOT EXISTS (SELECT 1 FROM operation_dependencies d
+        JOIN offline_operations w ON w.id = d.operation_id
+        WHERE d.depends_on_id = offline_operations.id
+          AND w.status NOT IN ('completed', 'failed', 'cancelled', 'expired'))
     ORDER BY priority ASC, id ASC
 """
 

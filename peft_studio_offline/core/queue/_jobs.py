@@ -6,6 +6,7 @@ Each takes the connection and the batch's clock reading first, checks before it 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
@@ -157,30 +158,29 @@ def mark_failed(
 
 # The history outcome of an operation that waits for a setting (see ``mark_failed``).
 WAITING = "waiting"
-# ... and of one whose wait ended: the settings changed, or a new process may have them.
-WOKEN = "woken"
-WOKEN_MESSAGE = "Tried again at the next sync: the setting it waits for may be there now."
 
 
 def wake_waiting(conn: sqlite3.Connection, now: float, *, ids: Sequence[int]) -> Result:
     """Make the given operations due now, if they are still pending.
 
-    Their reason (what to set) is cleared and their history says they were woken: the
-    setting may be there now, so nothing shows "needs a setting" until a sync finds it is
-    still missing (and records the wait again).
+    Their reason (what to set) is cleared: the setting may be there now, so nothing shows
+    "needs a setting" until a sync finds it still missing and records the wait again. No
+    history line is added: a wake comes with every change of settings and every first run
+    of a process, and each would add one to every waiting operation.
     """
-    woken: list[tuple[int, int]] = []
+    woken: list[int] = []
     for start in range(0, len(ids), 500):
         chunk = list(ids[start : start + 500])
-        woken += conn.execute(
-            "UPDATE offline_operations SET next_attempt_at = ?, error_message = NULL,"
-            f" updated_at = ? WHERE status = 'pending' AND id IN ({', '.join('?' * len(chunk))})"
-            " RETURNING id, retry_count",
-            (now, timestamp_now(now), *chunk),
-        ).fetchall()
-    for op_id, attempts in woken:
-        history(conn, op_id, attempts or 0, now, WOKEN, WOKEN_MESSAGE)
-    return len(woken), _changed(*(op_id for op_id, _ in woken))
+        marks = ", ".join("?" * len(chunk))
+        woken += [
+            r[0]
+            for r in conn.execute(
+                "UPDATE offline_operations SET next_attempt_at = ?, error_message = NULL,"
+                f" updated_at = ? WHERE status = 'pending' AND id IN ({marks}) RETURNING id",
+                (now, timestamp_now(now), *chunk),
+            )
+        ]
+    return len(woken), _changed(*woken)
 
 
 def mark_conflict(
@@ -387,10 +387,21 @@ def after_event(
     details: Mapping[str, Any] | None,
     change: Callable[[sqlite3.Connection, float], Result],
 ) -> Result:
-    """A history line and the change it explains, in one transaction: neither is ever
-    written without the other."""
-    record_event(conn, now, op_id=op_id, outcome=outcome, error=error, details=details)
-    return change(conn, now)
+    """A history line and the change it explains: neither is ever written without the
+    other. A change that refuses (the operation is being sent by another process) undoes
+    the line too: the writer commits what a job wrote before a refusal it raises."""
+    conn.execute("SAVEPOINT explained")
+    try:
+        record_event(conn, now, op_id=op_id, outcome=outcome, error=error, details=details)
+        result = change(conn, now)
+    except BaseException:
+        # A full disk has SQLite roll the whole transaction back itself: nothing to undo.
+        with contextlib.suppress(sqlite3.OperationalError):
+            conn.execute("ROLLBACK TO explained")
+            conn.execute("RELEASE explained")
+        raise
+    conn.execute("RELEASE explained")
+    return result
 
 
 def delete(conn: sqlite3.Connection, now: float, *, ids: Sequence[int]) -> Result:

@@ -465,7 +465,8 @@ class QueueReads:
             " ORDER BY id DESC LIMIT 1",
             (op_id,),
         )
-        if last and last[0][0] == _jobs.WAITING:
+        # Waiting for a setting, unless woken since (``wake_waiting`` clears the reason).
+        if last and last[0][0] == _jobs.WAITING and operation.error_message:
             return str(last[0][1])  # what to set, in words
         if not target_known:
             return NO_TARGET_REASON

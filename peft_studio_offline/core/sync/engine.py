@@ -560,8 +560,10 @@ class SyncEngine:
         if summary is None:
             raise OperationNotFoundError(op_id)
         host = describe_operation(summary, self.targets()).host
+        # A payload read only in part may name its URL past what was read: not "no target".
+        known = bool(host) or not summary.payload_complete
         return await self.queue.wait_reason(
-            op_id, moment=self.moment(), host=host, target_known=bool(host)
+            op_id, moment=self.moment(), host=host, target_known=known
         )
 
     def get_status(self) -> dict[str, Any]:
